@@ -1,0 +1,1 @@
+"""Playbooks and roles: load YAML with line marks into dataclasses, then validate the whole."""

@@ -1,0 +1,98 @@
+"""Plain data for a loaded playbook. The loader builds it, validation checks it, the runner runs it.
+
+Values that may hold Jinja2 (args, when, loop, vars...) are kept raw here; they are rendered per
+host at run time. Marks point at the YAML that produced each item, for error messages and reports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.errors import Mark
+
+
+@dataclass
+class Task:
+    mark: Mark
+    name: str | None = None
+    module: str | None = None  # canonical short name ("copy"), None for a block
+    args: dict[str, Any] = field(default_factory=dict)  # raw; free-form text in "_raw_params"
+    when: list[Any] = field(default_factory=list)  # raw expressions, all must hold
+    loop: Any = None  # raw: a list or a Jinja2 string
+    loop_control: dict[str, Any] = field(default_factory=dict)
+    register: str | None = None
+    notify: list[str] = field(default_factory=list)
+    listen: list[str] = field(default_factory=list)  # handlers only
+    tags: set[str] = field(default_factory=set)
+    vars: dict[str, Any] = field(default_factory=dict)
+    become: bool | None = None
+    become_user: str | None = None
+    changed_when: list[Any] | None = None
+    failed_when: list[Any] | None = None
+    ignore_errors: bool = False
+    retries: int | None = None
+    until: list[Any] | None = None
+    delay: float = 5.0
+    check_mode: bool | None = None
+    no_log: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+    delegate_to: str | None = None
+    run_once: bool = False
+    # block / rescue / always: set when this task is a block
+    block: list[Task] | None = None
+    rescue: list[Task] = field(default_factory=list)
+    always: list[Task] = field(default_factory=list)
+    # where templates/ and files/ are looked up: the role's folder, else the playbook's folder
+    base_dir: str = "."
+    role: str | None = None  # role name, shown in output as "role : task"
+
+    @property
+    def is_block(self) -> bool:
+        return self.block is not None
+
+    @property
+    def display_name(self) -> str:
+        label = self.name or (f"{self.module} {self.args.get('_raw_params', '')}".strip() if self.module else "block")
+        return f"{self.role} : {label}" if self.role else label
+
+
+@dataclass
+class Role:
+    name: str
+    path: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    handlers: list[Task] = field(default_factory=list)
+    dependencies: list[Role] = field(default_factory=list)  # already expanded before this role
+    params: dict[str, Any] = field(default_factory=dict)  # vars given where the role is listed
+    when: list[Any] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Play:
+    mark: Mark
+    hosts: str
+    name: str | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    vars_files: list[str] = field(default_factory=list)  # already loaded into vars_from_files
+    vars_from_files: dict[str, Any] = field(default_factory=dict)
+    become: bool | None = None
+    become_user: str | None = None
+    gather_facts: bool = True
+    serial: list[int | str] = field(default_factory=list)  # empty: all hosts at once
+    max_fail_percentage: float | None = None
+    any_errors_fatal: bool = False
+    roles: list[Role] = field(default_factory=list)  # dependencies expanded, in run order
+    pre_tasks: list[Task] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    post_tasks: list[Task] = field(default_factory=list)
+    handlers: list[Task] = field(default_factory=list)  # play handlers + every role's handlers
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Playbook:
+    path: str
+    plays: list[Play] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Transports run shell commands on a host: ssh (Fabric/paramiko) and local share one interface."""
