@@ -1,0 +1,285 @@
+"""The Ansible filters and tests people use in playbooks, as plain functions over plain values.
+
+Jinja2's built-ins already cover default/d, int, float, string, lower, upper, join, map, select,
+reject, selectattr, unique, first, last, length; the rest is here. provision.templating installs
+them on each Templar's own Environment (no global registration).
+
+The easy thing to get wrong: Ansible's `bool` is not Python's: the string "no" is False.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import ntpath
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from provision.yamlsource import dump as yaml_dump
+
+TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
+
+
+class FilterError(Exception):
+    """A filter got a value it cannot handle; templating turns it into a TemplateError."""
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_STRINGS
+    return bool(value)
+
+
+def combine(*dicts: Mapping, recursive: bool = False, list_merge: str = "replace") -> dict:
+    """Merge dicts left to right; `recursive=True` merges nested dicts instead of replacing them."""
+    result: dict = {}
+    for item in dicts:
+        if isinstance(item, (list, tuple)):  # combine(list_of_dicts) as Ansible allows
+            result = combine(result, *item, recursive=recursive, list_merge=list_merge)
+            continue
+        if not isinstance(item, Mapping):
+            raise FilterError(f"combine expects dictionaries, got {type(item).__name__}")
+        for key, value in item.items():
+            current = result.get(key)
+            if recursive and isinstance(current, Mapping) and isinstance(value, Mapping):
+                result[key] = combine(current, value, recursive=True, list_merge=list_merge)
+            elif isinstance(current, list) and isinstance(value, list) and list_merge != "replace":
+                result[key] = _merge_lists(current, value, list_merge)
+            else:
+                result[key] = value
+    return result
+
+
+def _merge_lists(current: list, new: list, how: str) -> list:
+    if how == "keep":
+        return current
+    if how == "append":
+        return current + new
+    if how == "prepend":
+        return new + current
+    if how == "append_rp":
+        return [item for item in current if item not in new] + new
+    if how == "prepend_rp":
+        return new + [item for item in current if item not in new]
+    raise FilterError(f"combine: unknown list_merge '{how}'")
+
+
+def dict2items(value: Mapping, key_name: str = "key", value_name: str = "value") -> list[dict]:
+    if not isinstance(value, Mapping):
+        raise FilterError(f"dict2items expects a dictionary, got {type(value).__name__}")
+    return [{key_name: key, value_name: item} for key, item in value.items()]
+
+
+def items2dict(value: list, key_name: str = "key", value_name: str = "value") -> dict:
+    try:
+        return {item[key_name]: item[value_name] for item in value}
+    except (KeyError, TypeError) as error:
+        raise FilterError(f"items2dict: every item needs '{key_name}' and '{value_name}' ({error})") from None
+
+
+def _flags(ignorecase: bool, multiline: bool) -> int:
+    return (re.IGNORECASE if ignorecase else 0) | (re.MULTILINE if multiline else 0)
+
+
+def regex_replace(value: Any, pattern: str = "", replacement: str = "", ignorecase: bool = False,
+                  multiline: bool = False, count: int = 0) -> str:
+    return re.sub(pattern, replacement, str(value), count=count, flags=_flags(ignorecase, multiline))
+
+
+def regex_search(value: Any, pattern: str, *groups: str, ignorecase: bool = False, multiline: bool = False) -> Any:
+    """The match text, or None; with '\\1' or '\\g<name>' arguments, a list of those groups."""
+    match = re.search(pattern, str(value), flags=_flags(ignorecase, multiline))
+    if match is None:
+        return None
+    if not groups:
+        return match.group(0)
+    picked = []
+    for group in groups:
+        if group.startswith("\\g<"):
+            picked.append(match.group(group[3:-1]))
+        elif group.startswith("\\"):
+            picked.append(match.group(int(group[1:])))
+        else:
+            raise FilterError(f"regex_search: unknown group argument '{group}'")
+    return picked
+
+
+def regex_findall(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> list:
+    return re.findall(pattern, str(value), flags=_flags(ignorecase, multiline))
+
+
+def to_json(value: Any, **options: Any) -> str:
+    return json.dumps(value, default=str, **options)
+
+
+def to_nice_json(value: Any, indent: int = 4, sort_keys: bool = True, **options: Any) -> str:
+    return json.dumps(value, indent=indent, sort_keys=sort_keys, separators=(",", ": "), default=str, **options)
+
+
+def from_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError) as error:
+        raise FilterError(f"from_json: {error}") from None
+
+
+def to_yaml(value: Any, **options: Any) -> str:
+    options.setdefault("default_flow_style", None)
+    options.setdefault("allow_unicode", True)
+    return yaml_dump(value, **options)
+
+
+def to_nice_yaml(value: Any, indent: int = 4, **options: Any) -> str:
+    return yaml_dump(value, indent=indent, default_flow_style=False, allow_unicode=True, sort_keys=True, **options)
+
+
+def from_yaml(value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise FilterError(f"from_yaml: {error}") from None
+
+
+def from_yaml_all(value: str) -> list:
+    return list(yaml.safe_load_all(value))
+
+
+def b64encode(value: Any, encoding: str = "utf-8") -> str:
+    return base64.b64encode(str(value).encode(encoding)).decode("ascii")
+
+
+def b64decode(value: str, encoding: str = "utf-8") -> str:
+    return base64.b64decode(value).decode(encoding)
+
+
+def mandatory(value: Any, msg: str | None = None) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        name = getattr(value, "_undefined_name", None)
+        raise FilterError(msg or f"mandatory variable '{name}' is not defined")
+    return value
+
+
+def ternary(value: Any, true_value: Any, false_value: Any, none_value: Any = None) -> Any:
+    if value is None and none_value is not None:
+        return none_value
+    return true_value if value else false_value
+
+
+def flatten(value: list, levels: int | None = None) -> list:
+    result: list = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and (levels is None or levels > 0):
+            result.extend(flatten(list(item), None if levels is None else levels - 1))
+        elif item is not None:
+            result.append(item)
+    return result
+
+
+def _unique_list(items: list) -> list:
+    result: list = []
+    for item in items:
+        if item not in result:
+            result.append(item)
+    return result
+
+
+FILTERS: dict[str, Any] = {
+    "bool": to_bool,
+    "to_json": to_json, "to_nice_json": to_nice_json, "from_json": from_json,
+    "to_yaml": to_yaml, "to_nice_yaml": to_nice_yaml, "from_yaml": from_yaml, "from_yaml_all": from_yaml_all,
+    "combine": combine, "dict2items": dict2items, "items2dict": items2dict,
+    "regex_replace": regex_replace, "regex_search": regex_search, "regex_findall": regex_findall,
+    "regex_escape": re.escape,
+    "basename": os.path.basename, "dirname": os.path.dirname, "win_basename": ntpath.basename,
+    "splitext": lambda value: list(os.path.splitext(value)), "expanduser": os.path.expanduser,
+    "realpath": os.path.realpath,
+    "b64encode": b64encode, "b64decode": b64decode, "quote": lambda value: shlex.quote(str(value)),
+    "mandatory": mandatory, "ternary": ternary, "flatten": flatten,
+    "type_debug": lambda value: type(value).__name__,
+    "difference": lambda a, b: [item for item in _unique_list(list(a)) if item not in b],
+    "intersect": lambda a, b: [item for item in _unique_list(list(a)) if item in b],
+    "union": lambda a, b: _unique_list(list(a) + list(b)),
+    "symmetric_difference": lambda a, b: [item for item in _unique_list(list(a) + list(b))
+                                          if (item in a) != (item in b)],
+    "zip": lambda *lists: [list(items) for items in zip(*lists)],
+    "split": lambda value, separator=None, limit=-1: str(value).split(separator, limit),
+}
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+_OPERATORS = {
+    "<": lambda c: c < 0, "lt": lambda c: c < 0, "<=": lambda c: c <= 0, "le": lambda c: c <= 0,
+    ">": lambda c: c > 0, "gt": lambda c: c > 0, ">=": lambda c: c >= 0, "ge": lambda c: c >= 0,
+    "==": lambda c: c == 0, "=": lambda c: c == 0, "eq": lambda c: c == 0,
+    "!=": lambda c: c != 0, "<>": lambda c: c != 0, "ne": lambda c: c != 0,
+}
+
+
+def loose_version_key(version: Any) -> tuple:
+    """distutils' LooseVersion split: numbers compare as numbers, words as text (words first)."""
+    parts = [part for part in re.split(r"(\d+|[a-zA-Z]+|\.)", str(version).strip()) if part and part != "."]
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in parts)
+
+
+def version_test(value: Any, version: Any, operator: str = "eq", strict: bool = False,
+                 version_type: str | None = None) -> bool:
+    """`x is version('1.2', '>=')`: loose comparison, so 1.10 > 1.9 and 2.0.1 > 2.0."""
+    if operator not in _OPERATORS:
+        raise FilterError(f"version: unknown operator '{operator}' (use one of {', '.join(_OPERATORS)})")
+    left, right = loose_version_key(value), loose_version_key(version)
+    return _OPERATORS[operator]((left > right) - (left < right))
+
+
+def _result_flag(result: Any, key: str, test: str) -> bool:
+    if not isinstance(result, Mapping):
+        raise FilterError(f"the '{test}' test expects a registered result (a dictionary), got {type(result).__name__}")
+    if key == "changed" and isinstance(result.get("results"), list):
+        return bool(result.get("changed")) or any(item.get("changed") for item in result["results"])
+    return to_bool(result.get(key, False))
+
+
+def test_succeeded(result: Any) -> bool:
+    return not _result_flag(result, "failed", "succeeded")
+
+
+def test_failed(result: Any) -> bool:
+    return _result_flag(result, "failed", "failed")
+
+
+def test_changed(result: Any) -> bool:
+    return _result_flag(result, "changed", "changed")
+
+
+def test_skipped(result: Any) -> bool:
+    return _result_flag(result, "skipped", "skipped")
+
+
+def test_match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
+    return re.match(pattern, str(value), flags=_flags(ignorecase, multiline)) is not None
+
+
+def test_search(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
+    return re.search(pattern, str(value), flags=_flags(ignorecase, multiline)) is not None
+
+
+TESTS: dict[str, Any] = {
+    "version": version_test, "version_compare": version_test,
+    "succeeded": test_succeeded, "success": test_succeeded,
+    "failed": test_failed, "failure": test_failed,
+    "changed": test_changed, "change": test_changed,
+    "skipped": test_skipped, "skip": test_skipped,
+    "match": test_match, "search": test_search, "regex": test_search,
+    "contains": lambda seq, item: item in seq,
+    "subset": lambda a, b: all(item in b for item in a),
+    "superset": lambda a, b: all(item in a for item in b),
+    "abs": os.path.isabs, "exists": os.path.exists, "file": os.path.isfile, "directory": os.path.isdir,
+    "truthy": lambda value: to_bool(value) if isinstance(value, str) else bool(value),
+    "falsy": lambda value: not (to_bool(value) if isinstance(value, str) else bool(value)),
+}

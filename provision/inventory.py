@@ -1,0 +1,341 @@
+"""Ansible's YAML inventory -> an Inventory of Host and Group, with each host's variables resolved.
+
+Precedence inside the inventory level follows Ansible's documented order, lowest first:
+  1. group vars written in the inventory file, groups ordered by depth (`all` first, children
+     after parents), then `ansible_group_priority`, then name (later wins);
+  2. group_vars/all, then group_vars/<group> in the same order (beside the inventory, then beside
+     the playbook when a playbook folder is given);
+  3. host vars written in the inventory file;
+  4. host_vars/<host> (beside the inventory, then beside the playbook).
+
+The easy thing to get wrong: a group's vars apply to the hosts of all its descendant groups, and
+a deeper group wins over its parent even when the parent is listed later in the file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.errors import InputError, Mark, ValidationFailed
+from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
+from provision.variables import layer
+from provision.yamlsource import MarkedDict, errors_of, input_error, load_file, mark_of
+
+GROUP_KEYS = ("hosts", "vars", "children")
+VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
+CONNECTIONS = ("ssh", "smart", "paramiko", "local")  # ssh, smart and paramiko all mean ssh here
+TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a host, read from its ansible_* variables (raw: they may still hold Jinja2)."""
+
+    address: str
+    port: int = 22
+    user: str | None = None
+    private_key_file: str | None = None
+    become: bool = False
+    become_user: str | None = None
+    become_password: str | None = None
+    connection: str = "ssh"  # "ssh" or "local"
+
+
+@dataclass
+class Group:
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)  # as written in the inventory file
+    children: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # direct members only
+    parents: list[str] = field(default_factory=list)
+    depth: int = 0
+    priority: int = 1  # ansible_group_priority
+    file_vars: dict[str, Any] = field(default_factory=dict)  # from group_vars/
+    mark: Mark | None = None
+
+
+@dataclass
+class Host:
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)  # merged inventory level, per precedence
+    groups: list[str] = field(default_factory=list)  # every group holding it, ancestors too, `all` first
+    mark: Mark | None = None
+
+    @property
+    def group_names(self) -> list[str]:
+        """Ansible's `group_names`: sorted, without `all`."""
+        return sorted(name for name in self.groups if name != "all")
+
+    @property
+    def connection(self) -> Connection:
+        return connection_view(self.name, self.vars)
+
+
+@dataclass
+class Inventory:
+    path: str
+    hosts: dict[str, Host] = field(default_factory=dict)  # in the order they first appear
+    groups: dict[str, Group] = field(default_factory=dict)
+
+
+def to_bool(value: Any) -> bool:
+    """Ansible's boolean reading of yes/no/on/off/true/false/1/0."""
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_STRINGS
+    return bool(value)
+
+
+def connection_view(name: str, variables: dict[str, Any]) -> Connection:
+    """Connection settings from ansible_* variables; old ansible_ssh_* spellings are accepted."""
+    def first(*keys: str) -> Any:
+        return next((variables[key] for key in keys if variables.get(key) is not None), None)
+
+    kind = str(first("ansible_connection") or "ssh")
+    port = first("ansible_port", "ansible_ssh_port")
+    return Connection(
+        address=str(first("ansible_host", "ansible_ssh_host") or name),
+        port=int(port) if port is not None else 22,
+        user=first("ansible_user", "ansible_ssh_user"),
+        private_key_file=first("ansible_ssh_private_key_file", "ansible_private_key_file"),
+        become=to_bool(first("ansible_become") or False),
+        become_user=first("ansible_become_user"),
+        become_password=first("ansible_become_password", "ansible_become_pass"),
+        connection="local" if kind == "local" else "ssh",
+    )
+
+
+def expand_host_range(name: str) -> list[str]:
+    """`web[01:03].lan` -> web01.lan web02.lan web03.lan (numeric or single letters, optional :step)."""
+    match = re.search(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]", name)
+    if not match:
+        return [name]
+    start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+    head, tail = name[:match.start()], name[match.end():]
+    if start.isdigit() and end.isdigit():
+        width = len(start) if start.startswith("0") else 0
+        items = [str(number).zfill(width) for number in range(int(start), int(end) + 1, step)]
+    elif len(start) == 1 and len(end) == 1:
+        items = [chr(code) for code in range(ord(start), ord(end) + 1, step)]
+    else:
+        return [name]
+    return [expanded for item in items for expanded in expand_host_range(head + item + tail)]
+
+
+class _Builder:
+    """Collects groups, hosts and errors while walking the inventory file."""
+
+    def __init__(self, path: str):
+        self.inventory = Inventory(path)
+        self.host_vars: dict[str, dict[str, Any]] = {}
+        self.errors: list[InputError] = []
+
+    def group(self, name: str, mark: Mark | None) -> Group:
+        if name not in self.inventory.groups:
+            self.inventory.groups[name] = Group(name, mark=mark)
+        return self.inventory.groups[name]
+
+    def link(self, parent: str, child: str) -> None:
+        if child not in self.inventory.groups[parent].children:
+            self.inventory.groups[parent].children.append(child)
+        if parent not in self.inventory.groups[child].parents:
+            self.inventory.groups[child].parents.append(parent)
+
+    def walk_group(self, name: str, data: Any, where: Mark) -> None:
+        group = self.group(name, where)
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            self.errors.append(input_error(
+                f"group '{name}' must be a mapping of hosts/vars/children, not {type(data).__name__}", where))
+            return
+        for key, value in data.items():
+            key_mark = mark_of(data, key, where)
+            if key not in GROUP_KEYS:
+                self.errors.append(input_error(
+                    f"unknown key '{key}' in group '{name}' (expected one of: {', '.join(GROUP_KEYS)})", key_mark))
+            elif value is None:
+                continue
+            elif not isinstance(value, dict):
+                self.errors.append(input_error(
+                    f"'{key}' of group '{name}' must be a mapping, not {type(value).__name__}", key_mark))
+            elif key == "vars":
+                group.vars.update(value)
+                if "ansible_group_priority" in value:
+                    group.priority = self.priority(value, key_mark)
+            elif key == "hosts":
+                for host_name, host_vars in value.items():
+                    self.add_host(group, str(host_name), host_vars, mark_of(value, host_name, key_mark))
+            else:
+                for child_name, child_data in value.items():
+                    child_mark = mark_of(value, child_name, key_mark)
+                    self.group(str(child_name), child_mark)
+                    self.link(name, str(child_name))
+                    self.walk_group(str(child_name), child_data, child_mark)
+
+    def priority(self, variables: dict, mark: Mark) -> int:
+        try:
+            return int(variables["ansible_group_priority"])
+        except (TypeError, ValueError):
+            self.errors.append(input_error("ansible_group_priority must be an integer", mark))
+            return 1
+
+    def add_host(self, group: Group, name: str, variables: Any, mark: Mark) -> None:
+        if variables is not None and not isinstance(variables, dict):
+            self.errors.append(input_error(
+                f"host '{name}' must map to a mapping of variables (or nothing), not {type(variables).__name__}", mark))
+            variables = None
+        for host_name in expand_host_range(name):
+            if host_name not in self.inventory.hosts:
+                self.inventory.hosts[host_name] = Host(host_name, mark=mark)
+            if host_name not in group.hosts:
+                group.hosts.append(host_name)
+            self.host_vars.setdefault(host_name, {}).update(variables or {})
+
+
+def _set_depths(inventory: Inventory, errors: list[InputError]) -> None:
+    """Depth of each group below `all`; a cycle in children is an error."""
+    def depth(name: str, trail: tuple[str, ...]) -> int:
+        group = inventory.groups[name]
+        if name in trail:
+            errors.append(input_error(f"group '{name}' is its own ancestor: {' -> '.join(trail + (name,))}", group.mark))
+            return 0
+        if not group.parents:
+            return 0
+        return 1 + max(depth(parent, trail + (name,)) for parent in group.parents)
+
+    for name, group in inventory.groups.items():
+        group.depth = depth(name, ())
+
+
+def _ancestors(inventory: Inventory, group_name: str) -> set[str]:
+    found: set[str] = set()
+    pending = [group_name]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending.extend(inventory.groups[name].parents)
+    return found
+
+
+def read_vars_dir(base: str, kind: str, name: str, errors: list[InputError]) -> dict[str, Any]:
+    """Variables from base/kind/NAME(.yml|.yaml|.json) and base/kind/NAME/*.y(a)ml, in name order."""
+    found: list[str] = []
+    for extension in VARS_EXTENSIONS:
+        candidate = os.path.join(base, kind, name + extension)
+        if os.path.isfile(candidate):
+            found.append(candidate)
+    folder = os.path.join(base, kind, name)
+    if os.path.isdir(folder):
+        found.extend(os.path.join(folder, entry) for entry in sorted(os.listdir(folder))
+                     if entry.endswith((".yml", ".yaml", ".json")) and os.path.isfile(os.path.join(folder, entry)))
+    merged: dict[str, Any] = {}
+    for path in found:
+        try:
+            data = load_file(path)
+        except (InputError, ValidationFailed) as error:
+            errors.extend(errors_of(error))
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            errors.append(input_error(f"variables file must hold a mapping, not {type(data).__name__}",
+                                      mark_of(data, None, Mark(path, 1, 1))))
+            continue
+        merged.update(data)
+    return merged
+
+
+def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
+    """Load a YAML inventory and its group_vars/ and host_vars/; raise ValidationFailed with all errors.
+
+    `playbook_dir`, when given, adds the playbook's own group_vars/ and host_vars/ just above the
+    inventory's (Ansible precedence levels 5, 7 and 10).
+    """
+    builder = _Builder(path)
+    try:
+        data = load_file(path)
+    except (InputError, ValidationFailed) as error:
+        raise ValidationFailed(errors_of(error)) from None
+    builder.group("all", Mark(path))
+    if data is not None and not isinstance(data, dict):
+        raise ValidationFailed([input_error(
+            f"inventory must be a mapping of groups (all:, children:, hosts:), not {type(data).__name__}",
+            mark_of(data, None, Mark(path, 1, 1)))])
+    for name, group_data in (data or {}).items():
+        builder.walk_group(str(name), group_data, mark_of(data, name, Mark(path)))
+        if name != "all":
+            builder.link("all", str(name))
+    inventory = builder.inventory
+    ungrouped = builder.group("ungrouped", Mark(path))
+    builder.link("all", "ungrouped")
+    for name in inventory.hosts:
+        if not any(name in group.hosts for group in inventory.groups.values() if group.name not in ("all", "ungrouped")):
+            ungrouped.hosts.append(name)
+    all_group = inventory.groups["all"]
+    all_group.hosts = [name for name in all_group.hosts if name in ungrouped.hosts]
+    _set_depths(inventory, builder.errors)
+    if builder.errors:
+        raise ValidationFailed(builder.errors)
+    _resolve_vars(inventory, builder, playbook_dir)
+    if builder.errors:
+        raise ValidationFailed(builder.errors)
+    return inventory
+
+
+def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | None) -> None:
+    bases = [os.path.dirname(os.path.abspath(inventory.path))]
+    if playbook_dir and os.path.abspath(playbook_dir) != bases[0]:
+        bases.append(os.path.abspath(playbook_dir))
+    group_files = {name: [read_vars_dir(base, "group_vars", name, builder.errors) for base in bases]
+                   for name in inventory.groups}
+    for name, group in inventory.groups.items():
+        group.file_vars = layer(*group_files[name])
+    for host in inventory.hosts.values():
+        member_of = set()
+        for group in inventory.groups.values():
+            if host.name in group.hosts:
+                member_of |= _ancestors(inventory, group.name)
+        member_of.add("all")
+        ordered = sorted((inventory.groups[name] for name in member_of),
+                         key=lambda group: (group.depth, group.priority, group.name))
+        host.groups = [group.name for group in ordered]
+        others = [group for group in ordered if group.name != "all"]
+        host.vars = layer(
+            *(group.vars for group in ordered),
+            *group_files["all"],
+            *(level for group in others for level in group_files[group.name]),
+            builder.host_vars.get(host.name),
+            *(read_vars_dir(base, "host_vars", host.name, builder.errors) for base in bases),
+        )
+        kind = host.vars.get("ansible_connection", "ssh")
+        if isinstance(kind, str) and "{{" not in kind and kind not in CONNECTIONS:
+            builder.errors.append(input_error(
+                f"host '{host.name}': ansible_connection '{kind}' is not supported (use ssh or local)", host.mark))
+
+
+def graph(inventory: Inventory, group_name: str = "all") -> str:
+    """Text tree like `ansible-inventory --graph`."""
+    lines: list[str] = []
+
+    def walk(name: str, depth: int) -> None:
+        prefix = "  |" * depth + "--" if depth else ""
+        lines.append(f"{prefix}@{name}:")
+        group = inventory.groups[name]
+        for child in sorted(group.children):
+            walk(child, depth + 1)
+        if name != "all":
+            for host in sorted(group.hosts):
+                lines.append("  |" * (depth + 1) + "--" + host)
+
+    walk(group_name, 0)
+    return "\n".join(lines)
+
+
+def host_view(inventory: Inventory, name: str) -> dict[str, Any]:
+    """A host's resolved inventory variables, like `ansible-inventory --host NAME`."""
+    if name not in inventory.hosts:
+        raise InputError(f"host '{name}' is not in the inventory", Mark(inventory.path))
+    return dict(inventory.hosts[name].vars)

@@ -1,0 +1,207 @@
+"""Jinja2 rendering with a host's variables: a Templar per host (and per loop item), never global.
+
+- `render(value)` walks strings, lists and dicts; a string that is exactly one `{{ expr }}` gives
+  the native value (a list stays a list), like Ansible; other strings render to text. A dict value
+  equal to `omit` drops its key, which is how `omit` removes a module argument.
+- `evaluate(expression)` reads a bare expression (when, changed_when, until, assert's that).
+- An undefined variable is a TemplateError naming the variable and the template text; the runner
+  adds the task's mark. Undefined values chain (`a.b.c | default(1)` works when `a` is missing).
+
+The easy thing to get wrong: `when: "{{ x }}"` renders x first; `when: x == 'yes'` is evaluated as
+an expression. Strings such as "no" or "false" coming out of a condition read as False.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+
+from provision.errors import ProvisionError
+from provision.filters import FILTERS, TESTS, FilterError, to_bool
+from provision.variables import PRECEDENCE, layer  # noqa: F401  (re-exported for the runner)
+
+OMIT = "__omit_place_holder__provision__"
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>.*)\}\}\s*$", re.DOTALL)
+_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+
+
+class TemplateError(ProvisionError):
+    """A template failed: an undefined variable (`variable` is set), a syntax error or a bad filter."""
+
+    def __init__(self, message: str, template: str, variable: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.template = template
+        self.variable = variable
+
+    def __str__(self) -> str:
+        return f"{self.message} in {self.template!r}"
+
+
+class _ChainedStrictUndefined(jinja2.StrictUndefined):
+    """Fails when used, but `a.b` on an undefined `a` stays undefined, so `default()` can catch it."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
+
+
+def is_template(value: Any) -> bool:
+    """True for a string Jinja2 would change."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+
+
+def new_environment() -> jinja2.Environment:
+    """The Jinja2 environment provision uses everywhere (also for static analysis in validation)."""
+    environment = jinja2.Environment(undefined=_ChainedStrictUndefined, keep_trailing_newline=True,
+                                     extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+    environment.filters.update(FILTERS)
+    environment.tests.update(TESTS)
+    return environment
+
+
+class Templar:
+    """Renders values with one set of variables; `search_dirs` is where lookup('file') looks."""
+
+    def __init__(self, variables: Mapping[str, Any], search_dirs: list[str] | None = None):
+        self.variables = dict(variables)
+        self.variables.setdefault("omit", OMIT)
+        self.search_dirs = list(search_dirs or [])
+        self.environment = new_environment()
+        self.environment.globals.update(lookup=self.lookup, query=self.query, q=self.query)
+
+    def extended(self, more: Mapping[str, Any]) -> Templar:
+        """A Templar with `more` variables on top (loop items, registered results)."""
+        return Templar(layer(self.variables, more), self.search_dirs)
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    def render(self, value: Any) -> Any:
+        """Render strings inside value, recursively; see the module docstring for native values."""
+        if isinstance(value, str):
+            return self._render_string(value) if is_template(value) else value
+        if isinstance(value, Mapping):
+            rendered = {self.render(key): self.render(item) for key, item in value.items()}
+            return {key: item for key, item in rendered.items() if item != OMIT}
+        if isinstance(value, (list, tuple)):
+            return [self.render(item) for item in value if item != OMIT]
+        return value
+
+    def render_text(self, text: str) -> str:
+        """Render a whole text to text (the template module): never a native value."""
+        return self._run(text, lambda: self.environment.from_string(text).render(self.variables))
+
+    def evaluate(self, expression: Any) -> Any:
+        """Value of a bare expression; `{{ }}` inside is rendered first; non-strings are returned."""
+        if not isinstance(expression, str):
+            return expression
+        if is_template(expression):
+            rendered = self._render_string(expression)
+            if not isinstance(rendered, str):
+                return rendered
+            expression = rendered
+        text = expression.strip()
+        if not text:
+            return None
+
+        def run() -> Any:
+            return self.environment.compile_expression(text, undefined_to_none=False)(self.variables)
+
+        value = self._run(expression, run)
+        if isinstance(value, jinja2.Undefined):
+            self._run(expression, lambda: str(value))  # raises the undefined error with its name
+        return value
+
+    def is_true(self, conditions: list[Any] | Any) -> bool:
+        """True when every condition holds (an empty list holds)."""
+        if not isinstance(conditions, list):
+            conditions = [conditions]
+        for condition in conditions:
+            value = self.evaluate(condition)
+            if not (to_bool(value) if isinstance(value, str) else bool(value)):
+                return False
+        return True
+
+    def _render_string(self, text: str) -> Any:
+        match = _SINGLE_EXPRESSION.match(text)
+        if match and _is_single_output(self.environment, text):
+            expression = match.group("expression")
+            value = self._run(text, lambda: self.environment.compile_expression(
+                expression, undefined_to_none=False)(self.variables))
+            if isinstance(value, jinja2.Undefined):
+                self._run(text, lambda: str(value))
+            return value
+        return self.render_text(text)
+
+    def _run(self, template: str, action: Any) -> Any:
+        try:
+            return action()
+        except jinja2.UndefinedError as error:
+            found = _UNDEFINED_NAME.search(str(error))
+            name = next((group for group in found.groups() if group), None) if found else None
+            raise TemplateError(f"undefined variable: {error.message}", template, name) from None
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateError(f"template syntax error: {error.message}", template) from None
+        except (FilterError, jinja2.TemplateError, TypeError, ValueError, KeyError, ZeroDivisionError) as error:
+            raise TemplateError(f"template error: {error}", template) from None
+
+    # --- lookups --------------------------------------------------------------------------------
+
+    def query(self, kind: str, *terms: Any, **options: Any) -> list[Any]:
+        """`query('env', 'HOME')`: lookups as lists."""
+        if kind == "env":
+            return [os.environ.get(str(term), options.get("default", "")) for term in terms]
+        if kind == "file":
+            return [self._read_file(str(term), options) for term in terms]
+        if kind in ("items", "list"):
+            return [item for term in terms for item in (term if isinstance(term, list) else [term])]
+        if kind == "vars":
+            missing = [term for term in terms if term not in self.variables]
+            if missing and "default" not in options:
+                raise FilterError(f"lookup('vars'): no variable named {missing[0]!r}")
+            return [self.variables.get(term, options.get("default")) for term in terms]
+        raise FilterError(f"lookup plugin '{kind}' is not supported (env, file, items, list, vars are)")
+
+    def lookup(self, kind: str, *terms: Any, wantlist: bool = False, **options: Any) -> Any:
+        """`lookup('env', 'HOME')`: like query, but several values are joined with commas."""
+        values = self.query(kind, *terms, **options)
+        if wantlist:
+            return values
+        if len(values) == 1:
+            return values[0]
+        return ",".join(str(value) for value in values)
+
+    def _read_file(self, name: str, options: Mapping[str, Any]) -> str:
+        candidates = [name] if os.path.isabs(name) else [
+            os.path.join(directory, sub, name) for directory in self.search_dirs for sub in ("files", "")]
+        for path in candidates:
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+                if options.get("rstrip", True):
+                    text = text.rstrip()
+                if options.get("lstrip", False):
+                    text = text.lstrip()
+                return text
+        raise FilterError(f"lookup('file'): '{name}' not found in {', '.join(self.search_dirs) or 'no folder'}")
+
+
+def _is_single_output(environment: jinja2.Environment, text: str) -> bool:
+    """True when the template is one `{{ }}` and nothing else (so its value can stay native)."""
+    try:
+        body = environment.parse(text).body
+    except jinja2.TemplateSyntaxError:
+        return False
+    if len(body) != 1 or not isinstance(body[0], nodes.Output):
+        return False
+    parts = [node for node in body[0].nodes
+             if not (isinstance(node, nodes.TemplateData) and not node.data.strip())]
+    return len(parts) == 1 and not isinstance(parts[0], nodes.TemplateData)
