@@ -65,3 +65,8 @@ class HostKeyRejected(ConnectionFailed):
 
 class SandboxError(ProvisionError):
     """The sandbox cannot start or stop; the message says what is missing."""
+
+
+class BecomeFailed(ProvisionError):
+    """sudo refused: wrong or missing password, or the user may not sudo. The task fails, the host
+    stays reachable. The message never contains the password."""

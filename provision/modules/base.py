@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol
 
+from provision.errors import BecomeFailed
 from provision.transport.base import Become, CommandResult, Transport
 
 Status = Literal["ok", "changed", "failed", "skipped"]
@@ -75,6 +76,9 @@ class ModuleContext(Protocol):
     def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
         """Run shell text on the host with the task's become and environment applied."""
 
+    def reconnect(self) -> None:
+        """Close and reopen the host's connection (reboot); raises ConnectionFailed while it is down."""
+
 
 class Module:
     """Base class. Subclasses set `name` and `spec` and implement read, diff and apply.
@@ -90,6 +94,10 @@ class Module:
     free_form: ClassVar[bool] = False  # accepts a raw string (command, shell): stored as args["_raw_params"]
     # Probes that read but never change (stat, ping, setup, assert...) run in check mode as normal.
     read_only: ClassVar[bool] = False
+    # Modules whose effect cannot be predicted (command, shell, wait_for) report "skipped" in check mode.
+    check_mode_skip: ClassVar[bool] = False
+    # Modules that take arbitrary keys (set_fact): the spec lists the known ones, others pass through.
+    open_spec: ClassVar[bool] = False
 
     def __init__(self, args: dict[str, Any], context: ModuleContext):
         self.args = args
@@ -111,12 +119,23 @@ class Module:
         """Data registered when nothing changed (or in check mode)."""
         return {}
 
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """Validate and normalise args against `spec` (types, aliases, defaults, choices).
+
+        Raises ModuleFailed listing every problem at once. Pure, so validation can call it early.
+        """
+        return check_args(cls.name, cls.spec, args, free_form=cls.free_form, open_spec=cls.open_spec)
+
     def run(self) -> ModuleResult:
         try:
+            self.args = self.check_args(self.args)
             current = self.read()
             plan = self.diff(current)
             if plan is None:
                 return ModuleResult("ok", data=self.result_data(current, None))
+            if self.context.check and self.check_mode_skip:
+                return ModuleResult("skipped", msg="skipped in check mode", data=self.result_data(current, plan))
             diff_text = self.describe(current, plan)
             if self.context.check and not self.read_only:
                 return ModuleResult("changed", msg="would change", diff=diff_text,
@@ -125,6 +144,91 @@ class Module:
             return ModuleResult("changed", diff=diff_text, data=data or {})
         except ModuleFailed as failure:
             return ModuleResult("failed", msg=failure.msg, data=failure.data)
+        except BecomeFailed as failure:
+            return ModuleResult("failed", msg=str(failure))
+
+
+_TRUE = {"yes", "true", "on", "1", "y"}
+_FALSE = {"no", "false", "off", "0", "n", ""}
+
+
+def to_bool(value: Any) -> bool:
+    """Ansible's booleans: yes/no/true/false/on/off/1/0, any case."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _coerce(kind: str, value: Any, elements: str | None) -> Any:
+    if value is None or kind == "raw":
+        return value
+    if kind in ("str", "path"):
+        if isinstance(value, (dict, list)):
+            raise ValueError(f"expected a string, got {type(value).__name__}")
+        return value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    if kind == "bool":
+        return to_bool(value)
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(str(value).strip()) if not isinstance(value, int) else value
+    if kind == "float":
+        return float(value)
+    if kind == "list":
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            items = [value]
+        return [_coerce(elements, item, None) for item in items] if elements else items
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping, got {type(value).__name__}")
+        return value
+    raise ValueError(f"unknown argument type {kind!r}")
+
+
+def check_args(
+    module: str, spec: dict[str, Arg], args: dict[str, Any], *, free_form: bool = False, open_spec: bool = False
+) -> dict[str, Any]:
+    """Arguments with aliases resolved, types coerced and defaults filled; all problems at once."""
+    names = {alias: name for name, arg in spec.items() for alias in arg.aliases}
+    problems: list[str] = []
+    result: dict[str, Any] = {}
+    for key, value in args.items():
+        name = names.get(key, key)
+        if name not in spec:
+            if open_spec or (free_form and key == "_raw_params"):
+                result[key] = value
+            else:
+                problems.append(f"unsupported argument {key!r}")
+            continue
+        if name in result:
+            problems.append(f"argument {name!r} given twice (as {key!r})")
+            continue
+        arg = spec[name]
+        try:
+            value = _coerce(arg.type, value, arg.elements)
+        except (TypeError, ValueError) as error:
+            problems.append(f"argument {name!r}: {error}")
+            continue
+        if arg.choices is not None and value is not None and value not in arg.choices:
+            problems.append(f"argument {name!r} must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
+        result[name] = value
+    for name, arg in spec.items():
+        if name not in result or result[name] is None:
+            if arg.required:
+                problems.append(f"missing required argument {name!r}")
+            result[name] = arg.default
+    if problems:
+        raise ModuleFailed(f"{module}: " + "; ".join(problems))
+    return result
 
 
 ModuleRegistry = dict[str, type[Module]]

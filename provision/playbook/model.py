@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.errors import Mark
+from provision.errors import InputError, Mark
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Task:
     # where templates/ and files/ are looked up: the role's folder, else the playbook's folder
     base_dir: str = "."
     role: str | None = None  # role name, shown in output as "role : task"
+    # what an include/import block came from ("tasks/extra.yml", "role common"), for display
+    include: str | None = None
+    # marks of each keyword ("when", "notify"...) and argument ("args.dest"), for precise errors
+    marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_block(self) -> bool:
@@ -68,6 +72,8 @@ class Role:
     params: dict[str, Any] = field(default_factory=dict)  # vars given where the role is listed
     when: list[Any] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
+    mark: Mark | None = None  # where the role is listed (or the dependency that pulled it in)
+    allow_duplicates: bool = False
 
 
 @dataclass
@@ -90,9 +96,14 @@ class Play:
     post_tasks: list[Task] = field(default_factory=list)
     handlers: list[Task] = field(default_factory=list)  # play handlers + every role's handlers
     tags: set[str] = field(default_factory=set)
+    # every role the play uses, listed or included/imported by a task: task.role -> its defaults/vars
+    all_roles: dict[str, Role] = field(default_factory=dict)
+    marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
 class Playbook:
     path: str
     plays: list[Play] = field(default_factory=list)
+    # problems found while loading (with strict=False); validate() reports them with its own
+    problems: list[InputError] = field(default_factory=list)

@@ -47,3 +47,85 @@ class Transport(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close the connection; safe to call twice."""
+
+
+# --- become (sudo), shared by every transport ------------------------------------------------
+
+_SUDO_WRONG_PASSWORD = ("Sorry, try again.", "incorrect password attempt", "no password was provided")
+_SUDO_NEEDS_PASSWORD = ("a password is required", "a terminal is required")
+_SUDO_NOT_ALLOWED = ("is not in the sudoers file", "is not allowed to execute", "may not run sudo")
+
+
+@dataclass(frozen=True)
+class WrappedCommand:
+    """Shell text plus the bytes to send before the caller's stdin (the sudo password)."""
+
+    command: str
+    stdin_prefix: bytes = b""
+    secret: str | None = None  # scrubbed from any output
+
+
+def wrap_become(command: str, become: Become | None) -> WrappedCommand:
+    """Wrap shell text in sudo. The password goes first on stdin, never on the command line.
+
+    The easy thing to get wrong: when sudo does not ask (NOPASSWD, cached credentials) the password
+    line would reach the command's stdin. So the password is followed by a random marker line and
+    the wrapped shell first discards every line up to that marker: whatever sudo did or did not
+    read, the command's stdin starts exactly after the marker (sh `read` takes one byte at a time
+    from a pipe, so nothing past the marker is consumed).
+    """
+    # Imported here: provision.shell has no dependencies, and base stays importable on its own.
+    import secrets
+
+    from provision.shell import join
+
+    if become is None:
+        return WrappedCommand(command)
+    if become.password is None:
+        return WrappedCommand(join(["sudo", "-n", "-H", "-u", become.user, "--", "sh", "-c", command]))
+    if "\n" in become.password or "\r" in become.password:
+        from provision.errors import BecomeFailed
+
+        raise BecomeFailed("the become password contains a line break, which sudo cannot read")
+    marker = "provision-" + secrets.token_hex(12)
+    skip_to_marker = (
+        f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
+    )
+    text = join(["sudo", "-S", "-p", "", "-H", "-u", become.user, "--", "sh", "-c", skip_to_marker + command])
+    prefix = f"{become.password}\n{marker}\n".encode()
+    return WrappedCommand(text, prefix, become.password)
+
+
+def as_bytes(stdin: bytes | str | None) -> bytes:
+    if stdin is None:
+        return b""
+    return stdin.encode() if isinstance(stdin, str) else stdin
+
+
+def finish_become(result: CommandResult, wrapped: WrappedCommand, become: Become | None, host: str) -> CommandResult:
+    """Scrub the password from output and turn sudo's own refusals into BecomeFailed."""
+    from provision.errors import BecomeFailed
+
+    stdout, stderr = result.stdout, result.stderr
+    if wrapped.secret:
+        stdout = stdout.replace(wrapped.secret, "********")
+        stderr = stderr.replace(wrapped.secret, "********")
+    result = CommandResult(result.rc, stdout, stderr)
+    if become is None or result.rc == 0:
+        return result
+    head = stderr.strip()
+    if result.rc == 127 and "sudo" in head and "not found" in head:
+        raise BecomeFailed(f"{host}: become needs sudo, which is not installed")
+    if result.rc != 1:
+        return result
+    if head.startswith(("Sorry, try again", "sudo:")) and any(text in head for text in _SUDO_WRONG_PASSWORD):
+        raise BecomeFailed(f"{host}: sudo rejected the become password for user {become.user!r} (wrong password?)")
+    if head.startswith("sudo:") and any(text in head for text in _SUDO_NEEDS_PASSWORD):
+        raise BecomeFailed(
+            f"{host}: sudo needs a password to become {become.user!r}; "
+            "give one with --ask-become-pass or ansible_become_password"
+        )
+    first_line = head.splitlines()[0] if head else ""
+    if any(text in first_line for text in _SUDO_NOT_ALLOWED):
+        raise BecomeFailed(f"{host}: sudo refused: {first_line}")
+    return result

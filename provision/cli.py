@@ -1,0 +1,121 @@
+"""Command line: parse, call, map errors to exit codes. Nothing else lives here.
+
+Exit codes: 0 all good; 1 bad input or usage; 2 a task or check failed; 3 drift found (check);
+4 some host unreachable.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from provision import __version__, shell
+from provision.errors import ProvisionError, SandboxError
+
+EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provision",
+        description="Bring fleets of GPU servers to a known, verified state over SSH.",
+        epilog="Exit codes: 0 ok, 1 bad input, 2 a task failed, 3 drift found, 4 a host unreachable.",
+    )
+    parser.add_argument("--version", action="version", version=f"provision {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_sandbox(commands)
+    for register in _ENGINE_COMMANDS:
+        register(commands)
+    return parser
+
+
+def _add_sandbox(commands) -> None:
+    sandbox = commands.add_parser(
+        "sandbox", help="throwaway Linux hosts with real sshd on this machine, to try playbooks on",
+        description="Start, inspect and stop a sandbox of throwaway hosts (needs root on Linux). "
+                    "Each host has its own filesystem (overlay on a shared Debian bookworm image), "
+                    "hostname, PID and network namespaces, and real sshd on port 22.")
+    actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="start hosts; the last line printed is the inventory's path")
+    up.add_argument("--hosts", type=int, default=3, help="how many hosts (default 3)")
+    up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
+                    help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
+    up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
+    down = actions.add_parser("down", help="stop every host of a sandbox and remove what it made")
+    down.add_argument("--name", default="default")
+    status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
+    status.add_argument("--name", default=None, help="one sandbox (default: all)")
+    ssh = actions.add_parser("ssh", help="run a command (or a shell) on a sandbox host; exit code passed through")
+    ssh.add_argument("--name", default="default")
+    ssh.add_argument("--user", "-l", default="root", help="root, admin (sudo NOPASSWD) or deploy (sudo asks a password)")
+    ssh.add_argument("host")
+    ssh.add_argument("remote", nargs=argparse.REMAINDER, help="-- COMMAND...")
+
+
+def run_sandbox(args, console: Console) -> int:
+    from provision.sandbox import Sandbox
+
+    if args.action == "up":
+        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, log=lambda text: console.print(text))
+        console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
+                      f"ssh config {sandbox.ssh_config_path}")
+        print(sandbox.inventory_path)
+        return EXIT_OK
+    if args.action == "down":
+        sandbox = Sandbox.load(args.name)
+        if sandbox is None:
+            console.print(f"no sandbox named {args.name}")
+            return EXIT_OK
+        sandbox.down()
+        console.print(f"sandbox {args.name} stopped and removed")
+        return EXIT_OK
+    if args.action == "status":
+        names = [args.name] if args.name else Sandbox.names()
+        table = Table("sandbox", "host", "address", "running", "memory")
+        for name in names:
+            sandbox = Sandbox.load(name)
+            if sandbox is None:
+                raise SandboxError(f"no sandbox named {name}")
+            for row in sandbox.status():
+                memory = f"{row['memory_bytes'] / 2**20:.1f} MiB" if row["memory_bytes"] else "-"
+                table.add_row(name, row["host"], row["address"], "yes" if row["running"] else "NO", memory)
+        console.print(table)
+        return EXIT_OK
+    sandbox = Sandbox.load(args.name)
+    if sandbox is None:
+        raise SandboxError(f"no sandbox named {args.name}; start one with `provision sandbox up --name {args.name}`")
+    sandbox.host(args.host)  # a clear error for an unknown host
+    remote = args.remote[1:] if args.remote[:1] == ["--"] else args.remote
+    command = ["ssh", "-F", sandbox.ssh_config_path, "-l", args.user]
+    command += ["-t"] if not remote and sys.stdin.isatty() else []
+    # ssh joins its arguments with spaces: quote them so `-- sh -c "exit 7"` arrives as typed
+    return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
+
+
+_ENGINE_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False)
+    errors = Console(stderr=True)
+    try:
+        if args.command == "sandbox":
+            return run_sandbox(args, console)
+        return args.handler(args, console)
+    except ProvisionError as error:
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

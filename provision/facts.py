@@ -1,0 +1,168 @@
+"""Everything provision reads about a host, in one command and one round trip, named like Ansible's.
+
+`FACTS_SCRIPT` prints sections marked `@@provision:NAME@@`; `parse_facts` is a pure function of
+that text, so it is tested on sample outputs. The easy thing to get wrong: the host may lack
+Python, systemd, `hostname -f` or /etc/os-release (minimal images, namespace sandboxes), so every
+probe is allowed to fail and each fact falls back instead of breaking the whole gather.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from provision.errors import ProvisionError
+from provision.transport.base import Transport
+
+MARK = "@@provision:"
+
+FACTS_SCRIPT = r"""
+s() { printf '\n@@provision:%s@@\n' "$1"; }
+s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null
+s fqdn; hostname -f 2>/dev/null
+s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
+s debian_version; cat /etc/debian_version 2>/dev/null
+s kernel; uname -r; s kernel_version; uname -v; s system; uname -s; s machine; uname -m
+s boot_id; cat /proc/sys/kernel/random/boot_id 2>/dev/null
+s systemd_running; [ -d /run/systemd/system ] && echo yes || echo no
+s pid1; cat /proc/1/comm 2>/dev/null
+s init_d; [ -d /etc/init.d ] && echo yes || echo no
+s pkg_mgr; for p in apt-get dnf yum zypper apk; do command -v "$p" >/dev/null 2>&1 && echo "$p"; done
+s meminfo; grep -E '^(MemTotal|MemFree|SwapTotal):' /proc/meminfo 2>/dev/null
+s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
+s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
+s user; id -un; id -u; id -g; printf '%s\n' "$HOME"
+s end
+"""
+
+DISTRIBUTION_NAMES = {
+    "ubuntu": "Ubuntu", "debian": "Debian", "rhel": "RedHat", "centos": "CentOS", "rocky": "Rocky",
+    "almalinux": "AlmaLinux", "fedora": "Fedora", "ol": "OracleLinux", "amzn": "Amazon",
+    "linuxmint": "Linux Mint", "pop": "Pop!_OS", "sles": "SLES", "opensuse-leap": "openSUSE Leap",
+    "alpine": "Alpine", "arch": "Archlinux",
+}
+OS_FAMILIES = {
+    "debian": "Debian", "ubuntu": "Debian", "rhel": "RedHat", "centos": "RedHat", "fedora": "RedHat",
+    "rocky": "RedHat", "almalinux": "RedHat", "ol": "RedHat", "amzn": "RedHat", "suse": "Suse",
+    "sles": "Suse", "alpine": "Alpine", "arch": "Archlinux",
+}
+PACKAGE_MANAGERS = {"apt-get": "apt", "dnf": "dnf", "yum": "yum", "zypper": "zypper", "apk": "apk"}
+
+
+class FactsFailed(ProvisionError):
+    """The facts command itself could not run (no sh?) — the host is unusable for modules."""
+
+
+def gather_facts(transport: Transport, timeout: float = 60) -> dict[str, Any]:
+    """Run the facts script once and return the ansible_* facts. Runs without become: reading
+    needs no root, and gathering must work before sudo is known to work."""
+    result = transport.run(FACTS_SCRIPT, timeout=timeout)
+    if MARK + "end@@" not in result.stdout:
+        raise FactsFailed(f"gathering facts failed (rc={result.rc}): {result.stderr.strip()[:500]}")
+    return parse_facts(result.stdout)
+
+
+def split_sections(output: str) -> dict[str, str]:
+    sections: dict[str, str] = {}
+    name = None
+    lines: list[str] = []
+    for line in output.splitlines():
+        if line.startswith(MARK) and line.endswith("@@"):
+            if name is not None:
+                sections[name] = "\n".join(lines).strip()
+            name, lines = line[len(MARK):-2], []
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        sections[name] = "\n".join(lines).strip()
+    return sections
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if "=" not in line or line.lstrip().startswith("#"):
+            continue
+        key, _, raw = line.partition("=")
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            words = [raw.strip("\"'")]
+        values[key.strip()] = words[0] if words else ""
+    return values
+
+
+def distribution_facts(os_release: dict[str, str], debian_version: str) -> dict[str, str]:
+    distro_id = os_release.get("ID", "").lower()
+    like = os_release.get("ID_LIKE", "").lower().split()
+    name = DISTRIBUTION_NAMES.get(distro_id, os_release.get("NAME", "") or "Unknown")
+    version = os_release.get("VERSION_ID", "")
+    if distro_id == "debian" and debian_version and debian_version[:1].isdigit():
+        version = debian_version.strip()  # "12.5" where os-release only says "12"
+    family = OS_FAMILIES.get(distro_id)
+    for candidate in like:
+        if family is None:
+            family = OS_FAMILIES.get(candidate)
+    release = os_release.get("VERSION_CODENAME") or os_release.get("UBUNTU_CODENAME", "")
+    if not release and "(" in os_release.get("VERSION", ""):
+        release = os_release["VERSION"].split("(", 1)[1].rstrip(")").strip()
+    return {
+        "ansible_distribution": name,
+        "ansible_distribution_version": version,
+        "ansible_distribution_major_version": version.split(".")[0] if version else "",
+        "ansible_distribution_release": release,
+        "ansible_os_family": family or name,
+    }
+
+
+def service_manager(systemd_running: bool, pid1: str, has_init_d: bool) -> str:
+    """'systemd' only when systemd really runs (booted with it), not merely when it is installed."""
+    if systemd_running:
+        return "systemd"
+    if pid1 in ("init", "sysvinit") and has_init_d:
+        return "sysvinit"
+    if pid1 == "openrc-init":
+        return "openrc"
+    return "service"
+
+
+def parse_facts(output: str) -> dict[str, Any]:
+    """The ansible_* facts from the facts script's output (pure; see tests/test_facts.py)."""
+    sections = split_sections(output)
+    get = sections.get
+    facts: dict[str, Any] = {}
+    hostname = get("hostname", "")
+    fqdn = get("fqdn", "") or hostname
+    facts["ansible_nodename"] = hostname
+    facts["ansible_hostname"] = hostname.split(".")[0]
+    facts["ansible_fqdn"] = fqdn
+    facts["ansible_domain"] = fqdn.partition(".")[2]
+    facts.update(distribution_facts(parse_os_release(get("os_release", "")), get("debian_version", "")))
+    facts["ansible_kernel"] = get("kernel", "")
+    facts["ansible_kernel_version"] = get("kernel_version", "")
+    facts["ansible_system"] = get("system", "")
+    facts["ansible_architecture"] = facts["ansible_machine"] = get("machine", "")
+    facts["ansible_boot_id"] = get("boot_id", "")
+    systemd_running = get("systemd_running") == "yes"
+    facts["ansible_systemd_running"] = systemd_running
+    facts["ansible_service_mgr"] = service_manager(systemd_running, get("pid1", ""), get("init_d") == "yes")
+    managers = get("pkg_mgr", "").split()
+    facts["ansible_pkg_mgr"] = PACKAGE_MANAGERS.get(managers[0], "unknown") if managers else "unknown"
+    memory = {}
+    for line in get("meminfo", "").splitlines():
+        key, _, value = line.partition(":")
+        amount = value.split()
+        if amount and amount[0].isdigit():
+            memory[key] = int(amount[0]) // 1024
+    facts["ansible_memtotal_mb"] = memory.get("MemTotal", 0)
+    facts["ansible_memfree_mb"] = memory.get("MemFree", 0)
+    facts["ansible_swaptotal_mb"] = memory.get("SwapTotal", 0)
+    nproc = get("nproc", "")
+    facts["ansible_processor_nproc"] = facts["ansible_processor_vcpus"] = int(nproc) if nproc.isdigit() else 0
+    python = get("python", "")
+    facts["ansible_python"] = {"executable": python} if python else {}
+    user = get("user", "").splitlines() + ["", "", "", ""]
+    facts["ansible_user_id"] = user[0]
+    facts["ansible_user_uid"] = int(user[1]) if user[1].isdigit() else None
+    facts["ansible_user_gid"] = int(user[2]) if user[2].isdigit() else None
+    facts["ansible_user_dir"] = user[3]
+    return facts

@@ -1,0 +1,75 @@
+"""blockinfile: a block of lines between two marker lines, managed as a whole.
+
+The easy thing to get wrong: the markers identify the block, so two blockinfile tasks on one file
+need different `marker` texts or they overwrite each other; an empty block removes the markers too.
+"""
+from __future__ import annotations
+
+import re
+
+from provision.modules.base import Arg, ModuleFailed
+from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
+from provision.modules.lineinfile import join_lines, split_lines
+from provision.modules.remote_file import FileState
+
+
+def edit_block(text: str, args: dict) -> str:
+    """The file's new text (pure)."""
+    marker = args["marker"]
+    if "{mark}" not in marker:
+        raise ModuleFailed("marker must contain {mark}")
+    begin = marker.replace("{mark}", args["marker_begin"])
+    end = marker.replace("{mark}", args["marker_end"])
+    lines = split_lines(text)
+    bare = [line.rstrip("\r\n") for line in lines]
+    start = next((index for index, line in enumerate(bare) if line == begin), None)
+    stop = next((index for index, line in enumerate(bare) if line == end and start is not None and index > start), None)
+    block = args.get("block") or ""
+    wanted: list[str] = []
+    if args["state"] == "present" and block:
+        wanted = [begin + "\n"] + [line + "\n" for line in block.rstrip("\n").split("\n")] + [end + "\n"]
+    if start is not None and stop is not None:
+        lines[start:stop + 1] = wanted
+        return join_lines(lines)
+    if not wanted:
+        return text
+    position = len(lines)
+    after, before = args.get("insertafter"), args.get("insertbefore")
+    if before == "BOF" or after == "BOF":
+        position = 0
+    elif before:
+        hits = [index for index, line in enumerate(bare) if re.search(before, line)]
+        position = hits[-1] if hits else len(lines)
+    elif after and after != "EOF":
+        hits = [index for index, line in enumerate(bare) if re.search(after, line)]
+        position = hits[-1] + 1 if hits else len(lines)
+    lines[position:position] = wanted
+    return join_lines(lines)
+
+
+class BlockInFile(ContentModule):
+    name = "blockinfile"
+    spec = {
+        "path": Arg("path", required=True, aliases=("dest", "destfile", "name")),
+        "block": Arg("str", default="", aliases=("content",)),
+        "marker": Arg("str", default="# {mark} ANSIBLE MANAGED BLOCK"),
+        "marker_begin": Arg("str", default="BEGIN"),
+        "marker_end": Arg("str", default="END"),
+        "state": Arg("str", default="present", choices=("present", "absent")),
+        "insertafter": Arg("str"),
+        "insertbefore": Arg("str"),
+        "create": Arg("bool", default=False),
+        "backup": Arg("bool", default=False),
+        "validate": Arg("str"),
+        **ATTRIBUTE_ARGS,
+    }
+
+    def wanted_content(self, state: FileState) -> bytes | None:
+        if not state.exists:
+            if self.args["state"] == "absent" or not self.args["block"]:
+                return None
+            if not self.args["create"]:
+                raise ModuleFailed(f"Path {self.path} does not exist (use create: true)")
+        elif state.content is None:
+            raise ModuleFailed(f"{self.path} is too large to edit")
+        return edit_block(state.content or "", self.args).encode()

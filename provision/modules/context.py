@@ -1,0 +1,76 @@
+"""A ready-made ModuleContext: the runner fills it per host and task; tests use it with LocalTransport.
+
+The runner owns variables and templating, so those come in as callables; this class only knows how
+to run a command with the task's become and environment applied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from provision.modules.base import ModuleFailed
+from provision.shell import env_prefix, join
+from provision.transport.base import Become, CommandResult, Transport
+
+
+def _no_render(text: str) -> str:
+    raise ModuleFailed("templating is not available in this context")
+
+
+def _no_evaluate(expression: str) -> Any:
+    raise ModuleFailed("expressions are not available in this context")
+
+
+@dataclass
+class TaskContext:
+    """Implements provision.modules.base.ModuleContext.
+
+    - find_file(kind, name) -> local path: looks in each of `search_dirs`/<kind>/name, then name.
+    - render / evaluate: the runner's Jinja2 for this host (template, assert, debug).
+    - reopen: returns a fresh transport for the host (reboot); `reconnect` swaps it in.
+    """
+
+    transport: Transport
+    become: Become | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    check: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+    search_dirs: list[str] = field(default_factory=list)
+    render_text: Callable[[str], str] = _no_render
+    evaluate_expression: Callable[[str], Any] = _no_evaluate
+    reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
+
+    def find_file(self, kind: str, name: str) -> str:
+        import os
+
+        candidates = [os.path.join(base, kind, name) for base in self.search_dirs]
+        candidates += [os.path.join(base, name) for base in self.search_dirs]
+        if os.path.isabs(name):
+            candidates.insert(0, name)
+        for candidate in candidates:
+            if os.path.isfile(candidate):
+                return candidate
+        looked = ", ".join(candidates) or name
+        raise ModuleFailed(f"could not find {kind[:-1] if kind.endswith('s') else kind} {name!r} (looked in: {looked})")
+
+    def render(self, text: str) -> str:
+        return self.render_text(text)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.evaluate_expression(expression)
+
+    def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
+        if self.environment:
+            # `env` applies to one program, so the whole command runs in a shell under it.
+            command = env_prefix(self.environment) + join(["sh", "-c", command])
+        return self.transport.run(command, stdin=stdin, become=self.become, timeout=timeout)
+
+    def reconnect(self) -> None:
+        if self.reopen is not None:
+            self.transport.close()
+            self.transport = self.reopen()
+            return
+        opener = getattr(self.transport, "open", None)
+        if opener is None:
+            raise ModuleFailed(f"the {self.transport.name} connection cannot be reopened")
+        opener()

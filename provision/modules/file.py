@@ -1,0 +1,131 @@
+"""file: a path's type (file, directory, link, absent, touch) and its owner, group and mode.
+
+The easy thing to get wrong: `state: file` never creates a file (Ansible fails on a missing path;
+use touch or copy), and `recurse` applies owner/group/mode to everything below a directory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.content import ATTRIBUTE_ARGS
+from provision.modules.remote_file import (
+    FileState,
+    attribute_changes,
+    attribute_command,
+    describe_attributes,
+    desired_mode,
+    read_state,
+)
+from provision.modules.stat import stat_data
+from provision.shell import join, quote
+
+
+@dataclass
+class FilePlan:
+    commands: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+class File(Module):
+    name = "file"
+    spec = {
+        "path": Arg("path", required=True, aliases=("dest", "name")),
+        "state": Arg("str", choices=("file", "directory", "link", "absent", "touch")),
+        "src": Arg("path", help="link target for state=link"),
+        "recurse": Arg("bool", default=False),
+        "force": Arg("bool", default=False, help="link: replace a file or empty directory at path"),
+        "modification_time": Arg("str", help="'preserve' keeps touch idempotent"),
+        "access_time": Arg("str"),
+        **ATTRIBUTE_ARGS,
+    }
+
+    @property
+    def path(self) -> str:
+        return self.args["path"]
+
+    def read(self) -> dict[str, Any]:
+        state = read_state(self.context, self.path, content_limit=None)
+        recurse_differs = False
+        if self.args["recurse"] and state.kind == "directory":
+            recurse_differs = self._tree_differs()
+        return {"state": state, "recurse_differs": recurse_differs}
+
+    def _tree_differs(self) -> bool:
+        """Does anything below the directory have another owner/group/mode? One `find`."""
+        tests = []
+        if self.args.get("owner"):
+            tests.append(join(["!", "-user", self.args["owner"]]))
+        if self.args.get("group"):
+            tests.append(join(["!", "-group", self.args["group"]]))
+        mode = desired_mode(self.args.get("mode"))
+        if mode and self.args.get("mode") is not None and str(self.args["mode"]).strip("0o").isdigit():
+            tests.append(join(["!", "-perm", mode]))
+        if not tests:
+            return False
+        command = f"find {quote(self.path)} \\( " + " -o ".join(tests) + " \\) -print -quit"
+        result = self.context.run(command)
+        return bool(result.stdout.strip())
+
+    def wanted_state(self, state: FileState) -> str:
+        if self.args["state"]:
+            return self.args["state"]
+        if self.args.get("src"):
+            return "link"
+        return "file" if state.kind in ("absent", "other") else state.kind
+
+    def diff(self, current: dict[str, Any]) -> FilePlan | None:
+        state: FileState = current["state"]
+        wanted = self.wanted_state(state)
+        plan = FilePlan()
+        path = self.path
+        if wanted == "absent":
+            if state.exists:
+                plan.commands.append(join(["rm", "-rf", "--", path]))
+                plan.summary.append(f"remove {state.kind} {path}")
+            return plan if plan.commands else None
+        if wanted == "file" and state.kind == "absent":
+            raise ModuleFailed(f"file {path} does not exist (use state: touch to create it)")
+        if wanted in ("file", "directory") and state.exists and state.kind != wanted:
+            raise ModuleFailed(f"{path} is a {state.kind}, not a {wanted}")
+        if wanted == "directory" and not state.exists:
+            plan.commands.append(join(["mkdir", "-p", "--", path]))
+            plan.summary.append(f"create directory {path}")
+        if wanted == "touch":
+            preserve = self.args.get("modification_time") == "preserve" and self.args.get("access_time") in (None, "preserve")
+            if not state.exists or not preserve:
+                plan.commands.append(join(["touch", "--", path]))
+                plan.summary.append(f"touch {path}")
+        if wanted == "link":
+            source = self.args.get("src")
+            if not source:
+                raise ModuleFailed("state=link needs src")
+            if state.kind == "directory" or (state.kind == "file" and not self.args["force"]):
+                raise ModuleFailed(f"{path} exists as a {state.kind}; set force: true to replace it with a link")
+            if state.kind != "link" or state.link_target != source:
+                plan.commands.append(join(["ln", "-sfn", "--", source, path]))
+                plan.summary.append(f"link {path} -> {source}")
+            return plan if plan.commands else None  # a link's own owner/mode are left alone
+        owner, group = self.args.get("owner"), self.args.get("group")
+        if state.exists and not current["recurse_differs"]:
+            changes = attribute_changes(state, owner, group, self.args.get("mode"))
+        else:  # new path, or something below the directory differs: set everything asked for
+            mode = desired_mode(self.args.get("mode"), state.mode, wanted == "directory")
+            changes = {key: value for key, value in (("owner", owner), ("group", group), ("mode", mode)) if value}
+        if changes:
+            plan.commands.append(attribute_command(path, changes, recurse=self.args["recurse"]))
+            plan.summary.append(describe_attributes(state, changes).rstrip())
+        return plan if plan.commands else None
+
+    def describe(self, current: dict[str, Any], plan: FilePlan) -> str:
+        return "\n".join(line for line in plan.summary if line) + "\n"
+
+    def apply(self, plan: FilePlan) -> dict[str, Any]:
+        result = self.context.run(" && ".join(plan.commands))
+        if not result.ok:
+            raise ModuleFailed(f"{self.path}: {result.stderr.strip() or 'failed'}", {"rc": result.rc})
+        return {"path": self.path, "state": self.args["state"] or "file"}
+
+    def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
+        return {"path": self.path, **stat_data(current["state"], False)}

@@ -1,0 +1,118 @@
+"""lineinfile: make sure one line is (or is not) in a text file, with Ansible's exact rules.
+
+The easy thing to get wrong: with `regexp`, the LAST matching line is replaced, and the regexp
+must also match the new line or every run appends another copy; insertafter/insertbefore apply
+only when nothing matched.
+"""
+from __future__ import annotations
+
+import re
+
+from provision.modules.base import Arg, ModuleFailed
+from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
+from provision.modules.remote_file import FileState
+
+
+def _compile(pattern: str, what: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise ModuleFailed(f"invalid {what} {pattern!r}: {error}") from error
+
+
+def split_lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def join_lines(lines: list[str]) -> str:
+    # a line added after a last line without newline must not glue onto it
+    fixed = [line if line.endswith(("\n", "\r")) or index == len(lines) - 1 else line + "\n"
+             for index, line in enumerate(lines)]
+    return "".join(fixed)
+
+
+def edit_line(text: str, args: dict) -> str:
+    """The file's new text (pure: the tests drive it with tables)."""
+    lines = split_lines(text)
+    bare = [line.rstrip("\r\n") for line in lines]
+    regexp = _compile(args["regexp"], "regexp") if args.get("regexp") is not None else None
+    search = args.get("search_string")
+    line = args.get("line")
+
+    def matches(candidate: str) -> bool:
+        if regexp is not None:
+            return bool(regexp.search(candidate))
+        if search is not None:
+            return search in candidate
+        return candidate == line
+
+    if args["state"] == "absent":
+        return "".join(original for original, stripped in zip(lines, bare) if not matches(stripped))
+
+    if line is None:
+        raise ModuleFailed("line is required with state=present")
+    found = [index for index, stripped in enumerate(bare) if matches(stripped)]
+    if found:
+        index = found[0] if args.get("firstmatch") else found[-1]
+        new_line = line
+        if args.get("backrefs") and regexp is not None:
+            new_line = regexp.search(bare[index]).expand(line)
+        ending = lines[index][len(bare[index]):] or "\n"
+        lines[index] = new_line + ending
+        return join_lines(lines)
+    if args.get("backrefs"):
+        return text  # backrefs: no match means no change
+    if regexp is not None or search is not None:
+        if line in bare:
+            return text  # the wanted line is already there, only written differently
+    position = _insert_position(bare, args)
+    lines.insert(position, line + "\n")
+    return join_lines(lines)
+
+
+def _insert_position(bare: list[str], args: dict) -> int:
+    after, before = args.get("insertafter"), args.get("insertbefore")
+    if before == "BOF" or after == "BOF":
+        return 0
+    if before is not None:
+        pattern = _compile(before, "insertbefore")
+        hits = [index for index, text in enumerate(bare) if pattern.search(text)]
+        if hits:
+            return hits[0] if args.get("firstmatch") else hits[-1]
+        return len(bare)
+    if after in (None, "EOF"):
+        return len(bare)
+    pattern = _compile(after, "insertafter")
+    hits = [index for index, text in enumerate(bare) if pattern.search(text)]
+    if hits:
+        return (hits[0] if args.get("firstmatch") else hits[-1]) + 1
+    return len(bare)
+
+
+class LineInFile(ContentModule):
+    name = "lineinfile"
+    spec = {
+        "path": Arg("path", required=True, aliases=("dest", "destfile", "name")),
+        "line": Arg("str", aliases=("value",)),
+        "regexp": Arg("str", aliases=("regex",)),
+        "search_string": Arg("str"),
+        "state": Arg("str", default="present", choices=("present", "absent")),
+        "insertafter": Arg("str"),
+        "insertbefore": Arg("str"),
+        "firstmatch": Arg("bool", default=False),
+        "backrefs": Arg("bool", default=False),
+        "create": Arg("bool", default=False),
+        "backup": Arg("bool", default=False),
+        "validate": Arg("str"),
+        **ATTRIBUTE_ARGS,
+    }
+
+    def wanted_content(self, state: FileState) -> bytes | None:
+        if not state.exists:
+            if self.args["state"] == "absent":
+                return None
+            if not self.args["create"]:
+                raise ModuleFailed(f"Destination {self.path} does not exist (use create: true)")
+        elif state.content is None:
+            raise ModuleFailed(f"{self.path} is too large to edit line by line")
+        return edit_line(state.content or "", self.args).encode()

@@ -1,0 +1,240 @@
+"""Reading and writing files on a host: one round trip to read, one atomic replace to write.
+
+Shared by file, copy, template, lineinfile, blockinfile, json_merge, stat and get_url. The easy
+thing to get wrong is the mode of a rewritten file: mktemp creates 0600, so the new file takes the
+old file's mode and owner (or the umask's default for a new file) unless the task names them.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from provision.modules.base import ModuleContext, ModuleFailed
+from provision.shell import join, quote
+
+CONTENT_LIMIT = 1024 * 1024  # larger files are compared by checksum only; no text diff
+
+
+@dataclass
+class FileState:
+    path: str
+    kind: str  # absent, file, directory, link, other
+    mode: str = ""  # "0644"
+    uid: int | None = None
+    gid: int | None = None
+    owner: str = ""
+    group: str = ""
+    size: int = 0
+    mtime: int = 0
+    link_target: str = ""
+    checksum: str = ""  # sha1 of a regular file
+    content: str | None = None  # None: not fetched (too large, not a file)
+
+    @property
+    def exists(self) -> bool:
+        return self.kind != "absent"
+
+
+def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
+    """Shell text printing kind, stat fields, link target, sha1 and (small files) content."""
+    show_content = ""
+    if content_limit:
+        show_content = f'[ "$k" = file ] && [ "$(stat -c %s -- "$p")" -le {int(content_limit)} ] && cat -- "$p"\n'
+    return (
+        f"p={quote(path)}\n"
+        'if [ -L "$p" ]; then k=link; elif [ -d "$p" ]; then k=directory; elif [ -f "$p" ]; then k=file;'
+        ' elif [ -e "$p" ]; then k=other; else echo absent; exit 0; fi\n'
+        'echo "$k"\n'
+        "stat -c '%a %u %g %U %G %s %Y' -- \"$p\" || exit 1\n"
+        'if [ "$k" = link ]; then readlink -- "$p"; else echo; fi\n'
+        'if [ "$k" = file ]; then if [ -r "$p" ]; then sha1sum < "$p" | cut -d" " -f1; else echo unreadable; fi;'
+        " else echo -; fi\n" + show_content + "exit 0\n"
+    )
+
+
+def parse_state(path: str, output: str, content_wanted: bool = True) -> FileState:
+    """FileState from read_command's output (pure)."""
+    if output.strip() == "absent":
+        return FileState(path, "absent")
+    kind, stat_line, link_target, checksum, *rest = output.split("\n", 4) + [""] * 4
+    mode, uid, gid, owner, group, size, mtime = stat_line.split()
+    state = FileState(
+        path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), int(mtime),
+        link_target, "" if checksum in ("-", "unreadable") else checksum,
+    )
+    if checksum == "unreadable":
+        raise ModuleFailed(f"{path}: cannot read the file (permission denied; become?)")
+    if kind == "file" and content_wanted and state.size <= CONTENT_LIMIT:
+        state.content = rest[0] if rest else ""
+    return state
+
+
+def read_state(context: ModuleContext, path: str, content_limit: int | None = CONTENT_LIMIT) -> FileState:
+    result = context.run(read_command(path, content_limit))
+    if not result.ok:
+        raise ModuleFailed(f"cannot read {path}: {result.stderr.strip()}")
+    return parse_state(path, result.stdout, bool(content_limit))
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+# --- modes and owners -----------------------------------------------------------------------
+
+_SYMBOLIC = re.compile(r"([ugoa]*)([-+=])([rwxXst]*)")
+_WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o1007}
+
+
+def _apply_symbolic(spec: str, current: int, is_directory: bool) -> int:
+    mode = current
+    for clause in spec.split(","):
+        match = _SYMBOLIC.fullmatch(clause.strip())
+        if not match:
+            raise ModuleFailed(f"invalid mode {spec!r}")
+        who, operator, perms = match.groups()
+        who = who.replace("a", "ugo") or "ugo"
+        bits = 0
+        for person in set(who):
+            shift = {"u": 6, "g": 3, "o": 0}[person]
+            for perm in perms:
+                if perm == "r":
+                    bits |= 4 << shift
+                elif perm == "w":
+                    bits |= 2 << shift
+                elif perm == "x" or (perm == "X" and (is_directory or current & 0o111)):
+                    bits |= 1 << shift
+                elif perm == "s" and person in "ug":
+                    bits |= 0o4000 if person == "u" else 0o2000
+                elif perm == "t" and person == "o":
+                    bits |= 0o1000
+        if operator == "+":
+            mode |= bits
+        elif operator == "-":
+            mode &= ~bits
+        else:
+            mask = 0
+            for person in set(who):
+                mask |= _WHO_BITS[person]
+            mode = (mode & ~mask) | bits
+    return mode
+
+
+def desired_mode(mode: Any, current: str = "", is_directory: bool = False) -> str | None:
+    """'0644' from an octal string ('644', '0644', '0o644'), an int (YAML 0644 -> 420) or u+x."""
+    if mode is None or mode == "":
+        return None
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return format(mode, "04o")
+    text = str(mode).strip()
+    if re.fullmatch(r"(0o)?[0-7]{1,4}", text):
+        return format(int(text.removeprefix("0o"), 8), "04o")
+    if text == "preserve":
+        return None
+    base = int(current, 8) if current else (0o777 if is_directory else 0o666) & ~0o022
+    return format(_apply_symbolic(text, base, is_directory), "04o")
+
+
+def _same_id(wanted: str | None, name: str, number: int | None) -> bool:
+    return wanted is None or wanted == name or (number is not None and wanted == str(number))
+
+
+def attribute_changes(state: FileState, owner: str | None, group: str | None, mode: Any) -> dict[str, str]:
+    """Which of owner/group/mode differ from the state: {'mode': '0644', ...}."""
+    changes: dict[str, str] = {}
+    if owner is not None and not _same_id(owner, state.owner, state.uid):
+        changes["owner"] = owner
+    if group is not None and not _same_id(group, state.group, state.gid):
+        changes["group"] = group
+    wanted = desired_mode(mode, state.mode, state.kind == "directory")
+    if wanted is not None and wanted != state.mode:
+        changes["mode"] = wanted
+    return changes
+
+
+def attribute_command(path: str, changes: dict[str, str], recurse: bool = False) -> str:
+    flags = ["-R"] if recurse else []
+    commands = []
+    if "owner" in changes or "group" in changes:
+        who = changes.get("owner", "") + (":" + changes["group"] if "group" in changes else "")
+        commands.append(join(["chown", *flags, who, "--", path]))
+    if "mode" in changes:
+        commands.append(join(["chmod", *flags, changes["mode"], "--", path]))
+    return " && ".join(commands) or "true"
+
+
+def describe_attributes(state: FileState, changes: dict[str, str]) -> str:
+    before = {"owner": state.owner, "group": state.group, "mode": state.mode}
+    return "".join(f"{key}: {before[key] or '(none)'} -> {value}\n" for key, value in changes.items())
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def write_command(
+    dest: str,
+    *,
+    owner: str | None = None,
+    group: str | None = None,
+    mode: str | None = None,
+    backup: bool = False,
+    validate: str | None = None,
+) -> str:
+    """Shell text replacing `dest` atomically with stdin: temp file in the same folder, then mv.
+
+    Prints `backup=PATH` when a backup was made. Nothing is left half-written: the temp file is
+    removed on any failure, and `mv` within one filesystem is atomic.
+    """
+    folder = posixpath.dirname(dest) or "."
+    lines = [
+        f"dest={quote(dest)}",
+        f'tmp=$(mktemp {quote(folder)}/.provision-XXXXXX) || exit 1',
+        "trap 'rm -f \"$tmp\"' EXIT",
+        'cat > "$tmp" || exit 1',
+        # keep what the old file had unless the task says otherwise; new files get the umask default
+        'if [ -e "$dest" ]; then chmod --reference="$dest" "$tmp" && { chown --reference="$dest" "$tmp" 2>/dev/null || true; };'
+        ' else chmod "$(printf %o $(( 0666 & ~$(umask) )))" "$tmp"; fi || exit 1',
+    ]
+    if mode is not None:
+        lines.append(join(["chmod", mode, "--"]) + ' "$tmp" || exit 1')
+    if owner is not None or group is not None:
+        who = (owner or "") + (f":{group}" if group is not None else "")
+        lines.append(join(["chown", who, "--"]) + ' "$tmp" || exit 1')
+    if validate:
+        if "%s" not in validate:
+            raise ModuleFailed("validate must contain %s (where the new file's path goes)")
+        lines.append(
+            "(" + validate.replace("%s", '"$tmp"') + ') >&2 || { echo "validation failed: the file was not changed" >&2; exit 1; }'
+        )
+    if backup:
+        lines.append(
+            'if [ -f "$dest" ]; then b="$dest.$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p -- "$dest" "$b" || exit 1; echo "backup=$b"; fi'
+        )
+    lines.append('mv -f -- "$tmp" "$dest" || exit 1')
+    return "\n".join(lines) + "\n"
+
+
+def write_file(context: ModuleContext, dest: str, content: bytes, **options: Any) -> dict[str, Any]:
+    """Write `content` to `dest` atomically; returns register data (backup_file when made)."""
+    result = context.run(write_command(dest, **options), stdin=content)
+    if not result.ok:
+        raise ModuleFailed(f"could not write {dest}: {result.stderr.strip()}", {"rc": result.rc})
+    data: dict[str, Any] = {"dest": dest, "checksum": sha1(content), "size": len(content)}
+    for line in result.stdout.splitlines():
+        if line.startswith("backup="):
+            data["backup_file"] = line.removeprefix("backup=")
+    return data
+
+
+def unified_diff(before: str | None, after: str | None, path: str) -> str:
+    """Unified diff text for --diff; an absent file diffs from/to nothing."""
+    before_lines = (before or "").splitlines(keepends=True)
+    after_lines = (after or "").splitlines(keepends=True)
+    lines = difflib.unified_diff(
+        before_lines, after_lines, f"before: {path}" if before is not None else "/dev/null",
+        f"after: {path}" if after is not None else "/dev/null",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -1,0 +1,94 @@
+"""import_tasks / include_tasks / import_role / include_role, resolved while loading.
+
+Each becomes a block Task holding the included tasks (see provision.playbook.tasks). A role pulled
+in this way is added to `play.all_roles`, and its handlers to the play's handlers, so the runner
+finds its defaults and vars through `task.role` like any listed role.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from provision.errors import Mark
+from provision.playbook.context import LoadContext
+from provision.playbook.model import Task
+from provision.templating import is_template
+from provision.yamlsource import mark_of
+
+ROLE_INCLUDE_KEYS = frozenset({"name", "role", "tasks_from", "vars_from", "defaults_from", "handlers_from",
+                               "public", "apply", "allow_duplicates", "rolespec_validate"})
+
+
+def load_include(task: Task, value: Any, context: LoadContext, mark: Mark) -> Task:
+    """Turn an include/import task into a block of the tasks it brings in."""
+    kind = task.module or ""
+    if task.loop is not None:
+        context.problem(f"a loop on '{kind}' is not supported by provision: loop inside the included tasks "
+                        "instead", task.marks.get("loop", task.marks.get("with_items", mark)))
+    task.module = None
+    task.rescue, task.always = [], []
+    if kind in ("import_role", "include_role"):
+        task.block = _role_tasks(task, value, context, mark, kind)
+    else:
+        task.block = _file_tasks(task, value, context, mark, kind)
+    return task
+
+
+def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: str) -> list[Task]:
+    from provision.playbook.tasks import load_task_list, resolve_task_file
+
+    name = value.get("file") if isinstance(value, dict) else value
+    if isinstance(value, dict) and "_raw_params" in value:
+        name = value["_raw_params"]
+    if not isinstance(name, str) or not name.strip():
+        context.problem(f"'{kind}' needs a file name", mark)
+        return []
+    name = name.strip()
+    task.include = name
+    task.name = task.name or f"{kind} {name}"
+    if is_template(name):
+        context.problem(f"'{kind}' file name '{name}' is templated; provision loads includes before running, "
+                        "so the name must be static", mark)
+        return []
+    path = resolve_task_file(name, context, mark.file, task.base_dir)
+    if path is None:
+        context.problem(f"'{kind}': tasks file '{name}' not found", mark)
+        return []
+    if path in context.file_stack:
+        context.problem(f"'{kind}' of '{name}' includes itself ({' -> '.join(context.file_stack)})", mark)
+        return []
+    context.file_stack.append(path)
+    try:
+        data = context.load(path, mark)
+        return load_task_list(data, context, Mark(path, 1, 1), task.base_dir, task.role)
+    finally:
+        context.file_stack.pop()
+
+
+def _role_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: str) -> list[Task]:
+    from provision.playbook.roles import load_role
+
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict) or not (value.get("name") or value.get("role")):
+        context.problem(f"'{kind}' needs 'name:' (the role)", mark)
+        return []
+    for key in value:
+        if key not in ROLE_INCLUDE_KEYS:
+            context.problem(f"unknown '{kind}' option '{key}'", mark_of(value, key, mark))
+    name = str(value.get("name") or value.get("role"))
+    task.include = f"role {name}"
+    task.name = task.name or f"{kind} {name}"
+    roles = load_role({"role": name}, context, mark, tasks_from=str(value.get("tasks_from") or "main"))
+    if not roles:
+        return []
+    blocks: list[Task] = []
+    for role in roles:  # dependencies first, each as its own block so it keeps its role name
+        context.roles.setdefault(role.name, role)
+        context.extra_handlers.extend(role.handlers)
+        if role is roles[-1]:
+            task.role, task.base_dir = role.name, role.path
+            return blocks + role.tasks
+        blocks.append(Task(mark=role.mark or mark, block=role.tasks, role=role.name, base_dir=role.path,
+                           include=f"role {role.name}", vars=dict(role.params), when=list(role.when),
+                           tags=set(role.tags)))
+    return blocks

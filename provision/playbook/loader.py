@@ -1,0 +1,210 @@
+"""Playbook YAML -> Playbook/Play/Task dataclasses, roles and includes resolved, marks kept.
+
+`load_playbook` is the entry point. With strict=True (the default) any problem raises
+ValidationFailed listing all of them; with strict=False they are left in `playbook.problems` so
+`validate()` can report them together with its own (what `provision lint` does).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from provision.errors import InputError, Mark, ValidationFailed
+from provision.playbook.context import (
+    PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
+from provision.playbook.model import Play, Playbook
+from provision.playbook.roles import load_role, same_role
+from provision.playbook.tasks import as_tags, literal_bool, load_task_list
+from provision.templating import Templar, TemplateError, is_template
+from provision.yamlsource import errors_of, load_file, mark_of, value_mark
+
+_PERCENT = re.compile(r"^\s*\d+(\.\d+)?\s*%\s*$")
+
+
+def load_playbook(path: str, project_roles_dir: str | None = None,
+                  modules: Mapping[str, Any] | ModuleLookup | None = None, strict: bool = True) -> Playbook:
+    """Load a playbook file; `modules` defaults to provision.modules.get_module."""
+    roles_dirs = [project_roles_dir] if project_roles_dir else []
+    context = LoadContext(os.path.abspath(path), roles_dirs, module_lookup(modules))
+    playbook = Playbook(path=path)
+    playbook.plays = _load_plays(path, context, [])
+    playbook.problems = context.problems
+    if strict and playbook.problems:
+        raise ValidationFailed(playbook.problems)
+    return playbook
+
+
+def _load_plays(path: str, context: LoadContext, chain: list[str]) -> list[Play]:
+    try:
+        data = load_file(path)
+    except (InputError, ValidationFailed) as error:
+        if not chain:
+            raise ValidationFailed(errors_of(error)) from None
+        for each in errors_of(error):
+            context.add(each)
+        return []
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        context.problem("a playbook must be a list of plays (each starting with '- hosts:')",
+                        mark_of(data, None, Mark(path, 1, 1)))
+        return []
+    plays: list[Play] = []
+    for index, item in enumerate(data):
+        mark = mark_of(data, index, Mark(path, 1, 1))
+        if isinstance(item, dict) and "import_playbook" in item:
+            plays.extend(_import_playbook(item, path, context, chain, mark))
+        elif isinstance(item, dict):
+            plays.append(_load_play(item, context, mark))
+        else:
+            context.problem(f"a play must be a mapping (hosts:, tasks:...), not {type(item).__name__}", mark)
+    return plays
+
+
+def _import_playbook(item: dict, path: str, context: LoadContext, chain: list[str], mark: Mark) -> list[Play]:
+    name = item["import_playbook"]
+    target = os.path.join(os.path.dirname(os.path.abspath(path)), str(name))
+    if not os.path.isfile(target):
+        context.problem(f"import_playbook: '{name}' not found", value_mark(item, "import_playbook", mark))
+        return []
+    if target in chain or target == os.path.abspath(path):
+        context.problem(f"import_playbook: '{name}' imports itself", mark)
+        return []
+    return _load_plays(target, context, chain + [os.path.abspath(path)])
+
+
+def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
+    context.roles, context.extra_handlers = {}, []
+    marks = {str(key): mark_of(data, key, mark) for key in data}
+    for key in data:
+        if key not in PLAY_KEYWORDS:
+            if key in UNSUPPORTED_KEYWORDS:
+                context.problem(f"play keyword '{key}' is valid in Ansible but not supported by provision", marks[key])
+            else:
+                context.problem(f"unknown play keyword '{key}'{did_you_mean(key, PLAY_KEYWORDS)}", marks[key])
+    hosts = data.get("hosts")
+    if hosts is None or hosts == "":
+        context.problem("play has no 'hosts:' (a host pattern such as 'all' or 'web:!db')", mark)
+        hosts = ""
+    elif isinstance(hosts, list):
+        hosts = ",".join(str(host) for host in hosts)
+    play = Play(mark=mark, hosts=str(hosts), name=data.get("name"), marks=marks)
+    play.vars = _mapping(data, "vars", context, mark)
+    play.become = literal_bool(data.get("become"))
+    play.become_user = data.get("become_user")
+    play.gather_facts = literal_bool(data.get("gather_facts", True))
+    play.any_errors_fatal = literal_bool(data.get("any_errors_fatal", False))
+    play.tags = as_tags(data.get("tags"))
+    play.serial = _serial(data, context, mark)
+    play.max_fail_percentage = _percentage(data, context, mark)
+    play.vars_files, play.vars_from_files = _vars_files(data, play, context, mark)
+    base_dir = context.playbook_dir
+    for section in ("pre_tasks", "tasks", "post_tasks"):
+        setattr(play, section, load_task_list(data.get(section), context, mark_of(data, section, mark),
+                                              base_dir, None, section=section))
+    play.handlers = load_task_list(data.get("handlers"), context, mark_of(data, "handlers", mark), base_dir, None,
+                                   handlers=True, section="handlers")
+    play.roles = _roles(data, context, mark)
+    seen_handlers = {handler.mark for handler in play.handlers}
+    for role in play.roles:
+        context.roles.setdefault(role.name, role)
+    for handler in [handler for role in play.roles for handler in role.handlers] + context.extra_handlers:
+        if handler.mark not in seen_handlers:  # a role listed twice brings its handlers once
+            seen_handlers.add(handler.mark)
+            play.handlers.append(handler)
+    play.all_roles = dict(context.roles)
+    return play
+
+
+def _mapping(data: dict, key: str, context: LoadContext, mark: Mark) -> dict:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        context.problem(f"'{key}' must be a mapping, not {type(value).__name__}", mark_of(data, key, mark))
+        return {}
+    return value
+
+
+def _serial(data: dict, context: LoadContext, mark: Mark) -> list[int | str]:
+    value = data.get("serial")
+    if value is None:
+        return []
+    batches = value if isinstance(value, list) else [value]
+    good: list[int | str] = []
+    for batch in batches:
+        if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0:
+            good.append(batch)
+        elif isinstance(batch, str) and (_PERCENT.match(batch) or batch.strip().isdigit() or is_template(batch)):
+            good.append(int(batch) if batch.strip().isdigit() else batch.strip())
+        else:
+            context.problem(f"bad serial value {batch!r}: use a positive number, a percentage such as '30%', "
+                            "or a list of those", value_mark(data, "serial", mark))
+            return []
+    return good
+
+
+def _percentage(data: dict, context: LoadContext, mark: Mark) -> float | None:
+    value = data.get("max_fail_percentage")
+    if value is None:
+        return None
+    try:
+        number = float(str(value).rstrip("%"))
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 100:
+        context.problem(f"max_fail_percentage must be a number from 0 to 100, not {value!r}",
+                        value_mark(data, "max_fail_percentage", mark))
+        return None
+    return number
+
+
+def _vars_files(data: dict, play: Play, context: LoadContext, mark: Mark) -> tuple[list[str], dict]:
+    """Load vars_files now; a name may use play vars; a list entry means 'first one found'."""
+    entries = data.get("vars_files")
+    if entries is None:
+        return [], {}
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list):
+        context.problem("'vars_files' must be a list of file names", mark_of(data, "vars_files", mark))
+        return [], {}
+    names: list[str] = []
+    merged: dict = {}
+    for index, entry in enumerate(entries):
+        entry_mark = mark_of(entries, index, mark_of(data, "vars_files", mark))
+        choices = [str(choice) for choice in (entry if isinstance(entry, list) else [entry])]
+        try:
+            choices = [Templar(play.vars).render(choice) for choice in choices]
+        except TemplateError as error:
+            context.problem(f"vars_files name cannot be resolved before running: {error.message}", entry_mark)
+            continue
+        paths = [choice if os.path.isabs(choice) else os.path.join(context.playbook_dir, choice) for choice in choices]
+        found = next((path for path in paths if os.path.isfile(path)), None)
+        if found is None:
+            context.problem(f"vars_files: {' or '.join(choices)} not found", entry_mark)
+            continue
+        loaded = context.load(found, entry_mark)
+        if loaded is not None and not isinstance(loaded, dict):
+            context.problem("a vars file must hold a mapping of variables", mark_of(loaded, None, Mark(found, 1, 1)))
+            continue
+        names.append(found)
+        merged.update(loaded or {})
+    return names, merged
+
+
+def _roles(data: dict, context: LoadContext, mark: Mark) -> list:
+    entries = data.get("roles")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        context.problem("'roles' must be a list", mark_of(data, "roles", mark))
+        return []
+    ordered: list = []
+    for index, entry in enumerate(entries):
+        for role in load_role(entry, context, mark_of(entries, index, mark)):
+            if not any(same_role(role, seen) for seen in ordered):
+                ordered.append(role)
+    return ordered

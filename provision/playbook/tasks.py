@@ -1,0 +1,239 @@
+"""Task lists -> Task dataclasses: keywords, the module and its arguments, blocks and includes.
+
+Includes are resolved at load time, so a typo in an included file is found before anything runs.
+`import_tasks`, `include_tasks`, `import_role` and `include_role` all become a block Task
+(`task.include` says what it came from) whose `when`, `vars`, `tags` and `become` apply to each
+included task, exactly as a block's do. Consequences, documented for users: the file name cannot
+be templated, and a `loop` on an include is refused (it would need a dynamic include).
+
+The easy thing to get wrong: which key of a task is the module. Every key that is not a keyword
+is a candidate; the module registry decides, and the rest are unknown keywords.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from provision.errors import Mark
+from provision.filters import to_bool
+from provision.playbook.context import (
+    BLOCK_KEYWORDS, HANDLER_KEYWORDS, INCLUDE_ACTIONS, TASK_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext,
+    canonical_name, did_you_mean)
+from provision.playbook.freeform import ArgsSyntaxError, parse_free_form, parse_kv
+from provision.playbook.model import Task
+from provision.templating import is_template
+from provision.yamlsource import MarkedDict, mark_of, value_mark
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def as_tags(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {tag.strip() for tag in value.split(",") if tag.strip()}
+    return {str(tag) for tag in as_list(value)}
+
+
+def literal_bool(value: Any) -> Any:
+    """yes/no/true/false -> bool; Jinja2 text is kept for the runner to render."""
+    return value if is_template(value) or value is None else to_bool(value)
+
+
+def load_task_list(data: Any, context: LoadContext, where: Mark, base_dir: str, role: str | None,
+                   handlers: bool = False, section: str = "tasks") -> list[Task]:
+    """A list of task mappings; anything else is a problem and gives no tasks."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        context.problem(f"'{section}' must be a list of tasks, not {type(data).__name__}", mark_of(data, None, where))
+        return []
+    tasks: list[Task] = []
+    for index, item in enumerate(data):
+        item_mark = mark_of(data, index, where)
+        if not isinstance(item, dict):
+            context.problem(f"a task must be a mapping (name:, a module, keywords), not {type(item).__name__}",
+                            item_mark)
+            continue
+        task = load_task(item, context, item_mark, base_dir, role, handlers)
+        if task is not None:
+            tasks.append(task)
+    return tasks
+
+
+def load_task(data: dict, context: LoadContext, mark: Mark, base_dir: str, role: str | None,
+              handler: bool = False) -> Task | None:
+    """One task or block mapping -> Task (None when it cannot be understood at all)."""
+    task = Task(mark=mark, base_dir=base_dir, role=role)
+    task.marks = {str(key): mark_of(data, key, mark) for key in data}
+    if "block" in data:
+        return _load_block(data, task, context, handler)
+    allowed = HANDLER_KEYWORDS if handler else TASK_KEYWORDS
+    action = _find_action(data, allowed, context, mark)
+    _apply_keywords(task, data, context, allowed)
+    if action is None:
+        return task if "action" in data or "local_action" in data else _no_action(task, context, mark)
+    name, value, action_mark = action
+    task.module = canonical_name(name)
+    if task.module in INCLUDE_ACTIONS:
+        from provision.playbook.includes import load_include  # includes use this module too
+
+        return load_include(task, value, context, action_mark)
+    args = _parse_args(task.module, value, context, action_mark)
+    given = data.get("args")
+    if given is not None and not isinstance(given, dict):
+        context.problem("'args' must be a mapping", mark_of(data, "args", mark))
+    merged = MarkedDict({**(given or {}), **args})  # inline arguments win over args:, as in Ansible
+    for source in (given, value):
+        if isinstance(source, MarkedDict):
+            merged.key_marks.update(source.key_marks)
+            merged.value_marks.update(source.value_marks)
+    merged.mark = action_mark
+    task.args = merged
+    task.marks.update({f"args.{key}": mark_of(merged, key, action_mark) for key in merged})
+    return task
+
+
+def _no_action(task: Task, context: LoadContext, mark: Mark) -> Task:
+    context.problem("task has no module: add one (e.g. 'command:', 'copy:') or a 'block:'", mark)
+    return task
+
+
+def _find_action(data: dict, allowed: frozenset[str], context: LoadContext,
+                 mark: Mark) -> tuple[str, Any, Mark] | None:
+    """The (module name, its value, mark) of a task; unknown keys are reported here."""
+    candidates = [key for key in data if key not in allowed]
+    for special in ("action", "local_action"):
+        if special in data:
+            text = data[special]
+            words = text.split(None, 1) if isinstance(text, str) else []
+            if not words:
+                context.problem(f"'{special}' must be 'module key=value ...'", mark_of(data, special, mark))
+                return None
+            if special == "local_action":
+                data = {**data, "delegate_to": "localhost"}
+            return words[0], (words[1] if len(words) > 1 else None), value_mark(data, special, mark)
+    if not candidates:
+        return None
+    known = [key for key in candidates if context.is_module(str(key))]
+    if len(known) > 1:
+        context.problem(f"conflicting action statements: {', '.join(map(str, known))} (one module per task)",
+                        mark_of(data, known[1], mark))
+    module = known[0] if known else candidates[0]
+    for key in candidates:
+        if key != module:
+            _unknown_keyword(str(key), context, mark_of(data, key, mark), allowed, "task")
+    return str(module), data[module], value_mark(data, module, mark)
+
+
+def _unknown_keyword(key: str, context: LoadContext, mark: Mark, allowed: Any, what: str) -> None:
+    if key in UNSUPPORTED_KEYWORDS:
+        context.problem(f"{what} keyword '{key}' is valid in Ansible but not supported by provision", mark)
+    else:
+        context.problem(f"unknown {what} keyword '{key}'{did_you_mean(key, allowed)}", mark)
+
+
+def _parse_args(module: str, value: Any, context: LoadContext, mark: Mark) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        if context.is_free_form(module):
+            return parse_free_form(text)
+        try:
+            args, loose = parse_kv(text)
+        except ArgsSyntaxError as error:
+            context.problem(f"{module}: {error}", mark)
+            return {}
+        if loose:
+            context.problem(f"{module}: arguments must be key=value, found '{loose[0]}'", mark)
+        return args
+    context.problem(f"arguments of '{module}' must be a mapping or key=value text, not {type(value).__name__}", mark)
+    return {}
+
+
+def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: frozenset[str]) -> None:
+    """Copy task keywords onto the Task, normalising their shapes (strings to lists, yes to True)."""
+    def get(key: str) -> Any:
+        return data.get(key) if key in allowed else None
+
+    task.name = str(data["name"]) if data.get("name") is not None else None
+    task.when = as_list(data.get("when"))
+    task.tags = as_tags(data.get("tags"))
+    task.notify = [str(item) for item in as_list(get("notify"))]
+    task.listen = [str(item) for item in as_list(get("listen"))]
+    task.changed_when = as_list(get("changed_when")) if "changed_when" in data else None
+    task.failed_when = as_list(get("failed_when")) if "failed_when" in data else None
+    task.until = as_list(get("until")) if "until" in data else None
+    task.register = str(get("register")) if get("register") is not None else None
+    task.become = literal_bool(data.get("become"))
+    task.become_user = data.get("become_user")
+    task.ignore_errors = literal_bool(data.get("ignore_errors")) or False
+    task.check_mode = literal_bool(data.get("check_mode"))
+    task.no_log = literal_bool(data.get("no_log")) or False
+    task.run_once = literal_bool(data.get("run_once")) or False
+    task.delegate_to = data.get("delegate_to") if "local_action" not in data else "localhost"
+    task.loop_control = get("loop_control") or {}
+    _set_loop(task, data, context)
+    for key, kind, default in (("vars", dict, {}), ("environment", dict, {})):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, kind) or is_template(value)):
+            context.problem(f"'{key}' must be a mapping", mark_of(data, key, task.mark))
+            value = None
+        setattr(task, key, value if value is not None else default)
+    for key, convert in (("retries", int), ("delay", float)):
+        if get(key) is not None:
+            try:
+                setattr(task, key, convert(data[key]) if not is_template(data[key]) else data[key])
+            except (TypeError, ValueError):
+                context.problem(f"'{key}' must be a number, not {data[key]!r}", mark_of(data, key, task.mark))
+    method = data.get("become_method")
+    if method not in (None, "sudo"):
+        context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))
+
+
+def _set_loop(task: Task, data: dict, context: LoadContext) -> None:
+    loops = [key for key in ("loop", "with_items", "with_list", "with_dict") if key in data]
+    if len(loops) > 1:
+        context.problem(f"use only one of {', '.join(loops)}", mark_of(data, loops[1], task.mark))
+    if not loops:
+        return
+    value = data[loops[0]]
+    if loops[0] == "with_dict":
+        if isinstance(value, dict):
+            value = [{"key": key, "value": item} for key, item in value.items()]
+        elif isinstance(value, str) and value.strip().startswith("{{") and value.strip().endswith("}}"):
+            value = "{{ (" + value.strip()[2:-2] + ") | dict2items }}"
+    elif loops[0] == "with_items" and isinstance(value, list):
+        value = [item for entry in value for item in (entry if isinstance(entry, list) else [entry])]
+    if not isinstance(value, (list, str)):
+        context.problem(f"'{loops[0]}' must be a list or a Jinja2 expression", mark_of(data, loops[0], task.mark))
+        return
+    task.loop = value
+
+
+def _load_block(data: dict, task: Task, context: LoadContext, handler: bool) -> Task:
+    for key in data:
+        if key not in BLOCK_KEYWORDS:
+            _unknown_keyword(str(key), context, mark_of(data, key, task.mark), BLOCK_KEYWORDS, "block")
+    _apply_keywords(task, data, context, BLOCK_KEYWORDS)
+    for section in ("block", "rescue", "always"):
+        items = load_task_list(data.get(section), context, mark_of(data, section, task.mark), task.base_dir,
+                               task.role, handler, section)
+        setattr(task, section, items)
+    return task
+
+
+def resolve_task_file(name: str, context: LoadContext, current_file: str, base_dir: str) -> str | None:
+    """Where an included tasks file is: beside the including file, the role's tasks/, the playbook."""
+    if os.path.isabs(name):
+        return name if os.path.isfile(name) else None
+    for folder in (os.path.dirname(current_file), os.path.join(base_dir, "tasks"), base_dir, context.playbook_dir):
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None

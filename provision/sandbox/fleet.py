@@ -1,0 +1,269 @@
+"""A named sandbox: a bridge, N hosts, and the files a user or test needs to reach them.
+
+`up` writes an Ansible YAML inventory, an ssh_config and a known_hosts holding each host's real
+key, so strict host-key checking stays on. State lives in one JSON file per sandbox; `down`
+reads it and stops exactly what `up` started, which is also how a crashed run is cleaned up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import yaml
+
+from provision.errors import SandboxError
+from provision.sandbox import system
+from provision.sandbox.host import SandboxHost
+from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image
+
+STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
+KINDS = ("plain",)
+SUBNET_BASE = "10.244"  # each sandbox takes 10.244.<index>.0/24; the bridge is .1, hosts from .11
+
+
+@dataclass
+class Sandbox:
+    name: str
+    index: int = 0
+    kind: str = "plain"
+    image_root: str = ""
+    hosts: list[SandboxHost] = field(default_factory=list)
+    root: str = STATE_ROOT
+
+    # ---- files -----------------------------------------------------------------------------
+    @property
+    def directory(self) -> str:
+        return os.path.join(self.root, self.name)
+
+    @property
+    def bridge(self) -> str:
+        return f"pvbr{self.index}"
+
+    @property
+    def gateway(self) -> str:
+        return f"{SUBNET_BASE}.{self.index}.1"
+
+    @property
+    def inventory_path(self) -> str:
+        return os.path.join(self.directory, "inventory.yaml")
+
+    @property
+    def key_path(self) -> str:
+        return os.path.join(self.directory, "id_ed25519")
+
+    @property
+    def known_hosts_path(self) -> str:
+        return os.path.join(self.directory, "known_hosts")
+
+    @property
+    def ssh_config_path(self) -> str:
+        return os.path.join(self.directory, "ssh_config")
+
+    def host(self, name: str) -> SandboxHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise SandboxError(f"sandbox {self.name} has no host {name!r}; it has {', '.join(h.name for h in self.hosts)}")
+
+    # ---- state -----------------------------------------------------------------------------
+    def save(self) -> None:
+        state = {"name": self.name, "index": self.index, "kind": self.kind, "image_root": self.image_root,
+                 "hosts": [host.to_dict() for host in self.hosts]}
+        temporary = os.path.join(self.directory, "sandbox.json.tmp")
+        with open(temporary, "w") as handle:
+            json.dump(state, handle, indent=1)
+        os.replace(temporary, os.path.join(self.directory, "sandbox.json"))
+
+    @classmethod
+    def load(cls, name: str, root: str = STATE_ROOT) -> Sandbox | None:
+        path = os.path.join(root, name, "sandbox.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as handle:
+            state = json.load(handle)
+        hosts = [SandboxHost(**host) for host in state.pop("hosts")]
+        return cls(hosts=hosts, root=root, **state)
+
+    @staticmethod
+    def names(root: str = STATE_ROOT) -> list[str]:
+        if not os.path.isdir(root):
+            return []
+        return sorted(entry for entry in os.listdir(root) if os.path.exists(os.path.join(root, entry, "sandbox.json")))
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @classmethod
+    def up(cls, name: str = "default", hosts: int = 3, kind: str = "plain", root: str = STATE_ROOT,
+           log=print) -> Sandbox:
+        system.check_requirements()
+        if kind not in KINDS:
+            raise SandboxError(f"sandbox kind {kind!r} is not available; available: {', '.join(KINDS)}")
+        if not 1 <= hosts <= 250:
+            raise SandboxError("--hosts must be between 1 and 250")
+        stale = cls.load(name, root)
+        if stale is not None:
+            log(f"sandbox {name} exists already; stopping it first")
+            stale.down()
+        sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root))
+        os.makedirs(sandbox.directory, exist_ok=True)
+        sandbox.save()  # from here on, `down` can clean up whatever gets made
+        sandbox.image_root = ensure_image(ImageRecipe(), log=log)
+        sandbox._create_bridge()
+        sandbox._create_client_key()
+        for number in range(1, hosts + 1):
+            host_name = f"host{number:02d}"
+            sandbox.hosts.append(SandboxHost(
+                name=host_name, sandbox=name, address=f"{SUBNET_BASE}.{sandbox.index}.{10 + number}",
+                netns=f"pv{sandbox.index}-{host_name}", veth=f"pv{sandbox.index}h{number}",
+                directory=os.path.join(sandbox.directory, "hosts", host_name)))
+        sandbox.save()
+        for host in sandbox.hosts:
+            host.create_network(sandbox.bridge, 24)
+            _seed(host, sandbox)
+            host.start(sandbox.image_root)
+            sandbox.save()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            list(pool.map(lambda host: host.wait_ready(), sandbox.hosts))
+        sandbox._write_client_files()
+        return sandbox
+
+    def down(self) -> None:
+        for host in self.hosts:
+            host.stop()
+            host.remove_network()
+        system.run("ip", "link", "del", self.bridge, check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def fresh(self, name: str) -> SandboxHost:
+        """Restart one host with an empty overlay upper folder: as new, same address and key."""
+        host = self.host(name)
+        host.stop()
+        host.wipe()
+        _seed(host, self)
+        host.start(self.image_root)
+        self.save()
+        host.wait_ready()
+        return host
+
+    def restart(self, name: str) -> SandboxHost:
+        """Restart one host keeping its disk (what a power cycle would do)."""
+        host = self.host(name)
+        host.stop()
+        host.start(self.image_root)
+        self.save()
+        host.wait_ready()
+        return host
+
+    def status(self) -> list[dict]:
+        rows = []
+        for host in self.hosts:
+            memory = None
+            for directory in system.cgroup_dirs(self.name, host.name):
+                usage = os.path.join(directory, "memory.usage_in_bytes")
+                if os.path.exists(usage):
+                    memory = int(open(usage).read())
+            rows.append({"host": host.name, "address": host.address, "running": host.alive(),
+                         "memory_bytes": memory})
+        return rows
+
+    # ---- pieces ----------------------------------------------------------------------------
+    def _create_bridge(self) -> None:
+        system.run("ip", "link", "del", self.bridge, check=False)  # left by a crashed run
+        system.run("ip", "link", "add", self.bridge, "type", "bridge")
+        system.run("ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge)
+        system.run("ip", "link", "set", self.bridge, "up")
+
+    def _create_client_key(self) -> None:
+        if not os.path.exists(self.key_path):
+            system.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"provision-sandbox-{self.name}",
+                       "-f", self.key_path)
+
+    def _write_client_files(self) -> None:
+        known = []
+        config = []
+        for host in self.hosts:
+            with open(os.path.join(host.directory, "ssh_host_ed25519_key.pub")) as handle:
+                key_type, key = handle.read().split()[:2]
+            known.append(f"{host.address} {key_type} {key}")
+            config.append(f"Host {host.name}\n  HostName {host.address}\n  User root\n"
+                          f"  IdentityFile {self.key_path}\n  IdentitiesOnly yes\n"
+                          f"  UserKnownHostsFile {self.known_hosts_path}\n  StrictHostKeyChecking yes\n")
+        with open(self.known_hosts_path, "w") as handle:
+            handle.write("\n".join(known) + "\n")
+        with open(self.ssh_config_path, "w") as handle:
+            handle.write("\n".join(config))
+        inventory = {"all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": self.key_path,
+                "provision_known_hosts_file": self.known_hosts_path,
+                "sandbox_name": self.name,
+                "sandbox_gateway": self.gateway,
+                # the `deploy` user's sudo password, for playbooks that test become with a password
+                "sandbox_sudo_password": SANDBOX_PASSWORD,
+            },
+            "children": {"sandbox": {"hosts": {host.name: {"ansible_host": host.address} for host in self.hosts}}},
+        }}
+        with open(self.inventory_path, "w") as handle:
+            handle.write(f"# written by `provision sandbox up --name {self.name}`: throwaway hosts\n")
+            yaml.safe_dump(inventory, handle, sort_keys=False)
+
+
+def _free_index(root: str) -> int:
+    used = set()
+    for name in Sandbox.names(root):
+        sandbox = Sandbox.load(name, root)
+        if sandbox:
+            used.add(sandbox.index)
+    for index in range(1, 250):
+        if index not in used and not os.path.exists(f"/sys/class/net/pvbr{index}"):
+            return index
+    raise SandboxError("no free sandbox network left (249 sandboxes are up)")
+
+
+def _seed(host: SandboxHost, sandbox: Sandbox) -> None:
+    """Put the host's own host key and the sandbox's client key into its (empty) upper folder."""
+    os.makedirs(host.directory, exist_ok=True)
+    key = os.path.join(host.directory, "ssh_host_ed25519_key")
+    if not os.path.exists(key):
+        system.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
+    etc_ssh = os.path.join(host.upper, "etc", "ssh")
+    os.makedirs(etc_ssh, exist_ok=True)
+    for suffix, mode in (("", 0o600), (".pub", 0o644)):
+        target = os.path.join(etc_ssh, "ssh_host_ed25519_key" + suffix)
+        shutil.copyfile(key + suffix, target)
+        os.chmod(target, mode)
+    with open(sandbox.key_path + ".pub") as handle:
+        public_key = handle.read()
+    passwd = _image_users(sandbox.image_root)
+    for user in ("root", "admin", "deploy"):
+        uid, gid, home = passwd[user]
+        ssh_dir = os.path.join(host.upper, home.lstrip("/"), ".ssh")
+        os.makedirs(ssh_dir, exist_ok=True)
+        authorized = os.path.join(ssh_dir, "authorized_keys")
+        with open(authorized, "w") as handle:
+            handle.write(public_key)
+        os.chmod(ssh_dir, 0o700)
+        os.chmod(authorized, 0o600)
+        for path in (ssh_dir, authorized):
+            os.chown(path, uid, gid)
+        home_dir = os.path.join(host.upper, home.lstrip("/"))
+        os.chown(home_dir, uid, gid)
+        os.chmod(home_dir, 0o700 if user == "root" else 0o755)
+    hostname_file = os.path.join(host.upper, "etc", "hostname")
+    with open(hostname_file, "w") as handle:
+        handle.write(host.name + "\n")
+    with open(os.path.join(host.upper, "etc", "hosts"), "w") as handle:
+        handle.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+
+
+def _image_users(image_root: str) -> dict[str, tuple[int, int, str]]:
+    users = {}
+    with open(os.path.join(image_root, "etc", "passwd")) as handle:
+        for line in handle:
+            parts = line.strip().split(":")
+            if len(parts) >= 6:
+                users[parts[0]] = (int(parts[2]), int(parts[3]), parts[5])
+    return users

@@ -1,0 +1,170 @@
+"""One sandbox host: a network namespace on the sandbox bridge, an overlay root, sshd under tini.
+
+The host runs under a small supervisor loop this module starts; every process of the host lives in
+the host's own cgroups, and stopping means killing exactly those PIDs, never anything by name.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+
+from provision.errors import SandboxError
+from provision.sandbox import system
+
+# The supervisor restarts the host when it exits by SIGHUP: that is how the kernel reports a
+# reboot(2) made inside a PID namespace. Any other exit ends the host.
+SUPERVISOR = """
+while :; do
+  nsenter --net="$1" unshare --mount --uts --ipc --pid --fork --kill-child -- /bin/sh "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+  rc=$?
+  [ "$rc" -eq 129 ] || exit "$rc"
+  echo "host rebooted" >&2
+done
+"""
+
+
+@dataclass
+class SandboxHost:
+    name: str
+    sandbox: str
+    address: str
+    netns: str
+    veth: str
+    directory: str  # holds upper/, work/, root/, host keys, log
+    supervisor_pid: int = 0
+
+    @property
+    def upper(self) -> str:
+        return os.path.join(self.directory, "upper")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    # ---- network ---------------------------------------------------------------------------
+    def create_network(self, bridge: str, prefix_length: int) -> None:
+        netns_path = f"/run/netns/{self.netns}"
+        if os.path.exists(netns_path):
+            self.remove_network()
+        system.run("ip", "netns", "add", self.netns)
+        system.run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
+        system.run("ip", "link", "set", self.veth, "master", bridge, "up")
+        system.run("ip", "-n", self.netns, "addr", "add", f"{self.address}/{prefix_length}", "dev", "eth0")
+        system.run("ip", "-n", self.netns, "link", "set", "eth0", "up")
+        system.run("ip", "-n", self.netns, "link", "set", "lo", "up")
+        # deliberately no default route: this machine forwards, and a host must not reach out
+
+    def remove_network(self) -> None:
+        system.run("ip", "link", "del", self.veth, check=False)
+        system.run("ip", "netns", "del", self.netns, check=False)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self, image_root: str) -> None:
+        for sub in ("upper", "work", "root"):
+            os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
+        cgroups = system.cgroup_dirs(self.sandbox, self.name)
+        for directory in cgroups:
+            os.makedirs(directory, exist_ok=True)
+        hostinit = str(resources.files("provision.sandbox") / "hostinit.sh")
+        drop = ",".join("-" + cap for cap in system.DROPPED_CAPS)
+        log = open(os.path.join(self.directory, "host.log"), "ab")
+
+        def enter_cgroups() -> None:
+            for directory in cgroups:
+                with open(os.path.join(directory, "cgroup.procs"), "w") as handle:
+                    handle.write(str(os.getpid()))
+
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", SUPERVISOR, "supervisor", f"/run/netns/{self.netns}", hostinit,
+             image_root, self.upper, os.path.join(self.directory, "work"),
+             os.path.join(self.directory, "root"), self.name, drop],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            preexec_fn=enter_cgroups)
+        log.close()
+        self.supervisor_pid = process.pid
+
+    def own_pids(self) -> set[int]:
+        pids = system.cgroup_pids(system.cgroup_dirs(self.sandbox, self.name))
+        if self.supervisor_pid:
+            pids.add(self.supervisor_pid)
+        return {pid for pid in pids if _running(pid)}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Kill the host's own processes (supervisor first, so it cannot restart the host)."""
+        deadline = time.monotonic() + timeout
+        if self.supervisor_pid:
+            _kill(self.supervisor_pid)
+        while True:
+            pids = self.own_pids()
+            if not pids:
+                break
+            for pid in pids:
+                _kill(pid)
+            if time.monotonic() > deadline:
+                raise SandboxError(f"host {self.name}: processes {sorted(pids)} did not stop")
+            time.sleep(0.05)
+        _reap(self.supervisor_pid)
+        self.supervisor_pid = 0
+        system.remove_cgroups(system.cgroup_dirs(self.sandbox, self.name))
+
+    def alive(self) -> bool:
+        return bool(self.supervisor_pid) and _running(self.supervisor_pid)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until sshd answers with its banner on port 22."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.address, 22), timeout=1) as sock:
+                    sock.settimeout(2)
+                    if sock.recv(64).startswith(b"SSH-"):
+                        return
+            except OSError:
+                pass
+            if not self.alive():
+                break
+            time.sleep(0.05)
+        log = os.path.join(self.directory, "host.log")
+        tail = open(log).read()[-1500:] if os.path.exists(log) else ""
+        raise SandboxError(f"host {self.name} ({self.address}) did not answer SSH:\n{tail}")
+
+    def wipe(self) -> None:
+        """Throw away everything written on the host (its overlay upper folder)."""
+        for sub in ("upper", "work"):
+            shutil.rmtree(os.path.join(self.directory, sub), ignore_errors=True)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (reaping it when it is our child)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the supervisor's exit status when this process started it (no zombie left)."""
+    if not pid:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

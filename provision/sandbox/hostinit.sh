@@ -1,0 +1,50 @@
+#!/bin/sh
+# PID 1 of a sandbox host, before it becomes tini. Runs in the host's own mount, UTS, IPC, PID and
+# network namespaces, so every mount made here vanishes with the host: a crash leaves none behind.
+# Usage: hostinit.sh LOWER UPPER WORK ROOT HOSTNAME DROP_CAPS
+set -eu
+lower=$1 upper=$2 work=$3 root=$4 name=$5 drop=$6
+
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
+
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+# Kernel-wide sysctls stay read-only: a `sysctl -w kernel.x` in a host must not reach this machine.
+# net.* is per network namespace, so it stays writable (the sysctl module is tested on it).
+mount --bind "$root/proc/sys" "$root/proc/sys"
+mount --bind "$root/proc/sys/net" "$root/proc/sys/net"
+mount -o remount,bind,ro "$root/proc/sys"
+# A fresh boot id per start, so a reboot inside the host is visible as one (the kernel's is shared).
+cat /proc/sys/kernel/random/uuid > "$upper/../boot_id"
+mount --bind "$upper/../boot_id" "$root/proc/sys/kernel/random/boot_id"
+[ -e "$root/proc/sysrq-trigger" ] && mount --bind /dev/null "$root/proc/sysrq-trigger"
+
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys" || true
+mount -t tmpfs -o mode=755,size=8m,nosuid dev "$root/dev"
+for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+  IFS=: read -r file major minor <<NODE
+$node
+NODE
+  mknod -m 666 "$root/dev/$file" c "$major" "$minor"
+done
+mkdir -p "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$root/dev/pts"
+ln -s pts/ptmx "$root/dev/ptmx"
+mount -t tmpfs -o mode=1777,size=64m shm "$root/dev/shm"
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s /proc/self/fd/0 "$root/dev/stdin"
+ln -s /proc/self/fd/1 "$root/dev/stdout"
+ln -s /proc/self/fd/2 "$root/dev/stderr"
+mount -t tmpfs -o mode=755,size=32m,nosuid,nodev run "$root/run"
+mkdir -p "$root/run/sshd" "$root/run/lock"
+
+hostname "$name"
+cd "$root"
+mkdir -p .provision-oldroot
+pivot_root . .provision-oldroot
+cd /
+umount -l /.provision-oldroot
+rmdir /.provision-oldroot 2>/dev/null || true
+
+# Drop the capabilities that would reach this machine (modules, clock, raw I/O, device nodes).
+exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e

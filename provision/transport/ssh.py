@@ -1,0 +1,273 @@
+"""SSH transport over paramiko (the library under Fabric): one connection per host per run, reused.
+
+Host keys are checked against known_hosts and an unknown key is refused unless the user asked for
+OpenSSH's `accept-new` behaviour; a CHANGED key is refused always. The easy thing to get wrong is
+the missing-key policy: paramiko's (and Fabric's) convenient defaults trust any key, so this module
+only ever installs the two policies defined below.
+"""
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paramiko
+
+from provision.errors import ConnectionFailed, HostKeyRejected
+from provision.shell import join
+from provision.transport.base import (
+    Become,
+    CommandResult,
+    Transport,
+    as_bytes,
+    finish_become,
+    wrap_become,
+)
+
+TIMEOUT_RC = 124
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+DEFAULT_SSH_CONFIG = "~/.ssh/config"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH-style fingerprint (`SHA256:...`), what `ssh-keygen -lf` shows."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class RefuseUnknownHostKey(paramiko.RejectPolicy):
+    """Refuse a host whose key is not in known_hosts, saying how to accept it."""
+
+    def missing_host_key(self, client, hostname, key):
+        raise HostKeyRejected(
+            f"host key for {hostname} is not in known_hosts ({key.get_name()} {fingerprint(key)}). "
+            f"Check the fingerprint, then re-run with --accept-new-host-keys or add it with "
+            f"`ssh-keyscan` to your known_hosts file"
+        )
+
+
+class AcceptNewHostKey(paramiko.MissingHostKeyPolicy):
+    """OpenSSH `StrictHostKeyChecking=accept-new`: record a first-seen key, refuse a changed one.
+
+    paramiko itself raises BadHostKeyException when the host is known with a different key of the
+    same or another type; this policy is only asked about hosts it has never seen.
+    """
+
+    def __init__(self, record_to: str):
+        self.record_to = os.path.expanduser(record_to)
+
+    def missing_host_key(self, client, hostname, key):
+        known = client.get_host_keys()
+        if known.lookup(hostname):
+            raise HostKeyRejected(
+                f"host {hostname} is known with another key type than the offered "
+                f"{key.get_name()} {fingerprint(key)}; refusing (remove the old entry with "
+                f"`ssh-keygen -R {hostname}` if the host was really re-installed)"
+            )
+        known.add(hostname, key.get_name(), key)
+        directory = os.path.dirname(self.record_to)
+        if directory:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        descriptor = os.open(self.record_to, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "a") as stream:
+            stream.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+@dataclass
+class SSHSettings:
+    """Where to connect, after ~/.ssh/config (or -F) filled what the inventory left unset."""
+
+    address: str
+    port: int = 22
+    user: str = ""
+    key_filenames: list[str] = field(default_factory=list)
+    known_hosts_files: list[str] = field(default_factory=list)
+    proxy_command: str | None = None
+
+
+def resolve_settings(
+    address: str,
+    port: int | None,
+    user: str | None,
+    key_filename: str | list[str] | None,
+    known_hosts_files: list[str] | None,
+    ssh_config_path: str | None,
+) -> SSHSettings:
+    """Inventory values win; ~/.ssh/config (or the explicit -F file) fills the gaps, like ssh."""
+    config_path = os.path.expanduser(ssh_config_path or DEFAULT_SSH_CONFIG)
+    options: dict = {}
+    if os.path.exists(config_path):
+        options = paramiko.SSHConfig.from_path(config_path).lookup(address)
+    elif ssh_config_path:
+        raise ConnectionFailed(f"ssh config file {ssh_config_path} does not exist")
+    keys = [key_filename] if isinstance(key_filename, str) else list(key_filename or [])
+    if not keys:
+        keys = [os.path.expanduser(path) for path in options.get("identityfile", [])]
+    known = list(known_hosts_files or [])
+    if not known:
+        known = options.get("userknownhostsfile", DEFAULT_KNOWN_HOSTS).split()
+    return SSHSettings(
+        address=options.get("hostname", address),
+        port=int(port or options.get("port", 22)),
+        user=user or options.get("user") or getpass.getuser(),
+        key_filenames=keys,
+        known_hosts_files=[os.path.expanduser(path) for path in known],
+        proxy_command=options.get("proxycommand"),
+    )
+
+
+class SSHTransport(Transport):
+    """One SSH connection to one host. `run` opens a channel per command on that connection."""
+
+    name = "ssh"
+
+    def __init__(
+        self,
+        address: str,
+        port: int | None = None,
+        user: str | None = None,
+        key_filename: str | list[str] | None = None,
+        known_hosts_files: list[str] | None = None,
+        accept_new_host_keys: bool = False,
+        connect_timeout: float = 10,
+        ssh_config_path: str | None = None,
+        password: str | None = None,
+    ):
+        self.settings = resolve_settings(address, port, user, key_filename, known_hosts_files, ssh_config_path)
+        self.label = address
+        self.accept_new_host_keys = accept_new_host_keys
+        self.connect_timeout = connect_timeout
+        self._password = password
+        self._client: paramiko.SSHClient | None = None
+
+    @classmethod
+    def connect(cls, address: str, **options) -> SSHTransport:
+        """Build and open a transport; raises ConnectionFailed or HostKeyRejected."""
+        transport = cls(address, **options)
+        transport.open()
+        return transport
+
+    def open(self) -> None:
+        """Open the connection (again, after close or a reboot)."""
+        self.close()
+        settings = self.settings
+        client = paramiko.SSHClient()
+        for path in settings.known_hosts_files:
+            if os.path.exists(path):
+                try:
+                    client.get_host_keys().load(path)
+                except (OSError, paramiko.SSHException) as error:
+                    raise ConnectionFailed(f"cannot read known_hosts file {path}: {error}") from error
+        if self.accept_new_host_keys:
+            client.set_missing_host_key_policy(AcceptNewHostKey(settings.known_hosts_files[0]))
+        else:
+            client.set_missing_host_key_policy(RefuseUnknownHostKey())
+        where = f"{settings.user}@{settings.address}:{settings.port}"
+        sock = paramiko.ProxyCommand(settings.proxy_command) if settings.proxy_command else None
+        try:
+            client.connect(
+                settings.address,
+                port=settings.port,
+                username=settings.user,
+                password=self._password,
+                key_filename=settings.key_filenames or None,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                sock=sock,
+            )
+        except HostKeyRejected:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as error:
+            client.close()
+            raise HostKeyRejected(
+                f"host key for {settings.address} CHANGED: known_hosts has "
+                f"{error.expected_key.get_name()} {fingerprint(error.expected_key)}, the host offered "
+                f"{error.key.get_name()} {fingerprint(error.key)}. This can be an attack; if the host "
+                f"was re-installed, remove the old key with `ssh-keygen -R {settings.address}`"
+            ) from None
+        except paramiko.AuthenticationException as error:
+            client.close()
+            raise ConnectionFailed(f"{where}: authentication failed ({error})") from None
+        except (socket.timeout, TimeoutError):
+            client.close()
+            raise ConnectionFailed(f"{where}: no answer within {self.connect_timeout:g}s") from None
+        except (OSError, paramiko.SSHException, EOFError) as error:
+            client.close()
+            raise ConnectionFailed(f"{where}: {error or type(error).__name__}") from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(30)
+        self._client = client
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: bytes | str | None = None,
+        become: Become | None = None,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        if self._client is None:
+            self.open()
+        wrapped = wrap_become(command, become)
+        # Always sh: the login shell of the remote user may be anything (fish, csh...).
+        text = join(["sh", "-c", wrapped.command])
+        try:
+            channel = self._client.get_transport().open_session(timeout=self.connect_timeout)
+            channel.exec_command(text)
+            rc, stdout, stderr = _exchange(channel, wrapped.stdin_prefix + as_bytes(stdin), timeout)
+        except (OSError, EOFError, paramiko.SSHException, AttributeError) as error:
+            self.close()
+            raise ConnectionFailed(f"{self.label}: connection lost ({error or type(error).__name__})") from None
+        result = CommandResult(rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+        return finish_become(result, wrapped, become, self.label)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _exchange(channel: paramiko.Channel, data: bytes, timeout: float | None) -> tuple[int, bytes, bytes]:
+    """Send stdin while reading stdout/stderr, so a chatty command never deadlocks a large input."""
+
+    def send() -> None:
+        try:
+            if data:
+                channel.sendall(data)
+            channel.shutdown_write()
+        except (OSError, paramiko.SSHException):
+            pass  # the command exited without reading all its input; its rc tells the story
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    stdout, stderr = bytearray(), bytearray()
+    while True:
+        while channel.recv_ready():
+            stdout += channel.recv(65536)
+        while channel.recv_stderr_ready():
+            stderr += channel.recv_stderr(65536)
+        if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            break
+        if channel.closed and not channel.exit_status_ready():
+            raise EOFError("channel closed before the command exited")
+        if deadline and time.monotonic() > deadline:
+            channel.close()
+            stderr += f"\nprovision: command timed out after {timeout:g}s".encode()
+            return TIMEOUT_RC, bytes(stdout), bytes(stderr)
+        if channel.eof_received:
+            channel.status_event.wait(0.2)  # output is complete; only the exit status is missing
+        else:
+            select.select([channel], [], [], 0.2)
+    status = channel.recv_exit_status()
+    channel.close()
+    return status, bytes(stdout), bytes(stderr)
