@@ -1,0 +1,52 @@
+"""Every module by name. `get_module` also accepts `ansible.builtin.X` and the few community names
+provision implements (community.general.modprobe, ...).
+
+Adding a module: write provision/modules/NAME.py with one Module subclass, list it here, add its
+tests under tests/modules/.
+"""
+from __future__ import annotations
+
+from provision.modules.assert_ import Assert
+from provision.modules.base import Module, ModuleFailed
+from provision.modules.blockinfile import BlockInFile
+from provision.modules.command import Command, Shell
+from provision.modules.copy import Copy
+from provision.modules.debug import Debug
+from provision.modules.fail import Fail
+from provision.modules.file import File
+from provision.modules.json_merge import JsonMerge
+from provision.modules.lineinfile import LineInFile
+from provision.modules.ping import Ping
+from provision.modules.set_fact import SetFact
+from provision.modules.setup import Setup
+from provision.modules.stat import Stat
+from provision.modules.template import Template
+
+MODULES: dict[str, type[Module]] = {
+    module.name: module
+    for module in (
+        Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
+        Setup, Shell, Stat, Template,
+    )
+}
+
+PREFIXES = ("ansible.builtin.", "ansible.legacy.", "community.general.", "ansible.posix.", "provision.")
+
+
+def canonical_name(name: str) -> str:
+    """'ansible.builtin.copy' -> 'copy'; unknown names come back unchanged."""
+    for prefix in PREFIXES:
+        if name.startswith(prefix) and name[len(prefix):] in MODULES:
+            return name[len(prefix):]
+    return name
+
+
+def get_module(name: str) -> type[Module]:
+    """The module class for a task's module name; raises KeyError for an unknown module."""
+    short = canonical_name(name)
+    if short not in MODULES:
+        raise KeyError(f"unknown module {name!r}")
+    return MODULES[short]
+
+
+__all__ = ["MODULES", "Module", "ModuleFailed", "canonical_name", "get_module"]

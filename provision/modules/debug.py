@@ -1,0 +1,31 @@
+"""debug: show a message or a variable's value; never changes anything.
+
+`msg` arrives already templated by the runner; `var` is a bare expression evaluated here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from provision.modules.base import Arg, Module, ModuleFailed
+
+
+class Debug(Module):
+    name = "debug"
+    read_only = True
+    spec = {
+        "msg": Arg("raw"),
+        "var": Arg("str"),
+        "verbosity": Arg("int", default=0),
+    }
+
+    def read(self) -> dict[str, Any]:
+        if self.args.get("var") is not None:
+            if self.args.get("msg") is not None:
+                raise ModuleFailed("debug takes msg or var, not both")
+            expression = self.args["var"]
+            return {expression: self.context.evaluate(expression)}
+        message = self.args.get("msg")
+        return {"msg": "Hello world!" if message is None else message}
+
+    def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
+        return current
