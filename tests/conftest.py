@@ -49,3 +49,39 @@ def ssh(sandbox: Sandbox, host: str, command: str, user: str = "root", check: bo
     if check and result.returncode != 0:
         raise AssertionError(f"{host}: {command!r} exited {result.returncode}: {result.stderr}")
     return result
+
+
+def connect(sandbox: Sandbox, host: str = "host01", user: str = "root"):
+    """A real SSH transport (provision's own) to a sandbox host, host key checked."""
+    from provision.transport.ssh import SSHTransport
+
+    address = sandbox.host(host).address
+    return SSHTransport.connect(address, user=user, key_filename=sandbox.key_path,
+                                known_hosts_files=[sandbox.known_hosts_path])
+
+
+@pytest.fixture
+def module_context(sandbox):
+    """Factory of TaskContexts over real SSH: `module_context(host="host01", check=False, become=None)`.
+
+    Connections are closed at the end of the test. Use `run_module(name, args, context)` to run one.
+    """
+    from provision.modules.context import TaskContext
+
+    opened = []
+
+    def make(host: str = "host01", check: bool = False, become=None, user: str = "root", **options):
+        transport = connect(sandbox, host, user)
+        opened.append(transport)
+        return TaskContext(transport=transport, check=check, become=become, **options)
+
+    yield make
+    for transport in opened:
+        transport.close()
+
+
+def run_module(name: str, args: dict, context):
+    """Run a module by name with args on a context and return its ModuleResult."""
+    from provision.modules import get_module
+
+    return get_module(name)(dict(args), context).run()
