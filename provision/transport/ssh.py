@@ -205,6 +205,9 @@ class SSHTransport(Transport):
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(30)
+            # Small command packets must not wait for delayed ACKs (Nagle): ~40 ms per task without this.
+            if isinstance(transport.sock, socket.socket):
+                transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
 
     def run(

@@ -1,0 +1,218 @@
+"""One host through one play: sections, blocks with rescue/always, handlers, meta, results.
+
+Hosts run independently of each other inside a batch (each in its own thread, on its own one
+connection): a slow or failing host never holds the others back, and a converged host finishes in
+about one round trip per task. `run_once` tasks are the one meeting point (see PlayContext).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from provision.errors import ConnectionFailed
+from provision.facts import FactsFailed
+from provision.playbook.model import Task
+from provision.runner.context import PlayContext
+from provision.runner.hoststate import HostState
+from provision.runner.results import TaskResult
+from provision.runner.scope import Scope, selected
+from provision.runner.taskrun import Outcome, TaskRun
+from provision.templating import Templar, TemplateError
+
+
+class HostFailed(Exception):
+    """A task failed on this host (not ignored): unwinds to the nearest rescue, else ends the play."""
+
+    def __init__(self, result: TaskResult):
+        super().__init__(result.msg)
+        self.result = result
+
+
+class HostUnreachable(Exception):
+    """The connection was lost or never made: the host leaves the run."""
+
+
+class EndHost(Exception):
+    """meta: end_host / end_play for this host: stop quietly, not a failure."""
+
+
+class Stopped(Exception):
+    """The run is stopping (Ctrl-C, any_errors_fatal): no new task starts."""
+
+
+class HostRun:
+    def __init__(self, state: HostState, play: PlayContext):
+        self.state = state
+        self.play = play
+        self.notified: set[str] = set()
+
+    # ---- the play's sections ------------------------------------------------------------------
+    def run(self) -> None:
+        started = time.monotonic()
+        try:
+            self._connect_and_gather()
+            play = self.play.play
+            base = Scope(tags=frozenset(play.tags))
+            self.run_list(play.pre_tasks, base)
+            self.flush_handlers()
+            for role in play.roles:
+                self.run_list(role.tasks, base.enter_role(role))
+            self.run_list(play.tasks, base)
+            self.flush_handlers()
+            self.run_list(play.post_tasks, base)
+            self.flush_handlers()
+        except HostFailed as failure:
+            self.state.failed = True
+            self.state.recap.reason = f"{failure.result.task}: {failure.result.msg}"
+            if self.play.play.any_errors_fatal:
+                self.play.stop.set()
+                self.play.events.note(f"{self.state.name} failed and the play has any_errors_fatal: "
+                                      "stopping every host")
+        except HostUnreachable:
+            self.state.unreachable = True
+        except (EndHost, Stopped):
+            pass
+        finally:
+            self.state.recap.duration += time.monotonic() - started
+
+    def _connect_and_gather(self) -> None:
+        fake = Task(mark=self.play.play.mark, name="Gathering Facts")
+        started = time.monotonic()
+        try:
+            self.state.connect(self.play.options)
+            if self.play.play.gather_facts:
+                self.play.events.task_start(self.state.name, "Gathering Facts")
+                self.state.gather(self.play.options)
+                self.record(fake, Scope(), Outcome("ok"), started)
+        except ConnectionFailed as error:
+            self.record(fake, Scope(), Outcome("unreachable", str(error)), started)
+            self.state.recap.reason = str(error)
+            raise HostUnreachable() from None
+        except FactsFailed as error:
+            self.record(fake, Scope(), Outcome("failed", str(error)), started)
+            raise HostFailed(self.play_result(fake, Outcome("failed", str(error)), 0.0)) from None
+
+    def run_list(self, tasks: list[Task], scope: Scope) -> None:
+        for task in tasks:
+            if task.is_block:
+                self.run_block(task, scope)
+            else:
+                self.run_task(task, scope)
+
+    def run_block(self, block: Task, scope: Scope) -> None:
+        inner = scope.enter(block)
+        try:
+            self.run_list(block.block or [], inner)
+        except HostFailed:
+            if not block.rescue:
+                self._always(block, inner)
+                raise
+            self.state.recap.failed -= 1
+            self.state.recap.rescued += 1
+            try:
+                self.run_list(block.rescue, inner)
+            except HostFailed:
+                self._always(block, inner)
+                raise
+        except (HostUnreachable, Stopped, EndHost):
+            raise
+        self._always(block, inner)
+
+    def _always(self, block: Task, scope: Scope) -> None:
+        self.run_list(block.always, scope)
+
+    # ---- one task -----------------------------------------------------------------------------
+    def run_task(self, task: Task, scope: Scope) -> None:
+        options = self.play.options
+        if not selected(set(scope.tags | task.tags), options.tags, options.skip_tags):
+            return
+        if self.play.stop.is_set():
+            raise Stopped()
+        if task.module == "meta":
+            self.run_meta(task, scope)
+            return
+        name = self.display_name(task, scope)
+        self.play.events.task_start(self.state.name, name)
+        started = time.monotonic()
+        try:
+            if task.run_once or scope.run_once:
+                outcome = self.run_shared(task, scope)
+            else:
+                outcome = TaskRun(task, scope, self.state, self.play).run()
+        except ConnectionFailed as error:
+            self.record(task, scope, Outcome("unreachable", str(error)), started, name)
+            self.state.recap.reason = str(error)
+            raise HostUnreachable() from None
+        if task.register:
+            self.state.registered[task.register] = outcome.data
+        result = self.record(task, scope, outcome, started, name)
+        if outcome.status == "changed" and task.notify:
+            self.notified.update(self.render_names(task, scope))
+        if outcome.status == "failed" and not result.ignored:
+            raise HostFailed(result)
+
+    def run_shared(self, task: Task, scope: Scope) -> Outcome:
+        """run_once: the first host of the batch to get here runs it; the others take its outcome."""
+        shared = self.play.shared(id(task))
+        with shared.lock:
+            if shared.data is None:
+                shared.data = TaskRun(task, scope, self.state, self.play).run()
+            outcome: Outcome = shared.data
+        return Outcome(outcome.status, outcome.msg, outcome.diff, dict(outcome.data))
+
+    def run_meta(self, task: Task, scope: Scope) -> None:
+        action = str(task.args.get("_raw_params", "")).strip()
+        if action == "flush_handlers":
+            self.flush_handlers()
+        elif action in ("end_host", "end_play"):
+            templar = TaskRun(task, scope, self.state, self.play).templar()
+            if templar.is_true(list(scope.when) + task.when):
+                raise EndHost()
+        # noop and the rest validation let through: nothing to do
+
+    def flush_handlers(self) -> None:
+        """Run notified handlers once each, in the order they are defined (Ansible's rule)."""
+        while self.notified:
+            pending, self.notified = self.notified, set()
+            for handler in self.play.play.handlers:
+                names = {handler.name or ""} | set(handler.listen)
+                if names & pending:
+                    self.run_task(handler, Scope(handler=True, role=self.play.play.all_roles.get(handler.role or "")))
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def display_name(self, task: Task, scope: Scope) -> str:
+        if task.name and "{{" in task.name:
+            try:
+                rendered = TaskRun(task, scope, self.state, self.play).templar().render(task.name)
+                return f"{task.role} : {rendered}" if task.role else str(rendered)
+            except TemplateError:
+                pass
+        return task.display_name
+
+    def render_names(self, task: Task, scope: Scope) -> set[str]:
+        try:
+            templar: Templar = TaskRun(task, scope, self.state, self.play).templar()
+            return {str(templar.render(name)) for name in task.notify}
+        except TemplateError:
+            return set(task.notify)
+
+    def play_result(self, task: Task, outcome: Outcome, duration: float, name: str | None = None,
+                    scope: Scope | None = None) -> TaskResult:
+        scope = scope or Scope()
+        ignore = bool(task.ignore_errors) or scope.ignore_errors
+        return TaskResult(
+            host=self.state.name, play=self.play.play_name, task=name or task.display_name,
+            file=task.mark.file, line=task.mark.line, status=outcome.status,  # type: ignore[arg-type]
+            msg=outcome.msg, diff=outcome.diff, duration=duration,
+            ignored=outcome.status == "failed" and ignore, check=self.play.options.check,
+            handler=scope.handler, output=outcome.data, no_log=bool(task.no_log) or scope.no_log,
+            module=task.module or "")
+
+    def record(self, task: Task, scope: Scope, outcome: Outcome, started: float, name: str | None = None) -> TaskResult:
+        result = self.play_result(task, outcome, time.monotonic() - started, name, scope)
+        self.state.recap.count(result)
+        self.play.events.task_result(result)
+        return result
+
+
+__all__ = ["HostRun", "replace"]

@@ -1,0 +1,110 @@
+"""A host's state across one run: its connection, facts, set_fact/registered variables, recap.
+
+One HostState per inventory host per run. Its connection is opened once and reused by every task
+of every play (the run's "one connection per host"), and closed when the run ends.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.errors import ConnectionFailed
+from provision.facts import gather_facts
+from provision.inventory import Host, Inventory, connection_view
+from provision.runner.options import RunOptions
+from provision.runner.results import HostRecap
+from provision.templating import Templar, TemplateError
+from provision.transport.base import Transport
+from provision.transport.local import LocalTransport
+from provision.transport.ssh import SSHTransport
+from provision.variables import layer
+
+
+@dataclass
+class HostState:
+    host: Host
+    recap: HostRecap
+    transport: Transport | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    facts_gathered: bool = False
+    registered: dict[str, Any] = field(default_factory=dict)  # set_fact and register, highest but -e
+    failed: bool = False
+    unreachable: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def done(self) -> bool:
+        """A failed or unreachable host takes no part in later tasks or plays (as in Ansible)."""
+        return self.failed or self.unreachable
+
+    def inventory_vars(self, options: RunOptions) -> dict[str, Any]:
+        return layer(self.host.vars, self.facts, self.registered, options.extra_vars)
+
+    def connect(self, options: RunOptions) -> Transport:
+        """The host's one connection; opened on first use. Raises ConnectionFailed."""
+        if self.transport is None:
+            self.transport = open_transport(self.name, self.inventory_vars(options), options)
+        return self.transport
+
+    def gather(self, options: RunOptions) -> None:
+        if not self.facts_gathered:
+            self.facts.update(gather_facts(self.connect(options)))
+            self.facts["ansible_facts"] = {key[len("ansible_"):]: value for key, value in self.facts.items()
+                                           if key.startswith("ansible_")}
+            self.facts_gathered = True
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+
+def open_transport(name: str, variables: dict[str, Any], options: RunOptions) -> Transport:
+    """Connect as the inventory says: ansible_* variables (templated), then ~/.ssh/config."""
+    try:
+        rendered = Templar(variables).render({key: value for key, value in variables.items()
+                                              if key.startswith(("ansible_", "provision_"))})
+    except TemplateError as error:
+        raise ConnectionFailed(f"{name}: connection variables: {error}") from None
+    connection = connection_view(name, rendered)
+    if connection.connection == "local":
+        return LocalTransport(name)
+    known_hosts = rendered.get("provision_known_hosts_file")
+    key_file = connection.private_key_file
+    return SSHTransport.connect(
+        connection.address,
+        port=connection.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None,
+        user=connection.user,
+        key_filename=os.path.expanduser(key_file) if key_file else None,
+        known_hosts_files=[os.path.expanduser(str(known_hosts))] if known_hosts else None,
+        accept_new_host_keys=options.accept_new_host_keys,
+        connect_timeout=options.connect_timeout,
+        ssh_config_path=options.ssh_config,
+    )
+
+
+class HostVars(Mapping):
+    """`hostvars`: every host's inventory vars, facts and set_facts, built only when read."""
+
+    def __init__(self, states: dict[str, HostState], inventory: Inventory, options: RunOptions):
+        self._states = states
+        self._inventory = inventory
+        self._options = options
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        state = self._states.get(name)
+        if state is not None:
+            return state.inventory_vars(self._options) | {"inventory_hostname": name}
+        host = self._inventory.hosts[name]
+        return layer(host.vars, self._options.extra_vars) | {"inventory_hostname": name}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory.hosts)
+
+    def __len__(self) -> int:
+        return len(self._inventory.hosts)

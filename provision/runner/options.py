@@ -1,0 +1,21 @@
+"""The settings of one run, as plain data the CLI fills and tests build directly."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunOptions:
+    check: bool = False
+    diff: bool = False
+    forks: int = 100  # enough for 100 hosts at once: each fork is a thread waiting on SSH
+    limit: str | None = None
+    tags: set[str] = field(default_factory=set)
+    skip_tags: set[str] = field(default_factory=set)
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    become_password: str | None = None  # from -K or PROVISION_BECOME_PASSWORD; never printed
+    accept_new_host_keys: bool = False
+    ssh_config: str | None = None  # -F; default ~/.ssh/config
+    connect_timeout: float = 10.0
+    command: str = "apply"

@@ -1,0 +1,144 @@
+"""A playbook over an inventory: plays in order, hosts in batches (`serial`), hosts in parallel.
+
+`run_playbook` is the runner's entry point. It assumes the playbook was validated; it never
+raises for a host's trouble (that is in the report), only for a bad `--limit` or host pattern.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from provision.hostpatterns import select_hosts
+from provision.inventory import Inventory
+from provision.playbook.model import Play, Playbook
+from provision.runner.context import PlayContext
+from provision.runner.events import Events
+from provision.runner.hostrun import HostRun
+from provision.runner.hoststate import HostState
+from provision.runner.options import RunOptions
+from provision.runner.results import HostRecap, RunReport
+from provision.templating import Templar
+
+
+class _Recorder(Events):
+    """Forwards to the user's listener and keeps every result for the report."""
+
+    def __init__(self, inner: Events, report: RunReport):
+        self.inner = inner
+        self.report = report
+        self.lock = threading.Lock()
+
+    def play_start(self, name: str, hosts: list[str]) -> None:
+        self.inner.play_start(name, hosts)
+
+    def task_start(self, host: str, task: str) -> None:
+        self.inner.task_start(host, task)
+
+    def task_result(self, result) -> None:
+        with self.lock:
+            self.report.results.append(result)
+        self.inner.task_result(result)
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self.report.notes.append(text)
+        self.inner.note(text)
+
+
+def targeted_hosts(inventory: Inventory, pattern: str, limit: str | None) -> list[str]:
+    names = [host.name for host in select_hosts(inventory, pattern)]
+    if limit:
+        allowed = {host.name for host in select_hosts(inventory, limit)}
+        names = [name for name in names if name in allowed]
+    return names
+
+
+def batches(hosts: list[str], serial: list[int | str]) -> list[list[str]]:
+    """Ansible's serial: sizes (numbers or percentages); the last size repeats until hosts run out."""
+    if not serial:
+        return [hosts] if hosts else []
+    sizes = []
+    for value in serial:
+        if isinstance(value, str) and value.endswith("%"):
+            sizes.append(max(1, math.floor(len(hosts) * float(value[:-1]) / 100)))
+        else:
+            sizes.append(max(1, int(value)))
+    result, start, index = [], 0, 0
+    while start < len(hosts):
+        size = sizes[min(index, len(sizes) - 1)]
+        result.append(hosts[start:start + size])
+        start += size
+        index += 1
+    return result
+
+
+def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
+                 events: Events | None = None, stop: threading.Event | None = None) -> RunReport:
+    """Run every play; Ctrl-C (KeyboardInterrupt in this thread) lets tasks in flight finish."""
+    report = RunReport(command=options.command, started=time.time(), check=options.check)
+    listener = _Recorder(events or Events(), report)
+    stop = stop or threading.Event()
+    states: dict[str, HostState] = {}
+    try:
+        for play in playbook.plays:
+            if stop.is_set() or not _run_play(play, playbook, inventory, options, listener, states, stop, report):
+                break
+    finally:
+        for state in states.values():
+            state.close()
+        report.recaps = {name: state.recap for name, state in states.items()}
+        report.finished = time.time()
+        (events or Events()).run_end(report)
+    return report
+
+
+def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: RunOptions, listener: _Recorder,
+              states: dict[str, HostState], stop: threading.Event, report: RunReport) -> bool:
+    """Run one play; False when the run must stop (a whole batch failed, Ctrl-C)."""
+    pattern = str(Templar(options.extra_vars).render(play.hosts)) if "{{" in play.hosts else play.hosts
+    hosts = targeted_hosts(inventory, pattern, options.limit)
+    for name in hosts:
+        states.setdefault(name, HostState(inventory.hosts[name], HostRecap(name)))
+    active = [name for name in hosts if not states[name].done]
+    listener.play_start(play.name or play.hosts, active)
+    if not active:
+        listener.note(f"play {play.name or play.hosts!r}: " + ("no hosts matched" if not hosts else "no hosts left"))
+        return True
+    for number, batch in enumerate(batches(active, play.serial), start=1):
+        context = PlayContext(play=play, playbook_path=playbook.path, inventory=inventory, options=options,
+                              events=listener, states=states, play_hosts=active, batch=batch, stop=stop)
+        _run_batch(context, options.forks, stop, report)
+        if stop.is_set():
+            return False
+        failed = [name for name in batch if states[name].done]
+        if len(failed) == len(batch):
+            listener.note(f"play {context.play_name!r}, batch {number}: every host failed "
+                          f"({', '.join(batch)}); stopping the run")
+            return False
+        if play.max_fail_percentage is not None and len(failed) * 100 / len(batch) > play.max_fail_percentage:
+            listener.note(f"play {context.play_name!r}, batch {number}: {len(failed)} of {len(batch)} hosts failed, "
+                          f"more than max_fail_percentage {play.max_fail_percentage:g}%; stopping the run")
+            return False
+    return True
+
+
+def _run_batch(context: PlayContext, forks: int, stop: threading.Event, report: RunReport) -> None:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(context.batch))), thread_name_prefix="host")
+    futures = [pool.submit(HostRun(context.states[name], context).run) for name in context.batch]
+    try:
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        report.interrupted = True
+        context.events.note("interrupted: letting tasks in flight finish, starting no new one")
+        wait(futures)
+    finally:
+        pool.shutdown(wait=True)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error

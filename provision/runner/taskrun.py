@@ -1,0 +1,256 @@
+"""One task on one host: variables, `when`, `loop`, the module, `until`, `changed_when`...
+
+The order follows Ansible: variables are layered by precedence; `when` is evaluated per loop item;
+the module runs (check mode = its read half); `until` retries; `changed_when` and `failed_when` see
+the result under the `register` name; then the result is registered and handlers are notified.
+
+The easy thing to get wrong: read-only probes in check mode. A command with a literal
+`changed_when: false`, or a task with `check_mode: false`, runs for real even under --check, so
+later `when:` conditions see real data (Ansible skips them, and its drift checks go blind).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.errors import ConnectionFailed
+from provision.filters import to_bool
+from provision.modules import get_module
+from provision.modules.base import ModuleResult
+from provision.modules.context import TaskContext
+from provision.playbook.model import Task
+from provision.runner.context import PlayContext
+from provision.runner.hoststate import HostState
+from provision.runner.scope import Scope
+from provision.templating import Templar, TemplateError, is_template
+from provision.transport.base import Become
+from provision.transport.local import LocalTransport
+from provision.variables import layer
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass
+class Outcome:
+    """A task's result on one host before it becomes a TaskResult: status, message, data."""
+
+    status: str
+    msg: str = ""
+    diff: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskRun:
+    """Runs one task for one host. Raises ConnectionFailed when the host is lost."""
+
+    def __init__(self, task: Task, scope: Scope, state: HostState, play: PlayContext):
+        self.task = task
+        self.scope = scope
+        self.state = state
+        self.play = play
+
+    # ---- variables ------------------------------------------------------------------------------
+    def variables(self) -> dict[str, Any]:
+        """The host's variables for this task, lowest precedence first (see provision.variables)."""
+        play = self.play.play
+        role = self.scope.role or (play.all_roles.get(self.task.role) if self.task.role else None)
+        all_roles = list(play.all_roles.values())
+        levels: list[dict[str, Any] | None] = [role_level.defaults for role_level in all_roles]
+        levels += [role.defaults if role else None, self.state.host.vars, self.state.facts,
+                   play.vars, play.vars_from_files]
+        levels += [role_level.vars for role_level in all_roles]
+        levels += [role.vars if role else None, role.params if role else None]
+        levels += list(self.scope.vars_layers)
+        levels += [self.task.vars if isinstance(self.task.vars, dict) else None]
+        levels += [self.state.registered, self.play.options.extra_vars]
+        variables = layer(*levels)
+        variables.update(self.play.magic(self.state.name))
+        if role is not None:
+            variables.update(role_name=role.name, role_path=role.path)
+        return variables
+
+    def templar(self) -> Templar:
+        return Templar(self.variables(), [self.task.base_dir, self.play.playbook_dir])
+
+    # ---- the task -------------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        try:
+            templar = self.templar()
+            if self.task.loop is None:
+                if not templar.is_true(list(self.scope.when) + self.task.when):
+                    return Outcome("skipped", "conditional result was False", data={"skipped": True})
+                return self.run_item(templar)
+            return self.run_loop(templar)
+        except TemplateError as error:
+            return Outcome("failed", f"{self.task.mark}: {error}")
+
+    def run_loop(self, templar: Templar) -> Outcome:
+        items = templar.render(self.task.loop)
+        if not isinstance(items, list):
+            return Outcome("failed", f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
+        control = templar.render(self.task.loop_control or {})
+        loop_var = str(control.get("loop_var", "item"))
+        index_var = control.get("index_var")
+        results = []
+        for index, item in enumerate(items):
+            more = {loop_var: item, "ansible_loop_var": loop_var,
+                    "ansible_loop": {"index": index + 1, "index0": index, "first": index == 0,
+                                     "last": index == len(items) - 1, "length": len(items)}}
+            if index_var:
+                more[str(index_var)] = index
+            item_templar = templar.extended(more)
+            if not item_templar.is_true(list(self.scope.when) + self.task.when):
+                outcome = Outcome("skipped", data={"skipped": True})
+            else:
+                outcome = self.run_item(item_templar)
+            results.append(outcome)
+        return _loop_outcome(results, items, loop_var, control)
+
+    def run_item(self, templar: Templar) -> Outcome:
+        """The module once (with `until` retries), then changed_when/failed_when."""
+        task = self.task
+        retries = (int(templar.render(task.retries)) if task.retries is not None else 3) if task.until else 0
+        delay = float(templar.render(task.delay))
+        attempt = 0
+        while True:
+            outcome = self.run_module(templar)
+            outcome = self.judge(outcome, templar)
+            if not task.until:
+                return outcome
+            attempt += 1
+            outcome.data["attempts"] = attempt
+            if templar.extended(self.registered_view(outcome)).is_true(task.until):
+                return outcome
+            if attempt > retries:
+                outcome.status = "failed"
+                outcome.msg = outcome.msg or f"'until' condition not met after {attempt} attempts"
+                outcome.data["failed"] = True
+                return outcome
+            time.sleep(delay)
+
+    def registered_view(self, outcome: Outcome) -> dict[str, Any]:
+        return {self.task.register: outcome.data} if self.task.register else {}
+
+    def judge(self, outcome: Outcome, templar: Templar) -> Outcome:
+        """Apply changed_when / failed_when, with the result visible under its register name."""
+        task = self.task
+        view = templar.extended(self.registered_view(outcome) | {"result": outcome.data}) \
+            if task.changed_when is not None or task.failed_when is not None else templar
+        if task.failed_when is not None:
+            failed = _any_true(view, task.failed_when)
+            if failed and outcome.status != "failed":
+                outcome.status, outcome.msg = "failed", outcome.msg or "failed_when condition was true"
+            elif not failed and outcome.status == "failed":
+                outcome.status = "changed"
+        if task.changed_when is not None and outcome.status != "failed" and outcome.status != "skipped":
+            outcome.status = "changed" if view.is_true(task.changed_when) else "ok"
+        outcome.data.update(changed=outcome.status == "changed", failed=outcome.status == "failed")
+        if outcome.msg and "msg" not in outcome.data:
+            outcome.data["msg"] = outcome.msg
+        return outcome
+
+    def run_module(self, templar: Templar) -> Outcome:
+        task = self.task
+        module = get_module(task.module or "")
+        args = templar.render(dict(task.args))
+        context = TaskContext(
+            transport=self.transport(templar),
+            become=self.become(templar),
+            facts=self.state.facts,
+            check=self.check_mode(templar),
+            environment={str(key): str(value) for env in (*self.scope.environment, task.environment)
+                         for key, value in (templar.render(env) or {}).items()},
+            search_dirs=[task.base_dir, self.play.playbook_dir],
+            render_text=templar.render_text,
+            evaluate_expression=templar.evaluate,
+        )
+        result: ModuleResult = module(args, context).run()
+        if context.transport is not self.state.transport and not isinstance(context.transport, LocalTransport):
+            self.state.transport = context.transport  # reboot reopened the connection
+        data = dict(result.data)
+        facts = data.get("ansible_facts")
+        if isinstance(facts, dict) and result.status != "failed":
+            if module.name == "setup":
+                self.state.facts.update(facts)
+            else:
+                self.state.registered.update(facts)
+        return Outcome(result.status, result.msg, result.diff, data)
+
+    # ---- how it runs ----------------------------------------------------------------------------
+    def transport(self, templar: Templar):
+        delegate = self.task.delegate_to if self.task.delegate_to is not None else self.scope.delegate_to
+        if delegate is not None:
+            target = str(templar.render(delegate))
+            if target not in LOCAL_NAMES:
+                raise TemplateError(f"delegate_to: {target!r}: only localhost is supported", str(delegate))
+            return LocalTransport("localhost")
+        return self.state.connect(self.play.options)
+
+    def become(self, templar: Templar) -> Become | None:
+        task, scope, play = self.task, self.scope, self.play.play
+        connection = self.state.host.connection
+        wanted = next((value for value in (task.become, scope.become, play.become) if value is not None),
+                      connection.become)
+        if not to_bool(templar.render(wanted)):
+            return None
+        user = next((value for value in (task.become_user, scope.become_user, play.become_user,
+                                         connection.become_user) if value is not None), "root")
+        password = connection.become_password
+        password = templar.render(password) if password is not None else self.play.options.become_password
+        return Become(user=str(templar.render(user)), password=str(password) if password is not None else None)
+
+    def check_mode(self, templar: Templar) -> bool:
+        forced = self.task.check_mode if self.task.check_mode is not None else self.scope.check_mode
+        if forced is not None:
+            return to_bool(templar.render(forced))
+        if self.play.options.check and _literally_false(self.task.changed_when):
+            return False  # a read-only probe: run it for real so later conditions see real data
+        return self.play.options.check
+
+
+def _literally_false(conditions: list[Any] | None) -> bool:
+    if not conditions:
+        return False
+    for condition in conditions:
+        if isinstance(condition, bool):
+            if condition:
+                return False
+        elif is_template(condition) or str(condition).strip().lower() not in ("false", "no"):
+            return False
+    return True
+
+
+def _any_true(templar: Templar, conditions: list[Any]) -> bool:
+    """failed_when: a list means "any" in Ansible (unlike when/changed_when, which mean "all")."""
+    return any(templar.is_true([condition]) for condition in conditions)
+
+
+def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, control: dict) -> Outcome:
+    data_results = []
+    for item, outcome in zip(items, results):
+        entry = dict(outcome.data)
+        entry.update({loop_var: item, "item": item, "changed": outcome.status == "changed",
+                      "failed": outcome.status == "failed", "skipped": outcome.status == "skipped"})
+        data_results.append(entry)
+    statuses = [outcome.status for outcome in results]
+    if "failed" in statuses:
+        status = "failed"
+    elif "changed" in statuses:
+        status = "changed"
+    elif statuses and all(value == "skipped" for value in statuses):
+        status = "skipped"
+    else:
+        status = "ok"
+    failed = [outcome.msg for outcome in results if outcome.status == "failed"]
+    label = control.get("label")
+    message = "; ".join(failed) if failed else ("All items completed" if items else "No items in the list")
+    diffs = [outcome.diff for outcome in results if outcome.diff]
+    data = {"results": data_results, "changed": status == "changed", "failed": status == "failed",
+            "msg": message, "skipped": status == "skipped"}
+    if label is not None:
+        data["label"] = label
+    return Outcome(status, message if failed else "", "\n".join(diffs) or None, data)
+
+
+__all__ = ["ConnectionFailed", "Outcome", "TaskRun"]
