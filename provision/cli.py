@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from provision import __version__, shell
-from provision.errors import ProvisionError, SandboxError
+from provision.errors import ProvisionError, SandboxError, ValidationFailed
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -97,7 +97,7 @@ def run_sandbox(args, console: Console) -> int:
     return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
 
 
-_ENGINE_COMMANDS: list = []
+from provision.commands import ENGINE_COMMANDS as _ENGINE_COMMANDS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sandbox":
             return run_sandbox(args, console)
         return args.handler(args, console)
+    except ValidationFailed as failure:
+        for error in failure.errors:
+            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        errors.print(f"{len(failure.errors)} problem(s) found; no host was touched")
+        return EXIT_INPUT
     except ProvisionError as error:
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         return EXIT_INPUT

@@ -205,3 +205,39 @@ def _is_single_output(environment: jinja2.Environment, text: str) -> bool:
     parts = [node for node in body[0].nodes
              if not (isinstance(node, nodes.TemplateData) and not node.data.strip())]
     return len(parts) == 1 and not isinstance(parts[0], nodes.TemplateData)
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if type(value) is dict or isinstance(value, list):  # plain containers only: never walk hostvars
+        items = value.values() if isinstance(value, dict) else value
+        return any(_has_template(item) for item in items)
+    return False
+
+
+def resolve_variables(variables: Mapping[str, Any], passes: int = 8) -> dict[str, Any]:
+    """Variables whose values refer to other variables (`b: "{{ a }} x"`), rendered as Ansible would.
+
+    Ansible renders variables lazily when used; here each templated value is rendered against the
+    others, a few passes deep for chains. A value that cannot render yet (it needs a loop item or a
+    registered result) is kept as written and rendered later, where it is used.
+    """
+    resolved = dict(variables)
+    pending = [key for key, value in resolved.items() if _has_template(value)]
+    for _ in range(passes):
+        if not pending:
+            break
+        templar = Templar(resolved)
+        still = []
+        for key in pending:
+            try:
+                value = templar.render(resolved[key])
+            except TemplateError:
+                still.append(key)
+                continue
+            resolved[key] = value
+            if _has_template(value) and value != variables[key]:
+                still.append(key)
+        pending = still
+    return resolved

@@ -23,7 +23,7 @@ from provision.playbook.model import Task
 from provision.runner.context import PlayContext
 from provision.runner.hoststate import HostState
 from provision.runner.scope import Scope
-from provision.templating import Templar, TemplateError, is_template
+from provision.templating import Templar, TemplateError, is_template, resolve_variables
 from provision.transport.base import Become
 from provision.transport.local import LocalTransport
 from provision.variables import layer
@@ -68,7 +68,7 @@ class TaskRun:
         variables.update(self.play.magic(self.state.name))
         if role is not None:
             variables.update(role_name=role.name, role_path=role.path)
-        return variables
+        return resolve_variables(variables)
 
     def templar(self) -> Templar:
         return Templar(self.variables(), [self.task.base_dir, self.play.playbook_dir])

@@ -1,0 +1,1 @@
+"""Reports of a run: the rich console (live progress and recap) and the JSON report."""
