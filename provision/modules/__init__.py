@@ -6,6 +6,7 @@ tests under tests/modules/.
 """
 from __future__ import annotations
 
+from provision.modules.apt import Apt
 from provision.modules.assert_ import Assert
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
@@ -25,7 +26,7 @@ from provision.modules.template import Template
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
+        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
         Setup, Shell, Stat, Template,
     )
 }
