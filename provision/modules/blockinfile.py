@@ -5,11 +5,9 @@ need different `marker` texts or they overwrite each other; an empty block remov
 """
 from __future__ import annotations
 
-import re
-
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
-from provision.modules.lineinfile import join_lines, split_lines
+from provision.modules.lineinfile import compile_pattern, join_lines, split_lines
 from provision.modules.remote_file import FileState
 
 
@@ -38,10 +36,12 @@ def edit_block(text: str, args: dict) -> str:
     if before == "BOF" or after == "BOF":
         position = 0
     elif before:
-        hits = [index for index, line in enumerate(bare) if re.search(before, line)]
+        pattern = compile_pattern(before, "insertbefore")
+        hits = [index for index, line in enumerate(bare) if pattern.search(line)]
         position = hits[-1] if hits else len(lines)
     elif after and after != "EOF":
-        hits = [index for index, line in enumerate(bare) if re.search(after, line)]
+        pattern = compile_pattern(after, "insertafter")
+        hits = [index for index, line in enumerate(bare) if pattern.search(line)]
         position = hits[-1] + 1 if hits else len(lines)
     lines[position:position] = wanted
     return join_lines(lines)

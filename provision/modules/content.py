@@ -53,6 +53,12 @@ class ContentModule(Module):
         state = read_state(self.context, self.path, CONTENT_LIMIT if self.needs_content or self.diff_wanted else None)
         if state.kind not in ("absent", "file"):
             raise ModuleFailed(f"{self.path} is a {state.kind}, not a regular file")
+        if state.content is not None and sha1(state.content.encode()) != state.checksum:
+            # The text came back decoded with replacement characters: it is not the file's bytes,
+            # so editing it would corrupt every line the task did not mean to touch.
+            if self.needs_content:
+                raise ModuleFailed(f"{self.path} is not UTF-8 text; {self.name} cannot edit it safely")
+            state.content = None  # the diff shows checksums instead
         return state
 
     @property

@@ -7,6 +7,7 @@ already holds the wanted values in another layout or key order is converged and 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from provision.modules.base import Arg, ModuleFailed
@@ -19,6 +20,28 @@ def merge_keys(current: dict[str, Any], keys: dict[str, Any], remove: list[str])
     merged = {key: value for key, value in current.items() if key not in remove}
     merged.update(keys)
     return merged
+
+
+def as_json_data(keys: dict[str, Any]) -> dict[str, Any]:
+    """The wanted keys as JSON would read them back (YAML's int keys become strings, tuples lists)."""
+    try:
+        return json.loads(json.dumps(keys, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ModuleFailed(f"json_merge: keys cannot be written as JSON ({error})") from error
+
+
+def same_data(left: Any, right: Any) -> bool:
+    """Equal as JSON, key order of objects aside. Not `==`: Python says 1 == True == 1.0, but a
+    file holding `1` where `true` is wanted is not converged."""
+    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
+
+
+def file_indent(text: str) -> int | str:
+    """The indentation a JSON file already uses, so a merge does not reformat every line of it."""
+    match = re.search(r'^([ \t]+)"', text, re.MULTILINE)
+    if not match:
+        return 2
+    return "\t" if match.group(1).startswith("\t") else len(match.group(1))
 
 
 def parse_json_object(text: str, path: str) -> dict[str, Any]:
@@ -40,7 +63,7 @@ class JsonMerge(ContentModule):
         "keys": Arg("dict", default={}, help="top-level keys to set (whole values replaced)"),
         "remove": Arg("list", elements="str", default=[], help="top-level keys to delete"),
         "create": Arg("bool", default=True),
-        "indent": Arg("int", default=2),
+        "indent": Arg("int", help="spaces per level; default: the file's own indentation, else 2"),
         "backup": Arg("bool", default=False),
         "validate": Arg("str", help="e.g. 'dockerd --validate --config-file %s'"),
         **ATTRIBUTE_ARGS,
@@ -55,10 +78,11 @@ class JsonMerge(ContentModule):
         elif state.content is None:
             raise ModuleFailed(f"{self.path} is too large to merge")
         current = parse_json_object(state.content or "", self.path)
-        merged = merge_keys(current, self.args["keys"] or {}, self.args["remove"] or [])
-        if state.exists and merged == current and list(merged) == list(current):
+        merged = merge_keys(current, as_json_data(self.args["keys"] or {}), self.args["remove"] or [])
+        if state.exists and same_data(merged, current):
             return None
-        return (json.dumps(merged, indent=self.args["indent"]) + "\n").encode()
+        indent = self.args["indent"] if self.args["indent"] is not None else file_indent(state.content or "")
+        return (json.dumps(merged, indent=indent, ensure_ascii=False) + "\n").encode()
 
     def result_data(self, current: FileState, plan: Any) -> dict[str, Any]:
         return {**super().result_data(current, plan), "path": self.path}

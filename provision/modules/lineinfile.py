@@ -13,15 +13,20 @@ from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
 from provision.modules.remote_file import FileState
 
 
-def _compile(pattern: str, what: str) -> re.Pattern:
+def compile_pattern(pattern: str, what: str) -> re.Pattern:
     try:
         return re.compile(pattern)
     except re.error as error:
         raise ModuleFailed(f"invalid {what} {pattern!r}: {error}") from error
 
 
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
 def split_lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    """Lines with their endings. Only \n ends a line, as for Ansible, which reads bytes:
+    str.splitlines would also break at form feeds, \x85 or U+2028 and then rewrite them as \n."""
+    return _LINE.findall(text)
 
 
 def join_lines(lines: list[str]) -> str:
@@ -35,7 +40,7 @@ def edit_line(text: str, args: dict) -> str:
     """The file's new text (pure: the tests drive it with tables)."""
     lines = split_lines(text)
     bare = [line.rstrip("\r\n") for line in lines]
-    regexp = _compile(args["regexp"], "regexp") if args.get("regexp") is not None else None
+    regexp = compile_pattern(args["regexp"], "regexp") if args.get("regexp") is not None else None
     search = args.get("search_string")
     line = args.get("line")
 
@@ -47,6 +52,8 @@ def edit_line(text: str, args: dict) -> str:
         return candidate == line
 
     if args["state"] == "absent":
+        if regexp is None and search is None and line is None:
+            raise ModuleFailed("state=absent needs one of line, regexp or search_string")
         return "".join(original for original, stripped in zip(lines, bare) if not matches(stripped))
 
     if line is None:
@@ -75,14 +82,14 @@ def _insert_position(bare: list[str], args: dict) -> int:
     if before == "BOF" or after == "BOF":
         return 0
     if before is not None:
-        pattern = _compile(before, "insertbefore")
+        pattern = compile_pattern(before, "insertbefore")
         hits = [index for index, text in enumerate(bare) if pattern.search(text)]
         if hits:
             return hits[0] if args.get("firstmatch") else hits[-1]
         return len(bare)
     if after in (None, "EOF"):
         return len(bare)
-    pattern = _compile(after, "insertafter")
+    pattern = compile_pattern(after, "insertafter")
     hits = [index for index, text in enumerate(bare) if pattern.search(text)]
     if hits:
         return (hits[0] if args.get("firstmatch") else hits[-1]) + 1

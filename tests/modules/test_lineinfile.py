@@ -1,0 +1,102 @@
+"""lineinfile over real SSH: the line really lands, reruns are ok, check mode and diffs are right."""
+import pytest
+
+from provision.transport.base import Become
+from tests.conftest import run_module
+from tests.modules.hostfiles import remote  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.sandbox
+
+SSHD = "Port 22\n#PermitRootLogin yes\nPasswordAuthentication yes\n"
+
+
+def test_replaces_a_line_by_regexp_atomically_then_reruns_ok(remote, module_context):
+    path = remote.put("sshd_config", SSHD, mode="0600")
+    before = remote.look(path)
+    args = {"path": path, "regexp": "^#?PermitRootLogin", "line": "PermitRootLogin no"}
+
+    first = run_module("lineinfile", args, module_context())
+    second = run_module("lineinfile", args, module_context())
+
+    after = remote.look(path)
+    assert first.status == "changed" and second.status == "ok"
+    assert after.text == "Port 22\nPermitRootLogin no\nPasswordAuthentication yes\n"
+    assert after.inode != before.inode and after.mode == "0600"
+    assert remote.listing() == ["sshd_config"]
+    assert first.diff == (
+        f"--- before: {path}\n+++ after: {path}\n@@ -1,3 +1,3 @@\n Port 22\n"
+        "-#PermitRootLogin yes\n+PermitRootLogin no\n PasswordAuthentication yes\n"
+    )
+
+
+def test_check_mode_says_changed_and_leaves_the_file(remote, module_context):
+    path = remote.put("sshd_config", SSHD)
+    before = remote.look(path)
+
+    result = run_module("lineinfile", {"path": path, "line": "UseDNS no"}, module_context(check=True))
+
+    assert result.status == "changed"
+    assert result.diff.endswith(" PasswordAuthentication yes\n+UseDNS no\n")
+    assert remote.look(path) == before
+
+
+def test_absent_removes_matching_lines(remote, module_context):
+    path = remote.put("fstab", "a\n#tmp\nb\n#tmp2\n")
+    result = run_module("lineinfile", {"path": path, "regexp": "^#tmp", "state": "absent"}, module_context())
+    assert result.status == "changed"
+    assert remote.look(path).text == "a\nb\n"
+    assert run_module("lineinfile", {"path": path, "regexp": "^#tmp", "state": "absent"},
+                      module_context()).status == "ok"
+
+
+def test_a_missing_file_fails_unless_create(remote, module_context):
+    path = remote.path("new.conf")
+    refused = run_module("lineinfile", {"path": path, "line": "x=1"}, module_context())
+    assert refused.status == "failed" and "does not exist" in refused.msg
+    assert remote.look(path).exists is False
+
+    created = run_module("lineinfile", {"path": path, "line": "x=1", "create": True, "mode": "0640"}, module_context())
+    assert created.status == "changed"
+    assert (remote.look(path).text, remote.look(path).mode) == ("x=1\n", "0640")
+    absent = run_module("lineinfile", {"path": remote.path("none"), "line": "x", "state": "absent"}, module_context())
+    assert absent.status == "ok"
+
+
+def test_backup_keeps_the_old_file(remote, module_context):
+    path = remote.put("limits", "a\n")
+    result = run_module("lineinfile", {"path": path, "line": "b", "backup": True}, module_context())
+    assert remote.look(result.data["backup_file"]).text == "a\n"
+    assert remote.look(path).text == "a\nb\n"
+
+
+def test_bytes_that_are_not_utf8_are_never_rewritten(remote, module_context):
+    latin1 = "caf\xe9=1\n".encode("latin-1")
+    path = remote.put("legacy.conf", latin1)
+    result = run_module("lineinfile", {"path": path, "line": "x=2"}, module_context())
+    assert result.status == "failed" and "UTF-8" in result.msg
+    assert remote.look(path).content == latin1
+
+
+def test_a_form_feed_in_the_file_survives_an_edit(remote, module_context):
+    path = remote.put("COPYING", "terms\n\f\nmore\n")
+    run_module("lineinfile", {"path": path, "line": "end"}, module_context())
+    assert remote.look(path).content == b"terms\n\f\nmore\nend\n"
+
+
+def test_a_directory_is_refused(remote, module_context):
+    result = run_module("lineinfile", {"path": remote.folder, "line": "x"}, module_context())
+    assert result.status == "failed" and "directory" in result.msg
+
+
+def test_become_with_a_password_edits_a_root_only_file(remote, module_context):
+    path = remote.put("secret.conf", "token=old\n", mode="0600")
+    become = Become(user="root", password="sandbox")
+    args = {"path": path, "regexp": "^token=", "line": "token=new"}
+
+    without = run_module("lineinfile", args, module_context(user="deploy"))
+    result = run_module("lineinfile", args, module_context(user="deploy", become=become))
+
+    assert without.status == "failed" and "become" in without.msg
+    assert result.status == "changed", result.msg
+    after = remote.look(path)
+    assert (after.text, after.owner, after.mode) == ("token=new\n", "root", "0600")
