@@ -25,7 +25,7 @@ from provision.filters import FILTERS, TESTS, FilterError, to_bool
 from provision.variables import PRECEDENCE, layer  # noqa: F401  (re-exported for the runner)
 
 OMIT = "__omit_place_holder__provision__"
-_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>.*)\}\}\s*$", re.DOTALL)
+_SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
 
