@@ -18,16 +18,18 @@ from provision.modules.file import File
 from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
 from provision.modules.ping import Ping
+from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
 from provision.modules.setup import Setup
 from provision.modules.stat import Stat
+from provision.modules.systemd import Systemd
 from provision.modules.template import Template
 
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
         Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
-        Setup, Shell, Stat, Template,
+        Service, Setup, Shell, Stat, Systemd, Template,
     )
 }
 

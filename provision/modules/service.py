@@ -1,0 +1,219 @@
+"""service: a service's running state (started, stopped, restarted, reloaded) and its boot start.
+
+The init system is a small class chosen from the facts (`ansible_service_mgr`, `ansible_os_family`):
+systemctl under systemd, else the /etc/init.d script with update-rc.d (Debian) or chkconfig (Red
+Hat). Each knows how to read a service in one command and which commands change it; the module
+only compares. The easy thing to get wrong: "systemd is installed" is not "systemd runs" (containers,
+namespace hosts), so the choice follows what PID 1 is, never which binaries exist.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from provision.modules.base import Arg, ModuleContext, ModuleFailed
+from provision.modules.outcome import MayNotChange
+from provision.shell import join, quote
+
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9@._:\\-]+$")
+
+
+@dataclass
+class ServiceState:
+    exists: bool
+    running: bool
+    enabled: bool | None  # None: cannot be enabled or disabled (systemd static units)
+    masked: bool = False
+
+
+@dataclass
+class ServicePlan:
+    daemon_reload: bool = False
+    commands: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+class InitSystem:
+    """Commands for one init system. Subclasses fill the shell text; parsing is pure."""
+
+    name: ClassVar[str] = ""
+
+    def read_command(self, service: str) -> str:
+        raise NotImplementedError
+
+    def parse(self, output: str) -> ServiceState:
+        raise NotImplementedError
+
+    def action(self, service: str, action: str) -> str:
+        raise NotImplementedError
+
+    def enable(self, service: str, enabled: bool) -> str:
+        raise NotImplementedError
+
+    def mask(self, service: str, masked: bool) -> str:
+        raise ModuleFailed(f"masking needs systemd; this host's services are managed by {self.name}")
+
+    def daemon_reload(self) -> str | None:
+        return None  # only systemd caches unit files
+
+
+class Systemctl(InitSystem):
+    name = "systemd"
+
+    def read_command(self, service: str) -> str:
+        return join(["systemctl", "show", "--property=LoadState,ActiveState,UnitFileState", "--", service])
+
+    def parse(self, output: str) -> ServiceState:
+        values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+        load = values.get("LoadState", "")
+        unit_file = values.get("UnitFileState", "")
+        masked = load == "masked" or unit_file.startswith("masked")
+        enabled = None if unit_file in ("static", "indirect", "generated", "transient", "") else (
+            unit_file in ("enabled", "enabled-runtime", "alias", "linked", "linked-runtime"))
+        return ServiceState(
+            exists=load not in ("not-found", ""),
+            running=values.get("ActiveState") in ("active", "reloading", "activating"),
+            enabled=enabled, masked=masked,
+        )
+
+    def action(self, service: str, action: str) -> str:
+        return join(["systemctl", action, "--", service])
+
+    def enable(self, service: str, enabled: bool) -> str:
+        return join(["systemctl", "enable" if enabled else "disable", "--", service])
+
+    def mask(self, service: str, masked: bool) -> str:
+        return join(["systemctl", "mask" if masked else "unmask", "--", service])
+
+    def daemon_reload(self) -> str:
+        return "systemctl daemon-reload"
+
+
+class SysVinit(InitSystem):
+    """LSB init scripts: `status` exit 0 means running; boot start is an S link in rc2-5.d."""
+
+    name = "sysvinit"
+
+    def read_command(self, service: str) -> str:
+        return (
+            f"n={quote(service)}\n"
+            'if [ -x "/etc/init.d/$n" ]; then echo exists; else echo missing; exit 0; fi\n'
+            '"/etc/init.d/$n" status >/dev/null 2>&1 && echo running || echo stopped\n'
+            'for link in /etc/rc[2345].d/S[0-9][0-9]"$n"; do [ -e "$link" ] && { echo enabled; exit 0; }; done\n'
+            "echo disabled\n"
+        )
+
+    def parse(self, output: str) -> ServiceState:
+        words = output.split()
+        if not words or words[0] != "exists":
+            return ServiceState(False, False, False)
+        return ServiceState(True, "running" in words, "enabled" in words)
+
+    def action(self, service: str, action: str) -> str:
+        return join([f"/etc/init.d/{service}", action])
+
+    def enable(self, service: str, enabled: bool) -> str:
+        if enabled:  # defaults makes the links when there are none; enable turns K links into S
+            return join(["update-rc.d", service, "defaults"]) + " && " + join(["update-rc.d", service, "enable"])
+        return join(["update-rc.d", service, "disable"])
+
+
+class SysVinitRedHat(SysVinit):
+    def enable(self, service: str, enabled: bool) -> str:
+        return join(["chkconfig", service, "on" if enabled else "off"])
+
+
+def init_system(context: ModuleContext) -> InitSystem:
+    """The host's init system from its facts; probes PID 1's world when facts were not gathered."""
+    facts = context.facts or {}
+    manager = facts.get("ansible_service_mgr")
+    if manager is None:
+        probe = context.run("[ -d /run/systemd/system ] && echo systemd || echo service")
+        manager = probe.stdout.strip() or "service"
+    if manager == "systemd":
+        return Systemctl()
+    if facts.get("ansible_os_family") == "RedHat":
+        return SysVinitRedHat()
+    return SysVinit()
+
+
+class Service(MayNotChange):
+    name = "service"
+    spec = {
+        "name": Arg("str", required=True, aliases=("service", "unit")),
+        "state": Arg("str", choices=("started", "stopped", "restarted", "reloaded")),
+        "enabled": Arg("bool", help="start at boot"),
+        "daemon_reload": Arg("bool", default=False, aliases=("daemon-reload",),
+                             help="systemd: re-read unit files first (nothing to do elsewhere)"),
+    }
+
+    def read(self) -> ServiceState:
+        service = self.args["name"]
+        if not SERVICE_NAME.match(service):
+            raise ModuleFailed(f"{self.name}: {service!r} is not a valid service name")
+        if self.args["state"] is None and self.args["enabled"] is None and not self.wants_other():
+            raise ModuleFailed(f"{self.name}: say what you want: state, enabled"
+                               + (" or masked" if "masked" in self.spec else ""))
+        self.init = init_system(self.context)
+        result = self.context.run(self.init.read_command(service))
+        state = self.init.parse(result.stdout)
+        if not state.exists and not self.args["daemon_reload"]:
+            raise ModuleFailed(f"{self.name}: no service {service!r} on this host ({self.init.name})")
+        return state
+
+    def wants_other(self) -> bool:
+        return bool(self.args["daemon_reload"])
+
+    def diff(self, current: ServiceState) -> ServicePlan | None:
+        plan = ServicePlan()
+        service, init = self.args["name"], self.init
+        if self.args["daemon_reload"] and init.daemon_reload():
+            plan.daemon_reload = True
+        self.plan_mask(current, plan)
+        enabled = self.args["enabled"]
+        if enabled is not None and current.enabled is not None and current.enabled != enabled:
+            plan.commands.append(init.enable(service, enabled))
+            plan.summary.append(f"{'enable' if enabled else 'disable'} {service}")
+        state = self.args["state"]
+        action = {
+            "started": "start" if not current.running else None,
+            "stopped": "stop" if current.running else None,
+            "restarted": "restart",
+            "reloaded": "reload" if current.running else "start",
+        }.get(state or "")
+        if action:
+            plan.commands.append(init.action(service, action))
+            plan.summary.append(f"{action} {service}")
+        return plan if plan.commands or plan.daemon_reload else None
+
+    def plan_mask(self, current: ServiceState, plan: ServicePlan) -> None:
+        """systemd adds masking; plain service has none."""
+
+    def describe(self, current: ServiceState, plan: ServicePlan) -> str:
+        before = f"running: {current.running}, enabled: {current.enabled}\n"
+        return before + "".join(line + "\n" for line in plan.summary)
+
+    def result_data(self, current: ServiceState, plan: ServicePlan | None) -> dict[str, Any]:
+        data = self.status_data(current)
+        if plan is not None:
+            data["changed"] = bool(plan.commands)
+        return data
+
+    def status_data(self, state: ServiceState) -> dict[str, Any]:
+        return {"name": self.args["name"], "state": "started" if state.running else "stopped",
+                "enabled": state.enabled, "init_system": self.init.name}
+
+    def apply(self, plan: ServicePlan) -> dict[str, Any]:
+        commands = ([self.init.daemon_reload()] if plan.daemon_reload else []) + plan.commands
+        for command in commands:
+            result = self.context.run(command + " </dev/null")
+            if not result.ok:
+                output = (result.stderr.strip() or result.stdout.strip())[-2000:]
+                raise ModuleFailed(f"{self.name}: {command} failed (rc {result.rc}): {output}", {"rc": result.rc})
+        after = ServiceState(True, False, None)
+        if self.args["name"]:  # report the state the service ended in, not the one asked for
+            after = self.init.parse(self.context.run(self.init.read_command(self.args["name"])).stdout)
+        data = self.status_data(after)
+        data.update(changed=bool(plan.commands), actions=plan.summary)
+        return data
