@@ -6,9 +6,11 @@ reads it and stops exactly what `up` started, which is also how a crashed run is
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -17,10 +19,13 @@ import yaml
 from provision.errors import SandboxError
 from provision.sandbox import system
 from provision.sandbox.host import SandboxHost
-from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image
+from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image, ensure_layer
+from provision.sandbox.kinds import KINDS
+from provision.sandbox.registry import Registry, busybox_layer
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
-KINDS = ("plain",)
+# inotify instances one systemd host uses (systemd, journald, udev-less units: about 6; with room)
+INOTIFY_PER_SYSTEMD_HOST = 16
 SUBNET_BASE = "10.244"  # each sandbox takes 10.244.<index>.0/24; the bridge is .1, hosts from .11
 
 
@@ -29,9 +34,10 @@ class Sandbox:
     name: str
     index: int = 0
     kind: str = "plain"
-    image_root: str = ""
+    image_root: str = ""  # the overlay lower string: the kind's layer (if any), then the base image
     hosts: list[SandboxHost] = field(default_factory=list)
     root: str = STATE_ROOT
+    registry_pid: int = 0
 
     # ---- files -----------------------------------------------------------------------------
     @property
@@ -71,7 +77,7 @@ class Sandbox:
     # ---- state -----------------------------------------------------------------------------
     def save(self) -> None:
         state = {"name": self.name, "index": self.index, "kind": self.kind, "image_root": self.image_root,
-                 "hosts": [host.to_dict() for host in self.hosts]}
+                 "registry_pid": self.registry_pid, "hosts": [host.to_dict() for host in self.hosts]}
         temporary = os.path.join(self.directory, "sandbox.json.tmp")
         with open(temporary, "w") as handle:
             json.dump(state, handle, indent=1)
@@ -102,22 +108,31 @@ class Sandbox:
             raise SandboxError(f"sandbox kind {kind!r} is not available; available: {', '.join(KINDS)}")
         if not 1 <= hosts <= 250:
             raise SandboxError("--hosts must be between 1 and 250")
+        spec = KINDS[kind]
+        if spec.systemd:
+            system.check_tool("systemd-nspawn", "systemd-container")
         stale = cls.load(name, root)
         if stale is not None:
             log(f"sandbox {name} exists already; stopping it first")
             stale.down()
-        sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root))
-        os.makedirs(sandbox.directory, exist_ok=True)
-        sandbox.save()  # from here on, `down` can clean up whatever gets made
-        sandbox.image_root = ensure_image(ImageRecipe(), log=log)
+        with _allocation_lock(root):
+            # the index is taken once the state file names it: another `up` waits, then sees it
+            sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root))
+            os.makedirs(sandbox.directory, exist_ok=True)
+            sandbox.save()  # from here on, `down` can clean up whatever gets made
+        sandbox.image_root = ensure_layer(spec.layer, log=log) if spec.layer else ensure_image(ImageRecipe(), log=log)
         sandbox._create_bridge()
         sandbox._create_client_key()
+        if spec.docker:
+            sandbox.start_registry()
+        if spec.systemd:
+            system.raise_inotify_instances(hosts * INOTIFY_PER_SYSTEMD_HOST, root)
         for number in range(1, hosts + 1):
             host_name = f"host{number:02d}"
             sandbox.hosts.append(SandboxHost(
                 name=host_name, sandbox=name, address=f"{SUBNET_BASE}.{sandbox.index}.{10 + number}",
                 netns=f"pv{sandbox.index}-{host_name}", veth=f"pv{sandbox.index}h{number}",
-                directory=os.path.join(sandbox.directory, "hosts", host_name)))
+                directory=os.path.join(sandbox.directory, "hosts", host_name), kind=kind))
         sandbox.save()
         for host in sandbox.hosts:
             host.create_network(sandbox.bridge, 24)
@@ -133,8 +148,37 @@ class Sandbox:
         for host in self.hosts:
             host.stop()
             host.remove_network()
+        self.registry.stop(self.registry_pid)
+        self.registry_pid = 0
         system.run("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self.kind == "systemd":
+            others = (Sandbox.load(name, self.root) for name in Sandbox.names(self.root))
+            system.restore_inotify_instances(self.root, still_needed=any(
+                other is not None and other.kind == "systemd" for other in others))
+
+    # ---- the registry ------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        return Registry(sandbox=self.name, directory=os.path.join(self.directory, "registry"), address=self.gateway)
+
+    def start_registry(self) -> Registry:
+        """Start the sandbox registry on the bridge unless it runs; docker hosts pull from it."""
+        registry = self.registry
+        if not (self.registry_pid and system.command_of(self.registry_pid).startswith("docker-registry")):
+            self.registry_pid = registry.start()
+            self.save()
+        return registry
+
+    def push_image(self, name: str = "busybox", tag: str = "sandbox") -> str:
+        """Put a tiny busybox image, made from the base image's files, into the sandbox registry.
+
+        Pushed as `library/NAME`, so `docker pull NAME:TAG` on a docker host finds it through the
+        registry mirror. Returns `NAME:TAG`.
+        """
+        base_root = self.image_root.split(":")[-1]
+        self.start_registry().push(f"library/{name}", tag, busybox_layer(base_root), ["/bin/sh"])
+        return f"{name}:{tag}"
 
     def fresh(self, name: str) -> SandboxHost:
         """Restart one host with an empty overlay upper folder: as new, same address and key."""
@@ -211,6 +255,18 @@ class Sandbox:
             yaml.safe_dump(inventory, handle, sort_keys=False)
 
 
+@contextmanager
+def _allocation_lock(root: str):
+    """One `up` at a time picks a bridge index: other processes may start sandboxes right now."""
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".allocation.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _free_index(root: str) -> int:
     used = set()
     for name in Sandbox.names(root):
@@ -257,11 +313,25 @@ def _seed(host: SandboxHost, sandbox: Sandbox) -> None:
         handle.write(host.name + "\n")
     with open(os.path.join(host.upper, "etc", "hosts"), "w") as handle:
         handle.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+    if KINDS[host.kind].docker:
+        _seed_docker(host, sandbox)
 
 
-def _image_users(image_root: str) -> dict[str, tuple[int, int, str]]:
+def _seed_docker(host: SandboxHost, sandbox: Sandbox) -> None:
+    """dockerd pulls through the sandbox registry (plain HTTP) and must not fall back to vfs."""
+    registry = sandbox.registry
+    os.makedirs(os.path.join(host.upper, "etc", "docker"), exist_ok=True)
+    with open(os.path.join(host.upper, "etc", "docker", "daemon.json"), "w") as handle:
+        json.dump({"registry-mirrors": [registry.url], "insecure-registries": [registry.host_port],
+                   "storage-driver": "overlay2"}, handle, indent=1)
+
+
+def _image_users(image_lower: str) -> dict[str, tuple[int, int, str]]:
+    """Users of the image as a host sees it: the top-most layer's /etc/passwd wins."""
     users = {}
-    with open(os.path.join(image_root, "etc", "passwd")) as handle:
+    passwd = next(path for path in (os.path.join(layer, "etc", "passwd") for layer in image_lower.split(":"))
+                  if os.path.exists(path))
+    with open(passwd) as handle:
         for line in handle:
             parts = line.strip().split(":")
             if len(parts) >= 6:

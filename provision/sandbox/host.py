@@ -16,14 +16,27 @@ from importlib import resources
 
 from provision.errors import SandboxError
 from provision.sandbox import system
+from provision.sandbox.kinds import KINDS
 
 # The supervisor restarts the host when it exits by SIGHUP: that is how the kernel reports a
-# reboot(2) made inside a PID namespace. Any other exit ends the host.
+# reboot(2) made inside a PID namespace. Any other exit ends the host. The cgroup namespace is
+# rooted at the host's own cgroups (entered before), so a host sees and fills only those.
 SUPERVISOR = """
+netns=$1; shift
 while :; do
-  nsenter --net="$1" unshare --mount --uts --ipc --pid --fork --kill-child -- /bin/sh "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+  nsenter --net="$netns" unshare --mount --uts --ipc --pid --cgroup --fork --kill-child -- /bin/sh "$@"
   rc=$?
   [ "$rc" -eq 129 ] || exit "$rc"
+  echo "host rebooted" >&2
+done
+"""
+
+# A systemd host: systemd-nspawn exits 133 when systemd inside asks for a reboot.
+SYSTEMD_SUPERVISOR = """
+while :; do
+  unshare --mount --fork --kill-child -- /bin/sh "$@"
+  rc=$?
+  [ "$rc" -eq 133 ] || exit "$rc"
   echo "host rebooted" >&2
 done
 """
@@ -36,8 +49,9 @@ class SandboxHost:
     address: str
     netns: str
     veth: str
-    directory: str  # holds upper/, work/, root/, host keys, log
+    directory: str  # holds upper/, work/, root/, docker/, host keys, log
     supervisor_pid: int = 0
+    kind: str = "plain"
 
     @property
     def upper(self) -> str:
@@ -64,14 +78,26 @@ class SandboxHost:
         system.run("ip", "netns", "del", self.netns, check=False)
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def start(self, image_root: str) -> None:
-        for sub in ("upper", "work", "root"):
+    def start(self, image_lower: str) -> None:
+        """Start the host on `image_lower` (an overlay lower string: the kind's layer, then the base)."""
+        kind = KINDS[self.kind]
+        for sub in ("upper", "work", "root") + (("docker",) if kind.docker else ()):
             os.makedirs(os.path.join(self.directory, sub), exist_ok=True)
         cgroups = system.cgroup_dirs(self.sandbox, self.name)
-        for directory in cgroups:
-            os.makedirs(directory, exist_ok=True)
-        hostinit = str(resources.files("provision.sandbox") / "hostinit.sh")
-        drop = ",".join("-" + cap for cap in system.DROPPED_CAPS)
+        system.create_cgroups(cgroups, kind.device_allow)
+        dropped = [cap for cap in system.DROPPED_CAPS if cap not in kind.keeps_caps]
+        layout = [image_lower, self.upper, os.path.join(self.directory, "work"), os.path.join(self.directory, "root"),
+                  self.name]
+        if kind.systemd:
+            boot = str(resources.files("provision.sandbox") / "hostboot-systemd.sh")
+            drop = ",".join("CAP_" + cap.upper() for cap in dropped)
+            command = ["/bin/sh", "-c", SYSTEMD_SUPERVISOR, "supervisor", boot, *layout, self.netns, drop]
+        else:
+            hostinit = str(resources.files("provision.sandbox") / "hostinit.sh")
+            drop = ",".join("-" + cap for cap in dropped)
+            docker_data = os.path.join(self.directory, "docker") if kind.docker else ""
+            command = ["/bin/sh", "-c", SUPERVISOR, "supervisor", f"/run/netns/{self.netns}", hostinit, *layout,
+                       drop, docker_data]
         log = open(os.path.join(self.directory, "host.log"), "ab")
 
         def enter_cgroups() -> None:
@@ -80,10 +106,7 @@ class SandboxHost:
                     handle.write(str(os.getpid()))
 
         process = subprocess.Popen(
-            ["/bin/sh", "-c", SUPERVISOR, "supervisor", f"/run/netns/{self.netns}", hostinit,
-             image_root, self.upper, os.path.join(self.directory, "work"),
-             os.path.join(self.directory, "root"), self.name, drop],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             preexec_fn=enter_cgroups)
         log.close()
         self.supervisor_pid = process.pid
@@ -135,7 +158,7 @@ class SandboxHost:
 
     def wipe(self) -> None:
         """Throw away everything written on the host (its overlay upper folder)."""
-        for sub in ("upper", "work"):
+        for sub in ("upper", "work", "docker"):
             shutil.rmtree(os.path.join(self.directory, sub), ignore_errors=True)
 
 

@@ -1,9 +1,11 @@
 #!/bin/sh
 # PID 1 of a sandbox host, before it becomes tini. Runs in the host's own mount, UTS, IPC, PID and
 # network namespaces, so every mount made here vanishes with the host: a crash leaves none behind.
-# Usage: hostinit.sh LOWER UPPER WORK ROOT HOSTNAME DROP_CAPS
+# Usage: hostinit.sh LOWER UPPER WORK ROOT HOSTNAME DROP_CAPS [DOCKER_DATA]
+# LOWER is an overlay lower string (`layer:base`); DOCKER_DATA, for docker hosts, is the folder
+# mounted on /var/lib/docker (overlay2 cannot keep its layers on an overlay) and asks for cgroups.
 set -eu
-lower=$1 upper=$2 work=$3 root=$4 name=$5 drop=$6
+lower=$1 upper=$2 work=$3 root=$4 name=$5 drop=$6 docker_data=${7:-}
 
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
@@ -38,6 +40,18 @@ ln -s /proc/self/fd/2 "$root/dev/stderr"
 mount -t tmpfs -o mode=755,size=32m,nosuid,nodev run "$root/run"
 mkdir -p "$root/run/sshd" "$root/run/lock"
 
+if [ -n "$docker_data" ]; then
+  mkdir -p "$root/var/lib/docker"
+  mount --bind "$docker_data" "$root/var/lib/docker"
+  # The cgroup hierarchies this machine mounts, seen from the host's cgroup namespace: their root
+  # is the host's own cgroup, so dockerd's containers land below it. One mount per hierarchy.
+  mount -t tmpfs -o mode=755,size=1m,nosuid,nodev,noexec cgroup "$root/sys/fs/cgroup"
+  for controllers in $(awk 'NR > 1 && $2 != 0 && $4 == 1 { h[$2] = h[$2] ? h[$2] "," $1 : $1 } END { for (i in h) print h[i] }' /proc/cgroups); do
+    mkdir -p "$root/sys/fs/cgroup/$controllers"
+    mount -t cgroup -o "nosuid,nodev,noexec,$controllers" cgroup "$root/sys/fs/cgroup/$controllers"
+  done
+fi
+
 hostname "$name"
 cd "$root"
 mkdir -p .provision-oldroot
@@ -47,4 +61,7 @@ umount -l /.provision-oldroot
 rmdir /.provision-oldroot 2>/dev/null || true
 
 # Drop the capabilities that would reach this machine (modules, clock, raw I/O, device nodes).
-exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- /usr/sbin/sshd -D -e
+# A kind whose layer brings /usr/local/sbin/sandbox-boot starts its services there, then sshd.
+boot="/usr/sbin/sshd -D -e"
+[ -x /usr/local/sbin/sandbox-boot ] && boot=/usr/local/sbin/sandbox-boot
+exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- $boot

@@ -5,6 +5,7 @@ builds a new image and an unchanged one is reused across runs, sandboxes and tes
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import json
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from provision.errors import SandboxError
@@ -91,6 +93,25 @@ def ensure_image(recipe: ImageRecipe = ImageRecipe(), cache_dir: str = DEFAULT_C
     root = os.path.join(cache_dir, recipe.digest(), "rootfs")
     if os.path.exists(os.path.join(root, ".provision-image-complete")):
         return root
+    with _cache_lock(cache_dir):
+        if not os.path.exists(os.path.join(root, ".provision-image-complete")):  # built while we waited?
+            _build_image(recipe, root, cache_dir, log)
+    return root
+
+
+@contextmanager
+def _cache_lock(cache_dir: str):
+    """One build at a time: two sandboxes starting together must not both write one partial folder."""
+    os.makedirs(cache_dir, exist_ok=True)
+    with open(os.path.join(cache_dir, ".build.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_image(recipe: ImageRecipe, root: str, cache_dir: str, log) -> None:
     partial = os.path.join(cache_dir, recipe.digest() + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -102,7 +123,72 @@ def ensure_image(recipe: ImageRecipe = ImageRecipe(), cache_dir: str = DEFAULT_C
     open(os.path.join(partial, "rootfs", ".provision-image-complete"), "w").close()
     shutil.rmtree(os.path.dirname(root), ignore_errors=True)
     os.rename(partial, os.path.dirname(root))
-    return root
+
+
+@dataclass(frozen=True)
+class LayerRecipe:
+    """Packages installed on top of the base image, kept as an overlay layer of their own.
+
+    The layer is the upper folder of an overlay on the base image after `apt-get install`, so it
+    holds only what the packages added or changed; hosts of that kind stack it over the base
+    (`lowerdir=layer:base`) and the base stays shared by every kind.
+    """
+    name: str
+    packages: tuple[str, ...]
+    setup: str = ""
+
+    def digest(self, base: ImageRecipe) -> str:
+        blob = json.dumps({"base": base.digest(), **asdict(self)}, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# Runs in a private mount namespace: the overlay and the chroot's /proc vanish with it. Services
+# must not start during the install (policy-rc.d says no), the layer's own setup runs last.
+LAYER_BUILD_SCRIPT = """
+set -eu
+base=$1 layer=$2 work=$3 merged=$4 packages=$5 setup=$6
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir=$base,upperdir=$layer,workdir=$work" "$merged"
+mount -t proc proc "$merged/proc"
+mount --rbind /dev "$merged/dev"
+printf '#!/bin/sh\nexit 101\n' > "$merged/usr/sbin/policy-rc.d"
+chmod 755 "$merged/usr/sbin/policy-rc.d"
+chroot "$merged" apt-get update -q
+chroot "$merged" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $packages
+chroot "$merged" /bin/sh -c "$setup"
+rm -f "$merged/usr/sbin/policy-rc.d"
+chroot "$merged" apt-get clean
+rm -rf "$merged"/var/lib/apt/lists/* "$merged"/var/cache/debconf/*-old "$merged"/var/log/apt "$merged"/var/log/dpkg.log
+"""
+
+
+def ensure_layer(layer: LayerRecipe, base: ImageRecipe = ImageRecipe(), cache_dir: str = DEFAULT_CACHE,
+                 log=print) -> str:
+    """Return the overlay lower string (`layer:base`) for hosts of a kind, building the layer once."""
+    base_root = ensure_image(base, cache_dir, log)
+    digest = layer.digest(base)
+    folder = os.path.join(cache_dir, digest, "layer")
+    if not os.path.exists(os.path.join(cache_dir, digest, "complete")):
+        with _cache_lock(cache_dir):
+            if not os.path.exists(os.path.join(cache_dir, digest, "complete")):
+                _build_layer(layer, base_root, folder, log)
+    return f"{folder}:{base_root}"
+
+
+def _build_layer(layer: LayerRecipe, base_root: str, folder: str, log) -> None:
+    partial = os.path.dirname(folder) + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    for sub in ("layer", "work", "merged"):
+        os.makedirs(os.path.join(partial, sub))
+    log(f"building the sandbox {layer.name} layer (apt-get install {' '.join(layer.packages)}, once) into {folder}")
+    _run(["unshare", "--mount", "--fork", "--", "/bin/sh", "-c", LAYER_BUILD_SCRIPT, "build", base_root,
+          os.path.join(partial, "layer"), os.path.join(partial, "work"), os.path.join(partial, "merged"),
+          " ".join(layer.packages), layer.setup or "true"], f"{layer.name} layer build")
+    shutil.rmtree(os.path.join(partial, "work"), ignore_errors=True)
+    os.rmdir(os.path.join(partial, "merged"))
+    open(os.path.join(partial, "complete"), "w").close()
+    shutil.rmtree(os.path.dirname(folder), ignore_errors=True)
+    os.rename(partial, os.path.dirname(folder))
 
 
 def _run(command: list[str], what: str) -> None:

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 from provision.errors import SandboxError
 
-CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory")
+# Every host gets its own cgroup in each hierarchy this machine mounts, and a cgroup namespace
+# rooted there: whatever a host makes below it (dockerd's containers, systemd's units) stays under
+# the host's own folder, where `down` finds and kills it.
+CGROUP_ROOTS = tuple(f"/sys/fs/cgroup/{name}" for name in (
+    "pids", "memory", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "systemd", "unified"))
 # Capabilities no sandbox host keeps: with them a host could load kernel modules, set the clock,
 # read raw I/O ports or the kernel log of this machine, or create device nodes for its disks.
 DROPPED_CAPS = ("sys_module", "sys_time", "sys_rawio", "syslog", "mac_admin", "mac_override",
@@ -40,6 +46,38 @@ def check_requirements() -> None:
         raise SandboxError("the sandbox cannot start; missing:\n  - " + "\n  - ".join(missing))
 
 
+def check_tool(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        raise SandboxError(f"the sandbox cannot start; missing:\n  - {tool}: apt-get install {package}")
+
+
+INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def raise_inotify_instances(needed: int, state_root: str) -> None:
+    """systemd hosts each hold several inotify instances, all counted against root: raise the
+    limit for them, remembering this machine's own value once so the last `down` restores it."""
+    saved = os.path.join(state_root, ".inotify-max-user-instances")
+    with open(INOTIFY_LIMIT) as handle:
+        current = int(handle.read())
+    if not os.path.exists(saved):
+        with open(saved, "w") as handle:
+            handle.write(str(current))
+    with open(saved) as handle:
+        original = int(handle.read())
+    if current < original + needed:
+        _write(INOTIFY_LIMIT, str(original + needed))
+
+
+def restore_inotify_instances(state_root: str, still_needed: bool) -> None:
+    saved = os.path.join(state_root, ".inotify-max-user-instances")
+    if still_needed or not os.path.exists(saved):
+        return
+    with open(saved) as handle:
+        _write(INOTIFY_LIMIT, handle.read().strip())
+    os.remove(saved)
+
+
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(list(argv), capture_output=True, text=True)
     if check and result.returncode != 0:
@@ -51,21 +89,99 @@ def cgroup_dirs(sandbox: str, host: str) -> list[str]:
     return [os.path.join(root, "provision", sandbox, host) for root in CGROUP_ROOTS if os.path.isdir(root)]
 
 
+def create_cgroups(directories: list[str], device_allow: tuple[str, ...] | None = None) -> None:
+    """Make the host's cgroups; with `device_allow`, its devices cgroup opens only those devices."""
+    for directory in directories:
+        _make_cgroup(directory)
+        if device_allow is not None and os.path.exists(os.path.join(directory, "devices.deny")):
+            _write(os.path.join(directory, "devices.deny"), "a")
+            for rule in device_allow:
+                _write(os.path.join(directory, "devices.allow"), rule)
+
+
+def _make_cgroup(directory: str) -> None:
+    """mkdir -p, but a new cpuset cgroup starts with no CPUs: copy its parent's, level by level."""
+    parent = os.path.dirname(directory)
+    if not os.path.isdir(parent):
+        _make_cgroup(parent)
+    if os.path.isdir(directory):
+        return
+    os.mkdir(directory)
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        if os.path.exists(os.path.join(directory, name)):
+            with open(os.path.join(parent, name)) as handle:
+                _write(os.path.join(directory, name), handle.read().strip())
+
+
+def _write(path: str, value: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(value)
+    except OSError as error:
+        raise SandboxError(f"cannot write {value!r} to {path}: {error.strerror}") from None
+
+
 def cgroup_pids(directories: list[str]) -> set[int]:
+    """PIDs in these cgroups and in every cgroup below them (a host's containers, its units)."""
     pids: set[int] = set()
     for directory in directories:
-        try:
-            with open(os.path.join(directory, "cgroup.procs")) as handle:
-                pids.update(int(line) for line in handle if line.strip())
-        except FileNotFoundError:
-            pass
+        for folder, _, files in os.walk(directory):
+            if "cgroup.procs" not in files:
+                continue
+            try:
+                with open(os.path.join(folder, "cgroup.procs")) as handle:
+                    pids.update(int(line) for line in handle if line.strip())
+            except FileNotFoundError:
+                pass
     return pids
 
 
 def remove_cgroups(directories: list[str]) -> None:
     for directory in directories:
-        for path in (directory, os.path.dirname(directory), os.path.dirname(os.path.dirname(directory))):
+        for folder, _, _ in os.walk(directory, topdown=False):
+            try:
+                os.rmdir(folder)  # cgroup folders go with rmdir alone, deepest first
+            except OSError:
+                pass
+        for path in (os.path.dirname(directory), os.path.dirname(os.path.dirname(directory))):
             try:
                 os.rmdir(path)  # parents go only once empty: other sandboxes may still use them
             except OSError:
                 break
+
+
+def command_of(pid: int) -> str:
+    """The process's command line ('' when it is gone), to make sure a saved PID is still ours."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def kill_all(pids: set[int], what: str, timeout: float = 10.0) -> None:
+    """SIGKILL these PIDs and wait until they are gone (reaping our own children)."""
+    deadline = time.monotonic() + timeout
+    while pids:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+        pids = {pid for pid in pids if _alive(pid)}
+        if pids and time.monotonic() > deadline:
+            raise SandboxError(f"{what}: processes {sorted(pids)} did not stop")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

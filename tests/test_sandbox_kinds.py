@@ -1,0 +1,133 @@
+"""Sandbox kinds beyond `plain`: docker hosts pulling from the sandbox registry, systemd hosts, and
+`up` running side by side. Each test starts its own sandbox and checks that `down` leaves nothing."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from provision.sandbox import Sandbox
+from provision.sandbox import system
+from tests.conftest import ssh
+
+pytestmark = pytest.mark.sandbox
+
+
+def _leftovers(sandbox: Sandbox, pids: list[int]) -> list[str]:
+    """Everything of this sandbox still on the machine: processes, mounts, netns, links, cgroups."""
+    found = [f"process {pid}" for pid in pids if system.command_of(pid)]
+    with open("/proc/mounts") as handle:
+        found += [f"mount {line.split()[1]}" for line in handle if sandbox.directory in line]
+    others = (Sandbox.load(name) for name in Sandbox.names())
+    if not any(other is not None and other.index == sandbox.index for other in others):
+        # (other test runs on this machine may take the freed network index at once)
+        netns = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+        found += [f"netns {name}" for name in netns if name.startswith(f"pv{sandbox.index}-")]
+        found += [f"link {name}" for name in os.listdir("/sys/class/net")
+                  if name == sandbox.bridge or name.startswith(f"pv{sandbox.index}h")]
+    for root in system.CGROUP_ROOTS:
+        if os.path.exists(os.path.join(root, "provision", sandbox.name)):
+            found.append(f"cgroup {root}/provision/{sandbox.name}")
+    if os.path.exists(sandbox.directory):
+        found.append(f"folder {sandbox.directory}")
+    return found
+
+
+def _all_pids(sandbox: Sandbox) -> list[int]:
+    """Every PID the sandbox runs now: its hosts' (containers and units included) and the registry's."""
+    pids = set()
+    for host in [*sandbox.hosts, "registry"]:
+        name = host if isinstance(host, str) else host.name
+        pids |= system.cgroup_pids(system.cgroup_dirs(sandbox.name, name))
+    return sorted(pids | {host.supervisor_pid for host in sandbox.hosts} | {sandbox.registry_pid} - {0})
+
+
+def test_docker_hosts_run_an_image_pulled_from_the_sandbox_registry():
+    fleet = Sandbox.up(f"pt{os.getpid()}xdk", hosts=3, kind="docker", log=lambda text: None)
+    try:
+        image = fleet.push_image("busybox", "sandbox")
+        for host in fleet.hosts:
+            assert ssh(fleet, host.name, "docker info -f '{{.Driver}}'").stdout.strip() == "overlay2"
+            result = ssh(fleet, host.name, f"docker run --rm {image} sh -c 'echo ran in $(hostname)'")
+            assert result.stdout.startswith("ran in ")
+            assert "Pulling from library/busybox" in result.stderr, "pulled through the sandbox registry mirror"
+            assert ssh(fleet, host.name, "docker ps -aq").stdout == "", "--rm removed the container"
+        pids = _all_pids(fleet)
+        assert any(system.command_of(pid).startswith("/usr/sbin/dockerd") for pid in pids)
+        assert any(system.command_of(pid).startswith("docker-registry") for pid in pids)
+    finally:
+        fleet.down()
+    assert _leftovers(fleet, pids) == []
+
+
+def test_docker_host_keeps_mknod_but_cannot_open_this_machines_disk():
+    fleet = Sandbox.up(f"pt{os.getpid()}xdm", hosts=1, kind="docker", log=lambda text: None)
+    try:
+        disk = os.stat("/").st_dev
+        major, minor = os.major(disk), os.minor(disk)
+        opened = ssh(fleet, "host01", f"mknod /root/disk b {major} {minor} && head -c 512 /root/disk | wc -c",
+                     check=False)
+        assert opened.returncode != 0 or opened.stdout.strip() == "0"
+        assert "Operation not permitted" in opened.stderr
+        capabilities = int(ssh(fleet, "host01", "grep CapBnd /proc/self/status").stdout.split()[1], 16)
+        assert capabilities & (1 << 27), "CAP_MKNOD is kept: runc gives it to every container"
+        assert not capabilities & (1 << 16) and not capabilities & (1 << 25), "CAP_SYS_MODULE/TIME dropped"
+    finally:
+        fleet.down()
+
+
+def test_systemd_host_restarts_sshd_and_reboots_and_leaves_nothing_behind():
+    inotify_before = open(system.INOTIFY_LIMIT).read()
+    fleet = Sandbox.up(f"pt{os.getpid()}xsd", hosts=2, kind="systemd", log=lambda text: None)
+    try:
+        assert ssh(fleet, "host01", "cat /proc/1/comm").stdout.strip() == "systemd"
+        assert ssh(fleet, "host01", "systemctl is-system-running --wait").stdout.strip() == "running"
+        main_pid = ssh(fleet, "host01", "systemctl show -p MainPID --value ssh").stdout
+        ssh(fleet, "host01", "systemctl restart ssh")
+        assert ssh(fleet, "host01", "systemctl is-active ssh").stdout.strip() == "active"
+        assert ssh(fleet, "host01", "systemctl show -p MainPID --value ssh").stdout != main_pid
+        boot_id = ssh(fleet, "host02", "cat /proc/sys/kernel/random/boot_id").stdout
+        ssh(fleet, "host02", "echo kept > /root/marker && systemctl reboot", check=False)
+        assert _new_boot_id(fleet, "host02", boot_id), "host02 did not come back with a new boot id"
+        assert ssh(fleet, "host02", "cat /root/marker").stdout == "kept\n"
+        assert ssh(fleet, "host01", "hostname").stdout.strip() == "host01", "host01 is untouched"
+        pids = _all_pids(fleet)
+    finally:
+        fleet.down()
+    assert _leftovers(fleet, pids) == []
+    if not any((Sandbox.load(name) or fleet).kind == "systemd" for name in Sandbox.names()):
+        assert open(system.INOTIFY_LIMIT).read() == inotify_before
+
+
+def _new_boot_id(sandbox: Sandbox, host: str, old: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = ssh(sandbox, host, "cat /proc/sys/kernel/random/boot_id", check=False)
+        if result.returncode == 0 and result.stdout != old:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_two_ups_at_once_get_different_networks():
+    fleets: dict[str, Sandbox] = {}
+
+    def start(name: str) -> None:
+        fleets[name] = Sandbox.up(name, hosts=1, log=lambda text: None)
+
+    names = [f"pt{os.getpid()}xc{number}" for number in (1, 2)]
+    threads = [threading.Thread(target=start, args=(name,)) for name in names]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(fleets) == names
+        assert fleets[names[0]].index != fleets[names[1]].index
+        for name in names:
+            assert ssh(fleets[name], "host01", "hostname").stdout.strip() == "host01"
+    finally:
+        for fleet in fleets.values():
+            fleet.down()
