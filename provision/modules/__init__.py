@@ -22,6 +22,7 @@ from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
 from provision.modules.setup import Setup
 from provision.modules.stat import Stat
+from provision.modules.sysctl import Sysctl
 from provision.modules.systemd import Systemd
 from provision.modules.template import Template
 
@@ -29,7 +30,7 @@ MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
         Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
-        Service, Setup, Shell, Stat, Systemd, Template,
+        Service, Setup, Shell, Stat, Sysctl, Systemd, Template,
     )
 }
 
