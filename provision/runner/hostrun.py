@@ -16,6 +16,7 @@ from provision.runner.context import PlayContext
 from provision.runner.hoststate import HostState
 from provision.runner.results import TaskResult
 from provision.runner.scope import Scope, selected
+from provision.runner.prefetch import prefetch
 from provision.runner.taskrun import Outcome, TaskRun
 from provision.templating import Templar, TemplateError
 
@@ -93,11 +94,25 @@ class HostRun:
             raise HostFailed(self.play_result(fake, Outcome("failed", str(error)), 0.0)) from None
 
     def run_list(self, tasks: list[Task], scope: Scope) -> None:
+        self.prefetch(tasks, scope)
         for task in tasks:
             if task.is_block:
                 self.run_block(task, scope)
             else:
                 self.run_task(task, scope)
+
+    def prefetch(self, tasks: list[Task], scope: Scope) -> None:
+        """Batch the reads of the upcoming tasks (and of plain blocks' bodies) into one round trip."""
+        options = self.play.options
+        wanted = []
+        for task, task_scope in _flatten(tasks, scope):
+            if selected(set(task_scope.tags | task.tags), options.tags, options.skip_tags):
+                wanted += TaskRun(task, task_scope, self.state, self.play).reads()
+        if wanted:
+            try:
+                prefetch(self.state.connect(options), wanted, self.state.cache)
+            except ConnectionFailed:
+                pass  # the task that needs the host reports it unreachable
 
     def run_block(self, block: Task, scope: Scope) -> None:
         inner = scope.enter(block)
@@ -213,6 +228,14 @@ class HostRun:
         self.state.recap.count(result)
         self.play.events.task_result(result)
         return result
+
+
+def _flatten(tasks: list[Task], scope: Scope):
+    for task in tasks:
+        if task.is_block:
+            yield from _flatten(task.block or [], scope.enter(task))
+        elif task.module != "meta":
+            yield task, scope
 
 
 __all__ = ["HostRun", "replace"]

@@ -14,6 +14,7 @@ from provision.errors import ConnectionFailed
 from provision.facts import gather_facts
 from provision.inventory import Host, Inventory, connection_view
 from provision.runner.options import RunOptions
+from provision.runner.prefetch import PrefetchCache
 from provision.runner.results import HostRecap
 from provision.templating import Templar, TemplateError
 from provision.transport.base import Transport
@@ -32,6 +33,7 @@ class HostState:
     registered: dict[str, Any] = field(default_factory=dict)  # set_fact and register, highest but -e
     failed: bool = False
     unreachable: bool = False
+    cache: PrefetchCache = field(default_factory=PrefetchCache)  # batched reads (runner/prefetch.py)
 
     @property
     def name(self) -> str:

@@ -24,7 +24,8 @@ from provision.runner.context import PlayContext
 from provision.runner.hoststate import HostState
 from provision.runner.scope import Scope
 from provision.templating import Templar, TemplateError, is_template, resolve_variables
-from provision.transport.base import Become
+from provision.transport.base import Become, Transport
+from provision.runner.prefetch import OPAQUE_MODULES, CaptureTransport, PrefetchTransport, capture
 from provision.transport.local import LocalTransport
 from provision.variables import layer
 
@@ -150,12 +151,10 @@ class TaskRun:
             outcome.data["msg"] = outcome.msg
         return outcome
 
-    def run_module(self, templar: Templar) -> Outcome:
+    def context(self, templar: Templar, transport: Transport) -> TaskContext:
         task = self.task
-        module = get_module(task.module or "")
-        args = templar.render(dict(task.args))
-        context = TaskContext(
-            transport=self.transport(templar),
+        return TaskContext(
+            transport=transport,
             become=self.become(templar),
             facts=self.state.facts,
             check=self.check_mode(templar),
@@ -165,9 +164,14 @@ class TaskRun:
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
         )
-        result: ModuleResult = module(args, context).run()
-        if context.transport is not self.state.transport and not isinstance(context.transport, LocalTransport):
-            self.state.transport = context.transport  # reboot reopened the connection
+
+    def run_module(self, templar: Templar) -> Outcome:
+        module = get_module(self.task.module or "")
+        args = templar.render(dict(self.task.args))
+        result: ModuleResult = module(args, self.context(templar, self.transport(templar))).run()
+        opaque = module.name in OPAQUE_MODULES and not _literally_false(self.task.changed_when)
+        if result.status in ("changed", "failed") or opaque:
+            self.state.cache.clear()  # the host may have moved: batched reads are stale now
         data = dict(result.data)
         facts = data.get("ansible_facts")
         if isinstance(facts, dict) and result.status != "failed":
@@ -185,7 +189,35 @@ class TaskRun:
             if target not in LOCAL_NAMES:
                 raise TemplateError(f"delegate_to: {target!r}: only localhost is supported", str(delegate))
             return LocalTransport("localhost")
-        return self.state.connect(self.play.options)
+        return PrefetchTransport(self.state.connect(self.play.options), self.state.cache)
+
+    def reads(self) -> list[tuple[str, Become | None]]:
+        """The read commands this task will run, for the batch (see runner/prefetch.py); [] if unsure."""
+        task = self.task
+        if task.module in (None, "meta") or task.delegate_to is not None or self.scope.delegate_to is not None:
+            return []
+        if task.until or task.module in OPAQUE_MODULES:
+            return []
+        try:
+            templar = self.templar()
+            items = [None] if task.loop is None else templar.render(task.loop)
+            if not isinstance(items, list):
+                return []
+            control = templar.render(task.loop_control or {})
+            wanted = []
+            for item in items[:50]:
+                view = templar if task.loop is None else templar.extended({str(control.get("loop_var", "item")): item})
+                if not view.is_true(list(self.scope.when) + task.when):
+                    continue
+                args = view.render(dict(task.args))
+                context = self.context(view, CaptureTransport())
+                context.check = self.check_mode(view)
+                found = capture(task.module or "", args, context)
+                if found:
+                    wanted.append(found)
+            return wanted
+        except TemplateError:
+            return []
 
     def become(self, templar: Templar) -> Become | None:
         task, scope, play = self.task, self.scope, self.play.play
