@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provision.filters import to_bool
 from provision.modules.base import Arg, Module, ModuleFailed
 
 
@@ -27,7 +28,8 @@ class Assert(Module):
                 value = expression  # YAML `that: true`, or a value templated before us
             else:
                 value = self.context.evaluate(str(expression))
-            if not value:
+            # as for `when`: a condition that comes out as the string "false" or "no" is false
+            if not (to_bool(value) if isinstance(value, str) else value):
                 raise ModuleFailed(
                     self.args.get("fail_msg") or "Assertion failed",
                     {"assertion": expression, "evaluated_to": value},

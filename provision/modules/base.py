@@ -5,6 +5,7 @@ module never looks at the check flag. The runner never knows a module's internal
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol
 
@@ -225,7 +226,8 @@ def check_args(
         if name not in result or result[name] is None:
             if arg.required:
                 problems.append(f"missing required argument {name!r}")
-            result[name] = arg.default
+            # a copy: a module that changes its list or dict argument must not change the spec
+            result[name] = copy.deepcopy(arg.default)
     if problems:
         raise ModuleFailed(f"{module}: " + "; ".join(problems))
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from provision.errors import ProvisionError
 from provision.modules.base import ModuleFailed
 from provision.shell import env_prefix, join
 from provision.transport.base import Become, CommandResult, Transport
@@ -54,10 +55,16 @@ class TaskContext:
         raise ModuleFailed(f"could not find {kind[:-1] if kind.endswith('s') else kind} {name!r} (looked in: {looked})")
 
     def render(self, text: str) -> str:
-        return self.render_text(text)
+        try:
+            return self.render_text(text)
+        except ProvisionError as error:  # a template error fails the task, it does not crash the run
+            raise ModuleFailed(str(error)) from error
 
     def evaluate(self, expression: str) -> Any:
-        return self.evaluate_expression(expression)
+        try:
+            return self.evaluate_expression(expression)
+        except ProvisionError as error:
+            raise ModuleFailed(str(error)) from error
 
     def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
         if self.environment:

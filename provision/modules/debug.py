@@ -1,6 +1,7 @@
 """debug: show a message or a variable's value; never changes anything.
 
-`msg` arrives already templated by the runner; `var` is a bare expression evaluated here.
+`msg` arrives already templated by the runner; `var` is a bare expression evaluated here, and an
+undefined one shows "VARIABLE IS NOT DEFINED!" instead of failing, as in Ansible.
 """
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ class Debug(Module):
             if self.args.get("msg") is not None:
                 raise ModuleFailed("debug takes msg or var, not both")
             expression = self.args["var"]
-            return {expression: self.context.evaluate(expression)}
+            try:
+                return {expression: self.context.evaluate(expression)}
+            except ModuleFailed as failure:
+                if getattr(failure.__cause__, "variable", None):  # undefined: shown, as Ansible does
+                    return {expression: "VARIABLE IS NOT DEFINED!"}
+                raise
         message = self.args.get("msg")
         return {"msg": "Hello world!" if message is None else message}
 

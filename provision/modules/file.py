@@ -5,6 +5,7 @@ use touch or copy), and `recurse` applies owner/group/mode to everything below a
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,10 @@ from provision.modules.remote_file import (
 )
 from provision.modules.stat import stat_data
 from provision.shell import join, quote
+
+
+def _is_symbolic(mode: Any) -> bool:
+    return isinstance(mode, str) and not re.fullmatch(r"\s*(0o)?[0-7]{1,4}\s*", mode) and mode.strip() != "preserve"
 
 
 @dataclass
@@ -46,27 +51,41 @@ class File(Module):
         return self.args["path"]
 
     def read(self) -> dict[str, Any]:
-        state = read_state(self.context, self.path, content_limit=None)
+        state = read_state(self.context, self.path, content_limit=None, must_read=False)  # never reads content
         recurse_differs = False
         if self.args["recurse"] and state.kind == "directory":
             recurse_differs = self._tree_differs()
         return {"state": state, "recurse_differs": recurse_differs}
 
     def _tree_differs(self) -> bool:
-        """Does anything below the directory have another owner/group/mode? One `find`."""
+        """Does anything below the directory have another owner/group/mode? One round trip.
+
+        Modes are compared here, not with `find -perm`, because a symbolic mode (u=rwX) wants
+        different bits for files and directories and depends on each entry's current mode.
+        """
         tests = []
         if self.args.get("owner"):
             tests.append(join(["!", "-user", self.args["owner"]]))
         if self.args.get("group"):
             tests.append(join(["!", "-group", self.args["group"]]))
-        mode = desired_mode(self.args.get("mode"))
-        if mode and self.args.get("mode") is not None and str(self.args["mode"]).strip("0o").isdigit():
-            tests.append(join(["!", "-perm", mode]))
-        if not tests:
+        path = quote(self.path)
+        command = ""
+        if tests:
+            command += f'[ -n "$(find {path} \\( ' + " -o ".join(tests) + ' \\) -print -quit)" ] && echo owner\n'
+        if self.args.get("mode") is not None:
+            # links are skipped: chmod -R leaves them alone
+            command += f"find {path} ! -type l -printf '%y %m\\n' | sort -u\n"
+        if not command:
             return False
-        command = f"find {quote(self.path)} \\( " + " -o ".join(tests) + " \\) -print -quit"
-        result = self.context.run(command)
-        return bool(result.stdout.strip())
+        lines = self.context.run(command + "true").stdout.splitlines()
+        for line in lines:
+            if line == "owner":
+                return True
+            kind, _, mode = line.partition(" ")
+            current = format(int(mode, 8), "04o")
+            if desired_mode(self.args["mode"], current, kind == "d") != current:
+                return True
+        return False
 
     def wanted_state(self, state: FileState) -> str:
         if self.args["state"]:
@@ -113,6 +132,9 @@ class File(Module):
         else:  # new path, or something below the directory differs: set everything asked for
             mode = desired_mode(self.args.get("mode"), state.mode, wanted == "directory")
             changes = {key: value for key, value in (("owner", owner), ("group", group), ("mode", mode)) if value}
+        if "mode" in changes and self.args["recurse"] and _is_symbolic(self.args["mode"]):
+            # chmod -R with the symbolic text: X means x for directories only, per entry
+            changes["mode"] = str(self.args["mode"]).strip()
         if changes:
             plan.commands.append(attribute_command(path, changes, recurse=self.args["recurse"]))
             plan.summary.append(describe_attributes(state, changes).rstrip())

@@ -47,7 +47,10 @@ def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
     return (
         f"p={quote(path)}\n"
         'if [ -L "$p" ]; then k=link; elif [ -d "$p" ]; then k=directory; elif [ -f "$p" ]; then k=file;'
-        ' elif [ -e "$p" ]; then k=other; else echo absent; exit 0; fi\n'
+        ' elif [ -e "$p" ]; then k=other; else\n'
+        # `[ -e ]` is also false when a folder above may not be searched: that is not "absent"
+        '  case "$(LC_ALL=C stat -c %n -- "$p" 2>&1)" in *"Permission denied"*) echo denied;; *) echo absent;; esac\n'
+        '  exit 0\nfi\n'
         'echo "$k"\n'
         "stat -c '%a %u %g %U %G %s %Y' -- \"$p\" || exit 1\n"
         'if [ "$k" = link ]; then readlink -- "$p"; else echo; fi\n'
@@ -56,28 +59,33 @@ def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
     )
 
 
-def parse_state(path: str, output: str, content_wanted: bool = True) -> FileState:
-    """FileState from read_command's output (pure)."""
+def parse_state(path: str, output: str, content_wanted: bool = True, must_read: bool = True) -> FileState:
+    """FileState from read_command's output (pure). `must_read`: an unreadable file is an error
+    (modules that need its content or checksum), else it comes back without a checksum (stat)."""
     if output.strip() == "absent":
         return FileState(path, "absent")
+    if output.strip() == "denied":
+        raise ModuleFailed(f"{path}: permission denied on a folder above it (become?)")
     kind, stat_line, link_target, checksum, *rest = output.split("\n", 4) + [""] * 4
     mode, uid, gid, owner, group, size, mtime = stat_line.split()
     state = FileState(
         path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), int(mtime),
         link_target, "" if checksum in ("-", "unreadable") else checksum,
     )
-    if checksum == "unreadable":
+    if checksum == "unreadable" and must_read:
         raise ModuleFailed(f"{path}: cannot read the file (permission denied; become?)")
     if kind == "file" and content_wanted and state.size <= CONTENT_LIMIT:
         state.content = rest[0] if rest else ""
     return state
 
 
-def read_state(context: ModuleContext, path: str, content_limit: int | None = CONTENT_LIMIT) -> FileState:
+def read_state(
+    context: ModuleContext, path: str, content_limit: int | None = CONTENT_LIMIT, must_read: bool = True
+) -> FileState:
     result = context.run(read_command(path, content_limit))
     if not result.ok:
         raise ModuleFailed(f"cannot read {path}: {result.stderr.strip()}")
-    return parse_state(path, result.stdout, bool(content_limit))
+    return parse_state(path, result.stdout, bool(content_limit), must_read)
 
 
 def sha1(data: bytes) -> str:

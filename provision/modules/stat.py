@@ -29,7 +29,7 @@ def stat_data(state: FileState, with_checksum: bool) -> dict[str, Any]:
     }
     if state.kind == "link":
         data["lnk_source"] = data["lnk_target"] = state.link_target
-    if with_checksum and state.kind == "file":
+    if with_checksum and state.kind == "file" and state.checksum:
         data["checksum"] = state.checksum
     return data
 
@@ -44,7 +44,8 @@ class Stat(Module):
     }
 
     def read(self) -> FileState:
-        return read_state(self.context, self.args["path"], content_limit=None)
+        # an unreadable file is still there: stat reports it without a checksum, as Ansible does
+        return read_state(self.context, self.args["path"], content_limit=None, must_read=False)
 
     def result_data(self, current: FileState, plan: Any) -> dict[str, Any]:
         return {"stat": stat_data(current, self.args["get_checksum"])}
