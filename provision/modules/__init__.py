@@ -17,6 +17,7 @@ from provision.modules.fail import Fail
 from provision.modules.file import File
 from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
+from provision.modules.modprobe import Modprobe
 from provision.modules.ping import Ping
 from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
@@ -29,7 +30,7 @@ from provision.modules.template import Template
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Ping, SetFact,
+        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Modprobe, Ping, SetFact,
         Service, Setup, Shell, Stat, Sysctl, Systemd, Template,
     )
 }
