@@ -3,8 +3,9 @@
 Precedence inside the inventory level follows Ansible's documented order, lowest first:
   1. group vars written in the inventory file, groups ordered by depth (`all` first, children
      after parents), then `ansible_group_priority`, then name (later wins);
-  2. group_vars/all, then group_vars/<group> in the same order (beside the inventory, then beside
-     the playbook when a playbook folder is given);
+  2. group_vars/all beside the inventory, then beside the playbook (when a playbook folder is
+     given); then group_vars/<group> of the other groups, in the same order, all of those beside
+     the inventory before any beside the playbook (Ansible's VARIABLE_PRECEDENCE);
   3. host vars written in the inventory file;
   4. host_vars/<host> (beside the inventory, then beside the playbook).
 
@@ -21,7 +22,7 @@ from typing import Any
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
 from provision.variables import layer
-from provision.yamlsource import MarkedDict, errors_of, input_error, load_file, mark_of
+from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, value_mark
 
 GROUP_KEYS = ("hosts", "vars", "children")
 VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
@@ -133,7 +134,7 @@ class _Builder:
 
     def group(self, name: str, mark: Mark | None) -> Group:
         if name not in self.inventory.groups:
-            self.inventory.groups[name] = Group(name, mark=mark)
+            self.inventory.groups[name] = Group(name, vars=MarkedDict(), mark=mark)
         return self.inventory.groups[name]
 
     def link(self, parent: str, child: str) -> None:
@@ -161,7 +162,7 @@ class _Builder:
                 self.errors.append(input_error(
                     f"'{key}' of group '{name}' must be a mapping, not {type(value).__name__}", key_mark))
             elif key == "vars":
-                group.vars.update(value)
+                _update_marked(group.vars, value)
                 if "ansible_group_priority" in value:
                     group.priority = self.priority(value, key_mark)
             elif key == "hosts":
@@ -191,7 +192,15 @@ class _Builder:
                 self.inventory.hosts[host_name] = Host(host_name, mark=mark)
             if host_name not in group.hosts:
                 group.hosts.append(host_name)
-            self.host_vars.setdefault(host_name, {}).update(variables or {})
+            _update_marked(self.host_vars.setdefault(host_name, MarkedDict()), variables or {})
+
+
+def _update_marked(target: dict, source: dict) -> None:
+    """dict.update that also keeps where each value was written, for errors about it later."""
+    target.update(source)
+    if isinstance(target, MarkedDict) and isinstance(source, MarkedDict):
+        target.key_marks.update(source.key_marks)
+        target.value_marks.update(source.value_marks)
 
 
 def _set_depths(inventory: Inventory, errors: list[InputError]) -> None:
@@ -220,31 +229,44 @@ def _ancestors(inventory: Inventory, group_name: str) -> set[str]:
     return found
 
 
-def read_vars_dir(base: str, kind: str, name: str, errors: list[InputError]) -> dict[str, Any]:
-    """Variables from base/kind/NAME(.yml|.yaml|.json) and base/kind/NAME/*.y(a)ml, in name order."""
-    found: list[str] = []
+def vars_files(base: str, kind: str, name: str) -> list[str]:
+    """Ansible's lookup of base/kind/NAME: the first of NAME (a file, or a folder read recursively in
+    name order), NAME.yml, NAME.yaml, NAME.json. Only the first found is used, as in Ansible."""
     for extension in VARS_EXTENSIONS:
         candidate = os.path.join(base, kind, name + extension)
+        if os.path.isdir(candidate) and not extension:
+            return _folder_files(candidate)
         if os.path.isfile(candidate):
-            found.append(candidate)
-    folder = os.path.join(base, kind, name)
-    if os.path.isdir(folder):
-        found.extend(os.path.join(folder, entry) for entry in sorted(os.listdir(folder))
-                     if entry.endswith((".yml", ".yaml", ".json")) and os.path.isfile(os.path.join(folder, entry)))
-    merged: dict[str, Any] = {}
-    for path in found:
-        try:
-            data = load_file(path)
-        except (InputError, ValidationFailed) as error:
-            errors.extend(errors_of(error))
+            return [candidate]
+    return []
+
+
+def _folder_files(folder: str) -> list[str]:
+    found: list[str] = []
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
+        if entry.startswith(".") or entry.endswith("~"):
             continue
+        if os.path.isdir(path):
+            found.extend(_folder_files(path))
+        elif os.path.splitext(entry)[1] in VARS_EXTENSIONS:
+            found.append(path)
+    return found
+
+
+def read_vars_dir(base: str, kind: str, name: str, errors: list[InputError]) -> dict[str, Any]:
+    """Variables from base/kind/NAME (see vars_files), merged in file order, marks kept."""
+    merged = MarkedDict()
+    for path in vars_files(base, kind, name):
+        data, problems = load_file_with_problems(path)
+        errors.extend(problems)
         if data is None:
             continue
         if not isinstance(data, dict):
             errors.append(input_error(f"variables file must hold a mapping, not {type(data).__name__}",
                                       mark_of(data, None, Mark(path, 1, 1))))
             continue
-        merged.update(data)
+        _update_marked(merged, data)
     return merged
 
 
@@ -255,10 +277,10 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     inventory's (Ansible precedence levels 5, 7 and 10).
     """
     builder = _Builder(path)
-    try:
-        data = load_file(path)
-    except (InputError, ValidationFailed) as error:
-        raise ValidationFailed(errors_of(error)) from None
+    data, problems = load_file_with_problems(path)
+    if data is None and problems:
+        raise ValidationFailed(problems)
+    builder.errors.extend(problems)  # duplicate keys: reported, and the rest is still checked
     builder.group("all", Mark(path))
     if data is not None and not isinstance(data, dict):
         raise ValidationFailed([input_error(
@@ -277,8 +299,6 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     all_group = inventory.groups["all"]
     all_group.hosts = [name for name in all_group.hosts if name in ungrouped.hosts]
     _set_depths(inventory, builder.errors)
-    if builder.errors:
-        raise ValidationFailed(builder.errors)
     _resolve_vars(inventory, builder, playbook_dir)
     if builder.errors:
         raise ValidationFailed(builder.errors)
@@ -303,17 +323,23 @@ def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | N
                          key=lambda group: (group.depth, group.priority, group.name))
         host.groups = [group.name for group in ordered]
         others = [group for group in ordered if group.name != "all"]
-        host.vars = layer(
+        # Ansible's VARIABLE_PRECEDENCE: inventory-file group vars; group_vars/all beside the
+        # inventory, then beside the playbook; every other group's group_vars/ beside the
+        # inventory, then every other group's beside the playbook; host vars likewise.
+        levels = [
             *(group.vars for group in ordered),
             *group_files["all"],
-            *(level for group in others for level in group_files[group.name]),
+            *(group_files[group.name][index] for index in range(len(bases)) for group in others),
             builder.host_vars.get(host.name),
             *(read_vars_dir(base, "host_vars", host.name, builder.errors) for base in bases),
-        )
+        ]
+        host.vars = layer(*levels)
         kind = host.vars.get("ansible_connection", "ssh")
         if isinstance(kind, str) and "{{" not in kind and kind not in CONNECTIONS:
+            where = next((value_mark(level, "ansible_connection") for level in reversed(levels)
+                          if level and "ansible_connection" in level), host.mark)
             builder.errors.append(input_error(
-                f"host '{host.name}': ansible_connection '{kind}' is not supported (use ssh or local)", host.mark))
+                f"host '{host.name}': ansible_connection '{kind}' is not supported (use ssh or local)", where))
 
 
 def graph(inventory: Inventory, group_name: str = "all") -> str:

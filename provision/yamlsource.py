@@ -131,47 +131,72 @@ _MarkingLoader.add_constructor("tag:yaml.org,2002:seq", _MarkingLoader.construct
 
 def _syntax_error(error: yaml.YAMLError, filename: str, text: str) -> InputError:
     problem_mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    context_mark = getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
+    lines = text.splitlines()
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     if "\t" in problem or "'\\t'" in problem:
         message += "; tabs are not allowed for indentation in YAML, use spaces"
     if problem_mark is None:
         return InputError(message, Mark(filename))
+    if context_mark is not None and problem_mark.line >= len(lines):
+        # "unexpected end of stream": the end says nothing, where the unclosed thing opened does
+        opened = (context or "a value").replace("while scanning ", "").replace("while parsing ", "")
+        message = f"YAML syntax error: {opened} is never closed ({problem})"
+        problem_mark = context_mark
     mark = Mark(filename, problem_mark.line + 1, problem_mark.column + 1)
-    lines = text.splitlines()
     line = lines[problem_mark.line] if problem_mark.line < len(lines) else None
     return InputError(message, mark, line)
 
 
-def load_text(text: str, filename: str) -> Any:
-    """Parse YAML text; raise InputError (syntax) or ValidationFailed (several duplicate keys)."""
+def load_text_with_problems(text: str, filename: str) -> tuple[Any, list[InputError]]:
+    """Parse YAML text: (data, problems). A syntax error gives no data; duplicate keys are problems
+    but the data is kept (last value wins), so what follows in the file is still checked."""
     loader = _MarkingLoader(text, filename)
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as error:
-        raise _syntax_error(error, filename, text) from None
+        return None, [_syntax_error(error, filename, text)]
     finally:
         loader.dispose()
-    if loader.duplicates:
-        lines = text.splitlines()
-        errors = [InputError(f"duplicate key '{key}' (YAML keeps only the last one)", mark,
-                             lines[mark.line - 1] if mark.line <= len(lines) else None)
-                  for key, mark in loader.duplicates]
-        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    lines = text.splitlines()
+    problems = [InputError(f"duplicate key '{key}' (YAML keeps only the last one)", mark,
+                           lines[mark.line - 1] if mark.line <= len(lines) else None)
+                for key, mark in loader.duplicates]
+    return data, problems
+
+
+def load_text(text: str, filename: str) -> Any:
+    """Parse YAML text; raise InputError (syntax) or ValidationFailed (several duplicate keys)."""
+    data, problems = load_text_with_problems(text, filename)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ValidationFailed(problems)
     return data
 
 
-def load_file(path: str) -> Any:
-    """Load a YAML file with marks. A missing or unreadable file is an InputError naming it."""
+def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
     except FileNotFoundError:
         raise InputError("file not found", Mark(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read file: {error}", Mark(path)) from None
-    return load_text(text, path)
+
+
+def load_file(path: str) -> Any:
+    """Load a YAML file with marks. A missing or unreadable file is an InputError naming it."""
+    return load_text(_read(path), path)
+
+
+def load_file_with_problems(path: str) -> tuple[Any, list[InputError]]:
+    """Like load_text_with_problems for a file; an unreadable file is a problem too."""
+    try:
+        text = _read(path)
+    except InputError as error:
+        return None, [error]
+    return load_text_with_problems(text, path)
 
 
 def errors_of(error: InputError | ValidationFailed) -> list[InputError]:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.errors import InputError, Mark, ValidationFailed
+from provision.errors import InputError, Mark
 from provision.playbook.model import Role
-from provision.yamlsource import errors_of, input_error, load_file
+from provision.yamlsource import input_error, load_file_with_problems
 
 ModuleLookup = Callable[[str], Any]  # name -> Module class or None
 
@@ -67,11 +67,21 @@ def module_lookup(registry: Mapping[str, Any] | ModuleLookup | None) -> ModuleLo
             from provision.modules import get_module  # type: ignore[attr-defined]
         except ImportError:
             return None
-        return get_module
+        registry = get_module
     if callable(registry) and not isinstance(registry, Mapping):
-        return registry
+        return _returning_none(registry)
     table = dict(registry)  # type: ignore[arg-type]
     return lambda name: table.get(name) or table.get(canonical_name(name))
+
+
+def _returning_none(lookup: Callable[[str], Any]) -> ModuleLookup:
+    """provision.modules.get_module raises KeyError for an unknown name; the loader wants None."""
+    def find(name: str) -> Any:
+        try:
+            return lookup(name)
+        except KeyError:
+            return None
+    return find
 
 
 @dataclass
@@ -102,12 +112,10 @@ class LoadContext:
         if not os.path.isfile(path):
             self.problem(f"file not found: {path}", mark)
             return None
-        try:
-            return load_file(path)
-        except (InputError, ValidationFailed) as error:
-            for each in errors_of(error):
-                self.add(each)
-            return None
+        data, problems = load_file_with_problems(path)
+        for each in problems:
+            self.add(each)
+        return data
 
     def is_free_form(self, module: str) -> bool:
         cls = self.modules(module) if self.modules else None

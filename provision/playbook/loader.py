@@ -11,14 +11,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from provision.errors import InputError, Mark, ValidationFailed
+from provision.errors import Mark, ValidationFailed
 from provision.playbook.context import (
     PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
 from provision.playbook.model import Play, Playbook
 from provision.playbook.roles import load_role, same_role
 from provision.playbook.tasks import as_tags, literal_bool, load_task_list
 from provision.templating import Templar, TemplateError, is_template
-from provision.yamlsource import errors_of, load_file, mark_of, value_mark
+from provision.yamlsource import load_file_with_problems, mark_of, value_mark
 
 _PERCENT = re.compile(r"^\s*\d+(\.\d+)?\s*%\s*$")
 
@@ -37,14 +37,9 @@ def load_playbook(path: str, project_roles_dir: str | None = None,
 
 
 def _load_plays(path: str, context: LoadContext, chain: list[str]) -> list[Play]:
-    try:
-        data = load_file(path)
-    except (InputError, ValidationFailed) as error:
-        if not chain:
-            raise ValidationFailed(errors_of(error)) from None
-        for each in errors_of(error):
-            context.add(each)
-        return []
+    data, problems = load_file_with_problems(path)
+    for each in problems:  # duplicate keys keep the data: the rest of the file is still checked
+        context.add(each)
     if data is None:
         return []
     if not isinstance(data, list):

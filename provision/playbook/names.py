@@ -24,6 +24,9 @@ from provision.yamlsource import input_error, value_mark
 
 EXPRESSION_KEYWORDS = ("when", "changed_when", "failed_when", "until")
 GLOBALS = frozenset({"lookup", "query", "q"})
+# What the template module defines for the file it renders, besides the host's variables.
+TEMPLATE_NAMES = frozenset({"template_path", "template_fullpath", "template_host", "template_uid",
+                            "template_run_date", "template_destpath"})
 
 
 def walk(tasks: list[Task]) -> Iterator[Task]:
@@ -65,8 +68,9 @@ def defined_names(playbook: Playbook, inventory: Inventory | None, extra_vars: M
 class UndefinedCheck:
     """Finds undefined names in templates and expressions, reporting each with its mark."""
 
-    def __init__(self, defined: set[str]):
+    def __init__(self, defined: set[str], report_undefined: bool = True):
         self.defined = defined
+        self.report_undefined = report_undefined  # False: only syntax errors (no inventory to know names)
         self.environment: jinja2.Environment = new_environment()
         self.errors: list[InputError] = []
 
@@ -87,23 +91,64 @@ class UndefinedCheck:
             return
         self._names(text if is_template(text) else "{{ " + text + " }}", mark, local)
 
+    def template_file(self, path: str, text: str, local: set[str] = frozenset()) -> None:
+        """Check a template file; errors point at the line of the file itself."""
+        try:
+            tree = self.environment.parse(text)
+        except jinja2.TemplateSyntaxError as error:
+            self.errors.append(input_error(f"template syntax error: {error.message}", Mark(path, error.lineno or 1, 1)))
+            return
+        first_use: dict[str, int] = {}
+        for node in tree.find_all(jinja2.nodes.Name):
+            if node.ctx == "load":
+                first_use.setdefault(node.name, node.lineno)
+        for name in self._undefined(tree, set(local) | TEMPLATE_NAMES):
+            line = first_use.get(name, 1)
+            column = _column(text, line, name)
+            self.errors.append(input_error(
+                f"undefined variable '{name}'{did_you_mean(name, self.defined | set(local))}", Mark(path, line, column)))
+
     def _names(self, text: str, mark: Mark, local: set[str]) -> None:
         try:
             tree = self.environment.parse(text)
         except jinja2.TemplateSyntaxError as error:
             self.errors.append(input_error(f"template syntax error: {error.message} in {text!r}", mark))
             return
-        for name in sorted(meta.find_undeclared_variables(tree)):
-            if name in self.defined or name in local or name in GLOBALS or is_fact_name(name):
-                continue
-            if name in self.environment.globals:
-                continue
+        for name in self._undefined(tree, local):
             self.errors.append(input_error(
                 f"undefined variable '{name}'{did_you_mean(name, self.defined | local)}", mark))
 
+    def _undefined(self, tree: jinja2.nodes.Template, local: set[str]) -> list[str]:
+        if not self.report_undefined:
+            return []
+        return [name for name in sorted(meta.find_undeclared_variables(tree))
+                if not (name in self.defined or name in local or name in GLOBALS or is_fact_name(name)
+                        or name in self.environment.globals)]
+
+
+def _column(text: str, line: int, name: str) -> int:
+    lines = text.splitlines()
+    found = lines[line - 1].find(name) if 0 < line <= len(lines) else -1
+    return found + 1 if found >= 0 else 1
+
+
+def loop_names(task: Task) -> set[str]:
+    """Names a looping task defines for itself: the loop variable and its index."""
+    if task.loop is None:
+        return set()
+    names = {str(task.loop_control.get("loop_var", "item")), "ansible_loop", "ansible_index_var"}
+    if task.loop_control.get("index_var"):
+        names.add(str(task.loop_control["index_var"]))
+    return names
+
+
+def names_knowable(play: Play) -> bool:
+    """False when the play uses include_vars: what it defines is only known at run time."""
+    return not any(task.module == "include_vars" for task in play_tasks(play))
+
 
 def check_play_names(play: Play, check: UndefinedCheck) -> None:
-    if any(task.module == "include_vars" for task in play_tasks(play)):
+    if not names_knowable(play):
         return
     check.template(play.vars, play.marks.get("vars", play.mark))
     check.template(play.vars_from_files, play.mark)
@@ -115,11 +160,8 @@ def check_play_names(play: Play, check: UndefinedCheck) -> None:
 
 
 def check_task_names(task: Task, check: UndefinedCheck) -> None:
-    local: set[str] = set()
+    local = loop_names(task)
     if task.loop is not None:
-        local = {str(task.loop_control.get("loop_var", "item")), "ansible_loop", "ansible_index_var"}
-        if task.loop_control.get("index_var"):
-            local.add(str(task.loop_control["index_var"]))
         check.template(task.loop, task.marks.get("loop", task.marks.get("with_items", task.mark)))
     for keyword in EXPRESSION_KEYWORDS:
         for condition in getattr(task, keyword) or []:

@@ -21,7 +21,9 @@ from provision.modules import get_module
 from provision.modules.base import Arg, ModuleFailed, check_args
 from provision.playbook.loader import load_playbook
 from provision.playbook.model import Play, Playbook, Task
-from provision.playbook.names import UndefinedCheck, check_play_names, defined_names, play_tasks
+from provision.playbook.context import did_you_mean
+from provision.playbook.names import (
+    UndefinedCheck, check_play_names, defined_names, loop_names, names_knowable, play_tasks)
 from provision.templating import is_template
 from provision.yamlsource import input_error, value_mark
 
@@ -41,12 +43,16 @@ def load_and_validate(path: str, inventory: Inventory | None, extra_vars: Mappin
 
 
 def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mapping[str, Any] | None) -> list[InputError]:
+    """Every problem of a loaded playbook. Without an inventory (it failed to load) undefined names
+    are not checked: half the names would be missing and each would be a false alarm."""
     errors: list[InputError] = []
-    check = UndefinedCheck(defined_names(playbook, inventory, extra_vars))
+    check = UndefinedCheck(defined_names(playbook, inventory, extra_vars), report_undefined=inventory is not None)
     for play in playbook.plays:
         handler_names = _handler_names(play)
         for task in play_tasks(play):
             errors += check_task(task, handler_names)
+            if task.module == "template" and names_knowable(play):
+                _check_template_file(task, check)
         check_play_names(play, check)
     return errors + check.errors
 
@@ -58,24 +64,76 @@ def check_task(task: Task, handler_names: set[str]) -> list[InputError]:
     if task.module == "meta":
         action = str(task.args.get("_raw_params", "")).strip()
         if action not in META_ACTIONS:
-            return [input_error(f"meta: '{action}' is not supported ({', '.join(sorted(META_ACTIONS))} are)", mark)]
+            return [input_error(f"meta: '{action}' is not supported ({', '.join(sorted(META_ACTIONS))} are)",
+                                _module_mark(task))]
         return []
     try:
         module = get_module(task.module)
     except KeyError:
         return [input_error(f"unknown module '{task.module}'", mark)]
-    errors = []
-    try:
-        check_args(module.name, _lenient_spec(module.spec, task.args), dict(task.args),
-                   free_form=module.free_form, open_spec=module.open_spec)
-    except ModuleFailed as failure:
-        errors.append(input_error(failure.msg, task.args.mark if hasattr(task.args, "mark") else mark))
+    errors = _argument_errors(task, module)
     errors += _missing_local_file(task, module.name)
     for name in task.notify:
         if not is_template(name) and name not in handler_names:
             errors.append(input_error(f"notify: no handler is named or listens to '{name}'",
                                       task.marks.get("notify", task.mark)))
     return errors
+
+
+def _module_mark(task: Task) -> Mark:
+    """The line naming the module (`copy:` or `ansible.builtin.copy:`), else the task's."""
+    for key, mark in task.marks.items():
+        if key == task.module or key.endswith(f".{task.module}"):
+            return mark
+    return getattr(task.args, "mark", None) or task.mark
+
+
+def _argument_errors(task: Task, module: Any) -> list[InputError]:
+    """Each bad argument pointed at its own line; missing ones at the module's."""
+    spec = _lenient_spec(module.spec, task.args)
+    options = {"free_form": module.free_form, "open_spec": module.open_spec}
+    try:
+        check_args(module.name, spec, dict(task.args), **options)
+        whole_ok = True
+    except ModuleFailed as failure:
+        whole_ok, whole_message = False, failure.msg
+    errors: list[InputError] = []
+    optional = {name: replace(arg, required=False) for name, arg in spec.items()}
+    known = set(spec) | {alias for arg in spec.values() for alias in arg.aliases}
+    for key, value in task.args.items():
+        mark = value_mark(task.args, key, getattr(task.args, "mark", None) or _module_mark(task))
+        shape = _shape_problem(str(key), value)
+        if shape:
+            errors.append(input_error(f"{module.name}: {shape}", mark))
+            continue
+        try:
+            check_args(module.name, optional, {key: value}, **options)
+        except ModuleFailed as failure:
+            hint = did_you_mean(str(key), known) if key not in known else ""
+            errors.append(input_error(failure.msg + hint, mark))
+    if whole_ok:
+        return errors
+    aliases = {name: (name, *arg.aliases) for name, arg in spec.items()}
+    missing = [name for name, arg in spec.items() if arg.required
+               and all(task.args.get(key) is None for key in aliases[name])]
+    for name in missing:
+        errors.append(input_error(f"{module.name}: missing required argument '{name}'", _module_mark(task)))
+    if not errors:  # a rule only the whole set breaks (an argument given twice under two names)
+        errors.append(input_error(whole_message, _module_mark(task)))
+    return errors
+
+
+def _shape_problem(name: str, value: Any) -> str | None:
+    """Shapes a module's spec cannot say: `mode` is 'raw' there since it takes 0644, '0644' or 'u+rw'."""
+    if name != "mode" or value is None or isinstance(value, str) or type(value) is int:
+        return None
+    return (f"argument 'mode': expected an octal string such as '0644', a number or symbolic modes, "
+                f"got {_type_name(value)} {value!r}")
+
+
+def _type_name(value: Any) -> str:
+    return next((name for kind, name in ((dict, "mapping"), (list, "list")) if isinstance(value, kind)),
+                type(value).__name__)
 
 
 def _lenient_spec(spec: dict[str, Arg], args: Mapping[str, Any]) -> dict[str, Arg]:
@@ -85,24 +143,50 @@ def _lenient_spec(spec: dict[str, Arg], args: Mapping[str, Any]) -> dict[str, Ar
             for name, arg in spec.items()}
 
 
-def _missing_local_file(task: Task, module: str) -> list[InputError]:
+def _local_file(task: Task, module: str) -> tuple[str, list[str]] | None:
+    """(name, candidate paths) of a local file a task names and needs, when knowable before running."""
     if module not in LOCAL_FILES or task.delegate_to is not None:
-        return []
+        return None
     argument, folder = LOCAL_FILES[module]
     name = task.args.get(argument)
     if not isinstance(name, str) or is_template(name) or task.loop is not None and "item" in name:
-        return []
+        return None
     if module == "copy" and task.args.get("remote_src") in (True, "yes", "true", "True"):
-        return []
+        return None
     base = task.base_dir
     playbook_dir = os.path.dirname(task.mark.file)
     candidates = [name] if os.path.isabs(name) else [
         os.path.join(base, folder, name), os.path.join(base, name), os.path.join(playbook_dir, folder, name),
         os.path.join(playbook_dir, name)]
+    return name, candidates
+
+
+def _missing_local_file(task: Task, module: str) -> list[InputError]:
+    found = _local_file(task, module)
+    if found is None:
+        return []
+    name, candidates = found
     if any(os.path.exists(candidate) for candidate in candidates):
         return []
+    argument, folder = LOCAL_FILES[module]
     mark = value_mark(task.args, argument, task.marks.get(f"args.{argument}", task.mark))
-    return [input_error(f"{module}: {argument} '{name}' not found (looked in {os.path.join(base, folder)})", mark)]
+    return [input_error(f"{module}: {argument} '{name}' not found (looked in {os.path.join(task.base_dir, folder)})",
+                        mark)]
+
+
+def _check_template_file(task: Task, check: UndefinedCheck) -> None:
+    """Jinja2 syntax and undefined names inside the template file, pointed at its own lines."""
+    found = _local_file(task, "template")
+    path = next((candidate for candidate in found[1] if os.path.isfile(candidate)), None) if found else None
+    if path is None:
+        return
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        check.errors.append(input_error(f"template: cannot read {path}: {error}", _module_mark(task)))
+        return
+    check.template_file(path, text, loop_names(task) | set(task.vars if isinstance(task.vars, dict) else {}))
 
 
 def _handler_names(play: Play) -> set[str]:

@@ -1,0 +1,1 @@
+"""Engine tests: validation of bad input, variable precedence."""
