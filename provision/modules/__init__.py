@@ -19,6 +19,7 @@ from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
 from provision.modules.modprobe import Modprobe
 from provision.modules.ping import Ping
+from provision.modules.reboot import Reboot
 from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
 from provision.modules.setup import Setup
@@ -30,7 +31,7 @@ from provision.modules.template import Template
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Modprobe, Ping, SetFact,
+        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
         Service, Setup, Shell, Stat, Sysctl, Systemd, Template,
     )
 }

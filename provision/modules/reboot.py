@@ -1,0 +1,93 @@
+"""reboot: restart the host and wait, bounded, until it is back as a new boot.
+
+The boot id (/proc/sys/kernel/random/boot_id) is read before; the reboot command is started
+detached after a short delay so this command returns first; then the connection is reopened until
+the host answers with a different boot id and the test command succeeds. Always changed; in check
+mode it says it would reboot and does nothing. The easy thing to get wrong: the old connection can
+answer for a moment after the reboot was asked for, so "it answered" proves nothing — only a new
+boot id does.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from provision.errors import BecomeFailed, ConnectionFailed, HostKeyRejected
+from provision.modules.base import Arg, Module, ModuleFailed
+from provision.shell import join
+
+BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
+
+
+class Reboot(Module):
+    name = "reboot"
+    spec = {
+        "reboot_timeout": Arg("int", default=600, help="seconds to wait for the host to come back"),
+        "pre_reboot_delay": Arg("int", default=0, help="seconds before rebooting"),
+        "post_reboot_delay": Arg("int", default=0, help="seconds to wait after it is back"),
+        "reboot_command": Arg("str", default="reboot", help="shell text that reboots the host"),
+        "test_command": Arg("str", default="whoami", help="must succeed on the host once it is back"),
+        "boot_time_command": Arg("str", default=BOOT_ID_COMMAND,
+                                 help="prints something that differs after a reboot"),
+        "msg": Arg("str", default="Reboot initiated by provision", help="accepted for Ansible playbooks; unused"),
+        "poll_interval": Arg("float", default=1.0),
+    }
+
+    def boot_id(self, timeout: float | None = None) -> str:
+        result = self.context.run(self.args["boot_time_command"], timeout=timeout)
+        if not result.ok or not result.stdout.strip():
+            raise ModuleFailed(f"reboot: cannot read the boot id ({self.args['boot_time_command']}): "
+                               f"{result.stderr.strip() or 'no output'}")
+        return result.stdout.strip()
+
+    def read(self) -> str:
+        return self.boot_id()
+
+    def diff(self, current: str) -> str:
+        return current  # the plan is the boot id to leave behind
+
+    def describe(self, current: str, plan: str) -> str:
+        return f"reboot the host (boot id {current})\n"
+
+    def result_data(self, current: str, plan: Any) -> dict[str, Any]:
+        return {"rebooted": False, "boot_id": current}
+
+    def apply(self, plan: str) -> dict[str, Any]:
+        before = plan
+        started = time.monotonic()
+        # Detached and delayed by at least a second, so this command's answer gets back first.
+        delay = max(1, int(self.args["pre_reboot_delay"]))
+        reboot = join(["nohup", "sh", "-c", f"sleep {delay}; " + self.args["reboot_command"]])
+        result = self.context.run(reboot + " >/dev/null 2>&1 </dev/null &")
+        if not result.ok:
+            raise ModuleFailed(f"reboot: could not start {self.args['reboot_command']!r}: {result.stderr.strip()}")
+        after, last_error = self.wait_for_new_boot(before, started)
+        if after is None:
+            raise ModuleFailed(
+                f"reboot: the host did not come back as a new boot within {self.args['reboot_timeout']}s"
+                + (f" (last error: {last_error})" if last_error else " (the boot id never changed: did it reboot?)"),
+                {"rebooted": False, "boot_id": before})
+        if self.args["post_reboot_delay"]:
+            time.sleep(self.args["post_reboot_delay"])
+        return {"rebooted": True, "elapsed": round(time.monotonic() - started, 1),
+                "boot_id_before": before, "boot_id": after}
+
+    def wait_for_new_boot(self, before: str, started: float) -> tuple[str | None, str]:
+        deadline = started + self.args["reboot_timeout"]
+        last_error = ""
+        time.sleep(max(1, int(self.args["pre_reboot_delay"])))
+        while time.monotonic() < deadline:
+            try:
+                self.context.reconnect()
+                now = self.boot_id(timeout=10)
+                if now != before:
+                    test = self.context.run(self.args["test_command"], timeout=30)
+                    if test.ok:
+                        return now, ""
+                    last_error = f"test command failed: {test.stderr.strip()}"
+            except HostKeyRejected:
+                raise
+            except (ConnectionFailed, BecomeFailed, ModuleFailed) as error:
+                last_error = str(error)
+            time.sleep(self.args["poll_interval"])
+        return None, last_error
