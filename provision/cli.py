@@ -50,6 +50,11 @@ def _add_sandbox(commands) -> None:
     down.add_argument("--name", default="default")
     status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
     status.add_argument("--name", default=None, help="one sandbox (default: all)")
+    push = actions.add_parser(
+        "push-image", help="put a tiny busybox image (from the base image's files) into the sandbox registry",
+        description="Starts the sandbox registry if needed. Docker hosts then `docker pull IMAGE` from it.")
+    push.add_argument("--name", default="default")
+    push.add_argument("--image", default="busybox:sandbox", help="NAME:TAG to push it as (default busybox:sandbox)")
     ssh = actions.add_parser("ssh", help="run a command (or a shell) on a sandbox host; exit code passed through")
     ssh.add_argument("--name", default="default")
     ssh.add_argument("--user", "-l", default="root", help="root, admin (sudo NOPASSWD) or deploy (sudo asks a password)")
@@ -89,6 +94,11 @@ def run_sandbox(args, console: Console) -> int:
     sandbox = Sandbox.load(args.name)
     if sandbox is None:
         raise SandboxError(f"no sandbox named {args.name}; start one with `provision sandbox up --name {args.name}`")
+    if args.action == "push-image":
+        name, _, tag = args.image.partition(":")
+        image = sandbox.push_image(name, tag or "latest")
+        console.print(f"pushed {image} to {sandbox.registry.url} as library/{image}; on a docker host: docker run {image}")
+        return EXIT_OK
     sandbox.host(args.host)  # a clear error for an unknown host
     remote = args.remote[1:] if args.remote[:1] == ["--"] else args.remote
     command = ["ssh", "-F", sandbox.ssh_config_path, "-l", args.user]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -47,7 +49,10 @@ def _all_pids(sandbox: Sandbox) -> list[int]:
 def test_docker_hosts_run_an_image_pulled_from_the_sandbox_registry():
     fleet = Sandbox.up(f"pt{os.getpid()}xdk", hosts=3, kind="docker", log=lambda text: None)
     try:
-        image = fleet.push_image("busybox", "sandbox")
+        pushed = subprocess.run([sys.executable, "-m", "provision.cli", "sandbox", "push-image", "--name", fleet.name,
+                                 "--image", "busybox:sandbox"], capture_output=True, text=True)
+        assert pushed.returncode == 0, pushed.stderr
+        image = "busybox:sandbox"
         for host in fleet.hosts:
             assert ssh(fleet, host.name, "docker info -f '{{.Driver}}'").stdout.strip() == "overlay2"
             result = ssh(fleet, host.name, f"docker run --rm {image} sh -c 'echo ran in $(hostname)'")
