@@ -22,6 +22,7 @@ from provision.sandbox.host import SandboxHost
 from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image, ensure_layer
 from provision.sandbox.kinds import KINDS
 from provision.sandbox.registry import Registry, busybox_layer
+from provision.sandbox.seed import seed
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
 # inotify instances one systemd host uses (systemd, journald, udev-less units: about 6; with room)
@@ -136,7 +137,7 @@ class Sandbox:
         sandbox.save()
         for host in sandbox.hosts:
             host.create_network(sandbox.bridge, 24)
-            _seed(host, sandbox)
+            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry)
             host.start(sandbox.image_root)
             sandbox.save()
         with ThreadPoolExecutor(max_workers=32) as pool:
@@ -185,7 +186,7 @@ class Sandbox:
         host = self.host(name)
         host.stop()
         host.wipe()
-        _seed(host, self)
+        seed(host, self.key_path, self.image_root, self.registry)
         host.start(self.image_root)
         self.save()
         host.wait_ready()
@@ -277,63 +278,3 @@ def _free_index(root: str) -> int:
         if index not in used and not os.path.exists(f"/sys/class/net/pvbr{index}"):
             return index
     raise SandboxError("no free sandbox network left (249 sandboxes are up)")
-
-
-def _seed(host: SandboxHost, sandbox: Sandbox) -> None:
-    """Put the host's own host key and the sandbox's client key into its (empty) upper folder."""
-    os.makedirs(host.directory, exist_ok=True)
-    key = os.path.join(host.directory, "ssh_host_ed25519_key")
-    if not os.path.exists(key):
-        system.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
-    etc_ssh = os.path.join(host.upper, "etc", "ssh")
-    os.makedirs(etc_ssh, exist_ok=True)
-    for suffix, mode in (("", 0o600), (".pub", 0o644)):
-        target = os.path.join(etc_ssh, "ssh_host_ed25519_key" + suffix)
-        shutil.copyfile(key + suffix, target)
-        os.chmod(target, mode)
-    with open(sandbox.key_path + ".pub") as handle:
-        public_key = handle.read()
-    passwd = _image_users(sandbox.image_root)
-    for user in ("root", "admin", "deploy"):
-        uid, gid, home = passwd[user]
-        ssh_dir = os.path.join(host.upper, home.lstrip("/"), ".ssh")
-        os.makedirs(ssh_dir, exist_ok=True)
-        authorized = os.path.join(ssh_dir, "authorized_keys")
-        with open(authorized, "w") as handle:
-            handle.write(public_key)
-        os.chmod(ssh_dir, 0o700)
-        os.chmod(authorized, 0o600)
-        for path in (ssh_dir, authorized):
-            os.chown(path, uid, gid)
-        home_dir = os.path.join(host.upper, home.lstrip("/"))
-        os.chown(home_dir, uid, gid)
-        os.chmod(home_dir, 0o700 if user == "root" else 0o755)
-    hostname_file = os.path.join(host.upper, "etc", "hostname")
-    with open(hostname_file, "w") as handle:
-        handle.write(host.name + "\n")
-    with open(os.path.join(host.upper, "etc", "hosts"), "w") as handle:
-        handle.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
-    if KINDS[host.kind].docker:
-        _seed_docker(host, sandbox)
-
-
-def _seed_docker(host: SandboxHost, sandbox: Sandbox) -> None:
-    """dockerd pulls through the sandbox registry (plain HTTP) and must not fall back to vfs."""
-    registry = sandbox.registry
-    os.makedirs(os.path.join(host.upper, "etc", "docker"), exist_ok=True)
-    with open(os.path.join(host.upper, "etc", "docker", "daemon.json"), "w") as handle:
-        json.dump({"registry-mirrors": [registry.url], "insecure-registries": [registry.host_port],
-                   "storage-driver": "overlay2"}, handle, indent=1)
-
-
-def _image_users(image_lower: str) -> dict[str, tuple[int, int, str]]:
-    """Users of the image as a host sees it: the top-most layer's /etc/passwd wins."""
-    users = {}
-    passwd = next(path for path in (os.path.join(layer, "etc", "passwd") for layer in image_lower.split(":"))
-                  if os.path.exists(path))
-    with open(passwd) as handle:
-        for line in handle:
-            parts = line.strip().split(":")
-            if len(parts) >= 6:
-                users[parts[0]] = (int(parts[2]), int(parts[3]), parts[5])
-    return users

@@ -1,0 +1,74 @@
+"""What a host's empty upper folder gets before it first starts: its own host key, the sandbox's
+client key for root, admin and deploy, hostname and hosts files, and for docker hosts dockerd's
+configuration. The thing easy to get wrong: home folders and keys must belong to the user as the
+image numbers them (read from the image's top-most /etc/passwd), or sshd refuses the key.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from provision.sandbox import system
+from provision.sandbox.host import SandboxHost
+from provision.sandbox.kinds import KINDS
+from provision.sandbox.registry import Registry
+
+
+def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Registry) -> None:
+    """Put the host's own host key and the sandbox's client key into its (empty) upper folder."""
+    os.makedirs(host.directory, exist_ok=True)
+    key = os.path.join(host.directory, "ssh_host_ed25519_key")
+    if not os.path.exists(key):
+        system.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
+    etc_ssh = os.path.join(host.upper, "etc", "ssh")
+    os.makedirs(etc_ssh, exist_ok=True)
+    for suffix, mode in (("", 0o600), (".pub", 0o644)):
+        target = os.path.join(etc_ssh, "ssh_host_ed25519_key" + suffix)
+        shutil.copyfile(key + suffix, target)
+        os.chmod(target, mode)
+    with open(client_key_path + ".pub") as handle:
+        public_key = handle.read()
+    passwd = _image_users(image_lower)
+    for user in ("root", "admin", "deploy"):
+        uid, gid, home = passwd[user]
+        ssh_dir = os.path.join(host.upper, home.lstrip("/"), ".ssh")
+        os.makedirs(ssh_dir, exist_ok=True)
+        authorized = os.path.join(ssh_dir, "authorized_keys")
+        with open(authorized, "w") as handle:
+            handle.write(public_key)
+        os.chmod(ssh_dir, 0o700)
+        os.chmod(authorized, 0o600)
+        for path in (ssh_dir, authorized):
+            os.chown(path, uid, gid)
+        home_dir = os.path.join(host.upper, home.lstrip("/"))
+        os.chown(home_dir, uid, gid)
+        os.chmod(home_dir, 0o700 if user == "root" else 0o755)
+    hostname_file = os.path.join(host.upper, "etc", "hostname")
+    with open(hostname_file, "w") as handle:
+        handle.write(host.name + "\n")
+    with open(os.path.join(host.upper, "etc", "hosts"), "w") as handle:
+        handle.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+    if KINDS[host.kind].docker:
+        _seed_docker(host, registry)
+
+
+def _seed_docker(host: SandboxHost, registry: Registry) -> None:
+    """dockerd pulls through the sandbox registry (plain HTTP) and must not fall back to vfs."""
+    os.makedirs(os.path.join(host.upper, "etc", "docker"), exist_ok=True)
+    with open(os.path.join(host.upper, "etc", "docker", "daemon.json"), "w") as handle:
+        json.dump({"registry-mirrors": [registry.url], "insecure-registries": [registry.host_port],
+                   "storage-driver": "overlay2"}, handle, indent=1)
+
+
+def _image_users(image_lower: str) -> dict[str, tuple[int, int, str]]:
+    """Users of the image as a host sees it: the top-most layer's /etc/passwd wins."""
+    users = {}
+    passwd = next(path for path in (os.path.join(layer, "etc", "passwd") for layer in image_lower.split(":"))
+                  if os.path.exists(path))
+    with open(passwd) as handle:
+        for line in handle:
+            parts = line.strip().split(":")
+            if len(parts) >= 6:
+                users[parts[0]] = (int(parts[2]), int(parts[3]), parts[5])
+    return users
