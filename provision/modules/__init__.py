@@ -27,12 +27,13 @@ from provision.modules.stat import Stat
 from provision.modules.sysctl import Sysctl
 from provision.modules.systemd import Systemd
 from provision.modules.template import Template
+from provision.modules.wait_for import WaitFor
 
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
         Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
-        Service, Setup, Shell, Stat, Sysctl, Systemd, Template,
+        Service, Setup, Shell, Stat, Sysctl, Systemd, Template, WaitFor,
     )
 }
 

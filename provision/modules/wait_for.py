@@ -1,0 +1,127 @@
+"""wait_for: wait, bounded, for a port to open or close, a path to appear or go, or text in a file.
+
+The whole wait is one shell loop on the host (bash's /dev/tcp or nc for ports, no Python), so a
+long wait costs one round trip. A condition already met is checked first and reports ok at once;
+a wait that ends in time is ok too (waiting changes nothing), one that runs out fails. In check
+mode an unmet condition is skipped: the future cannot be read. The easy thing to get wrong:
+`host` is seen from the managed host (127.0.0.1 is the host itself, not this machine), and
+`search_regex` is an extended regular expression for grep -E, not Python's.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from provision.modules.base import Arg, ModuleFailed
+from provision.modules.outcome import MayNotChange
+from provision.shell import quote
+
+PORT_OPEN = r"""
+port_open() {
+  if command -v bash >/dev/null 2>&1; then
+    timeout "$connect_timeout" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+  elif command -v nc >/dev/null 2>&1; then
+    nc -z -w "$connect_timeout" "$host" "$port" 2>/dev/null
+  else
+    echo "wait_for: neither bash nor nc on this host to test a port" >&2; exit 3
+  fi
+}
+port_says() {  # line by line, so a match returns at once even when the peer keeps the line open
+  timeout "$connect_timeout" bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+    while IFS= read -r line <&3; do printf "%s\\n" "$line" | grep -Eq -- "$2" && exit 0; done; exit 1' \
+    "$host" "$port" "$regex" 2>/dev/null
+}
+"""
+
+
+class WaitFor(MayNotChange):
+    name = "wait_for"
+    check_mode_skip = True
+    spec = {
+        "host": Arg("str", default="127.0.0.1", help="as seen from the managed host"),
+        "port": Arg("int"),
+        "path": Arg("path"),
+        "state": Arg("str", default="started", choices=("started", "stopped", "present", "absent")),
+        "search_regex": Arg("str", help="grep -E pattern to find in the file (or the port's greeting)"),
+        "timeout": Arg("int", default=300),
+        "delay": Arg("int", default=0, help="seconds before the first check"),
+        "sleep": Arg("float", default=1, help="seconds between checks"),
+        "connect_timeout": Arg("int", default=5),
+        "msg": Arg("str", help="message when the wait times out"),
+    }
+
+    def condition(self) -> str:
+        """Shell text exiting 0 when the condition holds."""
+        port, path, regex, state = self.args["port"], self.args["path"], self.args["search_regex"], self.args["state"]
+        if port is not None and path:
+            raise ModuleFailed("wait_for: give port or path, not both")
+        waiting_for_absence = state in ("stopped", "absent")
+        if regex and waiting_for_absence:
+            raise ModuleFailed("wait_for: search_regex waits for text to appear (state present or started)")
+        if port is not None:
+            if regex:
+                return "port_says"
+            return "! port_open" if waiting_for_absence else "port_open"
+        if path:
+            if waiting_for_absence:
+                return '[ ! -e "$path" ]'
+            if regex:
+                return '[ -r "$path" ] && grep -Eq -- "$regex" "$path"'
+            return '[ -e "$path" ]'
+        return "false"  # neither: just wait out the timeout, like Ansible
+
+    def script(self, timeout: int, delay: int) -> str:
+        values = {
+            "host": self.args["host"], "port": self.args["port"] or 0, "path": self.args["path"] or "",
+            "regex": self.args["search_regex"] or "", "connect_timeout": self.args["connect_timeout"],
+        }
+        lines = [f"{name}={quote(value)}" for name, value in values.items()]
+        lines.append(PORT_OPEN)
+        lines.append(f"condition() {{ {self.condition()}; }}")
+        lines.append(f"sleep {int(delay)}" if delay else "")
+        lines.append(f"end=$(( $(date +%s) + {int(timeout)} ))")
+        lines.append("while :; do condition && { echo met; exit 0; }; "
+                     '[ "$(date +%s)" -ge "$end" ] && { echo timeout; exit 0; }; '
+                     f"sleep {float(self.args['sleep']):g}; done")
+        return "\n".join(lines) + "\n"
+
+    def what(self) -> str:
+        if self.args["port"] is not None:
+            return f"{self.args['host']}:{self.args['port']}"
+        return self.args["path"] or f"{self.args['timeout']}s"
+
+    def read(self) -> bool:
+        """Is the condition met right now? (After a delay it is not looked at early.)"""
+        if self.args["delay"] or (self.args["port"] is None and not self.args["path"]):
+            return False
+        result = self.context.run(self.script(0, 0), timeout=self.args["connect_timeout"] + 30)
+        self.fail_on_error(result)
+        return result.stdout.split()[-1:] == ["met"]
+
+    def fail_on_error(self, result) -> None:
+        if result.rc != 0:
+            raise ModuleFailed(result.stderr.strip() or f"wait_for: the check failed (rc {result.rc})")
+
+    def diff(self, current: bool) -> str | None:
+        return None if current else "wait"
+
+    def result_data(self, current: bool, plan: Any) -> dict[str, Any]:
+        return {"elapsed": 0, "state": self.args["state"], "port": self.args["port"], "path": self.args["path"]}
+
+    def apply(self, plan: str) -> dict[str, Any]:
+        started = time.monotonic()
+        timeout, delay = self.args["timeout"], self.args["delay"]
+        result = self.context.run(self.script(timeout, delay), timeout=timeout + delay + self.args["connect_timeout"] + 30)
+        self.fail_on_error(result)
+        elapsed = round(time.monotonic() - started, 1)
+        data = {"changed": False, "elapsed": elapsed, "state": self.args["state"],
+                "port": self.args["port"], "path": self.args["path"]}
+        met = result.stdout.split()[-1:] == ["met"]
+        if self.args["port"] is None and not self.args["path"]:
+            return data  # a plain wait: it always "times out"
+        if not met:
+            data.pop("changed")
+            raise ModuleFailed(self.args["msg"] or f"Timeout when waiting for {self.what()}"
+                               + (f" to match {self.args['search_regex']!r}" if self.args["search_regex"] else "")
+                               + f" ({self.args['state']}, {timeout}s)", data)
+        return data
