@@ -334,12 +334,31 @@ def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | N
             *(read_vars_dir(base, "host_vars", host.name, builder.errors) for base in bases),
         ]
         host.vars = layer(*levels)
-        kind = host.vars.get("ansible_connection", "ssh")
-        if isinstance(kind, str) and "{{" not in kind and kind not in CONNECTIONS:
-            where = next((value_mark(level, "ansible_connection") for level in reversed(levels)
-                          if level and "ansible_connection" in level), host.mark)
-            builder.errors.append(input_error(
-                f"host '{host.name}': ansible_connection '{kind}' is not supported (use ssh or local)", where))
+        builder.errors.extend(_connection_problems(host, levels))
+
+
+def _connection_problems(host: Host, levels: list) -> list[InputError]:
+    """Connection settings that cannot work, each pointed at where its value was written."""
+    def where(key: str) -> Mark | None:
+        return next((value_mark(level, key) for level in reversed(levels) if level and key in level), host.mark)
+
+    problems = []
+    kind = host.vars.get("ansible_connection", "ssh")
+    if not _templated(kind) and (not isinstance(kind, str) or kind not in CONNECTIONS):
+        problems.append(input_error(
+            f"host '{host.name}': ansible_connection '{kind}' is not supported (use ssh or local)",
+            where("ansible_connection")))
+    for key in ("ansible_port", "ansible_ssh_port"):
+        port = host.vars.get(key)
+        if port is None or _templated(port):
+            continue
+        if isinstance(port, bool) or not str(port).strip().isdigit() or not 0 < int(str(port)) < 65536:
+            problems.append(input_error(f"host '{host.name}': {key} must be a port number, not {port!r}", where(key)))
+    return problems
+
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
 
 
 def graph(inventory: Inventory, group_name: str = "all") -> str:

@@ -85,6 +85,7 @@ def load_task(data: dict, context: LoadContext, mark: Mark, base_dir: str, role:
     given = data.get("args")
     if given is not None and not isinstance(given, dict):
         context.problem("'args' must be a mapping", mark_of(data, "args", mark))
+        given = None
     merged = MarkedDict({**(given or {}), **args})  # inline arguments win over args:, as in Ansible
     for source in (given, value):
         if isinstance(source, MarkedDict):
@@ -178,6 +179,10 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
     task.run_once = literal_bool(data.get("run_once")) or False
     task.delegate_to = data.get("delegate_to") if "local_action" not in data else "localhost"
     task.loop_control = get("loop_control") or {}
+    if not isinstance(task.loop_control, dict):
+        context.problem("'loop_control' must be a mapping (loop_var:, index_var:, label:...)",
+                        mark_of(data, "loop_control", task.mark))
+        task.loop_control = {}
     _set_loop(task, data, context)
     for key, kind, default in (("vars", dict, {}), ("environment", dict, {})):
         value = data.get(key)
