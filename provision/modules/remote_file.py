@@ -201,6 +201,8 @@ def write_command(
         f"dest={quote(dest)}",
         f'tmp=$(mktemp {quote(folder)}/.provision-XXXXXX) || exit 1',
         "trap 'rm -f \"$tmp\"' EXIT",
+        # a dropped connection or Ctrl-C must run the EXIT trap too (sh skips it on a signal)
+        "trap 'exit 1' HUP INT TERM PIPE",
         'cat > "$tmp" || exit 1',
         # keep what the old file had unless the task says otherwise; new files get the umask default
         'if [ -e "$dest" ]; then chmod --reference="$dest" "$tmp" && { chown --reference="$dest" "$tmp" 2>/dev/null || true; };'

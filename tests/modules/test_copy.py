@@ -185,3 +185,14 @@ def test_without_become_a_root_folder_is_refused_and_nothing_is_left(remote, mod
     assert result.status == "failed"
     assert "Permission denied" in result.msg
     assert remote.listing() == []
+
+
+def test_a_write_killed_halfway_leaves_the_old_file_and_no_temp_file(remote):
+    from provision.modules.remote_file import write_command
+
+    dest = remote.put("big.conf", "old\n")
+    remote.sh(f"cat > /tmp/write.sh <<'EOF'\n{write_command(dest)}EOF")
+    # the writer is killed while its input is still arriving, as when the connection drops
+    remote.sh("(echo partial; sleep 2) | sh /tmp/write.sh & writer=$!; sleep 0.5; kill -TERM $writer; wait; true")
+    assert remote.look(dest).content == b"old\n"
+    assert remote.listing() == ["big.conf"]
