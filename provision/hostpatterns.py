@@ -38,6 +38,27 @@ def split_pattern(pattern: str) -> list[str]:
     return [term.strip() for term in terms if term.strip()]
 
 
+def compile_term(term: str) -> re.Pattern[str]:
+    """The regular expression of a `~regex` term; a bad one is an InputError, not a crash."""
+    try:
+        return re.compile(term[1:])
+    except re.error as error:
+        raise InputError(f"host pattern {term!r}: bad regular expression: {error}") from None
+
+
+def pattern_problems(pattern: str) -> list[str]:
+    """What is wrong with a pattern before any inventory is looked at (bad regular expressions)."""
+    problems = []
+    for term in split_pattern(pattern):
+        bare = term.lstrip("&!")
+        if bare.startswith("~"):
+            try:
+                compile_term(bare)
+            except InputError as error:
+                problems.append(error.message)
+    return problems
+
+
 def group_members(inventory: Inventory, group_name: str) -> list[str]:
     """Hosts of a group and of all its descendant groups, in inventory order."""
     seen_groups: set[str] = set()
@@ -82,7 +103,7 @@ def match_term(inventory: Inventory, term: str) -> list[str]:
         end = int(sliced.group("end")) + 1 if sliced.group("end") else len(members)
         return members[start:end]  # Ansible slices include their end
     if term.startswith("~"):
-        regex = re.compile(term[1:])
+        regex = compile_term(term)
         test = lambda name: regex.match(name) is not None  # noqa: E731
     else:
         test = lambda name: fnmatch.fnmatchcase(name, term)  # noqa: E731

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from provision.errors import Mark, ValidationFailed
+from provision.hostpatterns import pattern_problems
 from provision.playbook.context import (
     PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
 from provision.playbook.model import Play, Playbook
@@ -85,6 +86,8 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
         hosts = ""
     elif isinstance(hosts, list):
         hosts = ",".join(str(host) for host in hosts)
+    for problem in pattern_problems(str(hosts)) if not is_template(str(hosts)) else []:
+        context.problem(problem, value_mark(data, "hosts", mark))
     play = Play(mark=mark, hosts=str(hosts), name=data.get("name"), marks=marks)
     play.vars = _mapping(data, "vars", context, mark)
     play.become = literal_bool(data.get("become"))
