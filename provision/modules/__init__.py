@@ -15,6 +15,7 @@ from provision.modules.copy import Copy
 from provision.modules.debug import Debug
 from provision.modules.fail import Fail
 from provision.modules.file import File
+from provision.modules.get_url import GetUrl
 from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
 from provision.modules.modprobe import Modprobe
@@ -32,7 +33,7 @@ from provision.modules.wait_for import WaitFor
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
+        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, GetUrl, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
         Service, Setup, Shell, Stat, Sysctl, Systemd, Template, WaitFor,
     )
 }
