@@ -7,6 +7,7 @@ tests under tests/modules/.
 from __future__ import annotations
 
 from provision.modules.apt import Apt
+from provision.modules.apt_repository import AptRepository
 from provision.modules.assert_ import Assert
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
@@ -33,7 +34,7 @@ from provision.modules.wait_for import WaitFor
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, Assert, BlockInFile, Command, Copy, Debug, Fail, File, GetUrl, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
+        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Fail, File, GetUrl, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
         Service, Setup, Shell, Stat, Sysctl, Systemd, Template, WaitFor,
     )
 }

@@ -1,0 +1,218 @@
+"""apt_repository: an apt source with its own signing key (a vendor repository: CUDA, Docker...).
+
+Writes /etc/apt/sources.list.d/NAME.sources (deb822, from `uris`/`suites`/`components`) or
+NAME.list (from a one-line `repo`), with `Signed-By` pointing at a keyring under /etc/apt/keyrings
+that only this source trusts. The key comes from a local file (`key_src`), inline text
+(`key_content`) or a URL fetched on the host (`key_url`). One round trip reads the source file,
+the keyring's checksum and, for `key_url`, the checksum of what the URL serves now; everything is
+written atomically and the package index is refreshed after a change.
+
+The easy thing to get wrong: apt reads an ASCII-armored key only from a `.asc` file and a binary
+one only from `.gpg`; the keyring's extension follows the key's form.
+"""
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from provision.facts import split_sections
+from provision.modules.apt import LOCK_WAIT
+from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.remote_file import unified_diff, write_file
+from provision.shell import join, quote
+
+NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+LIST_LINE = re.compile(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)((?:\s+\S+)*)\s*$")
+ARMOR = b"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+@dataclass
+class RepoState:
+    text: str | None  # the source file, None when absent
+    keyring_sum: str | None  # sha256 of the keyring, None when absent
+    url_sum: str | None  # sha256 of what key_url serves now
+
+
+@dataclass
+class RepoPlan:
+    text: str | None  # new source file; None: remove it (when `remove_source`)
+    write_source: bool
+    remove_source: bool = False
+    key: str = ""  # "", "write", "fetch", "remove"
+
+
+def list_line(repo: str, keyring: str | None) -> str:
+    """A one-line source with signed-by added to its options (unless it names one already)."""
+    match = LIST_LINE.match(repo.strip())
+    if not match:
+        raise ModuleFailed(f"apt_repository: {repo!r} is not a source line (deb [options] URI SUITE [COMPONENT...])")
+    kind, options, uri, suite, components = match.groups()
+    words = (options or "").split()
+    if keyring and not any(word.startswith("signed-by=") for word in words):
+        words.insert(0, f"signed-by={keyring}")
+    bracket = f"[{' '.join(words)}] " if words else ""
+    return f"{kind} {bracket}{uri} {suite}{' ' + ' '.join(components.split()) if components.strip() else ''}\n"
+
+
+def deb822(fields: dict[str, Any]) -> str:
+    lines = []
+    for key, value in fields.items():
+        if value is None or value == [] or value == "":
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        lines.append(f"{key}: {' '.join(map(str, value)) if isinstance(value, list) else value}")
+    return "\n".join(lines) + "\n"
+
+
+class AptRepository(Module):
+    name = "apt_repository"
+    spec = {
+        "name": Arg("str", required=True, aliases=("filename",), help="file name under sources.list.d, no extension"),
+        "repo": Arg("str", help="one-line source: deb [arch=amd64] URI SUITE COMPONENT..."),
+        "uris": Arg("list", elements="str"),
+        "suites": Arg("list", elements="str"),
+        "components": Arg("list", elements="str"),
+        "types": Arg("list", elements="str", default=["deb"]),
+        "architectures": Arg("list", elements="str"),
+        "options": Arg("dict", default={}, help="more deb822 fields (Trusted: yes, Languages: none...)"),
+        "key_src": Arg("path", help="local key file (role files/ searched)"),
+        "key_content": Arg("str", help="the key itself, armored"),
+        "key_url": Arg("str", help="a URL the host fetches the key from"),
+        "keyring": Arg("path", help="default /etc/apt/keyrings/NAME.asc (or .gpg for a binary key)"),
+        "state": Arg("str", default="present", choices=("present", "absent")),
+        "update_cache": Arg("bool", default=True),
+        "mode": Arg("str", default="0644"),
+        "lock_timeout": Arg("int", default=120),
+    }
+
+    # ---- what is wanted ----------------------------------------------------------------------
+    def key_bytes(self) -> bytes | None:
+        if self.args["key_src"]:
+            with open(self.context.find_file("files", self.args["key_src"]), "rb") as handle:
+                return handle.read()
+        if self.args["key_content"]:
+            return self.args["key_content"].encode()
+        return None
+
+    def keyring(self) -> str | None:
+        if self.args["keyring"]:
+            return self.args["keyring"]
+        if not (self.args["key_src"] or self.args["key_content"] or self.args["key_url"]):
+            return None
+        key = self._key
+        armored = key.lstrip().startswith(ARMOR) if key is not None else not self.args["key_url"].endswith(".gpg")
+        return f"/etc/apt/keyrings/{self.args['name']}.{'asc' if armored else 'gpg'}"
+
+    def source_path(self) -> str:
+        extension = "list" if self.args["repo"] else "sources"
+        return f"/etc/apt/sources.list.d/{self.args['name']}.{extension}"
+
+    def source_text(self) -> str:
+        keyring = self.keyring()
+        if self.args["repo"]:
+            return list_line(self.args["repo"], keyring)
+        if not self.args["uris"] or not self.args["suites"]:
+            raise ModuleFailed("apt_repository: give repo (one line) or uris and suites (deb822)")
+        fields: dict[str, Any] = {
+            "Types": self.args["types"], "URIs": self.args["uris"], "Suites": self.args["suites"],
+            "Components": self.args["components"], "Architectures": self.args["architectures"],
+            "Signed-By": keyring,
+        }
+        fields.update({key: value for key, value in self.args["options"].items()})
+        return deb822(fields)
+
+    # ---- read --------------------------------------------------------------------------------
+    def read(self) -> RepoState:
+        if not NAME.match(self.args["name"]):
+            raise ModuleFailed(f"apt_repository: {self.args['name']!r} is not a valid file name")
+        if sum(bool(self.args[key]) for key in ("key_src", "key_content", "key_url")) > 1:
+            raise ModuleFailed("apt_repository: give one of key_src, key_content and key_url")
+        self._key = self.key_bytes()
+        source, keyring = self.source_path(), self.keyring()
+        script = ["s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }"]
+        if keyring:
+            script.append(f"s keyring; [ -f {quote(keyring)} ] && sha256sum < {quote(keyring)} | cut -d' ' -f1")
+        if self.args["key_url"] and self.args["state"] == "present":
+            script.append(f"s url; t=$(mktemp); if curl -fsSL --max-time 30 -o \"$t\" {quote(self.args['key_url'])};"
+                          ' then sha256sum < "$t" | cut -d" " -f1; else echo failed; fi; rm -f "$t"')
+        script.append(f"s exists; [ -f {quote(source)} ] && echo yes")
+        script.append(f"s source; [ ! -f {quote(source)} ] || cat {quote(source)}")
+        result = self.context.run("\n".join(script) + "\n")
+        marker = "\n@@provision:source@@\n"
+        if marker not in result.stdout:
+            raise ModuleFailed(f"apt_repository: cannot read {source}: {result.stderr.strip()}")
+        head, text = result.stdout.split(marker, 1)
+        sections = split_sections(head)
+        url_sum = sections.get("url", "").split()
+        if "failed" in url_sum:
+            raise ModuleFailed(f"apt_repository: the host could not fetch the key from {self.args['key_url']}")
+        return RepoState(text if sections.get("exists") == "yes" else None,
+                         sections.get("keyring") or None, url_sum[0] if url_sum else None)
+
+    def diff(self, current: RepoState) -> RepoPlan | None:
+        if self.args["state"] == "absent":
+            plan = RepoPlan(None, False, remove_source=current.text is not None,
+                            key="remove" if current.keyring_sum and self.keyring() else "")
+            return plan if plan.remove_source or plan.key else None
+        text = self.source_text()
+        key = ""
+        if self._key is not None and current.keyring_sum != hashlib.sha256(self._key).hexdigest():
+            key = "write"
+        elif self.args["key_url"] and current.keyring_sum != current.url_sum:
+            key = "fetch"
+        plan = RepoPlan(text, current.text != text, key=key)
+        return plan if plan.write_source or plan.key else None
+
+    def describe(self, current: RepoState, plan: RepoPlan) -> str:
+        text = ""
+        if plan.write_source or plan.remove_source:
+            text += unified_diff(current.text, plan.text, self.source_path())
+        if plan.key:
+            verb = {"write": "write", "fetch": f"fetch {self.args['key_url']} into", "remove": "remove"}[plan.key]
+            text += f"{verb} keyring {self.keyring()}\n"
+        return text
+
+    def result_data(self, current: RepoState, plan: Any) -> dict[str, Any]:
+        return {"sources_file": self.source_path(), "keyring": self.keyring()}
+
+    # ---- apply -------------------------------------------------------------------------------
+    def apply(self, plan: RepoPlan) -> dict[str, Any]:
+        keyring, source = self.keyring(), self.source_path()
+        mode = self.args["mode"]
+        if plan.key in ("write", "fetch"):
+            self._run(join(["mkdir", "-p", "-m", "0755", "--", posixpath.dirname(keyring)]), "create the keyring folder")
+        if plan.key == "write":
+            write_file(self.context, keyring, self._key, mode=mode)
+        elif plan.key == "fetch":
+            self._run("\n".join([
+                f"k={quote(keyring)}",
+                'tmp=$(mktemp "$(dirname "$k")/.provision-XXXXXX") || exit 1',
+                "trap 'rm -f \"$tmp\"' EXIT",
+                f'curl -fsSL --max-time 30 -o "$tmp" {quote(self.args["key_url"])} || exit 1',
+                join(["chmod", mode, "--"]) + ' "$tmp" && mv -f -- "$tmp" "$k"',
+            ]), f"fetch the key from {self.args['key_url']}")
+        if plan.write_source:
+            write_file(self.context, source, plan.text.encode(), mode=mode)
+        if plan.remove_source:
+            self._run(join(["rm", "-f", "--", source]), f"remove {source}")
+        if plan.key == "remove":
+            self._run(join(["rm", "-f", "--", keyring]), f"remove {keyring}")
+        data = {"sources_file": source, "keyring": keyring, "cache_updated": False}
+        if self.args["update_cache"]:
+            update = (f"lock_wait={int(self.args['lock_timeout'])}\n" + LOCK_WAIT
+                      + "apt_locked apt-get -q update\n")
+            result = self.context.run(update)
+            if not result.ok or re.search(r"^(W|E): .*(GPG error|NO_PUBKEY|not signed)", result.stdout + result.stderr, re.M):
+                raise ModuleFailed(f"apt_repository: {source} was written, but apt-get update failed: "
+                                   f"{(result.stderr.strip() or result.stdout.strip())[-1500:]}", data)
+            data["cache_updated"] = True
+        return data
+
+    def _run(self, command: str, what: str) -> None:
+        result = self.context.run(command)
+        if not result.ok:
+            raise ModuleFailed(f"apt_repository: could not {what}: {result.stderr.strip()}")
