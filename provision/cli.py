@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, console)
     except ValidationFailed as failure:
         for error in failure.errors:
-            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         errors.print(f"{len(failure.errors)} problem(s) found; no host was touched")
         return EXIT_INPUT
     except ProvisionError as error:
-        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_INPUT
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -192,7 +192,8 @@ class HostRun:
             for handler in self.play.play.handlers:
                 names = {handler.name or ""} | set(handler.listen)
                 if names & pending:
-                    self.run_task(handler, Scope(handler=True, role=self.play.play.all_roles.get(handler.role or "")))
+                    scope = Scope(handler=True, role=self.play.play.all_roles.get(handler.role or ""))
+                    self.run_list([handler], scope)  # a handler may be an include (a block)
 
     # ---- helpers ------------------------------------------------------------------------------
     def display_name(self, task: Task, scope: Scope) -> str:

@@ -20,6 +20,7 @@ from provision.runner.hoststate import HostState
 from provision.runner.options import RunOptions
 from provision.runner.results import HostRecap, RunReport
 from provision.templating import Templar
+from provision.variables import layer
 
 
 class _Recorder(Events):
@@ -74,6 +75,14 @@ def batches(hosts: list[str], serial: list[int | str]) -> list[list[str]]:
     return result
 
 
+def _serial_value(value) -> int | str:
+    """A rendered serial entry: a number, or a percentage such as "30%"; anything else means all."""
+    text = str(value).strip()
+    if text.endswith("%") and text[:-1].replace(".", "", 1).isdigit():
+        return text
+    return int(text) if text.isdigit() and int(text) > 0 else 10**9
+
+
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
                  events: Events | None = None, stop: threading.Event | None = None) -> RunReport:
     """Run every play; Ctrl-C (KeyboardInterrupt in this thread) lets tasks in flight finish."""
@@ -106,7 +115,8 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
     if not active:
         listener.note(f"play {play.name or play.hosts!r}: " + ("no hosts matched" if not hosts else "no hosts left"))
         return True
-    for number, batch in enumerate(batches(active, play.serial), start=1):
+    serial = Templar(layer(play.vars, play.vars_from_files, options.extra_vars)).render(list(play.serial))
+    for number, batch in enumerate(batches(active, [_serial_value(value) for value in serial]), start=1):
         context = PlayContext(play=play, playbook_path=playbook.path, inventory=inventory, options=options,
                               events=listener, states=states, play_hosts=active, batch=batch, stop=stop)
         _run_batch(context, options.forks, stop, report)
