@@ -49,6 +49,7 @@ def edit_block(text: str, args: dict) -> str:
 
 class BlockInFile(ContentModule):
     name = "blockinfile"
+    follow_links = True
     spec = {
         "path": Arg("path", required=True, aliases=("dest", "destfile", "name")),
         "block": Arg("str", default="", aliases=("content",)),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provision.modules.base import Arg, Module, ModuleFailed
+from provision.shell import join
 from provision.modules.remote_file import (
     CONTENT_LIMIT,
     FileState,
@@ -41,6 +42,7 @@ class ContentPlan:
 class ContentModule(Module):
     path_arg: ClassVar[str] = "path"
     needs_content: ClassVar[bool] = True  # fetch current content (lineinfile needs it; copy only for diff)
+    follow_links: ClassVar[bool] = False  # True: a link at path means its target (editing modules)
 
     @property
     def path(self) -> str:
@@ -50,7 +52,14 @@ class ContentModule(Module):
         raise NotImplementedError
 
     def read(self) -> FileState:
-        state = read_state(self.context, self.path, CONTENT_LIMIT if self.needs_content or self.diff_wanted else None)
+        limit = CONTENT_LIMIT if self.needs_content or self.diff_wanted else None
+        state = read_state(self.context, self.path, limit)
+        if state.kind == "link" and self.follow_links:
+            # edit the file the link points to and keep the link (/etc/resolv.conf), as Ansible does
+            target = self.context.run(join(["readlink", "-f", "--", self.path])).stdout.strip()
+            if target:
+                self.args[self.path_arg] = target
+                state = read_state(self.context, target, limit)
         if state.kind not in ("absent", "file"):
             raise ModuleFailed(f"{self.path} is a {state.kind}, not a regular file")
         if state.content is not None and sha1(state.content.encode()) != state.checksum:

@@ -98,6 +98,7 @@ def _insert_position(bare: list[str], args: dict) -> int:
 
 class LineInFile(ContentModule):
     name = "lineinfile"
+    follow_links = True
     spec = {
         "path": Arg("path", required=True, aliases=("dest", "destfile", "name")),
         "line": Arg("str", aliases=("value",)),

@@ -100,3 +100,16 @@ def test_become_with_a_password_edits_a_root_only_file(remote, module_context):
     assert result.status == "changed", result.msg
     after = remote.look(path)
     assert (after.text, after.owner, after.mode) == ("token=new\n", "root", "0600")
+
+
+def test_a_symlink_is_followed_and_stays_a_link(remote, module_context):
+    target = remote.put("stub-resolv.conf", "nameserver 127.0.0.53\n")
+    link = remote.path("resolv.conf")
+    remote.sh(f"ln -s stub-resolv.conf {link}")
+
+    first = run_module("lineinfile", {"path": link, "line": "options edns0"}, module_context())
+    second = run_module("lineinfile", {"path": link, "line": "options edns0"}, module_context())
+
+    assert (first.status, second.status) == ("changed", "ok"), first.msg
+    assert remote.look(target).text == "nameserver 127.0.0.53\noptions edns0\n"
+    assert remote.look(link).kind == "symbolic link"
