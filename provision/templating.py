@@ -210,7 +210,7 @@ def _is_single_output(environment: jinja2.Environment, text: str) -> bool:
 def _has_template(value: Any) -> bool:
     if isinstance(value, str):
         return is_template(value)
-    if type(value) is dict or isinstance(value, list):  # plain containers only: never walk hostvars
+    if isinstance(value, (dict, list)):  # dicts and lists only: hostvars is a Mapping, never walked
         items = value.values() if isinstance(value, dict) else value
         return any(_has_template(item) for item in items)
     return False

@@ -14,9 +14,12 @@ from provision.modules.blockinfile import BlockInFile
 from provision.modules.command import Command, Shell
 from provision.modules.copy import Copy
 from provision.modules.debug import Debug
+from provision.modules.dnf import Dnf
 from provision.modules.fail import Fail
 from provision.modules.file import File
 from provision.modules.get_url import GetUrl
+from provision.modules.gpu_preflight import GpuPreflight
+from provision.modules.gpu_verify import GpuVerify
 from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
 from provision.modules.modprobe import Modprobe
@@ -34,8 +37,9 @@ from provision.modules.wait_for import WaitFor
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Fail, File, GetUrl, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact,
-        Service, Setup, Shell, Stat, Sysctl, Systemd, Template, WaitFor,
+        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, GpuPreflight,
+        GpuVerify, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact, Service, Setup, Shell, Stat, Sysctl,
+        Systemd, Template, WaitFor,
     )
 }
 

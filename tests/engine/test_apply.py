@@ -68,7 +68,7 @@ def test_two_plays_with_failing_and_unreachable_hosts(sandbox, tmp_path):
     ghost = {"ghost": {"ansible_host": f"{sandbox.gateway.rsplit('.', 1)[0]}.250"}}
     inventory = dump_inventory(tmp_path, sandbox_inventory(sandbox, ["host01", "host02", "host03"], extra_hosts=ghost))
     report_path = tmp_path / "report.json"
-    run = provision("apply", inventory, str(tmp_path / "site.yaml"), "-T", "3", "--report-json", str(report_path))
+    run = provision("apply", inventory, str(tmp_path / "site.yaml"), "-T", "10", "--report-json", str(report_path))
     assert run.returncode == 6, run.stdout + run.stderr  # 2 (a task failed) | 4 (a host unreachable)
     report = read_report(report_path)
     hosts = report["hosts"]
@@ -91,7 +91,7 @@ def test_two_plays_with_failing_and_unreachable_hosts(sandbox, tmp_path):
     failed = [row for row in report["results"] if row["status"] == "failed" and row["host"] == "host02"]
     assert failed[-1]["task"] == "host02 breaks" and failed[-1]["file"].endswith("site.yaml")
 
-    again = provision("apply", inventory, str(tmp_path / "site.yaml"), "-T", "3", "--limit", "host01:host03",
+    again = provision("apply", inventory, str(tmp_path / "site.yaml"), "-T", "10", "--limit", "host01:host03",
                       "--report-json", str(report_path))
     assert again.returncode == 0, again.stdout + again.stderr
     second = read_report(report_path)["hosts"]
