@@ -1,0 +1,241 @@
+"""Builds the stand-in vendor repository: .deb files, flat apt indexes, a throwaway signing key.
+
+The layout copies NVIDIA's real URLs below one base, so a role points at the stand-in by changing
+only the base URL (and the keyring it trusts):
+
+  <base>/compute/cuda/repos/debian12/x86_64/      deb [signed-by=K] <that URL> /
+  <base>/libnvidia-container/stable/deb/amd64/     deb [signed-by=K] <that URL> /
+  <base>/nvidia-standin-keyring.gpg               the binary keyring for signed-by (also in each repo)
+  <base>/libnvidia-container/gpgkey               the same key armored, where NVIDIA serves theirs
+
+A build is cached under <cache>/<hash of the inputs>/, so an unchanged stand-in is built once per
+machine; a lock keeps two processes from building the same one at the same time.
+"""
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from email.utils import formatdate
+
+from provision.errors import ProvisionError
+from provision.standin import packages as catalog
+from provision.standin.packages import PackageSpec
+
+DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/standin")
+FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
+KEYRING_NAME = "nvidia-standin-keyring.gpg"
+CUDA_DISTROS = ("debian12", "ubuntu2204", "ubuntu2404")  # the same packages under each name
+LAYOUT_VERSION = "1"  # bump when the layout changes without a change to the hashed files
+
+
+class StandinError(ProvisionError):
+    """The stand-in repository cannot be built or served; the message says what failed."""
+
+
+class StandinBuildError(StandinError):
+    """dpkg-deb or gpg failed while building the stand-in repository."""
+
+
+def dpkg_architecture() -> str:
+    return _run(["dpkg", "--print-architecture"]).strip()
+
+
+def nvidia_architecture(dpkg_arch: str) -> str:
+    """The folder name NVIDIA's CUDA repository uses for a Debian architecture."""
+    return {"amd64": "x86_64", "arm64": "sbsa"}.get(dpkg_arch, dpkg_arch)
+
+
+def cuda_path(distro: str = "debian12", architecture: str | None = None) -> str:
+    return f"compute/cuda/repos/{distro}/{nvidia_architecture(architecture or dpkg_architecture())}/"
+
+
+def toolkit_path(architecture: str | None = None) -> str:
+    return f"libnvidia-container/stable/deb/{architecture or dpkg_architecture()}/"
+
+
+def input_hash(architecture: str) -> str:
+    """Hash of everything a build reads: the payload files, the package catalog, this builder."""
+    digest = hashlib.sha256(f"{LAYOUT_VERSION}\n{architecture}\n".encode())
+    sources = [os.path.join(FILES_DIR, name) for name in sorted(os.listdir(FILES_DIR))]
+    sources += [os.path.abspath(catalog.__file__), os.path.abspath(__file__)]
+    for path in sources:
+        digest.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as handle:
+            digest.update(handle.read() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_repository(destination: str = DEFAULT_CACHE) -> str:
+    """The path of a complete stand-in repository under `destination`, built now if not cached."""
+    architecture = dpkg_architecture()
+    final = os.path.join(destination, input_hash(architecture))
+    if os.path.exists(os.path.join(final, ".complete")):
+        return final
+    os.makedirs(destination, exist_ok=True)
+    with open(os.path.join(destination, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(final, ".complete")):
+            return final  # another process built it while this one waited
+        work = tempfile.mkdtemp(prefix=".build-", dir=destination)
+        try:
+            _build(work, architecture)
+            os.chmod(work, 0o755)
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.rename(work, final)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    return final
+
+
+# ---- building -----------------------------------------------------------------------------------
+def _run(command: list[str], **options) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, **options)
+    if result.returncode != 0:
+        raise StandinBuildError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _run_binary(command: list[str]) -> bytes:
+    result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        raise StandinBuildError(f"{' '.join(command)} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def _build(root: str, architecture: str) -> None:
+    pool = os.path.join(root, "pool")
+    os.makedirs(pool)
+    built: dict[str, list[str]] = {"cuda": [], "toolkit": []}
+    for spec in catalog.all_packages():
+        deb = build_deb(spec, architecture, pool)
+        for repository in (("cuda", "toolkit") if spec.repository == "both" else (spec.repository,)):
+            built[repository].append(deb)
+    cuda = os.path.join(root, cuda_path(CUDA_DISTROS[0], architecture))
+    toolkit = os.path.join(root, toolkit_path(architecture))
+    with _throwaway_gnupg() as gnupg:
+        _run(_gpg(gnupg, "--quick-generate-key", "provision stand-in repository (STAND-IN for tests: not NVIDIA) "
+                  "<standin@provision.invalid>", "ed25519", "sign", "never"))
+        keyring = _run_binary(_gpg(gnupg, "--export"))
+        armored = _run(_gpg(gnupg, "--armor", "--export"))
+        for folder, debs in ((cuda, built["cuda"]), (toolkit, built["toolkit"])):
+            os.makedirs(folder)
+            for deb in debs:  # the same file twice is a hard link, not a copy
+                os.link(deb, os.path.join(folder, os.path.basename(deb)))
+            _write(os.path.join(folder, KEYRING_NAME), keyring)
+            _publish_flat(folder, architecture, gnupg)
+    shutil.rmtree(pool)
+    for distro in CUDA_DISTROS[1:]:
+        alias = os.path.join(root, cuda_path(distro, architecture))
+        os.makedirs(os.path.dirname(alias.rstrip("/")), exist_ok=True)
+        os.symlink(os.path.relpath(cuda, os.path.dirname(alias.rstrip("/"))), alias.rstrip("/"))
+    _write(os.path.join(root, KEYRING_NAME), keyring)
+    _write(os.path.join(root, "nvidia-standin-keyring.asc"), armored.encode())
+    _write(os.path.join(root, "libnvidia-container", "gpgkey"), armored.encode())
+    _write(os.path.join(root, "README.txt"), (
+        f"{catalog.STAND_IN}.\nprovision's stand-in vendor repository, built from provision's own files for\n"
+        "tests on hosts without a GPU. The packages carry NVIDIA's names and versions and simulate\n"
+        f"their behaviour.\n\nCUDA repository:    /{cuda_path(CUDA_DISTROS[0], architecture)}\n"
+        f"Container toolkit:  /{toolkit_path(architecture)}\nKeyring (signed-by): /{KEYRING_NAME}\n").encode())
+    _write(os.path.join(root, ".complete"), b"")
+
+
+def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
+    """One .deb from a package spec; returns its path."""
+    work = tempfile.mkdtemp(prefix="standin-deb-")
+    try:
+        control_dir = os.path.join(work, "DEBIAN")
+        os.makedirs(control_dir, mode=0o755)
+        size = 0
+        for file in spec.files:
+            data = _render(file.source, spec)
+            _write(os.path.join(work, file.destination.lstrip("/")), data, file.mode)
+            size += len(data)
+        doc = f"/usr/share/doc/{spec.name}/README.STAND-IN"
+        _write(os.path.join(work, doc.lstrip("/")),
+               f"{catalog.STAND_IN}: {spec.name} {spec.version} ({spec.summary}).\n".encode())
+        _write(os.path.join(control_dir, "control"), spec.control(architecture, max(1, size // 1024)).encode())
+        conffiles = [file.destination for file in spec.files if file.conffile]
+        if conffiles:
+            _write(os.path.join(control_dir, "conffiles"), ("\n".join(conffiles) + "\n").encode())
+        for script, source in spec.scripts.items():
+            _write(os.path.join(control_dir, script), _render(source, spec), 0o755)
+        for folder, _subfolders, _files in os.walk(work):
+            os.chmod(folder, 0o755)
+        deb = os.path.join(destination, f"{spec.name}_{spec.version}_{architecture}.deb")
+        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", work, deb])
+        return deb
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _render(source: str, spec: PackageSpec) -> bytes:
+    with open(os.path.join(FILES_DIR, source)) as handle:
+        text = handle.read()
+    for name, value in spec.substitutions.items():
+        text = text.replace(f"@{name}@", value)
+    left = re.findall(r"@[A-Z][A-Z_]*@", text)
+    if left:
+        raise StandinBuildError(f"{spec.name}: {source} has unfilled placeholders {sorted(set(left))}")
+    return text.encode()
+
+
+def _write(path: str, data: bytes, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, mode)
+
+
+# ---- indexes and signatures ---------------------------------------------------------------------
+def _publish_flat(folder: str, architecture: str, gnupg: str) -> None:
+    """Packages, Release, InRelease and Release.gpg of a flat repository (`deb URL /`)."""
+    stanzas = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".deb"):
+            continue
+        path = os.path.join(folder, name)
+        control = _run(["dpkg-deb", "-f", path])
+        with open(path, "rb") as handle:
+            data = handle.read()
+        stanzas.append(control.rstrip("\n") + f"\nFilename: ./{name}\nSize: {len(data)}\n"
+                       f"MD5sum: {hashlib.md5(data).hexdigest()}\nSHA256: {hashlib.sha256(data).hexdigest()}\n")
+    index = "\n".join(stanzas).encode()
+    files = {"Packages": index, "Packages.gz": gzip.compress(index, mtime=0)}
+    for name, data in files.items():
+        _write(os.path.join(folder, name), data)
+    release = ["Origin: provision-standin", f"Label: {catalog.STAND_IN}", f"Date: {formatdate(usegmt=True)}",
+               f"Architectures: {architecture}", "MD5Sum:"]
+    release += [f" {hashlib.md5(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]
+    release.append("SHA256:")
+    release += [f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]
+    release_path = os.path.join(folder, "Release")
+    _write(release_path, ("\n".join(release) + "\n").encode())
+    _run(_gpg(gnupg, "--clearsign", "--output", os.path.join(folder, "InRelease"), release_path))
+    _run(_gpg(gnupg, "--detach-sign", "--output", os.path.join(folder, "Release.gpg"), release_path))
+
+
+def _gpg(gnupg: str, *args: str) -> list[str]:
+    return ["gpg", "--homedir", gnupg, "--batch", "--yes", "--quiet", "--pinentry-mode", "loopback",
+            "--passphrase", "", *args]
+
+
+class _throwaway_gnupg:
+    """A GNUPGHOME that exists for one build; its agent is stopped and the key thrown away."""
+
+    def __enter__(self) -> str:
+        # A short path: gpg-agent's socket path must fit in a sockaddr_un.
+        self.home = tempfile.mkdtemp(prefix="standin-gpg-", dir="/tmp")
+        os.chmod(self.home, 0o700)
+        return self.home
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
