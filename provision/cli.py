@@ -46,6 +46,9 @@ def _add_sandbox(commands) -> None:
     up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
                     help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
     up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
+    up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
+                    help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
+                         "and cached) into the sandbox registry")
     down = actions.add_parser("down", help="stop every host of a sandbox and remove what it made")
     down.add_argument("--name", default="default")
     status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
@@ -66,7 +69,8 @@ def run_sandbox(args, console: Console) -> int:
     from provision.sandbox import Sandbox
 
     if args.action == "up":
-        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, log=lambda text: console.print(text))
+        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, log=lambda text: console.print(text),
+                             pytorch_image=args.pytorch_image)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
                       f"ssh config {sandbox.ssh_config_path}")
         print(sandbox.inventory_path)
@@ -113,7 +117,8 @@ from provision.commands import ENGINE_COMMANDS as _ENGINE_COMMANDS  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False)
+    # Logs and CI read the recap too: off a terminal, do not squeeze tables into 80 columns.
+    console = Console(stderr=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     errors = Console(stderr=True)
     try:
         if args.command == "sandbox":

@@ -201,5 +201,43 @@ def run_inventory(args, console: Console) -> int:
     return 0
 
 
-ENGINE_COMMANDS = [add_apply, add_lint, add_inventory]
+def add_verify(commands) -> None:
+    parser = commands.add_parser(
+        "verify", help="prove the end state: the roles' testinfra assertions against the hosts",
+        description="Runs roles/<role>/tests/test_*.py and tests/verify/site/test_*.py with testinfra "
+                    "against the inventory's hosts, connecting as apply does (user, port, key, "
+                    "known_hosts, passwordless sudo).",
+        epilog="exit codes: 0 every check passed; 1 bad input; 2 a check failed; 4 a host unreachable (6 both)")
+    parser.add_argument("inventory")
+    parser.add_argument("-l", "--limit", help="Ansible host pattern")
+    parser.add_argument("--role", action="append", help="only this role's checks (repeatable)")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[])
+    parser.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per host x check")
+    parser.add_argument("--report-json", metavar="FILE", help="every check's outcome as JSON")
+    parser.add_argument("--accept-new-host-keys", action="store_true")
+    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    parser.set_defaults(handler=run_verify_command)
+
+
+def run_verify_command(args, console: Console) -> int:
+    from provision.verify.report import print_verify, write_verify_json
+    from provision.verify.run import run_verify
+
+    inventory = load_inventory(args.inventory)
+    names = targeted_hosts(inventory, "all", args.limit)
+    if not names:
+        raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
+    options = RunOptions(accept_new_host_keys=args.accept_new_host_keys, connect_timeout=args.timeout)
+    roles_dir = project_roles_dir()
+    site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
+    result = run_verify(inventory, names, [roles_dir] if roles_dir else [], site_dir, options,
+                        parse_extra_vars(args.extra_vars), args.role, args.junit)
+    print_verify(console, result, names, args.quiet)
+    if args.report_json:
+        write_verify_json(result, names, args.report_json)
+    return result.exit_code
+
+
+ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify]
 __all__ = ["ENGINE_COMMANDS", "ProvisionError"]

@@ -1,0 +1,68 @@
+"""Testinfra host specs from a provision inventory: the same user, port, key, known_hosts and sudo
+as `apply`, through testinfra's own `ssh` backend (OpenSSH), with strict host-key checking.
+
+testinfra's paramiko backend accepts unknown host keys (WarningPolicy), so it is never used; the
+`ssh` backend reads an ssh_config, and the one written here says exactly how to reach each host,
+with `StrictHostKeyChecking yes` (or `accept-new` when the user asked for it, as with apply).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from provision.inventory import Host, connection_view
+from provision.templating import Templar, TemplateError
+from provision.errors import InputError
+
+
+@dataclass(frozen=True)
+class VerifyTarget:
+    name: str
+    address: str
+    port: int
+    user: str | None
+    key_file: str | None
+    known_hosts: str | None
+    sudo: bool
+    sudo_user: str
+
+
+def target_of(host: Host) -> VerifyTarget:
+    try:
+        variables = Templar(host.vars).render({key: value for key, value in host.vars.items()
+                                               if key.startswith(("ansible_", "provision_"))})
+    except TemplateError as error:
+        raise InputError(f"host {host.name}: connection variables: {error}") from None
+    connection = connection_view(host.name, variables)
+    if connection.become and connection.become_password:
+        raise InputError(f"host {host.name}: verify runs sudo without a password (testinfra cannot type one); "
+                         "give the user NOPASSWD sudo for verification, or connect as root")
+    return VerifyTarget(host.name, connection.address, connection.port, connection.user,
+                        os.path.expanduser(connection.private_key_file) if connection.private_key_file else None,
+                        variables.get("provision_known_hosts_file"), connection.become,
+                        str(connection.become_user or "root"))
+
+
+def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) -> str:
+    blocks = []
+    for target in targets:
+        lines = [f"Host {target.name}", f"  HostName {target.address}", f"  Port {target.port}",
+                 "  BatchMode yes", "  IdentitiesOnly yes" if target.key_file else "",
+                 f"  StrictHostKeyChecking {'accept-new' if accept_new_host_keys else 'yes'}"]
+        if target.user:
+            lines.append(f"  User {target.user}")
+        if target.key_file:
+            lines.append(f"  IdentityFile {target.key_file}")
+        if target.known_hosts:
+            lines.append(f"  UserKnownHostsFile {target.known_hosts}")
+        blocks.append("\n".join(line for line in lines if line))
+    return "\n\n".join(blocks) + "\n"
+
+
+def hostspec(target: VerifyTarget, config_path: str, control_path: str) -> str:
+    """`ssh://NAME?ssh_config=...&sudo=...` for testinfra's --hosts; one multiplexed connection each."""
+    query = {"ssh_config": config_path, "timeout": "10", "controlpersist": "120", "controlpath": control_path}
+    if target.sudo:
+        query.update(sudo="true", sudo_user=target.sudo_user)
+    return f"ssh://{target.name}?{urlencode(query)}"
