@@ -13,6 +13,7 @@ import threading
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.inventory import graph, host_view, load_inventory
@@ -163,14 +164,7 @@ def run_apply(args, console: Console) -> int:
     inventory, playbook, extra = prepare(args)
     if args.limit and not targeted_hosts(inventory, "all", args.limit):
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
-    password = os.environ.get(BECOME_PASSWORD_VARIABLE)
-    if args.ask_become_pass:
-        password = getpass.getpass("BECOME password: ")
-    options = RunOptions(
-        check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,
-        tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
-        accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
-        connect_timeout=args.timeout, command=args.command)
+    options = _options(args, extra)
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -182,6 +176,17 @@ def run_apply(args, console: Console) -> int:
     if args.report_json:
         write_json(report, args.report_json)
     return 130 if report.interrupted else report.exit_code
+
+
+def _options(args, extra: dict) -> RunOptions:
+    password = os.environ.get(BECOME_PASSWORD_VARIABLE)
+    if args.ask_become_pass:
+        password = getpass.getpass("BECOME password: ")
+    return RunOptions(
+        check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,
+        tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
+        accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
+        connect_timeout=args.timeout, command=args.command)
 
 
 def _tags(text: str) -> set[str]:
@@ -239,5 +244,76 @@ def run_verify_command(args, console: Console) -> int:
     return result.exit_code
 
 
-ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify]
+def add_check(commands) -> None:
+    parser = commands.add_parser(
+        "check", help="the nightly drift check: check mode over the fleet plus verify, in one command",
+        description="Runs the playbook in check mode (nothing is changed; read-only probes still run) and "
+                    "then the roles' testinfra checks. Quiet when nothing moved; when something did, names "
+                    "each host and task with the diff of what would change.",
+        epilog="exit codes: 0 no drift; 1 bad input; 2 a task or check failed; 3 drift found; 4 a host "
+               "unreachable. When several apply: 2, then 4, then 3.")
+    _run_arguments(parser)
+    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per host x task, drift = failure")
+    parser.add_argument("--prom", metavar="FILE", help="node_exporter textfile metrics (provision_drift_tasks...)")
+    parser.add_argument("--no-verify", action="store_true", help="check mode only, without the testinfra checks")
+    parser.set_defaults(handler=run_check, check=True)
+
+
+def drift_of(report) -> dict[str, list]:
+    """host -> the results that would change something (drift), in run order."""
+    drift: dict[str, list] = {name: [] for name in report.recaps}
+    for result in report.results:
+        if result.status == "changed" and not result.handler:
+            drift.setdefault(result.host, []).append(result)
+    return drift
+
+
+def run_check(args, console: Console) -> int:
+    from provision.report.junit import write_junit
+    from provision.report.metrics import write_prometheus
+    from provision.verify.report import print_verify, write_verify_json
+    from provision.verify.run import run_verify
+
+    args.check, args.diff = True, True
+    inventory, playbook, extra = prepare(args)
+    options = _options(args, extra)
+    with ConsoleEvents(console, args.verbose, quiet=True, diff=False) as events:
+        report = run_playbook(playbook, inventory, options, events)
+    drift = drift_of(report)
+    for host, results in drift.items():
+        for result in results:
+            console.print(f"[yellow]drift[/] {escape(host)}: {escape(result.task)} ({escape(result.file)}:{result.line})",
+                          highlight=False, soft_wrap=True)
+            if result.diff and not result.no_log:
+                console.print(Text(result.diff.rstrip("\n")))
+    verified = None
+    if not args.no_verify:
+        names = [name for name in report.recaps if not report.recaps[name].unreachable]
+        roles_dir = project_roles_dir()
+        site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
+        if names:
+            verified = run_verify(inventory, names, [roles_dir] if roles_dir else [], site_dir, options, extra)
+            print_verify(console, verified, names, quiet=True)
+    counts = {host: len(results) for host, results in drift.items()}
+    moved = sorted(host for host, count in counts.items() if count)
+    summary = (f"drift on {len(moved)} of {len(counts)} host(s): {', '.join(moved)}" if moved
+               else f"no drift on {len(counts)} host(s)")
+    console.print(summary)
+    if args.report_json:
+        write_json(report, args.report_json, extra={"drift": {host: [r.task for r in results]
+                                                              for host, results in drift.items()}})
+        if verified is not None:
+            write_verify_json(verified, list(report.recaps), args.report_json + ".verify.json")
+    if args.junit:
+        write_junit(report, args.junit, drift_is_failure=True)
+    if args.prom:
+        write_prometheus(report, args.prom, counts)
+    if report.failed_hosts or (verified is not None and verified.failed):
+        return 2
+    if report.unreachable_hosts or (verified is not None and verified.unreachable):
+        return 4
+    return 3 if moved else 0
+
+
+ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify, add_check]
 __all__ = ["ENGINE_COMMANDS", "ProvisionError"]

@@ -31,10 +31,10 @@ def report_dict(report: RunReport) -> dict:
     }
 
 
-def write_json(report: RunReport, path: str) -> None:
+def write_json(report: RunReport, path: str, extra: dict | None = None) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=".report-", dir=directory)
     with os.fdopen(descriptor, "w") as handle:
-        json.dump(report_dict(report), handle, indent=1, default=str)
+        json.dump({**report_dict(report), **(extra or {})}, handle, indent=1, default=str)
     os.replace(temporary, path)
