@@ -1,0 +1,146 @@
+"""The stand-in repository used on sandbox hosts as a role would use NVIDIA's: a keyring for
+signed-by, apt sources at NVIDIA's paths, packages pinned by version, a reboot to load the driver."""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from provision.standin.gpus import load_description, seed_files
+from provision.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
+from provision.standin.serve import StandinServer
+from tests.conftest import ssh
+
+pytestmark = pytest.mark.sandbox
+
+KEYRING = f"/usr/share/keyrings/{KEYRING_NAME}"
+NOT_LOADED = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+              "Make sure that the latest NVIDIA driver is installed and running.")
+QUERY = "nvidia-smi --query-gpu=index,name,pci.bus_id,driver_version,compute_cap,memory.total --format=csv,noheader"
+OLD = "550.163.01-1"
+NEW = "580.95.05-1"
+OLD_BRANCH = ["nvidia-open", "nvidia-driver", "nvidia-driver-cuda", "libnvidia-ml1", "nvidia-kernel-open-dkms",
+              "nvidia-persistenced"]
+TOOLKIT = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools", "libnvidia-container1"]
+
+
+@pytest.fixture(scope="module")
+def standin(sandbox):
+    with StandinServer(build_repository(), sandbox.gateway) as server:
+        yield server
+
+
+def put(sandbox, host: str, path: str, data: bytes) -> None:
+    result = subprocess.run(["ssh", "-F", sandbox.ssh_config_path, "-l", "root", host,
+                             f"mkdir -p \"$(dirname '{path}')\" && cat > '{path}'"], input=data, capture_output=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def apt(sandbox, host: str, arguments: str) -> subprocess.CompletedProcess:
+    return ssh(sandbox, host, f"DEBIAN_FRONTEND=noninteractive apt-get -q -y {arguments}")
+
+
+@pytest.fixture
+def gpu_host(sandbox, fresh_host, standin):
+    """host01 as new, seeded with the H100 board, apt pointed only at the stand-in repositories."""
+    for path, data in seed_files(load_description("h100x8")).items():
+        put(sandbox, "host01", path, data)
+    url = standin.url
+    ssh(sandbox, "host01", f"curl -fsS -o {KEYRING} {url}{KEYRING_NAME} && rm -f /etc/apt/sources.list "
+        f"&& echo 'deb [signed-by={KEYRING}] {url}{cuda_path()} /' > /etc/apt/sources.list.d/cuda.list "
+        f"&& echo 'deb [signed-by={KEYRING}] {url}{toolkit_path('$(ARCH)')} /' "
+        "> /etc/apt/sources.list.d/nvidia-container-toolkit.list")
+    update = apt(sandbox, "host01", "update")
+    assert "NO_PUBKEY" not in update.stderr and "not signed" not in update.stderr
+    return "host01"
+
+
+def reboot(sandbox, host: str) -> None:
+    before = ssh(sandbox, host, "cat /proc/sys/kernel/random/boot_id").stdout
+    ssh(sandbox, host, "reboot", check=False)
+    deadline = time.monotonic() + 30
+    while True:
+        result = ssh(sandbox, host, "cat /proc/sys/kernel/random/boot_id", check=False)
+        if result.returncode == 0 and result.stdout != before:
+            return
+        assert time.monotonic() < deadline, f"{host} did not come back from the reboot"
+        time.sleep(0.3)
+
+
+def test_driver_installs_from_the_signed_repository_and_answers_after_reboot(sandbox, gpu_host):
+    apt(sandbox, gpu_host, f"install nvidia-open={NEW}")
+    versions = ssh(sandbox, gpu_host, "dpkg-query -W -f '${Package} ${Version}\\n' nvidia-open nvidia-driver "
+                   "nvidia-kernel-open-dkms nvidia-driver-cuda").stdout.split("\n")
+    assert all(line.endswith(NEW) for line in versions if line)
+    description = ssh(sandbox, gpu_host, "dpkg-query -W -f '${Description}' nvidia-open").stdout
+    assert description.startswith("STAND-IN for tests: not NVIDIA software")
+
+    before = ssh(sandbox, gpu_host, QUERY, check=False)
+    assert (before.returncode, before.stdout.strip()) == (9, NOT_LOADED), "no module is loaded before a reboot"
+    assert ssh(sandbox, gpu_host, "nvidia-standin-module status").stdout.endswith("reboot required: yes\n")
+
+    reboot(sandbox, gpu_host)
+    lines = ssh(sandbox, gpu_host, QUERY).stdout.splitlines()
+    assert len(lines) == 8
+    assert lines[0] == "0, NVIDIA H100 80GB HBM3, 00000000:18:00.0, 580.95.05, 9.0, 81559 MiB"
+    assert ssh(sandbox, gpu_host, "nvidia-standin-module loaded-version").stdout == "580.95.05\n"
+    assert ssh(sandbox, gpu_host, "cat /etc/nvidia-standin/lspci-Dnn-d-10de.txt").stdout.count("[10de:2330]") == 8
+    assert "CUDA Version: 13.0" in ssh(sandbox, gpu_host, "nvidia-smi").stdout
+    ssh(sandbox, gpu_host, "/etc/init.d/nvidia-persistenced start")
+    assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=persistence_mode --format=csv,noheader -i 0").stdout == "Enabled\n"
+    assert ssh(sandbox, gpu_host, "/etc/init.d/nvidia-persistenced status").returncode == 0
+
+
+def test_old_branch_then_upgrade_shows_the_mismatch_until_reboot(sandbox, gpu_host):
+    apt(sandbox, gpu_host, "install " + " ".join(f"{name}={OLD}" for name in OLD_BRANCH))
+    reboot(sandbox, gpu_host)
+    assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "550.163.01\n"
+    assert "CUDA Version        : 12.4" in ssh(sandbox, gpu_host, "nvidia-smi --version").stdout
+
+    apt(sandbox, gpu_host, "install nvidia-open")  # the newest branch, its parts pinned with it
+    mismatch = ssh(sandbox, gpu_host, "nvidia-smi -L", check=False)
+    assert mismatch.returncode == 18
+    assert mismatch.stdout.startswith("Failed to initialize NVML: Driver/library version mismatch")
+    assert ssh(sandbox, gpu_host, "nvidia-standin-module status").stdout == \
+        "installed: 580.95.05\nloaded: 550.163.01\nreboot required: yes\n"
+
+    reboot(sandbox, gpu_host)
+    assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "580.95.05\n"
+
+
+def test_fabricmanager_runs_only_with_the_matching_driver_loaded(sandbox, gpu_host):
+    apt(sandbox, gpu_host, f"install nvidia-open={NEW} nvidia-fabricmanager={NEW}")
+    assert ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager start", check=False).returncode != 0
+    reboot(sandbox, gpu_host)
+    ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager start")
+    assert ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager status").stdout == "nvidia-fabricmanager is running\n"
+    ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager stop")
+
+
+def test_toolkit_installs_and_nvidia_ctk_merges_daemon_json_idempotently(sandbox, gpu_host):
+    apt(sandbox, gpu_host, "install " + " ".join(f"{name}=1.17.8-1" for name in TOOLKIT))
+    for name in TOOLKIT:
+        description = ssh(sandbox, gpu_host, f"dpkg-query -W -f '${{Description}}' {name}").stdout
+        assert description.startswith("STAND-IN for tests: not NVIDIA software"), name
+    existing = {"log-driver": "json-file", "log-opts": {"max-size": "10m"}, "data-root": "/var/lib/docker",
+                "insecure-registries": ["10.244.0.1:5000"], "default-shm-size": "1G"}
+    put(sandbox, gpu_host, "/etc/docker/daemon.json", json.dumps(existing, indent=2).encode())
+    configure = "nvidia-ctk runtime configure --runtime=docker --set-as-default"
+    result = ssh(sandbox, gpu_host, configure)
+    assert "Wrote updated config to /etc/docker/daemon.json" in result.stderr
+    merged = json.loads(ssh(sandbox, gpu_host, "cat /etc/docker/daemon.json").stdout)
+    assert merged == {**existing, "default-runtime": "nvidia",
+                      "runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}
+    first = ssh(sandbox, gpu_host, "md5sum /etc/docker/daemon.json; stat -c %Y /etc/docker/daemon.json").stdout
+    time.sleep(1.1)
+    ssh(sandbox, gpu_host, configure)
+    assert ssh(sandbox, gpu_host, "md5sum /etc/docker/daemon.json; stat -c %Y /etc/docker/daemon.json").stdout == first
+
+    assert ssh(sandbox, gpu_host, "nvidia-ctk --version").stdout.startswith("NVIDIA Container Toolkit CLI version 1.17.8")
+    hook = ssh(sandbox, gpu_host, "echo '{\"bundle\": \"/b\"}' | nvidia-container-runtime-hook prestart; "
+               "cat /var/log/nvidia-standin/hook.log")
+    assert "prestart bundle=/b" in hook.stdout
+    assert "STAND-IN" in ssh(sandbox, gpu_host, "nvidia-container-runtime --version").stdout
