@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from provision.sandbox import system
 from provision.sandbox.host import SandboxHost
 from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image, ensure_layer
 from provision.sandbox.kinds import KINDS
+from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pytorch_layer
 from provision.sandbox.registry import Registry, busybox_layer
 from provision.sandbox.seed import seed
 
@@ -103,7 +105,9 @@ class Sandbox:
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, name: str = "default", hosts: int = 3, kind: str = "plain", root: str = STATE_ROOT,
-           log=print) -> Sandbox:
+           log=print, pytorch_image: bool = True) -> Sandbox:
+        """Start a sandbox; a docker one also gets its registry and (unless told not to) the
+        stand-in `pytorch/pytorch:DEFAULT_TAG` image in it, built once and cached."""
         system.check_requirements()
         if kind not in KINDS:
             raise SandboxError(f"sandbox kind {kind!r} is not available; available: {', '.join(KINDS)}")
@@ -126,6 +130,8 @@ class Sandbox:
         sandbox._create_client_key()
         if spec.docker:
             sandbox.start_registry()
+            if pytorch_image:
+                sandbox.push_pytorch_image(log=log)
         if spec.systemd:
             system.raise_inotify_instances(hosts * INOTIFY_PER_SYSTEMD_HOST, root)
         for number in range(1, hosts + 1):
@@ -180,6 +186,19 @@ class Sandbox:
         base_root = self.image_root.split(":")[-1]
         self.start_registry().push(f"library/{name}", tag, busybox_layer(base_root), ["/bin/sh"])
         return f"{name}:{tag}"
+
+    def push_pytorch_image(self, tag: str = DEFAULT_TAG, log=print) -> str:
+        """Put the stand-in `pytorch/pytorch:TAG` (Debian's Python, CPU torch) into the sandbox registry.
+
+        Docker hosts then `docker pull pytorch/pytorch:TAG` from it through the registry mirror, as
+        a real host would from Docker Hub. The image is labelled as a stand-in. Returns the name.
+        """
+        layer = ensure_pytorch_layer(log=log)
+        started = time.monotonic()
+        self.start_registry().push_layer_file(REPOSITORY, tag, layer, ["python3"], layer.labels, layer.env)
+        log(f"pushed the stand-in {REPOSITORY}:{tag} ({layer.size / 2**20:.0f} MiB, CPU torch) to the sandbox "
+            f"registry in {time.monotonic() - started:.1f}s")
+        return f"{REPOSITORY}:{tag}"
 
     def fresh(self, name: str) -> SandboxHost:
         """Restart one host with an empty overlay upper folder: as new, same address and key."""

@@ -32,7 +32,9 @@ done
 mkdir -p "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$root/dev/pts"
 ln -s pts/ptmx "$root/dev/ptmx"
-mount -t tmpfs -o mode=1777,size=64m shm "$root/dev/shm"
+# half the memory, as on a real server: `docker run --ipc=host` (how GPU containers run) sees this
+# one, and the verification wants >= 1 GiB. tmpfs takes memory only as it is written.
+mount -t tmpfs -o mode=1777,size=50% shm "$root/dev/shm"
 ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"

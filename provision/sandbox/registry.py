@@ -1,7 +1,8 @@
 """The sandbox's Docker registry: Debian's `docker-registry` on the bridge, and images put into it.
 
 Docker hosts use it as their registry mirror, so `docker pull busybox:sandbox` inside a host is
-answered here as `library/busybox:sandbox` and never goes out (there is no way out). Images are
+answered here as `library/busybox:sandbox` and never goes out (there is no way out); a name with
+an owner keeps it (`pytorch/pytorch:TAG` is `pytorch/pytorch` here). Images are
 written straight through the registry's HTTP API from files of this machine: no Docker Hub, no
 Docker engine here. The easy thing to get wrong: a mirror serves Docker Hub names, so an image
 meant for `docker pull NAME` must be pushed as `library/NAME`.
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Protocol
 
 from provision.errors import SandboxError
 from provision.sandbox import system
@@ -28,10 +30,19 @@ PORT = 5000
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the small test image holds, taken from the base image: busybox and the libraries it loads.
 BUSYBOX_FILES = ("bin/busybox", "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libresolv.so.2",
                  "lib64/ld-linux-x86-64.so.2")
 BUSYBOX_APPLETS = ("sh", "echo", "cat", "ls", "hostname", "true", "false", "uname", "id", "sleep")
+
+
+class LayerFile(Protocol):
+    """A gzipped layer on disk, as the registry needs to know it (pytorch_image.ImageLayer is one)."""
+    path: str
+    digest: str
+    diff_id: str
+    size: int
 
 
 @dataclass
@@ -94,37 +105,74 @@ class Registry:
 
     # ---- images ----------------------------------------------------------------------------
     def push(self, repository: str, tag: str, layer_tar: bytes, command: list[str]) -> str:
-        """Put a one-layer image into the registry; returns its manifest digest."""
+        """Put a small one-layer image (its tar in memory) into the registry; returns its manifest digest."""
         layer = gzip.compress(layer_tar, mtime=0)
+        self._upload_blob(repository, layer)
+        return self._push_image(repository, tag, {"Cmd": command, "Env": [DEFAULT_PATH]},
+                                {"digest": _digest(layer), "size": len(layer), "diff_id": _digest(layer_tar)})
+
+    def push_layer_file(self, repository: str, tag: str, layer: LayerFile, command: list[str],
+                        labels: dict[str, str] | None = None, env: tuple[str, ...] = ()) -> str:
+        """Put a one-layer image whose gzipped layer is a file here (a GB: streamed, never read whole).
+
+        The upload is skipped when the registry holds the blob already (a second push in one sandbox).
+        """
+        if not self._has_blob(repository, layer.digest):
+            location = self._start_upload(repository)
+            with open(layer.path, "rb") as handle:
+                self._request("PUT", f"{location}digest={layer.digest}", handle, "application/octet-stream",
+                              length=layer.size, timeout=300)
+        config = {"Cmd": command, "Env": list(env) or [DEFAULT_PATH], "Labels": dict(labels or {})}
+        return self._push_image(repository, tag, config,
+                                {"digest": layer.digest, "size": layer.size, "diff_id": layer.diff_id})
+
+    def _push_image(self, repository: str, tag: str, container_config: dict, layer: dict) -> str:
         config = json.dumps({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": command, "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": [_digest(layer_tar)]},
+            "architecture": "amd64", "os": "linux", "config": container_config,
+            "rootfs": {"type": "layers", "diff_ids": [layer["diff_id"]]},
             "history": [{"created_by": "provision sandbox push-image"}],
         }, sort_keys=True).encode()
-        for blob in (layer, config):
-            self._upload_blob(repository, blob)
+        self._upload_blob(repository, config)
         manifest = json.dumps({
             "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
             "config": {"mediaType": CONFIG_TYPE, "size": len(config), "digest": _digest(config)},
-            "layers": [{"mediaType": LAYER_TYPE, "size": len(layer), "digest": _digest(layer)}],
+            "layers": [{"mediaType": LAYER_TYPE, "size": layer["size"], "digest": layer["digest"]}],
         }, sort_keys=True).encode()
         self._request("PUT", f"/v2/{repository}/manifests/{tag}", manifest, MANIFEST_TYPE)
         return _digest(manifest)
 
     def _upload_blob(self, repository: str, blob: bytes) -> None:
+        self._request("PUT", f"{self._start_upload(repository)}digest={_digest(blob)}", blob,
+                      "application/octet-stream")
+
+    def _start_upload(self, repository: str) -> str:
+        """Open an upload session; returns its URL ready for `digest=` to be appended."""
         response = self._request("POST", f"/v2/{repository}/blobs/uploads/", b"")
         location = response.headers["Location"]
-        separator = "&" if "?" in location else "?"
         if not location.startswith("http"):
             location = self.url + location
-        self._request("PUT", f"{location}{separator}digest={_digest(blob)}", blob, "application/octet-stream")
+        return location + ("&" if "?" in location else "?")
 
-    def _request(self, method: str, path: str, body: bytes, content_type: str = "application/octet-stream"):
-        url = path if path.startswith("http") else self.url + path
-        request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+    def _has_blob(self, repository: str, digest: str) -> bool:
+        request = urllib.request.Request(f"{self.url}/v2/{repository}/blobs/{digest}", method="HEAD")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status == 200
+        except urllib.error.HTTPError:
+            return False
+        except urllib.error.URLError as error:
+            raise SandboxError(f"registry {self.url} unreachable: {error.reason}") from None
+
+    def _request(self, method: str, path: str, body, content_type: str = "application/octet-stream",
+                 length: int | None = None, timeout: float = 30):
+        """One request; `body` is bytes or an open file, which is sent as read (give its `length`)."""
+        url = path if path.startswith("http") else self.url + path
+        headers = {"Content-Type": content_type}
+        if length is not None:
+            headers["Content-Length"] = str(length)  # a file with a length goes out as is, not chunked
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response
         except urllib.error.HTTPError as error:
             raise SandboxError(f"registry {method} {path}: HTTP {error.code} {error.read()[:300]!r}") from None
