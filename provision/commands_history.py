@@ -1,0 +1,206 @@
+"""`provision history` and `provision report`: read the run store; never contact a host.
+
+`history` lists runs, then per host when drift appeared and disappeared and what it was;
+`history --trend` shows gpu_verify figures over time per host and flags a sudden TFLOPS drop.
+`report` writes one run as a self-contained HTML page.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from provision.errors import InputError
+from provision.history import DEFAULT_PATH, HistoryStore, Run, tflops_drops
+from provision.report.html import render_html
+
+STATE_DB_HELP = f"the history file (default {DEFAULT_PATH} under the current folder)"
+STATUS_STYLES = {"complete": "green", "running": "cyan", "interrupted": "yellow", "incomplete": "bold red"}
+
+
+def add_history(commands) -> None:
+    parser = commands.add_parser(
+        "history", help="past runs, drift appearing and disappearing per host, GPU figures over time",
+        description="Read the run history that apply, check and verify record. Without options: "
+                    "every run, then per host each drift episode (when a check run first saw a task "
+                    "would change, and the run after which it no longer did).",
+        epilog="Example: provision history --host gpu01 --since 7d; provision history --trend")
+    parser.add_argument("--host", help="only runs and drift of this host")
+    parser.add_argument("--since", help="only what started within this long: 90m, 12h, 7d, 2w")
+    parser.add_argument("--trend", action="store_true",
+                        help="gpu_verify figures (bf16 TFLOPS, H2D and all-reduce bandwidth) per host over time")
+    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
+    parser.set_defaults(handler=run_history)
+
+
+def add_report(commands) -> None:
+    parser = commands.add_parser(
+        "report", help="write one run as a self-contained HTML page",
+        description="A heatmap of hosts x roles coloured by status; click a cell for that host's "
+                    "results, messages and diffs; gpu_verify figures with their trend. The page "
+                    "loads nothing from the network.",
+        epilog="Example: provision report -o report.html; provision report --run 12 -o run12.html")
+    parser.add_argument("--run", type=int, metavar="ID", help="the run (default: the latest)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the page")
+    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
+    parser.set_defaults(handler=run_report)
+
+
+def parse_since(text: str | None) -> float | None:
+    """'7d', '12h', '30m', '2w', '90s' or plain seconds -> seconds."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    value = text.strip().lower()
+    multiplier = units.get(value[-1:])
+    try:
+        seconds = float(value[:-1] if multiplier else value) * (multiplier or 1)
+    except ValueError:
+        raise InputError(f"--since: expected a duration like 90m, 12h, 7d or 2w, got {text!r}") from None
+    if seconds < 0:
+        raise InputError(f"--since: a duration cannot be negative: {text!r}")
+    return seconds
+
+
+def _open(path: str | None, console: Console) -> HistoryStore | None:
+    store_path = path or os.path.join(os.getcwd(), DEFAULT_PATH)
+    if not os.path.exists(store_path):
+        console.print(f"no history yet: {store_path} does not exist (apply, check and verify write it)",
+                      highlight=False, markup=False)
+        return None
+    return HistoryStore(store_path)
+
+
+def run_history(args, console: Console) -> int:
+    since = parse_since(args.since)
+    store = _open(args.state_db, console)
+    if store is None:
+        return 0
+    with store:
+        if args.trend:
+            console.print(trend_table(store, args.host, since))
+            return 0
+        runs = store.runs(host=args.host, since_seconds=since)
+        console.print(runs_table(runs, args.host))
+        console.print(drift_table(store, args.host, since))
+    return 0
+
+
+def runs_table(runs: list[Run], host: str | None) -> Table:
+    title = f"RUNS of {host}" if host else "RUNS"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("id", "started", "command", "inventory", "playbook", "status", "exit", "hosts", "changed",
+                   "drift", "failed", "time"):
+        table.add_column(column, justify="right" if column in ("id", "exit", "hosts", "changed", "drift", "failed",
+                                                              "time") else "left", no_wrap=column != "playbook")
+    for run in runs:
+        command = run.command + (" --check" if run.check and run.command != "check" else "")
+        took = f"{run.finished - run.started:.1f}s" if run.finished else ""
+        table.add_row(str(run.id), _when(run.started), Text(command), Text(run.inventory), Text(run.playbook),
+                      Text(run.status, style=STATUS_STYLES.get(run.status, "")),
+                      "" if run.exit_code is None else str(run.exit_code), str(run.hosts), str(run.changed),
+                      Text(str(run.drift), style="yellow" if run.drift else ""),
+                      Text(str(run.failed), style="red" if run.failed else ""), took)
+    if not runs:
+        table.caption = "no runs match"
+    return table
+
+
+def drift_table(store: HistoryStore, host: str | None, since: float | None) -> Table:
+    runs = {run.id: run for run in store.runs()}
+    spans = store.drift_timeline(host)
+    if since is not None:
+        cutoff = datetime.datetime.now().timestamp() - since
+        spans = [span for span in spans if span.disappeared is None or span.disappeared >= cutoff]
+    table = Table(title="DRIFT per host: appeared in a check run, gone after a later run", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("host", "task", "appeared", "disappeared", "what"):
+        table.add_column(column, no_wrap=column in ("host", "appeared", "disappeared"))
+    for span in sorted(spans, key=lambda item: (item.host, item.appeared)):
+        appeared = f"run {span.appeared_run} {_when(span.appeared)}"
+        if span.disappeared_run is None:
+            gone = Text(f"still drifting (last seen run {span.last_seen_run})", style="yellow")
+        else:
+            command = runs[span.disappeared_run].command if span.disappeared_run in runs else ""
+            gone = Text(f"run {span.disappeared_run} {command} {_when(span.disappeared)}", style="green")
+        what = span.msg or _first_change(span.diff)
+        table.add_row(Text(span.host, style="bold"), Text(f"{span.task} ({span.file}:{span.line})"), appeared,
+                      gone, Text(what))
+    if not spans:
+        table.caption = "no drift recorded"
+    return table
+
+
+def trend_table(store: HistoryStore, host: str | None, since: float | None) -> Table:
+    figures = store.trend(host)  # drops are judged against the whole history, then cut to --since
+    drops = tflops_drops(figures)
+    cutoff = datetime.datetime.now().timestamp() - since if since is not None else 0.0
+    table = Table(title="GPU FIGURES over time (gpu_verify)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for column in ("host", "run", "when", "passed", "bf16 TFLOPS", "H2D GB/s", "all-reduce GB/s", "signal"):
+        table.add_column(column, justify="right" if column in ("run", "bf16 TFLOPS", "H2D GB/s",
+                                                              "all-reduce GB/s") else "left", no_wrap=True)
+    previous_host = None
+    for figure in figures:
+        if figure.recorded < cutoff:
+            continue
+        ratio = drops.get((figure.run_id, figure.host))
+        signal = Text(f"TFLOPS DROP: {ratio:.0%} of recent median", style="bold red") if ratio is not None else ""
+        passed = "" if figure.passed is None else "yes" if figure.passed else Text("no", style="red")
+        table.add_row(Text(figure.host if figure.host != previous_host else "", style="bold"), str(figure.run_id),
+                      _when(figure.recorded), passed, _number(figure.bf16_tflops), _number(figure.h2d_gbps),
+                      _number(figure.allreduce_busbw_gbps), signal)
+        previous_host = figure.host
+    if table.row_count == 0:
+        table.caption = "no gpu_verify figures recorded"
+    return table
+
+
+def run_report(args, console: Console) -> int:
+    store = _open(args.state_db, console)
+    if store is None:
+        raise InputError("no history to report on: run apply, check or verify first")
+    with store:
+        run = store.run(args.run)
+        if run is None:
+            raise InputError(f"no run {args.run} in {store.path}" if args.run else f"no runs in {store.path}")
+        results = store.results(run.id)
+        figures = store.figures(run.id)
+        hosts = {figure.host for figure in figures}
+        trend = [figure for figure in store.trend() if figure.host in hosts and figure.recorded <= (
+            run.finished or float("inf"))]
+        page = render_html(run, results, figures, trend)
+    directory = os.path.dirname(os.path.abspath(args.output))
+    os.makedirs(directory, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=directory)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, args.output)
+    console.print(f"run {run.id} ({run.command}, {len(results)} results) written to {args.output}",
+                  highlight=False, markup=False)
+    return 0
+
+
+def _first_change(diff: str | None) -> str:
+    for line in (diff or "").splitlines():
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+            return line[:120]
+    return ""
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _when(stamp: float | None) -> str:
+    return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M") if stamp else ""
+
+
+HISTORY_COMMANDS = [add_history, add_report]
+__all__ = ["HISTORY_COMMANDS"]
