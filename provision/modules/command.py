@@ -92,7 +92,8 @@ class Command(Module):
             "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines(),
         }
         if result.rc != 0:
-            raise ModuleFailed("non-zero return code", data)
+            detail = (stderr or stdout).strip().splitlines()[-3:]
+            raise ModuleFailed(f"non-zero return code {result.rc}" + (": " + " | ".join(detail) if detail else ""), data)
         return data
 
 

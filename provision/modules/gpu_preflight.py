@@ -26,13 +26,13 @@ from provision.shell import quote
 
 READ_SCRIPT = r"""
 s() { printf '\n@@provision:%s@@\n' "$1"; }
-s lspci; sh -c {lspci} 2>&1; echo "rc=$?"
+s lspci; sh -c @LSPCI@ 2>&1; echo "rc=$?"
 s kernel; uname -r; s arch; uname -m
 s secure_boot; (mokutil --sb-state 2>/dev/null || echo unknown) | head -n 1
 s reboot_required; [ -e /var/run/reboot-required ] && echo yes || echo no
-s free_kb; dir={docker_root}; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done; df -Pk "$dir" | awk 'NR==2 {{print $4}}'
+s free_kb; dir=@DOCKER_ROOT@; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done; df -Pk "$dir" | awk 'NR==2 {print $4}'
 s loaded; sed -n 's/.*Kernel Module[^0-9]*\([0-9][0-9.]*\).*/\1/p' /proc/driver/nvidia/version 2>/dev/null
-s installed; dpkg-query -W -f='${{Version}}' nvidia-driver 2>/dev/null || rpm -q --qf '%{{VERSION}}' nvidia-driver 2>/dev/null || true
+s installed; dpkg-query -W -f='${Version}' nvidia-driver 2>/dev/null || rpm -q --qf '%{VERSION}' nvidia-driver 2>/dev/null || true
 s end
 """
 
@@ -53,7 +53,8 @@ class GpuPreflight(Module):
     }
 
     def read(self) -> dict[str, Any]:
-        script = READ_SCRIPT.format(lspci=quote(self.args["lspci_command"]), docker_root=quote(self.args["docker_root"]))
+        script = READ_SCRIPT.replace("@LSPCI@", quote(self.args["lspci_command"])).replace(
+            "@DOCKER_ROOT@", quote(self.args["docker_root"]))
         result = self.context.run(script)
         sections = split_sections(result.stdout)
         if "end" not in sections:

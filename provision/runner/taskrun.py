@@ -85,6 +85,11 @@ class TaskRun:
             return self.run_loop(templar)
         except TemplateError as error:
             return Outcome("failed", f"{self.task.mark}: {error}")
+        except ConnectionFailed:
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug in one module must fail one task, not the run
+            return Outcome("failed", f"internal error in module {self.task.module!r}: "
+                                     f"{type(error).__name__}: {error} (please report it)")
 
     def run_loop(self, templar: Templar) -> Outcome:
         items = templar.render(self.task.loop)
