@@ -95,7 +95,10 @@ def support_package() -> PackageSpec:
 
 def driver_packages(branch: DriverBranch) -> list[PackageSpec]:
     version, upstream = branch.version, branch.upstream
-    exact = lambda name: f"{name} (= {version})"  # noqa: E731 - reads better than a def here
+
+    def exact(name: str) -> str:
+        return f"{name} (= {version})"
+
     common = {"DRIVER_VERSION": upstream, "CUDA_VERSION": branch.cuda_version, "BRANCH": branch.branch}
     module_scripts = {"postinst": "kernel-module.postinst", "postrm": "kernel-module.postrm"}
     persistenced_files, persistenced_subs = _service_files(

@@ -155,7 +155,7 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
         os.makedirs(control_dir, mode=0o755)
         size = 0
         for file in spec.files:
-            data = _render(file.source, spec)
+            data = render_file(file.source, spec)
             _write(os.path.join(work, file.destination.lstrip("/")), data, file.mode)
             size += len(data)
         doc = f"/usr/share/doc/{spec.name}/README.STAND-IN"
@@ -166,7 +166,7 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
         if conffiles:
             _write(os.path.join(control_dir, "conffiles"), ("\n".join(conffiles) + "\n").encode())
         for script, source in spec.scripts.items():
-            _write(os.path.join(control_dir, script), _render(source, spec), 0o755)
+            _write(os.path.join(control_dir, script), render_file(source, spec), 0o755)
         for folder, _subfolders, _files in os.walk(work):
             os.chmod(folder, 0o755)
         deb = os.path.join(destination, f"{spec.name}_{spec.version}_{architecture}.deb")
@@ -176,7 +176,8 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _render(source: str, spec: PackageSpec) -> bytes:
+def render_file(source: str, spec: PackageSpec) -> bytes:
+    """A payload file with the package's @NAME@ placeholders filled in; none may be left."""
     with open(os.path.join(FILES_DIR, source)) as handle:
         text = handle.read()
     for name, value in spec.substitutions.items():

@@ -10,7 +10,7 @@ import subprocess
 
 from provision.standin import packages as catalog
 from provision.standin.gpus import load_description, seed_files
-from provision.standin.repository import FILES_DIR, _render
+from provision.standin.repository import FILES_DIR, render_file
 
 
 class FakeRoot:
@@ -32,7 +32,7 @@ class FakeRoot:
 
     def _install(self, source: str, spec: catalog.PackageSpec) -> str:
         path = os.path.join(self.folder, "usr", "bin", source)
-        self.write(path[len(self.folder):], _render(source, spec))
+        self.write(path[len(self.folder):], render_file(source, spec))
         return path
 
     def write(self, path: str, data: bytes | str) -> None:
