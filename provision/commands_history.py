@@ -188,10 +188,11 @@ def run_report(args, console: Console) -> int:
 
 
 def _first_change(diff: str | None) -> str:
-    for line in (diff or "").splitlines():
-        if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
-            return line[:120]
-    return ""
+    """The first removed and first added line of a diff: enough to say what moved."""
+    lines = [line for line in (diff or "").splitlines() if not line.startswith(("+++", "---"))]
+    removed = next((line for line in lines if line.startswith("-")), "")
+    added = next((line for line in lines if line.startswith("+")), "")
+    return " / ".join(part[:60] for part in (removed, added) if part)
 
 
 def _number(value: float | None) -> str:

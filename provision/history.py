@@ -290,7 +290,8 @@ class HistoryStore:
         scope = "AND results.host = ?" if host is not None else ""
         rows = self._query(
             f"SELECT runs.*, (SELECT COUNT(DISTINCT host) FROM results WHERE run_id = runs.id {scope}) AS hosts, "
-            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND changed = 1 AND drift = 0 {scope}) AS n_changed, "
+            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND changed = 1 AND drift = 0 {scope}) "
+            f"AS n_changed, "
             f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND status IN ('failed', 'unreachable') "
             f"AND ignored = 0 {scope}) AS n_failed, "
             f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND drift = 1 {scope}) AS n_drift "
@@ -313,7 +314,8 @@ class HistoryStore:
         return [_stored(row) for row in rows]
 
     def figures(self, run_id: int) -> list[Figures]:
-        return [_figures(row) for row in self._query("SELECT * FROM gpu_verify WHERE run_id = ? ORDER BY id", (run_id,))]
+        rows = self._query("SELECT * FROM gpu_verify WHERE run_id = ? ORDER BY id", (run_id,))
+        return [_figures(row) for row in rows]
 
     def trend(self, host: str | None = None, since_seconds: float | None = None) -> list[Figures]:
         """gpu_verify figures over time, oldest first, for one host or all."""

@@ -151,7 +151,8 @@ def _heatmap(hosts: list[str], roles: list[str], grouped: dict) -> str:
                           f"data-role=\"{escape(role)}\" data-status=\"{state}\"")
             if items:
                 label = f"{state} ({len(items)})"
-                attributes += f" data-detail=\"d-{row}-{column}\" tabindex=\"0\" title=\"{escape(host)} / {escape(role)}\""
+                attributes += (f" data-detail=\"d-{row}-{column}\" tabindex=\"0\" "
+                               f"title=\"{escape(host)} / {escape(role)}\"")
             else:
                 label = "&ndash;"
             cells.append(f"<td {attributes}>{label}</td>")

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from provision.commands_history import HISTORY_COMMANDS, parse_since
 from provision.errors import InputError
-from provision.history import HistoryEvents, HistoryStore, gpu_figures, tflops_drops
+from provision.history import HistoryError, HistoryEvents, HistoryStore, gpu_figures, tflops_drops
 from provision.runner.events import Collect
 from provision.runner.results import NO_LOG_TEXT
 from tests.report.builders import gpu_result, report, result
@@ -117,7 +117,7 @@ def test_store_is_in_wal_mode_and_refuses_a_newer_schema(tmp_path):
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.execute("PRAGMA user_version=99")
     connection.close()
-    with pytest.raises(Exception, match="newer provision"):
+    with pytest.raises(HistoryError, match="newer provision"):
         HistoryStore(path)
 
 
@@ -155,7 +155,8 @@ def test_a_running_run_of_a_live_process_is_left_alone_a_dead_one_is_incomplete(
 def test_drift_appears_and_disappears(tmp_path):
     daemon, ntp = "docker : daemon.json", "chrony : chrony.conf"
     with HistoryStore(str(tmp_path / "h.sqlite")) as store:
-        clean = record_run(store, [result("gpu01", daemon, check=True), result("gpu02", ntp, check=True)], "check", True)
+        both_ok = [result("gpu01", daemon, check=True), result("gpu02", ntp, check=True)]
+        clean = record_run(store, both_ok, "check", True)
         seen = record_run(store, [result("gpu01", daemon, "changed", check=True, diff="-a\n+b"),
                                   result("gpu02", ntp, check=True)], "check", True, exit_code=3)
         # a run limited to gpu02 knows nothing of gpu01: the drift stays open
@@ -164,7 +165,7 @@ def test_drift_appears_and_disappears(tmp_path):
                                    result("gpu02", ntp, "changed", check=True, msg="would restart")],
                            "check", True, exit_code=3)
         fixed = record_run(store, [result("gpu01", daemon, "changed"), result("gpu02", ntp, "changed")], "apply")
-        after = record_run(store, [result("gpu01", daemon, check=True), result("gpu02", ntp, check=True)], "check", True)
+        after = record_run(store, both_ok, "check", True)
         assert [run.drift for run in store.runs()] == [0, 1, 0, 2, 0, 0]
         assert [run.changed for run in store.runs()] == [0, 0, 0, 0, 2, 0]
 

@@ -71,13 +71,15 @@ def fleet_store(tmp_path) -> tuple[HistoryStore, int]:
     run_id = store.begin_run("check", "inventories/lab.yaml", "playbooks/site.yaml", True)
     events = HistoryEvents(store, run_id, Collect())
     results = [
-        result("gpu01", "docker : daemon.json", "changed", check=True, diff="--- a\n+++ b\n@@ -1 +1 @@\n-{}\n+{\"x\": 1}"),
+        result("gpu01", "docker : daemon.json", "changed", check=True,
+               diff="--- a\n+++ b\n@@ -1 +1 @@\n-{}\n+{\"x\": 1}"),
         result("gpu01", "docker : service", "ok", check=True),
         result("gpu01", "ping", "ok", check=True),
         result("gpu01", f"driver : {HOSTILE}", "skipped", check=True, msg=HOSTILE),
         gpu_result("gpu01", 520.0),
         result("gpu02", "docker : daemon.json", "ok", check=True),
-        result("gpu02", "driver : nouveau", "failed", check=True, msg="nouveau is loaded </script><script>x()</script>"),
+        result("gpu02", "driver : nouveau", "failed", check=True,
+               msg="nouveau is loaded </script><script>x()</script>"),
         result("gpu02", "driver : optional", "failed", check=True, ignored=True),
         gpu_result("gpu02", 655.0),
         result("gpu03", "ping", "unreachable", check=True, msg="connection refused"),

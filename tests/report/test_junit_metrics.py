@@ -14,7 +14,8 @@ from tests.report.builders import report, result
 
 def check_run():
     return report([
-        result("gpu01", "docker : daemon.json", "changed", check=True, diff="-a\n+b", file="roles/docker/tasks/main.yaml", line=4),
+        result("gpu01", "docker : daemon.json", "changed", check=True, diff="-a\n+b",
+               file="roles/docker/tasks/main.yaml", line=4),
         result("gpu01", "docker : service", "ok", check=True, line=9),
         result("gpu02", "driver : nouveau blacklisted", "failed", check=True, msg="bad \x1b[31mcolour\x00 <x>"),
         result("gpu02", "driver : optional", "failed", check=True, ignored=True, msg="ignored"),
