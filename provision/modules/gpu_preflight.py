@@ -102,12 +102,14 @@ def assess(sections: dict[str, str], args: dict[str, Any], host_facts: dict[str,
             problems.append("Pascal/Volta GPUs need the proprietary kernel modules "
                             "(remedy: nvidia_driver_flavour: proprietary or auto)")
     cuda = args["image_cuda_version"]
+    cuda_support = ""
     if cuda:
         try:
             support = driver_supports_cuda(driver_branch_version(args["driver_branch"]), cuda)
         except GpuError as error:
             problems.append(f"{error}")
         else:
+            cuda_support = support.mode
             if not support.ok:
                 problems.append(f"the image {args['image'] or ''} needs CUDA {cuda}: {support.reason} "
                                 f"(remedy: {support.remedy}, e.g. nvidia_driver_branch)")
@@ -137,6 +139,7 @@ def assess(sections: dict[str, str], args: dict[str, Any], host_facts: dict[str,
         "loaded_driver": sections.get("loaded", ""),
         "peak_bf16_tflops": min(peaks) if peaks else 0,
         "arch_coverage": coverage,
+        "cuda_support": cuda_support,
         "problems": problems,
     }
     return facts, problems

@@ -1,0 +1,52 @@
+"""preflight's decisions as data: given what a host showed, which plans are refused and why."""
+from provision.modules.gpu_preflight import assess
+from provision.standin.gpus import load_description, render_lspci
+
+H100X8 = render_lspci(load_description("h100x8")) + "rc=0"
+DEBIAN = {"ansible_distribution": "Debian", "ansible_distribution_version": "12.7"}
+ARGS = {"lspci_command": "lspci -Dnn -d 10de:", "driver_branch": "580", "driver_flavour": "auto",
+        "image": "pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime", "image_cuda_version": "12.8",
+        "image_arch_list": ["sm_80", "sm_90", "compute_90"], "docker_root": "/var/lib/docker",
+        "min_free_gb": 30.0, "require_gpu": True}
+SECTIONS = {"lspci": H100X8, "kernel": "6.1.0-25-amd64", "arch": "x86_64", "free_kb": str(200 * 2**20),
+            "reboot_required": "no", "secure_boot": "SecureBoot disabled", "end": ""}
+
+
+def test_a_good_plan_passes_with_the_hosts_facts():
+    facts, problems = assess(SECTIONS, ARGS, DEBIAN)
+    assert problems == []
+    assert facts["gpu_count"] == 8 and facts["nvswitch_count"] > 0
+    assert facts["flavour"] == "open" and facts["peak_bf16_tflops"] > 0
+    assert all(entry["ok"] for entry in facts["arch_coverage"])
+
+
+def test_unsupported_os_is_refused_by_name():
+    _, problems = assess(SECTIONS, ARGS, {"ansible_distribution": "Fedora", "ansible_distribution_version": "40"})
+    assert any("Fedora 40 is not supported" in problem for problem in problems)
+
+
+def test_driver_too_old_for_the_image():
+    _, problems = assess(SECTIONS, {**ARGS, "driver_branch": "550", "image_cuda_version": "13.0"}, DEBIAN)
+    assert any("too old for CUDA 13.0" in problem and "remedy" in problem for problem in problems), problems
+
+
+def test_minor_version_compatibility_is_accepted_and_said():
+    facts, problems = assess(SECTIONS, {**ARGS, "driver_branch": "550"}, DEBIAN)
+    assert problems == [] and facts["cuda_support"] == "minor-version-compatibility"
+
+
+def test_arch_list_not_covering_the_gpus():
+    _, problems = assess(SECTIONS, {**ARGS, "image_arch_list": ["sm_70", "sm_80"]}, DEBIAN)
+    assert len([problem for problem in problems if "compute capability 9.0" in problem]) == 8
+
+
+def test_no_gpu_and_low_disk_are_both_reported():
+    sections = {**SECTIONS, "lspci": "rc=0", "free_kb": str(5 * 2**20)}
+    _, problems = assess(sections, ARGS, DEBIAN)
+    assert any("no NVIDIA GPU" in problem for problem in problems)
+    assert any("GiB free" in problem for problem in problems)
+
+
+def test_proprietary_flavour_on_hopper_is_refused_only_for_blackwell_mixes():
+    facts, problems = assess(SECTIONS, {**ARGS, "driver_flavour": "proprietary"}, DEBIAN)
+    assert problems == [] and facts["flavour"] == "proprietary"
