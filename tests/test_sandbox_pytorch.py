@@ -91,3 +91,12 @@ def test_the_verification_script_runs_in_the_image_and_skips_the_gpu_checks(flee
     gpu_checks = {name: status for name, status in statuses.items() if name not in ("matmul_cpu", "shm_size")}
     assert set(gpu_checks.values()) == {"skip"}, statuses
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_without_the_local_cpu_wheel_the_build_stops_instead_of_downloading_cuda_torch():
+    from provision.errors import SandboxError
+    from provision.sandbox.pytorch_image import TorchImageRecipe, _torch_requirement
+
+    with pytest.raises(SandboxError, match="CPU build of torch 0.0.1 is missing.*--no-pytorch-image"):
+        _torch_requirement(TorchImageRecipe(torch_version="0.0.1"))
+    assert _torch_requirement(TorchImageRecipe()).endswith("+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")

@@ -164,16 +164,21 @@ def _write_layer(recipe: TorchImageRecipe, lower: str, merged: str, target: str)
     stderr = tempfile.TemporaryFile()  # not a pipe: tar's warnings must not block it while we read
     process = subprocess.Popen(["unshare", "--mount", "--fork", "--", "/bin/sh", "-c", FLATTEN_SCRIPT, "flatten",
                                 lower, merged, *excludes], stdout=subprocess.PIPE, stderr=stderr)
-    with stderr, open(target, "wb") as raw:
-        blob = _HashingWriter(raw)
-        with gzip.GzipFile(fileobj=blob, mode="wb", compresslevel=1, mtime=0, filename="") as compressed:
-            while chunk := process.stdout.read(1 << 20):
-                tar_hash.update(chunk)
-                tar_size += len(chunk)
-                compressed.write(chunk)
-        process.wait()
-        stderr.seek(0)
-        message = stderr.read().decode(errors="replace")
+    try:
+        with stderr, open(target, "wb") as raw:
+            blob = _HashingWriter(raw)
+            with gzip.GzipFile(fileobj=blob, mode="wb", compresslevel=1, mtime=0, filename="") as compressed:
+                while chunk := process.stdout.read(1 << 20):
+                    tar_hash.update(chunk)
+                    tar_size += len(chunk)
+                    compressed.write(chunk)
+            process.wait()
+            stderr.seek(0)
+            message = stderr.read().decode(errors="replace")
+    finally:
+        if process.poll() is None:  # this write failed (disk full?): stop tar, it is ours
+            process.kill()
+            process.wait()
     if process.returncode != 0:
         raise SandboxError(f"flattening the stand-in pytorch image failed (exit {process.returncode}):\n"
                            + "\n".join(message.strip().splitlines()[-15:]))
