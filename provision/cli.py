@@ -111,7 +111,10 @@ def run_sandbox(args, console: Console) -> int:
     return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
 
 
-from provision.commands import ENGINE_COMMANDS as _ENGINE_COMMANDS  # noqa: E402
+from provision.commands import ENGINE_COMMANDS  # noqa: E402
+from provision.commands_history import HISTORY_COMMANDS  # noqa: E402
+
+_ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
+from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import graph, host_view, load_inventory
 from provision.playbook.validate import load_and_validate
 from provision.report.console import ConsoleEvents
@@ -70,6 +71,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-json", metavar="FILE", help="write every task result as JSON (schema in README)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: ok/skipped lines and output; -vv more")
     parser.add_argument("-q", "--quiet", action="store_true", help="only problems and the recap")
+    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
 
 
 def add_lint(commands) -> None:
@@ -168,14 +170,19 @@ def run_apply(args, console: Console) -> int:
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    store = HistoryStore(args.state_db)
+    run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
     try:
-        with ConsoleEvents(console, args.verbose, args.quiet, args.diff) as events:
+        with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff)) as events:
             report = run_playbook(playbook, inventory, options, events, stop)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    code = 130 if report.interrupted else report.exit_code
+    store.finish_run(run_id, report, exit_code=code)
+    store.close()
     if args.report_json:
         write_json(report, args.report_json)
-    return 130 if report.interrupted else report.exit_code
+    return code
 
 
 def _options(args, extra: dict) -> RunOptions:
@@ -222,6 +229,7 @@ def add_verify(commands) -> None:
     parser.add_argument("--accept-new-host-keys", action="store_true")
     parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
     parser.set_defaults(handler=run_verify_command)
 
 
@@ -241,7 +249,32 @@ def run_verify_command(args, console: Console) -> int:
     print_verify(console, result, names, args.quiet)
     if args.report_json:
         write_verify_json(result, names, args.report_json)
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("verify", args.inventory)
+        store.finish_run(run_id, verify_run_report(result, names), exit_code=result.exit_code)
     return result.exit_code
+
+
+def verify_run_report(result, names: list[str]):
+    """A verify run as the history stores runs: one result per host and check."""
+    import time
+
+    from provision.runner.results import HostRecap, RunReport, TaskResult
+
+    report = RunReport(command="verify", started=time.time())
+    statuses = {"passed": "ok", "failed": "failed", "skipped": "skipped"}
+    for check in result.checks:
+        report.results.append(TaskResult(
+            host=check["host"], play="verify", task=f"verify : {check['test']}", file=check["file"],
+            line=check["line"], status=statuses.get(check["outcome"], "failed"), msg=check["message"],
+            duration=check["duration"], module="testinfra"))
+    for name in names:
+        report.recaps[name] = HostRecap(name, unreachable=int(name in result.unreachable),
+                                        reason=result.unreachable.get(name, ""))
+    for row in report.results:
+        report.recaps.setdefault(row.host, HostRecap(row.host)).count(row)
+    report.finished = time.time()
+    return report
 
 
 def add_check(commands) -> None:
@@ -277,7 +310,9 @@ def run_check(args, console: Console) -> int:
     args.check, args.diff = True, True
     inventory, playbook, extra = prepare(args)
     options = _options(args, extra)
-    with ConsoleEvents(console, args.verbose, quiet=True, diff=False) as events:
+    store = HistoryStore(args.state_db)
+    run_id = store.begin_run("check", args.inventory, args.playbook, True)
+    with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, quiet=True, diff=False)) as events:
         report = run_playbook(playbook, inventory, options, events)
     drift = drift_of(report)
     for host, results in drift.items():
@@ -304,15 +339,27 @@ def run_check(args, console: Console) -> int:
                                                               for host, results in drift.items()}})
         if verified is not None:
             write_verify_json(verified, list(report.recaps), args.report_json + ".verify.json")
+    code = check_exit_code(report, verified, moved)
+    store.finish_run(run_id, report, exit_code=code)
+    store.close()
     if args.junit:
         write_junit(report, args.junit, drift_is_failure=True)
     if args.prom:
-        write_prometheus(report, args.prom, counts)
-    if report.failed_hosts or (verified is not None and verified.failed):
+        write_prometheus(report, args.prom, counts, exit_code=code)
+    return code
+
+
+def check_exit_code(report, verified, moved: list[str]) -> int:
+    """2 a task failed in check mode or the checks could not run; 4 a host unreachable; 3 drift.
+
+    A failed testinfra assertion is drift too (the host is no longer in its verified state), and
+    the verify summary above names it; 2 is kept for "the check itself could not be carried out".
+    """
+    if report.failed_hosts or (verified is not None and verified.returncode not in (0, 1, 5)):
         return 2
     if report.unreachable_hosts or (verified is not None and verified.unreachable):
         return 4
-    return 3 if moved else 0
+    return 3 if moved or (verified is not None and verified.failed) else 0
 
 
 ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify, add_check]

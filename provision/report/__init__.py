@@ -1,1 +1,1 @@
-"""Reports of a run: the rich console (live progress and recap) and the JSON report."""
+"""Reports of a run: rich console, JSON, JUnit, node_exporter metrics and the HTML fleet page."""
