@@ -46,6 +46,8 @@ def _add_sandbox(commands) -> None:
     up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
                     help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
     up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
+    up.add_argument("--gpus", default="h100x8", choices=["h100x8", "a100x1"],
+                    help="the STAND-IN GPU hardware each host pretends to have (default h100x8: 8 H100 + NVSwitch)")
     up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
                     help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
                          "and cached) into the sandbox registry")
@@ -69,7 +71,7 @@ def run_sandbox(args, console: Console) -> int:
     from provision.sandbox import Sandbox
 
     if args.action == "up":
-        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, log=lambda text: console.print(text),
+        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, log=lambda text: console.print(text),
                              pytorch_image=args.pytorch_image)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
                       f"ssh config {sandbox.ssh_config_path}")

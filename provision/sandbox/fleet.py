@@ -24,7 +24,10 @@ from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image,
 from provision.sandbox.kinds import KINDS
 from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pytorch_layer
 from provision.sandbox.registry import Registry, busybox_layer
+from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
 from provision.sandbox.seed import seed
+from provision.standin.gpus import DEFAULT_PROFILE
+from provision.standin.service import StandinInfo, StandinService
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
 # inotify instances one systemd host uses (systemd, journald, udev-less units: about 6; with room)
@@ -41,6 +44,8 @@ class Sandbox:
     hosts: list[SandboxHost] = field(default_factory=list)
     root: str = STATE_ROOT
     registry_pid: int = 0
+    standin_pid: int = 0  # the stand-in NVIDIA repository's server (provision/standin)
+    gpus: str = DEFAULT_PROFILE  # the stand-in GPU hardware seeded into each host
 
     # ---- files -----------------------------------------------------------------------------
     @property
@@ -80,7 +85,7 @@ class Sandbox:
     # ---- state -----------------------------------------------------------------------------
     def save(self) -> None:
         state = {"name": self.name, "index": self.index, "kind": self.kind, "image_root": self.image_root,
-                 "registry_pid": self.registry_pid, "hosts": [host.to_dict() for host in self.hosts]}
+                 "registry_pid": self.registry_pid, "standin_pid": self.standin_pid, "gpus": self.gpus, "hosts": [host.to_dict() for host in self.hosts]}
         temporary = os.path.join(self.directory, "sandbox.json.tmp")
         with open(temporary, "w") as handle:
             json.dump(state, handle, indent=1)
@@ -105,7 +110,7 @@ class Sandbox:
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, name: str = "default", hosts: int = 3, kind: str = "plain", root: str = STATE_ROOT,
-           log=print, pytorch_image: bool = True) -> Sandbox:
+           log=print, pytorch_image: bool = True, gpus: str = DEFAULT_PROFILE) -> Sandbox:
         """Start a sandbox; a docker one also gets its registry and (unless told not to) the
         stand-in `pytorch/pytorch:DEFAULT_TAG` image in it, built once and cached."""
         system.check_requirements()
@@ -122,7 +127,7 @@ class Sandbox:
             stale.down()
         with _allocation_lock(root):
             # the index is taken once the state file names it: another `up` waits, then sees it
-            sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root))
+            sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root), gpus=gpus)
             os.makedirs(sandbox.directory, exist_ok=True)
             sandbox.save()  # from here on, `down` can clean up whatever gets made
         sandbox.image_root = ensure_layer(spec.layer, log=log) if spec.layer else ensure_image(ImageRecipe(), log=log)
@@ -132,6 +137,7 @@ class Sandbox:
             sandbox.start_registry()
             if pytorch_image:
                 sandbox.push_pytorch_image(log=log)
+        sandbox.start_standin()
         if spec.systemd:
             system.raise_inotify_instances(hosts * INOTIFY_PER_SYSTEMD_HOST, root)
         for number in range(1, hosts + 1):
@@ -143,7 +149,7 @@ class Sandbox:
         sandbox.save()
         for host in sandbox.hosts:
             host.create_network(sandbox.bridge, 24)
-            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry)
+            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry, standin_gpu_files(gpus))
             host.start(sandbox.image_root)
             sandbox.save()
         with ThreadPoolExecutor(max_workers=32) as pool:
@@ -157,12 +163,30 @@ class Sandbox:
             host.remove_network()
         self.registry.stop(self.registry_pid)
         self.registry_pid = 0
+        StandinService.stop(self.standin_pid)
+        self.standin_pid = 0
         system.run("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
         if self.kind == "systemd":
             others = (Sandbox.load(name, self.root) for name in Sandbox.names(self.root))
             system.restore_inotify_instances(self.root, still_needed=any(
                 other is not None and other.kind == "systemd" for other in others))
+
+    # ---- the stand-in NVIDIA repository ------------------------------------------------------
+    @property
+    def standin_dir(self) -> str:
+        return os.path.join(self.directory, "standin")
+
+    def start_standin(self) -> StandinInfo:
+        """Serve the stand-in NVIDIA repository on the bridge unless it runs (built once, cached)."""
+        info = StandinService.info(self.standin_dir)
+        if info is None:
+            self.standin_pid = StandinService.start(self.gateway, self.standin_dir)
+            self.save()
+            info = StandinService.info(self.standin_dir)
+        if info is None:
+            raise SandboxError(f"the stand-in repository did not start; see {self.standin_dir}/standin.log")
+        return info
 
     # ---- the registry ------------------------------------------------------------------------
     @property
@@ -205,7 +229,7 @@ class Sandbox:
         host = self.host(name)
         host.stop()
         host.wipe()
-        seed(host, self.key_path, self.image_root, self.registry)
+        seed(host, self.key_path, self.image_root, self.registry, standin_gpu_files(self.gpus))
         host.start(self.image_root)
         self.save()
         host.wait_ready()
@@ -268,10 +292,16 @@ class Sandbox:
                 # the `deploy` user's sudo password, for playbooks that test become with a password
                 "sandbox_sudo_password": SANDBOX_PASSWORD,
             },
-            "children": {"sandbox": {"hosts": {host.name: {"ansible_host": host.address} for host in self.hosts}}},
+            "children": {
+                "sandbox": {"hosts": {host.name: {"ansible_host": host.address} for host in self.hosts}},
+                # the site playbook targets `gpu`; its roles reach the stand-ins through these vars
+                "gpu": {"children": {"sandbox": {}}, "vars": gpu_stack_vars(self.start_standin())},
+            },
         }}
         with open(self.inventory_path, "w") as handle:
-            handle.write(f"# written by `provision sandbox up --name {self.name}`: throwaway hosts\n")
+            handle.write(f"# written by `provision sandbox up --name {self.name}`: throwaway hosts.\n"
+                         "# The gpu group's vars point the GPU roles at the sandbox's STAND-INS (no GPU, no\n"
+                         "# NVIDIA servers here): see provision/sandbox/gpu_stack.py for each one and why.\n")
             yaml.safe_dump(inventory, handle, sort_keys=False)
 
 

@@ -10,7 +10,7 @@ production path.
 """
 from __future__ import annotations
 
-from provision.standin.gpus import HOST_LSPCI_PATH
+from provision.standin.gpus import HOST_LSPCI_PATH, load_description, seed_files
 from provision.standin.service import StandinInfo
 
 def gpu_stack_vars(standin: StandinInfo) -> dict:
@@ -31,6 +31,14 @@ def gpu_stack_vars(standin: StandinInfo) -> dict:
         "preflight_min_free_gb": 1,
         # Debian's docker.io is already in the docker kind's layer; its init script restarts it
         "docker_install_source": "distro",
+        # hosts lack CAP_SYS_RESOURCE, so runc cannot raise memlock/stack limits for containers:
+        # leave default-ulimits unmanaged here (a real GPU server wants memlock unlimited for RDMA)
+        "docker_daemon_extra_options": {"default-ulimits": None},
         # the sandbox's PyTorch image is a CPU build: GPU checks report "skip", they cannot pass
         "gpu_verify_require_gpu": False,
     }
+
+
+def standin_gpu_files(profile: str) -> dict[str, bytes]:
+    """The stand-in GPU hardware of a host ({path: content}), from a profile such as "h100x8"."""
+    return seed_files(load_description(profile))

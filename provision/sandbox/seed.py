@@ -15,8 +15,10 @@ from provision.sandbox.kinds import KINDS
 from provision.sandbox.registry import Registry
 
 
-def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Registry) -> None:
-    """Put the host's own host key and the sandbox's client key into its (empty) upper folder."""
+def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Registry,
+         files: dict[str, bytes] | None = None) -> None:
+    """Put the host's own host key, the sandbox's client key and `files` ({absolute path: content},
+    e.g. the stand-in GPU description) into its (empty) upper folder."""
     os.makedirs(host.directory, exist_ok=True)
     key = os.path.join(host.directory, "ssh_host_ed25519_key")
     if not os.path.exists(key):
@@ -49,6 +51,11 @@ def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Re
         handle.write(host.name + "\n")
     with open(os.path.join(host.upper, "etc", "hosts"), "w") as handle:
         handle.write(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+    for path, content in (files or {}).items():
+        target = os.path.join(host.upper, path.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(content)
     if KINDS[host.kind].docker:
         _seed_docker(host, registry)
 
