@@ -54,10 +54,14 @@ class FactsFailed(ProvisionError):
 
 def gather_facts(transport: Transport, timeout: float = 60) -> dict[str, Any]:
     """Run the facts script once and return the ansible_* facts. Runs without become: reading
-    needs no root, and gathering must work before sudo is known to work."""
+    needs no root, and gathering must work before sudo is known to work. A reply cut short (seen
+    once on a host still starting up: exit 0, no output) is asked for once more."""
     result = transport.run(FACTS_SCRIPT, timeout=timeout)
     if MARK + "end@@" not in result.stdout:
-        raise FactsFailed(f"gathering facts failed (rc={result.rc}): {result.stderr.strip()[:500]}")
+        result = transport.run(FACTS_SCRIPT, timeout=timeout)
+    if MARK + "end@@" not in result.stdout:
+        raise FactsFailed(f"gathering facts failed (rc={result.rc}, {len(result.stdout)} bytes of output): "
+                          f"{result.stderr.strip()[:500]}")
     return parse_facts(result.stdout)
 
 

@@ -1,0 +1,130 @@
+"""The site playbook end to end on docker sandbox hosts with the stand-in NVIDIA repository:
+bare hosts to verified, idempotent, verify and the nightly drift check, docker rollback, refusals."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from provision.sandbox import Sandbox
+from tests.conftest import ssh
+from tests.engine.scenario import provision, read_report
+
+pytestmark = pytest.mark.sandbox
+SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    "playbooks", "site.yaml")
+
+
+@pytest.fixture(scope="module")
+def gpu_fleet():
+    fleet = Sandbox.up(f"pt{os.getpid()}xg", hosts=2, kind="docker", log=lambda text: None)
+    try:
+        yield fleet
+    finally:
+        fleet.down()
+
+
+@pytest.fixture(scope="module")
+def converged(gpu_fleet, tmp_path_factory):
+    report = tmp_path_factory.mktemp("site") / "first.json"
+    run = provision("apply", gpu_fleet.inventory_path, SITE, "--report-json", str(report), timeout=900)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    return read_report(report)
+
+
+def test_bare_hosts_become_verified(gpu_fleet, converged):
+    for host in gpu_fleet.hosts:
+        runtimes = json.loads(ssh(gpu_fleet, host.name, "docker info --format '{{json .Runtimes}}'").stdout)
+        assert "nvidia" in runtimes
+        held = ssh(gpu_fleet, host.name, "apt-mark showhold").stdout.split()
+        assert {"nvidia-open", "nvidia-driver", "nvidia-container-toolkit"} <= set(held)
+        assert ssh(gpu_fleet, host.name, "nvidia-smi -L | wc -l").stdout.strip() == "8", "stand-in H100 x8 loaded"
+        last = json.loads(ssh(gpu_fleet, host.name, "cat /var/lib/provision/gpu_verify/last.json").stdout)
+        statuses = {check["name"]: check["status"] for check in last["checks"]}
+        assert statuses["matmul_cpu"] == "pass" and statuses["cuda_available"] == "skip"
+        assert "fail" not in statuses.values()
+    reboots = [row for row in converged["results"] if row["task"].startswith("reboot : reboot") and row["changed"]]
+    assert len(reboots) == 2, "each host rebooted once, for the new driver"
+
+
+def test_second_run_changes_nothing(gpu_fleet, converged, tmp_path):
+    run = provision("apply", gpu_fleet.inventory_path, SITE, "--report-json", str(tmp_path / "r.json"), timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:]
+    report = read_report(tmp_path / "r.json")
+    changed = [(row["host"], row["task"]) for row in report["results"] if row["changed"]]
+    assert changed == []
+
+
+def test_verify_passes_and_a_broken_host_fails_the_right_checks(gpu_fleet, converged, tmp_path):
+    clean = provision("verify", gpu_fleet.inventory_path, "--report-json", str(tmp_path / "v.json"))
+    assert clean.returncode == 0, clean.stdout[-4000:]
+    ssh(gpu_fleet, "host02", "apt-mark unhold nvidia-driver >/dev/null; rm /etc/apt/apt.conf.d/51provision-gpu-blacklist")
+    try:
+        broken = provision("verify", gpu_fleet.inventory_path, "--report-json", str(tmp_path / "b.json"))
+        assert broken.returncode == 2
+        failed = {(check["host"], check["test"]) for check in read_report(tmp_path / "b.json")["checks"]
+                  if check["outcome"] == "failed"}
+        assert failed == {("host02", "test_driver_packages_on_the_pinned_branch_and_held"),
+                          ("host02", "test_gpu_stack_is_blacklisted_from_unattended_upgrades")}
+    finally:
+        assert provision("apply", gpu_fleet.inventory_path, SITE, "-q", timeout=600).returncode == 0
+
+
+def test_nightly_check_names_exactly_what_moved(gpu_fleet, converged, tmp_path):
+    ssh(gpu_fleet, "host01", "echo '// edited by hand' >> /etc/apt/apt.conf.d/51provision-gpu-blacklist")
+    ssh(gpu_fleet, "host02", "service nvidia-persistenced stop >/dev/null")
+    files = {name: str(tmp_path / name) for name in ("report.json", "junit.xml", "metrics.prom")}
+    run = provision("check", gpu_fleet.inventory_path, SITE, "--report-json", files["report.json"],
+                    "--junit", files["junit.xml"], "--prom", files["metrics.prom"], timeout=600)
+    assert run.returncode == 3, run.stdout[-4000:]
+    assert re.search(r"drift host01: packages_hygiene : keep the GPU stack out of unattended-upgrades", run.stdout)
+    assert re.search(r"drift host02: reboot : nvidia-persistenced running", run.stdout)
+    assert "-// edited by hand" in run.stdout, "the diff shows what moved"
+    drift = read_report(files["report.json"])["drift"]
+    diffs = {(row["host"], row["task"]): row["diff"] for row in read_report(files["report.json"])["results"]
+             if row["changed"]}
+    print(diffs)  # shown when the assertion below fails
+    assert drift == {"host01": ["packages_hygiene : keep the GPU stack out of unattended-upgrades"],
+                     "host02": ["reboot : nvidia-persistenced running on the loaded driver"]}
+    failures = {(case.get("classname"), case.get("name").split(" (")[0])
+                for case in ElementTree.parse(files["junit.xml"]).iter("testcase") if case.find("failure") is not None}
+    assert failures == {("host01", "packages_hygiene : keep the GPU stack out of unattended-upgrades"),
+                        ("host02", "reboot : nvidia-persistenced running on the loaded driver")}
+    metrics = open(files["metrics.prom"]).read()
+    assert 'provision_drift_tasks{host="host01"} 1' in metrics and 'provision_drift_tasks{host="host02"} 1' in metrics
+    assert provision("apply", gpu_fleet.inventory_path, SITE, "-q", timeout=600).returncode == 0
+    calm = provision("check", gpu_fleet.inventory_path, SITE, timeout=600)
+    assert calm.returncode == 0, calm.stdout[-3000:]
+    assert "no drift on 2 host(s)" in calm.stdout
+
+
+def test_docker_rollback_restores_the_previous_daemon_json(gpu_fleet, converged):
+    before = ssh(gpu_fleet, "host01", "cat /etc/docker/daemon.json").stdout
+    run = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host01", "-e",
+                    '{"docker_daemon_extra_options": {"bogus-directive": true}}', timeout=600)
+    assert run.returncode == 2
+    assert "previous one was restored" in run.stdout and "bogus-directive" in run.stdout
+    assert ssh(gpu_fleet, "host01", "cat /etc/docker/daemon.json").stdout == before
+    assert ssh(gpu_fleet, "host01", "docker info --format '{{.ServerVersion}}'").returncode == 0
+
+
+def test_preflight_refuses_before_anything_is_installed(gpu_fleet, converged):
+    marker = "stat -c %Y /etc/apt/preferences.d/provision-nvidia-driver"
+    before = ssh(gpu_fleet, "host02", marker).stdout
+    old = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02",
+                    "-e", "nvidia_driver_branch=550", "-e", "pytorch_image_cuda_version=13.0")
+    assert old.returncode == 2 and "too old for CUDA 13.0" in old.stdout
+    arch = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02",
+                     "-e", '{"pytorch_image_arch_list": ["sm_70", "sm_80"]}')
+    assert arch.returncode == 2 and "cannot run on compute capability 9.0" in arch.stdout
+    ssh(gpu_fleet, "host02", "cp /etc/os-release /root/os-release.saved; rm /etc/os-release; "
+                             "printf 'ID=fedora\\nNAME=Fedora Linux\\nVERSION_ID=40\\n' > /etc/os-release")
+    try:
+        fedora = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02")
+    finally:
+        ssh(gpu_fleet, "host02", "rm /etc/os-release; ln -s ../usr/lib/os-release /etc/os-release")
+    assert fedora.returncode == 2 and "Fedora Linux 40 is not supported" in fedora.stdout or "Fedora 40" in fedora.stdout
+    assert ssh(gpu_fleet, "host02", marker).stdout == before, "a refused plan touched the host"
