@@ -17,17 +17,19 @@ MARK = "@@provision:"
 
 FACTS_SCRIPT = r"""
 s() { printf '\n@@provision:%s@@\n' "$1"; }
-s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null
+r() { [ -r "$1" ] && while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
+s hostname; r /proc/sys/kernel/hostname || hostname 2>/dev/null
 s fqdn; hostname -f 2>/dev/null
-s os_release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
-s debian_version; cat /etc/debian_version 2>/dev/null
-s kernel; uname -r; s kernel_version; uname -v; s system; uname -s; s machine; uname -m
-s boot_id; cat /proc/sys/kernel/random/boot_id 2>/dev/null
+s os_release; r /etc/os-release || r /usr/lib/os-release
+s debian_version; r /etc/debian_version
+s kernel; r /proc/sys/kernel/osrelease; s kernel_version; r /proc/sys/kernel/version
+s system; echo Linux; s machine; uname -m
+s boot_id; r /proc/sys/kernel/random/boot_id
 s systemd_running; [ -d /run/systemd/system ] && echo yes || echo no
-s pid1; cat /proc/1/comm 2>/dev/null
+s pid1; r /proc/1/comm
 s init_d; [ -d /etc/init.d ] && echo yes || echo no
 s pkg_mgr; for p in apt-get dnf yum zypper apk; do command -v "$p" >/dev/null 2>&1 && echo "$p"; done
-s meminfo; grep -E '^(MemTotal|MemFree|SwapTotal):' /proc/meminfo 2>/dev/null
+s meminfo; while IFS= read -r l; do case "$l" in MemTotal:*|MemFree:*|SwapTotal:*) echo "$l";; esac; done < /proc/meminfo
 s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
 s user; id -un; id -u; id -g; printf '%s\n' "$HOME"

@@ -15,6 +15,10 @@ changes, so every read is served from the batch.
 from __future__ import annotations
 
 import base64
+import binascii
+import io
+import os
+import tarfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +68,10 @@ class PrefetchCache:
     served: int = 0
 
     def take(self, command: str, become: Become | None) -> CommandResult | None:
+        """The batched output of this read, as often as asked until the host may have changed
+        (`clear`): two tasks reading the same file get the same answer without a round trip."""
         with self.lock:
-            result = self.outputs.pop(_key(command, become), None)
+            result = self.outputs.get(_key(command, become))
             if result is not None:
                 self.served += 1
             return result
@@ -116,39 +122,41 @@ def capture(module_name: str, args: dict[str, Any], context: TaskContext) -> tup
 
 
 def batch_script(commands: list[tuple[str, Become | None]]) -> str:
-    """One script running each read, printing rc, stdout and stderr base64-encoded between marks."""
+    """One script running every read AT ONCE (they only read), then sending all their outputs as
+    one base64 tar of o<i>/e<i>/r<i> files (stdout, stderr, rc). Both matter for speed: a read is
+    mostly process start-up on the host, so reads run side by side, and the outputs cost two
+    processes in all instead of a few per read."""
     lines = ['provision_dir=$(mktemp -d) || exit 97', 'cd / || exit 97']
     for index, (command, become) in enumerate(commands):
         wrapped = wrap_become(command, become).command
-        lines.append(f"( {join(['sh', '-c', wrapped])} ) </dev/null >\"$provision_dir/o\" 2>\"$provision_dir/e\"; "
-                     f"provision_rc=$?; printf '{MARK}%s %s@@\\n' {index} \"$provision_rc\"; "
-                     "base64 \"$provision_dir/o\"; echo; printf '" + MARK + "err@@\\n'; base64 \"$provision_dir/e\"")
-    lines.append('rm -rf "$provision_dir"')
+        lines.append(f"( {join(['sh', '-c', wrapped])} ) </dev/null >\"$provision_dir/o{index}\" "
+                     f"2>\"$provision_dir/e{index}\"; echo $? >\"$provision_dir/r{index}\" &")
+    lines.append("wait")
+    lines.append(f"echo {MARK}tar@@")
+    lines.append('tar -C "$provision_dir" -cf - . | base64; provision_rc=$?')
+    lines.append('rm -rf "$provision_dir"; exit $provision_rc')
     return "\n".join(lines) + "\n"
 
 
 def parse_batch(output: str, count: int) -> dict[int, CommandResult]:
+    """The results by index; a read whose files are missing is left out (it runs live)."""
+    _, found, encoded = output.partition(MARK + "tar@@")
+    if not found:
+        return {}
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(base64.b64decode("".join(encoded.split()))))
+        files = {os.path.basename(member.name): archive.extractfile(member).read()
+                 for member in archive.getmembers() if member.isfile()}
+    except (ValueError, tarfile.TarError, binascii.Error):
+        return {}
     results: dict[int, CommandResult] = {}
-    index, rc, part, chunks = None, 0, "out", {"out": [], "err": []}
-
-    def finish() -> None:
-        if index is not None:
-            decode = lambda lines: base64.b64decode("".join(lines)).decode("utf-8", "replace")  # noqa: E731
-            results[index] = CommandResult(rc, decode(chunks["out"]), decode(chunks["err"]))
-
-    for line in output.splitlines():
-        if line.startswith(MARK) and line.endswith("@@"):
-            body = line[len(MARK):-2]
-            if body == "err":
-                part = "err"
-                continue
-            finish()
-            number, _, code = body.partition(" ")
-            index, rc, part, chunks = int(number), int(code), "out", {"out": [], "err": []}
-        elif index is not None:
-            chunks[part].append(line.strip())
-    finish()
-    return {key: value for key, value in results.items() if key < count}
+    for index in range(count):
+        parts = [files.get(f"{kind}{index}") for kind in ("o", "e", "r")]
+        if None in parts or not parts[2].strip().isdigit():
+            continue
+        results[index] = CommandResult(int(parts[2]), parts[0].decode("utf-8", "replace"),
+                                       parts[1].decode("utf-8", "replace"))
+    return results
 
 
 def prefetch(transport: Transport, wanted: list[tuple[str, Become | None]], cache: PrefetchCache) -> None:

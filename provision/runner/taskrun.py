@@ -174,8 +174,9 @@ class TaskRun:
         module = get_module(self.task.module or "")
         args = templar.render(dict(self.task.args))
         result: ModuleResult = module(args, self.context(templar, self.transport(templar))).run()
-        opaque = module.name in OPAQUE_MODULES and not _literally_false(self.task.changed_when)
-        if result.status in ("changed", "failed") or opaque:
+        # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.
+        probe = _literally_false(self.task.changed_when)
+        if result.status == "failed" or (not probe and (result.status == "changed" or module.name in OPAQUE_MODULES)):
             self.state.cache.clear()  # the host may have moved: batched reads are stale now
         data = dict(result.data)
         facts = data.get("ansible_facts")
