@@ -51,6 +51,9 @@ def _add_sandbox(commands) -> None:
     up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
                     help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
                          "and cached) into the sandbox registry")
+    up.add_argument("--apt-proxy", action="store_true",
+                    help="start the sandbox's apt proxy on the bridge (it forwards only to this machine's own apt "
+                         "sources, caching .deb files) and point every host's apt at it")
     down = actions.add_parser("down", help="stop every host of a sandbox and remove what it made")
     down.add_argument("--name", default="default")
     status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
@@ -72,7 +75,7 @@ def run_sandbox(args, console: Console) -> int:
 
     if args.action == "up":
         sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, log=lambda text: console.print(text),
-                             pytorch_image=args.pytorch_image)
+                             pytorch_image=args.pytorch_image, apt_proxy=args.apt_proxy)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
                       f"ssh config {sandbox.ssh_config_path}")
         print(sandbox.inventory_path)
@@ -115,8 +118,9 @@ def run_sandbox(args, console: Console) -> int:
 
 from provision.commands import ENGINE_COMMANDS  # noqa: E402
 from provision.commands_history import HISTORY_COMMANDS  # noqa: E402
+from provision.commands_onboard import ONBOARD_COMMANDS  # noqa: E402
 
-_ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS
+_ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ import yaml
 
 from provision.errors import SandboxError
 from provision.sandbox import system
+from provision.sandbox.aptproxy import DEFAULT_CACHE as APT_CACHE, AptProxy, apt_config_files
 from provision.sandbox.host import SandboxHost
 from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image, ensure_layer
 from provision.sandbox.kinds import KINDS
@@ -46,6 +47,7 @@ class Sandbox:
     registry_pid: int = 0
     standin_pid: int = 0  # the stand-in NVIDIA repository's server (provision/standin)
     gpus: str = DEFAULT_PROFILE  # the stand-in GPU hardware seeded into each host
+    aptproxy_pid: int = 0  # the apt proxy on the bridge, started on demand (aptproxy.py)
 
     # ---- files -----------------------------------------------------------------------------
     @property
@@ -85,7 +87,7 @@ class Sandbox:
     # ---- state -----------------------------------------------------------------------------
     def save(self) -> None:
         state = {"name": self.name, "index": self.index, "kind": self.kind, "image_root": self.image_root,
-                 "registry_pid": self.registry_pid, "standin_pid": self.standin_pid, "gpus": self.gpus, "hosts": [host.to_dict() for host in self.hosts]}
+                 "registry_pid": self.registry_pid, "standin_pid": self.standin_pid, "gpus": self.gpus, "aptproxy_pid": self.aptproxy_pid, "hosts": [host.to_dict() for host in self.hosts]}
         temporary = os.path.join(self.directory, "sandbox.json.tmp")
         with open(temporary, "w") as handle:
             json.dump(state, handle, indent=1)
@@ -110,9 +112,10 @@ class Sandbox:
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, name: str = "default", hosts: int = 3, kind: str = "plain", root: str = STATE_ROOT,
-           log=print, pytorch_image: bool = True, gpus: str = DEFAULT_PROFILE) -> Sandbox:
+           log=print, pytorch_image: bool = True, gpus: str = DEFAULT_PROFILE, apt_proxy: bool = False) -> Sandbox:
         """Start a sandbox; a docker one also gets its registry and (unless told not to) the
-        stand-in `pytorch/pytorch:DEFAULT_TAG` image in it, built once and cached."""
+        stand-in `pytorch/pytorch:DEFAULT_TAG` image in it, built once and cached. With `apt_proxy`,
+        the apt proxy starts and every host's apt goes through it."""
         system.check_requirements()
         if kind not in KINDS:
             raise SandboxError(f"sandbox kind {kind!r} is not available; available: {', '.join(KINDS)}")
@@ -138,6 +141,8 @@ class Sandbox:
             if pytorch_image:
                 sandbox.push_pytorch_image(log=log)
         sandbox.start_standin()
+        if apt_proxy:
+            sandbox.start_apt_proxy()
         if spec.systemd:
             system.raise_inotify_instances(hosts * INOTIFY_PER_SYSTEMD_HOST, root)
         for number in range(1, hosts + 1):
@@ -149,7 +154,7 @@ class Sandbox:
         sandbox.save()
         for host in sandbox.hosts:
             host.create_network(sandbox.bridge, 24)
-            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry, standin_gpu_files(gpus))
+            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry, sandbox._seed_files())
             host.start(sandbox.image_root)
             sandbox.save()
         with ThreadPoolExecutor(max_workers=32) as pool:
@@ -165,6 +170,7 @@ class Sandbox:
         self.registry_pid = 0
         StandinService.stop(self.standin_pid)
         self.standin_pid = 0
+        self.stop_apt_proxy()
         system.run("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
         if self.kind == "systemd":
@@ -187,6 +193,39 @@ class Sandbox:
         if info is None:
             raise SandboxError(f"the stand-in repository did not start; see {self.standin_dir}/standin.log")
         return info
+
+    # ---- the apt proxy -----------------------------------------------------------------------
+    @property
+    def apt_proxy(self) -> AptProxy:
+        return AptProxy(sandbox=self.name, directory=os.path.join(self.directory, "aptproxy"), address=self.gateway)
+
+    def start_apt_proxy(self, upstreams: list[str] | None = None, cache_dir: str = APT_CACHE) -> str:
+        """Start the apt proxy on the bridge unless it runs; returns its URL (apt's `Acquire::http::Proxy`).
+
+        It forwards only to `upstreams`, by default the sources of this machine's own apt. Hosts
+        seeded while it runs (`up(apt_proxy=True)`, `fresh`) have their apt pointed at it.
+        """
+        proxy = self.apt_proxy
+        if not proxy.running(self.aptproxy_pid):
+            self.aptproxy_pid = proxy.start(upstreams, cache_dir)
+            self.save()
+            if self.hosts and os.path.exists(self.inventory_path):
+                self._write_client_files()  # the inventory gains `sandbox_apt_proxy`
+        return proxy.url
+
+    def stop_apt_proxy(self) -> None:
+        self.apt_proxy.stop(self.aptproxy_pid)
+        if self.aptproxy_pid:
+            self.aptproxy_pid = 0
+            if os.path.isdir(self.directory):
+                self.save()
+
+    def _seed_files(self) -> dict[str, bytes]:
+        """Files every host gets: its stand-in GPUs and, while the apt proxy runs, apt's proxy setting."""
+        files = dict(standin_gpu_files(self.gpus))
+        if self.apt_proxy.running(self.aptproxy_pid):
+            files.update(apt_config_files(self.apt_proxy.url))
+        return files
 
     # ---- the registry ------------------------------------------------------------------------
     @property
@@ -229,7 +268,7 @@ class Sandbox:
         host = self.host(name)
         host.stop()
         host.wipe()
-        seed(host, self.key_path, self.image_root, self.registry, standin_gpu_files(self.gpus))
+        seed(host, self.key_path, self.image_root, self.registry, self._seed_files())
         host.start(self.image_root)
         self.save()
         host.wait_ready()
@@ -291,6 +330,7 @@ class Sandbox:
                 "sandbox_gateway": self.gateway,
                 # the `deploy` user's sudo password, for playbooks that test become with a password
                 "sandbox_sudo_password": SANDBOX_PASSWORD,
+                **({"sandbox_apt_proxy": self.apt_proxy.url} if self.apt_proxy.running(self.aptproxy_pid) else {}),
             },
             "children": {
                 "sandbox": {"hosts": {host.name: {"ansible_host": host.address} for host in self.hosts}},
