@@ -158,7 +158,7 @@ class Service(MayNotChange):
         self.init = init_system(self.context)
         result = self.context.run(self.init.read_command(service))
         state = self.init.parse(result.stdout)
-        if not state.exists and not self.args["daemon_reload"]:
+        if not state.exists and not self.wants_other():  # systemd masks a unit before it is installed
             raise ModuleFailed(f"{self.name}: no service {service!r} on this host ({self.init.name})")
         return state
 
