@@ -139,3 +139,15 @@ def test_cli_up_status_ssh_down_round_trip():
         down = subprocess.run(cli + ["down", "--name", name], capture_output=True, text=True)
     assert down.returncode == 0
     assert not os.path.exists(os.path.dirname(inventory))
+
+
+def test_restarting_sshd_keeps_the_host(sandbox):
+    """A plain host runs sshd from its init script, as a real machine does: a restart is survivable."""
+    before = ssh(sandbox, "host04", "cat /run/sshd.pid").stdout
+    ssh(sandbox, "host04", "service ssh restart >/dev/null 2>&1", check=False)
+    for _ in range(50):
+        answered = ssh(sandbox, "host04", "cat /run/sshd.pid", check=False)
+        if answered.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert answered.returncode == 0 and answered.stdout != before, "sshd came back with a new PID"

@@ -64,6 +64,14 @@ rmdir /.provision-oldroot 2>/dev/null || true
 
 # Drop the capabilities that would reach this machine (modules, clock, raw I/O, device nodes).
 # A kind whose layer brings /usr/local/sbin/sandbox-boot starts its services there, then sshd.
-boot="/usr/sbin/sshd -D -e"
+# sshd is started by its init script, as on a real machine, and PID 1's child only idles: so
+# `service ssh restart` restarts sshd, and the host stays up while sshd is down.
+cat > /run/sandbox-boot <<'SH'
+#!/bin/sh
+/etc/init.d/ssh start >/dev/null || /usr/sbin/sshd -e
+exec sleep infinity
+SH
+chmod 755 /run/sandbox-boot
+boot=/run/sandbox-boot
 [ -x /usr/local/sbin/sandbox-boot ] && boot=/usr/local/sbin/sandbox-boot
 exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- $boot

@@ -20,11 +20,13 @@ sed -i -e '/^\t\tcgroupfs_mount$/d' -e 's/^\(\s*ulimit .*\)$/\1 2>\/dev\/null ||
 grep -q 'ulimit -n 1048576 2>/dev/null || true' /etc/init.d/docker
 cat > /usr/local/sbin/sandbox-boot <<'SH'
 #!/bin/sh
-# PID 1's only child in a docker host: start dockerd the Debian way, then run sshd once dockerd
-# listens, so a host that answers SSH also answers `docker` (what `up` waits for).
+# PID 1's only child in a docker host: start dockerd the Debian way, then sshd (by its init
+# script, so `service ssh restart` works) once dockerd listens, so a host that answers SSH also
+# answers `docker` (what `up` waits for); then it idles, keeping the host up.
 service docker start >/dev/null || echo "sandbox-boot: docker did not start" >&2
 for _ in $(seq 300); do [ -S /var/run/docker.sock ] && break; sleep 0.1; done
-exec /usr/sbin/sshd -D -e
+/etc/init.d/ssh start >/dev/null || /usr/sbin/sshd -e
+exec sleep infinity
 SH
 chmod 755 /usr/local/sbin/sandbox-boot
 """
