@@ -1,0 +1,323 @@
+"""`provision onboard HOST`: connect, check sudo, preflight, add to the inventory, apply, verify.
+
+Safe to re-run: a host that is already onboarded is left as it is and the command says so. The
+steps themselves live in provision/onboard.py; this file parses options, orders them and prints.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+
+from provision.commands import DEFAULT_PLAYBOOK, project_roles_dir, verify_run_report
+from provision.errors import InputError
+from provision.history import HistoryEvents, HistoryStore, gpu_figures
+from provision.inventory import Inventory, load_inventory
+from provision.onboard import (
+    OnboardError,
+    Target,
+    changed_tasks,
+    check_become,
+    check_fingerprint_syntax,
+    connection_variables,
+    install_public_key,
+    installed_versions,
+    open_with_key,
+    open_with_password,
+    pinned_known_hosts,
+    plan_lines,
+    preflight_facts,
+    preflight_playbook,
+    public_key_text,
+    reboot_expected,
+    record_host_key,
+    resolve_target,
+    scan_host_key,
+    trust_host_key,
+)
+from provision.onboard_inventory import add_host_text, load_inventory_text, write_atomically
+from provision.playbook.validate import load_and_validate
+from provision.report.console import ConsoleEvents
+from provision.runner import RunOptions, run_playbook
+from provision.runner.hoststate import open_transport
+from provision.templating import Templar, TemplateError
+from provision.variables import layer
+
+EXIT_CODES = ("exit codes: 0 onboarded (or already was); 1 refused or bad input (nothing written after a "
+              "refused host key); 2 apply or verify failed on the host; 4 the host became unreachable")
+
+
+def add_onboard(commands) -> None:
+    parser = commands.add_parser(
+        "onboard", help="bring a new GPU server into the inventory and to a verified state, in one command",
+        description="Trust the host key (shown and confirmed, or --host-key-fingerprint), install the "
+                    "inventory's key if the host takes only a password, check sudo, run preflight, add the "
+                    "host to the inventory (comments and layout kept), apply the site playbook to it, verify. "
+                    "Safe to re-run.",
+        epilog=EXIT_CODES + ". Example: provision onboard gpu07 --inventory inventories/lab.yaml --group gpu "
+                            "--address 10.0.0.17 --user ubuntu --ask-pass")
+    parser.add_argument("host", help="the host's name in the inventory")
+    parser.add_argument("--inventory", "-i", required=True, help="Ansible YAML inventory file to add the host to")
+    parser.add_argument("--group", "-g", required=True, help="the group to add it to (made if missing)")
+    parser.add_argument("--address", help="address or DNS name to connect to (default: HOST)")
+    parser.add_argument("--user", "-u", help="login user (default: the inventory's ansible_user, else yours)")
+    parser.add_argument("--port", "-p", type=int, help="SSH port (default 22)")
+    password = parser.add_mutually_exclusive_group()
+    password.add_argument("--ask-pass", "-k", action="store_true",
+                          help="prompt for the login password when the host does not take the key yet")
+    password.add_argument("--password-env", metavar="VAR",
+                          help="read the login password from this environment variable (automation)")
+    parser.add_argument("--host-key-fingerprint", metavar="SHA256:...",
+                        help="the host key's fingerprint, for unattended use; any other key is refused")
+    parser.add_argument("--key", metavar="FILE",
+                        help="private key to log in with (its .pub is installed); default: the inventory's "
+                             "ansible_ssh_private_key_file")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="stop after preflight: show what the host is and what would be installed")
+    parser.add_argument("--playbook", default=DEFAULT_PLAYBOOK, help=f"site playbook (default {DEFAULT_PLAYBOOK})")
+    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
+    parser.add_argument("-F", "--ssh-config", help="ssh config file (default ~/.ssh/config)")
+    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("-q", "--quiet", action="store_true", help="only problems, the recap and the summary")
+    parser.set_defaults(handler=run_onboard)
+
+
+@dataclass
+class Progress:
+    """What this onboarding changed, for the final "nothing to do" verdict."""
+
+    host_key_recorded: bool = False
+    key_installed: bool = False
+    inventory_changed: bool = False
+    changed_tasks: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_done(self) -> bool:
+        return not (self.host_key_recorded or self.key_installed or self.inventory_changed or self.changed_tasks)
+
+
+def run_onboard(args, console: Console) -> int:
+    check_fingerprint_syntax(args.host_key_fingerprint)
+    if not os.path.isfile(args.inventory):
+        raise InputError(f"inventory not found: {args.inventory}")
+    if not os.path.isfile(args.playbook):
+        raise InputError(f"playbook not found: {args.playbook}")
+    progress = Progress()
+    playbook_dir = os.path.dirname(os.path.abspath(args.playbook))
+    with open(args.inventory, encoding="utf-8") as handle:
+        original = handle.read()
+    new_text, progress.inventory_changed = add_host_text(original, args.group, args.host,
+                                                         _entry(args, original, playbook_dir))
+    candidate = load_inventory_text(args.inventory, new_text, playbook_dir)
+    target = resolve_target(candidate, args.host, args.key, args.ssh_config)
+    console.print(f"[bold]onboard {escape(args.host)}[/]: {escape(target.user)}@{escape(target.address)}:{target.port}",
+                  highlight=False)
+
+    connect(args, console, target, progress)
+    playbook = load_and_validate(args.playbook, candidate, {}, project_roles_dir())
+    facts = preflight(args, console, candidate, playbook)
+    if args.dry_run:
+        console.print("dry run: stopping here; the inventory and the host's configuration are unchanged")
+        return 0
+
+    if progress.inventory_changed:
+        write_atomically(args.inventory, new_text)
+        console.print(f"inventory: added {escape(args.host)} to group {escape(args.group)} in {escape(args.inventory)}",
+                      highlight=False)
+    else:
+        console.print(f"inventory: {escape(args.host)} is already in group {escape(args.group)}", highlight=False)
+    inventory = load_inventory(args.inventory, playbook_dir)
+    code, report = apply_site(args, console, inventory, playbook)
+    progress.changed_tasks = changed_tasks(report, args.host)
+    if code:
+        console.print(f"[bold red]apply failed on {escape(args.host)}[/]: the host is in the inventory; fix the "
+                      f"cause and re-run the same `provision onboard` command (it is safe to re-run)")
+        return code
+    verified = verify(args, console, inventory)
+    if verified.exit_code:
+        console.print(f"[bold red]verify failed on {escape(args.host)}[/]; re-run `provision onboard` once fixed")
+        return verified.exit_code
+    summary(args, console, inventory, report, facts, progress)
+    return 0
+
+
+def _entry(args, original: str, playbook_dir: str) -> dict:
+    """The connection variables to write: the address (kept if the host is listed), user, port, key."""
+    address = args.address
+    if not address:
+        current = load_inventory_text(args.inventory, original, playbook_dir)
+        known = current.hosts.get(args.host)
+        address = str(known.vars.get("ansible_host", args.host)) if known else args.host
+    return connection_variables(address, args.user, args.port, args.key)
+
+
+# ---- step 1: host key, login, sudo -----------------------------------------------------------------
+
+def connect(args, console: Console, target: Target, progress: Progress) -> None:
+    offered = scan_host_key(target.address, target.port, args.timeout)
+    confirm = _ask if sys.stdin.isatty() and not args.host_key_fingerprint else None
+    must_record = trust_host_key(target, offered, args.host_key_fingerprint, confirm)
+    with tempfile.TemporaryDirectory(prefix="provision-onboard-") as folder:
+        known_hosts = pinned_known_hosts(folder, target, offered) if must_record else target.known_hosts
+        transport = open_with_key(target, known_hosts, args.timeout)
+        if transport is None:
+            transport = _install_key(args, console, target, known_hosts, progress)
+        try:
+            check_become(transport, target)
+        finally:
+            transport.close()
+    if must_record:
+        record_host_key(target, offered)
+        progress.host_key_recorded = True
+        console.print(f"host key {offered.get_name()} recorded in {escape(target.known_hosts)}", highlight=False)
+    console.print(f"login with key {escape(target.key_file or '')}: ok; sudo without password: ok", highlight=False)
+
+
+def _install_key(args, console: Console, target: Target, known_hosts: str, progress: Progress):
+    if not target.key_file:
+        raise InputError("no key to install: set ansible_ssh_private_key_file in the inventory or pass --key")
+    password = _password(args, target)
+    if password is None:
+        raise OnboardError(f"{target.user}@{target.address} does not accept the key {target.key_file}; re-run with "
+                           f"--ask-pass (or --password-env VAR) to install it with the login password")
+    public_key = public_key_text(target.key_file)
+    with_password = open_with_password(target, known_hosts, password, args.timeout)
+    try:
+        progress.key_installed = install_public_key(with_password, public_key)
+    finally:
+        with_password.close()
+    console.print(f"installed {escape(target.key_file)}.pub in {escape(target.user)}'s authorized_keys", highlight=False)
+    transport = open_with_key(target, known_hosts, args.timeout)
+    if transport is None:
+        raise OnboardError(f"the key is in {target.user}'s authorized_keys but the host still refuses it: check "
+                           f"sshd's PubkeyAuthentication/AuthorizedKeysFile and the permissions of ~/.ssh")
+    return transport
+
+
+def _password(args, target: Target) -> str | None:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise InputError(f"--password-env {args.password_env}: that variable is not set")
+        return value
+    if args.ask_pass:
+        return getpass.getpass(f"SSH password for {target.user}@{target.address}: ")
+    return None
+
+
+def _ask(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+# ---- step 3: preflight -----------------------------------------------------------------------------
+
+PLAN_VARIABLES = ("nvidia_driver_branch", "nvidia_container_toolkit_version", "docker_install_source", "pytorch_image")
+
+
+def preflight(args, console: Console, inventory: Inventory, playbook) -> dict:
+    options = RunOptions(check=True, limit=args.host, forks=1, connect_timeout=args.timeout,
+                         ssh_config=args.ssh_config, command="onboard")
+    report = run_playbook(preflight_playbook(playbook), inventory, options)
+    facts = preflight_facts(report, args.host)
+    variables = _plan_variables(inventory, args.host)
+    gpus = facts.get("gpus") or []
+    models = sorted({str(gpu.get("model")) for gpu in gpus})
+    branch = str(variables.get("nvidia_driver_branch", "580"))
+    rows = [("OS", f"{facts.get('os')} ({facts.get('arch')})"), ("kernel", facts.get("kernel")),
+            ("GPUs", f"{facts.get('gpu_count', 0)} x {', '.join(models) or '-'}"),
+            ("NVSwitch", str(facts.get("nvswitch_count", 0))), ("Secure Boot", facts.get("secure_boot")),
+            ("driver now", facts.get("installed_driver") or "none"),
+            ("will install", "; ".join(plan_lines(facts, variables))),
+            ("reboot", "will be needed" if reboot_expected(facts, branch) else "not needed")]
+    console.print("[bold]preflight[/]", highlight=False)
+    for label, value in rows:
+        console.print(f"  {label:<13} {escape(str(value))}", highlight=False, soft_wrap=True)
+    return facts
+
+
+def _plan_variables(inventory: Inventory, host: str) -> dict:
+    from provision.verify.run import role_defaults
+
+    roles_dir = project_roles_dir()
+    merged = layer(role_defaults([roles_dir] if roles_dir else []), inventory.hosts[host].vars)
+    picked = {name: merged[name] for name in PLAN_VARIABLES if name in merged}
+    try:
+        return Templar(merged).render(picked)
+    except TemplateError:
+        return picked
+
+
+# ---- step 5: apply and verify; step 6: summary -----------------------------------------------------
+
+def apply_site(args, console: Console, inventory: Inventory, playbook):
+    options = RunOptions(limit=args.host, forks=1, connect_timeout=args.timeout, ssh_config=args.ssh_config)
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("apply", args.inventory, args.playbook, False)
+        with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, False)) as events:
+            report = run_playbook(playbook, inventory, options, events)
+        store.finish_run(run_id, report, exit_code=report.exit_code)
+    return report.exit_code, report
+
+
+def verify(args, console: Console, inventory: Inventory):
+    from provision.verify.report import print_verify
+    from provision.verify.run import run_verify
+
+    roles_dir = project_roles_dir()
+    site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
+    options = RunOptions(connect_timeout=args.timeout)
+    result = run_verify(inventory, [args.host], [roles_dir] if roles_dir else [], site_dir, options, {})
+    print_verify(console, result, [args.host], quiet=True)
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("verify", args.inventory)
+        store.finish_run(run_id, verify_run_report(result, [args.host]), exit_code=result.exit_code)
+    passed = sum(1 for check in result.checks if check["outcome"] == "passed")
+    console.print(f"verify: {passed} check(s) passed on {escape(args.host)}", highlight=False)
+    return result
+
+
+def summary(args, console: Console, inventory: Inventory, report, facts: dict, progress: Progress) -> None:
+    transport = open_transport(args.host, inventory.hosts[args.host].vars,
+                               RunOptions(connect_timeout=args.timeout, ssh_config=args.ssh_config))
+    try:
+        versions = installed_versions(transport)
+    finally:
+        transport.close()
+    console.print(f"[bold]{escape(args.host)} onboarded[/]", highlight=False)
+    installed = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+    console.print(f"  installed     {escape(installed or '-')}", highlight=False, soft_wrap=True)
+    rows = [row for row in report.results if row.host == args.host and row.module == "gpu_verify"]
+    figures = gpu_figures(rows[-1]) if rows else None
+    if figures:
+        passed, tflops, h2d, busbw = figures
+        text = ", ".join(f"{label} {value:.1f}" for label, value in
+                         (("bf16 TFLOPS", tflops), ("H2D GB/s", h2d), ("all-reduce bus GB/s", busbw)) if value is not None)
+        state = "passed" if passed else "FAILED" if passed is False else "?"
+        console.print(f"  gpu_verify    {state}; {escape(text or 'no figures (no GPU visible in the image)')}",
+                      highlight=False)
+        counts = rows[-1].output.get("summary")
+        if isinstance(counts, dict):
+            console.print(f"                checks: {counts.get('pass', 0)} passed, {counts.get('fail', 0)} failed, "
+                          f"{counts.get('skip', 0)} skipped", highlight=False)
+    console.print(f"  nightly check provision check {escape(args.inventory)} {escape(args.playbook)} --limit "
+                  f"{escape(args.group)}", highlight=False, soft_wrap=True)
+    if progress.nothing_done:
+        console.print("already onboarded: nothing to do")
+    else:
+        console.print(f"changed: {len(progress.changed_tasks)} task(s)"
+                      + (", inventory" if progress.inventory_changed else "")
+                      + (", host key recorded" if progress.host_key_recorded else "")
+                      + (", key installed" if progress.key_installed else ""))
+
+
+ONBOARD_COMMANDS = [add_onboard]
+__all__ = ["ONBOARD_COMMANDS", "OnboardError"]
