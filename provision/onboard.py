@@ -190,7 +190,10 @@ def key_auth_accepted(target: Target, known_hosts: str, timeout: float) -> bool:
     except (OSError, paramiko.SSHException, ValueError) as error:
         raise InputError(f"cannot read the private key {target.key_file}: {error}") from None
     expected = known_host_keys(dataclasses.replace(target, known_hosts=known_hosts))
-    sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    try:
+        sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    except OSError as error:
+        raise ConnectionFailed(f"{target.address}:{target.port}: {error.strerror or error}") from None
     transport = paramiko.Transport(sock)
     try:
         transport.start_client(timeout=timeout)
@@ -316,6 +319,12 @@ def reboot_expected(facts: dict[str, Any], branch: str) -> bool:
     installed = str(facts.get("installed_driver") or "")
     loaded = str(facts.get("loaded_driver") or "")
     return bool(facts.get("reboot_pending")) or not installed.startswith(f"{branch}.") or loaded != installed
+
+
+def loaded_driver(transport: Transport, command: str) -> str:
+    """The loaded kernel module's version, read the way the reboot role reads it (its command)."""
+    result = transport.run(command, timeout=60)
+    return result.stdout.strip() if result.ok else ""
 
 
 PACKAGE_QUERY = ("dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n' "

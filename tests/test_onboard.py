@@ -13,6 +13,8 @@ import paramiko
 import pytest
 import yaml
 
+from provision.errors import HostKeyRejected
+from provision.onboard import Target, record_host_key, trust_host_key
 from provision.onboard_inventory import add_host_text, guess_indent
 from provision.sandbox import Sandbox
 from provision.transport.ssh import fingerprint
@@ -161,6 +163,16 @@ def test_second_run_has_nothing_to_do(fleet, lab, onboarded):
     assert root_authorized_keys(fleet).count("ssh-ed25519") == 1, "the key is not added twice"
 
 
+@pytest.mark.sandbox
+def test_dry_run_shows_the_host_and_changes_nothing(fleet, lab, onboarded):
+    before = (lab / "lab.yaml").read_bytes()
+    run = onboard(fleet, lab, "--dry-run")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "driver now    580." in run.stdout and "reboot        not needed" in run.stdout
+    assert "dry run: stopping here" in run.stdout and "PLAY [" not in run.stdout
+    assert (lab / "lab.yaml").read_bytes() == before
+
+
 # ---- the inventory edit, as data: no host needed ---------------------------------------------------
 
 COMMENTED = """\
@@ -198,3 +210,24 @@ def test_inventory_missing_group_is_made_under_all_with_comments_kept():
     assert data["all"]["children"]["h200"]["hosts"] == {"gpu09": {"ansible_host": "10.0.0.9", "ansible_port": 2222}}
     assert data["all"]["children"]["gpu"]["hosts"] == {"gpu01": {"ansible_host": "10.0.0.1"}}
     assert guess_indent(COMMENTED) == (4, 0)
+
+
+# ---- host key trust, as data ------------------------------------------------------------------------
+
+def _target(tmp_path) -> Target:
+    return Target("gpu09", "10.0.0.9", 22, "root", None, str(tmp_path / "known_hosts"))
+
+
+def test_unknown_host_key_needs_a_yes_and_a_changed_one_is_always_refused(tmp_path):
+    target, key, other = _target(tmp_path), paramiko.RSAKey.generate(1024), paramiko.RSAKey.generate(1024)
+    questions = []
+    with pytest.raises(HostKeyRejected, match="not accepted"):
+        trust_host_key(target, key, None, lambda question: questions.append(question) or False)
+    assert fingerprint(key) in questions[0]
+    assert trust_host_key(target, key, None, lambda question: True) is True, "to be recorded"
+    record_host_key(target, key)
+    assert trust_host_key(target, key, None, None) is False, "known: nothing to ask or record"
+    with pytest.raises(HostKeyRejected, match="CHANGED"):
+        trust_host_key(target, other, fingerprint(other), lambda question: True)
+    with pytest.raises(HostKeyRejected, match="not the expected"):
+        trust_host_key(target, key, fingerprint(other), None)
