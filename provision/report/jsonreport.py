@@ -7,10 +7,9 @@ Written atomically, so a reader never sees half a report.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 
+from provision.report.files import write_text_atomic
 from provision.runner.results import RunReport
 
 SCHEMA = "provision.report/1"
@@ -32,9 +31,4 @@ def report_dict(report: RunReport) -> dict:
 
 
 def write_json(report: RunReport, path: str, extra: dict | None = None) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".report-", dir=directory)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({**report_dict(report), **(extra or {})}, handle, indent=1, default=str)
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps({**report_dict(report), **(extra or {})}, indent=1, default=str))

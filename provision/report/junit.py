@@ -10,11 +10,10 @@ XML 1.0 forbids (terminal escapes, NUL); they are replaced, or CI parsers reject
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ElementTree
 
+from provision.report.files import write_atomic
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -89,20 +88,5 @@ def _child(case: ElementTree.Element, tag: str, message: str | None, kind: str |
 
 def write_junit(report: RunReport, path: str, drift_is_failure: bool = True) -> None:
     """Write the JUnit file atomically (a CI reader never sees half of it)."""
-    _write_atomic(path, lambda handle: junit_tree(report, drift_is_failure).write(
+    write_atomic(path, lambda handle: junit_tree(report, drift_is_failure).write(
         handle, encoding="utf-8", xml_declaration=True))
-
-
-def _write_atomic(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".junit-", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

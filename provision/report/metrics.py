@@ -12,10 +12,9 @@ and label values are escaped (backslash, double quote, newline) as the text form
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 
+from provision.report.files import write_text_atomic
 from provision.runner.results import RunReport
 
 HOST_STATES = ("failed", "unreachable", "drift", "changed", "ok")
@@ -81,16 +80,4 @@ def write_prometheus(report: RunReport, path: str, drift_counts: dict[str, int] 
                      exit_code: int | None = None) -> None:
     """Write the metrics file atomically; `drift_counts` None counts drift from the report."""
     text = prometheus_text(report, drift_counts, exit_code)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # node_exporter's textfile collector reads only *.prom, so the temporary name is not one.
-    descriptor, temporary = tempfile.mkstemp(prefix=".provision-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_text_atomic(path, text)

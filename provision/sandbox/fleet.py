@@ -6,12 +6,10 @@ reads it and stops exactly what `up` started, which is also how a crashed run is
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -345,16 +343,9 @@ class Sandbox:
             yaml.safe_dump(inventory, handle, sort_keys=False)
 
 
-@contextmanager
 def _allocation_lock(root: str):
     """One `up` at a time picks a bridge index: other processes may start sandboxes right now."""
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, ".allocation.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return system.file_lock(os.path.join(root, ".allocation.lock"))
 
 
 def _free_index(root: str) -> int:

@@ -115,7 +115,7 @@ class SandboxHost:
         pids = system.cgroup_pids(system.cgroup_dirs(self.sandbox, self.name))
         if self.supervisor_pid:
             pids.add(self.supervisor_pid)
-        return {pid for pid in pids if _running(pid)}
+        return {pid for pid in pids if system.alive(pid)}
 
     def stop(self, timeout: float = 10.0) -> None:
         """Kill the host's own processes (supervisor first, so it cannot restart the host)."""
@@ -136,7 +136,7 @@ class SandboxHost:
         system.remove_cgroups(system.cgroup_dirs(self.sandbox, self.name))
 
     def alive(self) -> bool:
-        return bool(self.supervisor_pid) and _running(self.supervisor_pid)
+        return bool(self.supervisor_pid) and system.alive(self.supervisor_pid)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until sshd answers with its banner on port 22."""
@@ -168,19 +168,6 @@ def _kill(pid: int) -> None:
     except ProcessLookupError:
         pass
 
-
-def _running(pid: int) -> bool:
-    """True while the process exists and is not a zombie (reaping it when it is our child)."""
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
 
 
 def _reap(pid: int) -> None:

@@ -5,7 +5,6 @@ builds a new image and an unchanged one is reused across runs, sandboxes and tes
 """
 from __future__ import annotations
 
-import fcntl
 import glob
 import hashlib
 import json
@@ -13,10 +12,10 @@ import os
 import re
 import shutil
 import subprocess
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from provision.errors import SandboxError
+from provision.sandbox import system
 
 DEFAULT_CACHE = os.environ.get("PROVISION_IMAGE_CACHE", "/var/cache/provision/images")
 SANDBOX_PASSWORD = "sandbox"  # the `deploy` user's sudo password; a sandbox is throwaway and local
@@ -99,16 +98,9 @@ def ensure_image(recipe: ImageRecipe = ImageRecipe(), cache_dir: str = DEFAULT_C
     return root
 
 
-@contextmanager
 def _cache_lock(cache_dir: str):
     """One build at a time: two sandboxes starting together must not both write one partial folder."""
-    os.makedirs(cache_dir, exist_ok=True)
-    with open(os.path.join(cache_dir, ".build.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return system.file_lock(os.path.join(cache_dir, ".build.lock"))
 
 
 def _build_image(recipe: ImageRecipe, root: str, cache_dir: str, log) -> None:

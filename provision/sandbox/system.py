@@ -4,6 +4,9 @@ Checked up front so a user gets one message naming everything missing, not a sta
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+import fcntl
 import os
 import shutil
 import signal
@@ -169,12 +172,13 @@ def kill_all(pids: set[int], what: str, timeout: float = 10.0) -> None:
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
-        pids = {pid for pid in pids if _alive(pid)}
+        pids = {pid for pid in pids if alive(pid)}
         if pids and time.monotonic() > deadline:
             raise SandboxError(f"{what}: processes {sorted(pids)} did not stop")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (reaping it when it is our child)."""
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -185,3 +189,15 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+@contextmanager
+def file_lock(path: str):
+    """Hold an exclusive flock on `path` (created if missing): one process at a time past here."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

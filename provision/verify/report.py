@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from provision.report.files import write_text_atomic
 from provision.verify.run import VerifyResult
 
 SCHEMA = "provision.verify/1"
@@ -47,7 +47,4 @@ def print_verify(console: Console, result: VerifyResult, names: list[str], quiet
 def write_verify_json(result: VerifyResult, names: list[str], path: str) -> None:
     data = {"schema": SCHEMA, "exit_code": result.exit_code, "hosts": per_host(result, names),
             "unreachable": result.unreachable, "checks": result.checks}
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(data, indent=1))

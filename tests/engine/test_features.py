@@ -1,10 +1,8 @@
 """Playbook keywords end to end on sandbox hosts: each test asserts what a user would see on the host."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest

@@ -15,7 +15,6 @@ and a real `provision apply` on two sandbox hosts that writes what the role saw 
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 
 import pytest
