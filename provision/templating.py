@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jinja2
@@ -216,15 +216,19 @@ def _has_template(value: Any) -> bool:
     return False
 
 
-def resolve_variables(variables: Mapping[str, Any], passes: int = 8) -> dict[str, Any]:
+def resolve_variables(variables: Mapping[str, Any], passes: int = 8,
+                      only: Iterable[str] | None = None) -> dict[str, Any]:
     """Variables whose values refer to other variables (`b: "{{ a }} x"`), rendered as Ansible would.
 
     Ansible renders variables lazily when used; here each templated value is rendered against the
     others, a few passes deep for chains. A value that cannot render yet (it needs a loop item or a
-    registered result) is kept as written and rendered later, where it is used.
+    registered result) is kept as written and rendered later, where it is used. `only` limits this
+    to the names the user wrote: facts and registered output are data, never templates (a command's
+    stdout holding "{{" must stay as it is), and not walking them keeps a task cheap.
     """
     resolved = dict(variables)
-    pending = [key for key, value in resolved.items() if _has_template(value)]
+    names = resolved if only is None else [name for name in only if name in resolved]
+    pending = [key for key in names if _has_template(resolved[key])]
     for _ in range(passes):
         if not pending:
             break

@@ -69,7 +69,10 @@ class TaskRun:
         variables.update(self.play.magic(self.state.name))
         if role is not None:
             variables.update(role_name=role.name, role_path=role.path)
-        return resolve_variables(variables)
+        data = (self.state.facts, self.state.registered)  # values from the host: data, not templates
+        written = [name for name, value in variables.items()
+                   if not any(name in level and level[name] is value for level in data)]
+        return resolve_variables(variables, only=written)
 
     def templar(self) -> Templar:
         return Templar(self.variables(), [self.task.base_dir, self.play.playbook_dir])

@@ -159,3 +159,18 @@ def test_ctrl_c_finishes_the_task_in_flight_and_prints_the_recap(sandbox, tmp_pa
     assert "RECAP" in output and "interrupted" in output
     assert ssh(sandbox, "host03", "cat /root/ctrl-c-slow").stdout == "done\n", "the task in flight finished"
     assert ssh(sandbox, "host03", "test -e /root/ctrl-c-after", check=False).returncode == 1
+
+
+def test_registered_output_is_data_not_a_template(sandbox, tmp_path):
+    report, _ = run(sandbox, tmp_path, """
+        - hosts: lab
+          gather_facts: false
+          tasks:
+            - name: prints braces
+              command: echo '{{ "{{" }} inventory_hostname }}'
+              register: printed
+            - name: show
+              debug: {msg: "{{ printed.stdout }}"}
+    """, hosts=["host01"])
+    shown = [row for row in report.results if row.task == "show"][0]
+    assert shown.output["msg"] == "{{ inventory_hostname }}"
