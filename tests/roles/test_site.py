@@ -77,8 +77,10 @@ def test_nightly_check_names_exactly_what_moved(gpu_fleet, converged, tmp_path):
     ssh(gpu_fleet, "host01", "echo '// edited by hand' >> /etc/apt/apt.conf.d/51provision-gpu-blacklist")
     ssh(gpu_fleet, "host02", "service nvidia-persistenced stop >/dev/null")
     files = {name: str(tmp_path / name) for name in ("report.json", "junit.xml", "metrics.prom")}
+    history = str(tmp_path / "history.sqlite")
     run = provision("check", gpu_fleet.inventory_path, SITE, "--report-json", files["report.json"],
-                    "--junit", files["junit.xml"], "--prom", files["metrics.prom"], timeout=600)
+                    "--junit", files["junit.xml"], "--prom", files["metrics.prom"], "--state-db", history,
+                    timeout=600)
     assert run.returncode == 3, run.stdout[-4000:]
     assert re.search(r"drift host01: packages_hygiene : keep the GPU stack out of unattended-upgrades", run.stdout)
     assert re.search(r"drift host02: reboot : nvidia-persistenced running", run.stdout)
@@ -95,10 +97,15 @@ def test_nightly_check_names_exactly_what_moved(gpu_fleet, converged, tmp_path):
                         ("host02", "reboot : nvidia-persistenced running on the loaded driver")}
     metrics = open(files["metrics.prom"]).read()
     assert 'provision_drift_tasks{host="host01"} 1' in metrics and 'provision_drift_tasks{host="host02"} 1' in metrics
-    assert provision("apply", gpu_fleet.inventory_path, SITE, "-q", timeout=600).returncode == 0
-    calm = provision("check", gpu_fleet.inventory_path, SITE, timeout=600)
+    assert provision("apply", gpu_fleet.inventory_path, SITE, "-q", "--state-db", history,
+                     timeout=600).returncode == 0
+    calm = provision("check", gpu_fleet.inventory_path, SITE, "--state-db", history, timeout=600)
     assert calm.returncode == 0, calm.stdout[-3000:]
     assert "no drift on 2 host(s)" in calm.stdout
+    shown = provision("history", "--host", "host01", "--state-db", history).stdout
+    row = [line for line in shown.splitlines() if "unattended-upgrades" in line]
+    assert row, shown  # the drift appeared in the first check...
+    assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[0])) == 2, shown  # ...and a later run saw it gone
 
 
 def test_docker_rollback_restores_the_previous_daemon_json(gpu_fleet, converged):
