@@ -29,7 +29,7 @@ from provision.playbook.model import Playbook
 from provision.runner.results import RunReport
 from provision.templating import Templar, TemplateError
 from provision.transport.base import Become, Transport
-from provision.transport.ssh import SSHTransport, fingerprint, resolve_settings
+from provision.transport.ssh import SSHTransport, append_known_host, fingerprint, resolve_settings
 
 
 class OnboardError(ProvisionError):
@@ -156,12 +156,7 @@ def _short_type(key: paramiko.PKey) -> str:
 
 def record_host_key(target: Target, key: paramiko.PKey) -> None:
     """Append the key to the inventory's known_hosts, the way OpenSSH's accept-new writes it."""
-    directory = os.path.dirname(target.known_hosts)
-    if directory:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    descriptor = os.open(target.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(descriptor, "a") as stream:
-        stream.write(f"{target.known_hosts_name} {key.get_name()} {key.get_base64()}\n")
+    append_known_host(target.known_hosts, target.known_hosts_name, key)
 
 
 def pinned_known_hosts(folder: str, target: Target, key: paramiko.PKey) -> str:

@@ -71,12 +71,17 @@ class AcceptNewHostKey(paramiko.MissingHostKeyPolicy):
                 f"`ssh-keygen -R {hostname}` if the host was really re-installed)"
             )
         known.add(hostname, key.get_name(), key)
-        directory = os.path.dirname(self.record_to)
-        if directory:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        descriptor = os.open(self.record_to, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(descriptor, "a") as stream:
-            stream.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        append_known_host(self.record_to, hostname, key)
+
+
+def append_known_host(path: str, hostname: str, key: paramiko.PKey) -> None:
+    """Append one known_hosts line, the way OpenSSH's accept-new writes it (folder 0700, file 0600)."""
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a") as stream:
+        stream.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
 @dataclass
