@@ -1,7 +1,7 @@
 """Testinfra host specs from a provision inventory: the same user, port, key, known_hosts and sudo
 as `apply`, through testinfra's own `ssh` backend (OpenSSH), with strict host-key checking.
 
-testinfra's paramiko backend accepts unknown host keys (WarningPolicy), so it is never used; the
+testinfra's paramiko backend only warns about an unknown host key and goes on, so it is never used; the
 `ssh` backend reads an ssh_config, and the one written here says exactly how to reach each host,
 with `StrictHostKeyChecking yes` (or `accept-new` when the user asked for it, as with apply).
 """
