@@ -74,6 +74,21 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
 
 
+def verify_sources() -> tuple[list[str], str | None]:
+    """Where verify's testinfra files are: the project's roles/ and tests/verify/site/."""
+    roles_dir = project_roles_dir()
+    if roles_dir is None:
+        return [], None
+    return [roles_dir], os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site")
+
+
+def record_verify(state_db: str | None, inventory_path: str, result, names: list[str]) -> None:
+    """A verify run into history, as one result per host and check."""
+    with HistoryStore(state_db) as store:
+        run_id = store.begin_run("verify", inventory_path)
+        store.finish_run(run_id, verify_run_report(result, names), exit_code=result.exit_code)
+
+
 def add_lint(commands) -> None:
     parser = commands.add_parser(
         "lint", help="validate an inventory and playbook without touching any host",
@@ -242,16 +257,13 @@ def run_verify_command(args, console: Console) -> int:
     if not names:
         raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
     options = RunOptions(accept_new_host_keys=args.accept_new_host_keys, connect_timeout=args.timeout)
-    roles_dir = project_roles_dir()
-    site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
-    result = run_verify(inventory, names, [roles_dir] if roles_dir else [], site_dir, options,
+    roles_dirs, site_dir = verify_sources()
+    result = run_verify(inventory, names, roles_dirs, site_dir, options,
                         parse_extra_vars(args.extra_vars), args.role, args.junit)
     print_verify(console, result, names, args.quiet)
     if args.report_json:
         write_verify_json(result, names, args.report_json)
-    with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("verify", args.inventory)
-        store.finish_run(run_id, verify_run_report(result, names), exit_code=result.exit_code)
+    record_verify(args.state_db, args.inventory, result, names)
     return result.exit_code
 
 
@@ -324,10 +336,9 @@ def run_check(args, console: Console) -> int:
     verified = None
     if not args.no_verify:
         names = [name for name in report.recaps if not report.recaps[name].unreachable]
-        roles_dir = project_roles_dir()
-        site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
+        roles_dirs, site_dir = verify_sources()
         if names:
-            verified = run_verify(inventory, names, [roles_dir] if roles_dir else [], site_dir, options, extra)
+            verified = run_verify(inventory, names, roles_dirs, site_dir, options, extra)
             print_verify(console, verified, names, quiet=True)
     counts = {host: len(results) for host, results in drift.items()}
     moved = sorted(host for host, count in counts.items() if count)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands import DEFAULT_PLAYBOOK, project_roles_dir, verify_run_report
+from provision.commands import DEFAULT_PLAYBOOK, project_roles_dir, record_verify, verify_sources
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore, gpu_figures
 from provision.inventory import Inventory, load_inventory
@@ -281,14 +281,11 @@ def verify(args, console: Console, inventory: Inventory):
     from provision.verify.report import print_verify
     from provision.verify.run import run_verify
 
-    roles_dir = project_roles_dir()
-    site_dir = os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site") if roles_dir else None
+    roles_dirs, site_dir = verify_sources()
     options = RunOptions(connect_timeout=args.timeout)
-    result = run_verify(inventory, [args.host], [roles_dir] if roles_dir else [], site_dir, options, {})
+    result = run_verify(inventory, [args.host], roles_dirs, site_dir, options, {})
     print_verify(console, result, [args.host], quiet=True)
-    with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("verify", args.inventory)
-        store.finish_run(run_id, verify_run_report(result, [args.host]), exit_code=result.exit_code)
+    record_verify(args.state_db, args.inventory, result, [args.host])
     passed = sum(1 for check in result.checks if check["outcome"] == "passed")
     console.print(f"verify: {passed} check(s) passed on {escape(args.host)}", highlight=False)
     return result

@@ -107,6 +107,17 @@ def connection_view(name: str, variables: dict[str, Any]) -> Connection:
     )
 
 
+def rendered_connection(name: str, variables: dict[str, Any]) -> tuple[Connection, dict[str, Any]]:
+    """The connection settings with their Jinja2 rendered, and the rendered ansible_*/provision_*
+    variables (`provision_known_hosts_file`...). Apply, verify and onboard all reach a host through
+    this, so they agree on where it is. Raises TemplateError."""
+    from provision.templating import Templar  # templating needs no inventory; keep imports one-way
+
+    rendered = Templar(variables).render({key: value for key, value in variables.items()
+                                          if key.startswith(("ansible_", "provision_"))})
+    return connection_view(name, rendered), rendered
+
+
 def expand_host_range(name: str) -> list[str]:
     """`web[01:03].lan` -> web01.lan web02.lan web03.lan (numeric or single letters, optional :step)."""
     match = re.search(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]", name)

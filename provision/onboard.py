@@ -24,10 +24,10 @@ from typing import Any
 import paramiko
 
 from provision.errors import BecomeFailed, ConnectionFailed, HostKeyRejected, InputError, ProvisionError
-from provision.inventory import Inventory, connection_view
+from provision.inventory import Inventory, rendered_connection
 from provision.playbook.model import Playbook
 from provision.runner.results import RunReport
-from provision.templating import Templar, TemplateError
+from provision.templating import TemplateError
 from provision.transport.base import Become, Transport
 from provision.transport.ssh import SSHTransport, append_known_host, fingerprint, resolve_settings
 
@@ -71,11 +71,9 @@ def resolve_target(inventory: Inventory, name: str, key_file: str | None, ssh_co
     """The target from the host's resolved inventory variables (templated as apply templates them)."""
     variables = inventory.hosts[name].vars
     try:
-        rendered = Templar(variables).render({key: value for key, value in variables.items()
-                                              if key.startswith(("ansible_", "provision_"))})
+        connection, rendered = rendered_connection(name, variables)
     except TemplateError as error:
         raise InputError(f"{name}: connection variables: {error}") from None
-    connection = connection_view(name, rendered)
     key = key_file or connection.private_key_file
     known = rendered.get("provision_known_hosts_file")
     settings = resolve_settings(connection.address, connection.port, connection.user,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,6 +25,17 @@ def _clean_stale_test_sandboxes() -> None:
                 stale = Sandbox.load(name)
                 if stale:
                     stale.down()
+
+
+@contextmanager
+def throwaway_sandbox(suffix: str, hosts: int = 1, kind: str = "plain", **options):
+    """A sandbox of a test module's own, named after this pytest process (so a killed run's is
+    cleaned up by `_clean_stale_test_sandboxes`), always stopped. `suffix` must be unique per module."""
+    fleet = Sandbox.up(f"pt{os.getpid()}{suffix}", hosts=hosts, kind=kind, log=lambda text: None, **options)
+    try:
+        yield fleet
+    finally:
+        fleet.down()
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,8 @@ import yaml
 from provision.errors import HostKeyRejected
 from provision.onboard import Target, record_host_key, trust_host_key
 from provision.onboard_inventory import add_host_text, guess_indent
-from provision.sandbox import Sandbox
 from provision.transport.ssh import fingerprint
-from tests.conftest import ssh
+from tests.conftest import ssh, throwaway_sandbox
 from tests.engine.scenario import PROVISION
 
 SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "playbooks", "site.yaml")
@@ -53,12 +52,9 @@ all:
 
 @pytest.fixture(scope="module")
 def fleet():
-    sandbox = Sandbox.up(f"pt{os.getpid()}xo", hosts=1, kind="docker", log=lambda text: None)
-    try:
+    with throwaway_sandbox("xo", hosts=1, kind="docker") as sandbox:
         ssh(sandbox, HOST, PASSWORD_ONLY)
         yield sandbox
-    finally:
-        sandbox.down()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import yaml
 
 from provision.sandbox import Sandbox
 from provision.sandbox.aptproxy import APT_CONF_PATH, apt_source_uris, route
-from tests.conftest import ssh
+from tests.conftest import ssh, throwaway_sandbox
 from tests.support.aptrepo import AptRepo
 
 ONE_LINE = """\
@@ -101,11 +101,8 @@ def test_route_allows_only_what_lies_below_an_upstream():
 
 @pytest.fixture(scope="module")
 def proxied():
-    fleet = Sandbox.up(f"pt{os.getpid()}xap", hosts=1, apt_proxy=True, log=lambda text: None)
-    try:
+    with throwaway_sandbox("xap", hosts=1, apt_proxy=True) as fleet:
         yield fleet
-    finally:
-        fleet.down()
 
 
 def curl_status(fleet: Sandbox, proxy: str, url: str, *options: str) -> str:

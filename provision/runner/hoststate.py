@@ -12,11 +12,11 @@ from typing import Any
 
 from provision.errors import ConnectionFailed
 from provision.facts import gather_facts
-from provision.inventory import Host, Inventory, connection_view
+from provision.inventory import Host, Inventory, rendered_connection
 from provision.runner.options import RunOptions
 from provision.runner.prefetch import PrefetchCache
 from provision.runner.results import HostRecap
-from provision.templating import Templar, TemplateError
+from provision.templating import TemplateError
 from provision.transport.base import Transport
 from provision.transport.local import LocalTransport
 from provision.transport.ssh import SSHTransport
@@ -69,11 +69,9 @@ class HostState:
 def open_transport(name: str, variables: dict[str, Any], options: RunOptions) -> Transport:
     """Connect as the inventory says: ansible_* variables (templated), then ~/.ssh/config."""
     try:
-        rendered = Templar(variables).render({key: value for key, value in variables.items()
-                                              if key.startswith(("ansible_", "provision_"))})
+        connection, rendered = rendered_connection(name, variables)
     except TemplateError as error:
         raise ConnectionFailed(f"{name}: connection variables: {error}") from None
-    connection = connection_view(name, rendered)
     if connection.connection == "local":
         return LocalTransport(name)
     known_hosts = rendered.get("provision_known_hosts_file")

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from provision.inventory import Host, connection_view
-from provision.templating import Templar, TemplateError
+from provision.inventory import Host, rendered_connection
+from provision.templating import TemplateError
 from provision.errors import InputError
 
 
@@ -30,11 +30,9 @@ class VerifyTarget:
 
 def target_of(host: Host) -> VerifyTarget:
     try:
-        variables = Templar(host.vars).render({key: value for key, value in host.vars.items()
-                                               if key.startswith(("ansible_", "provision_"))})
+        connection, variables = rendered_connection(host.name, host.vars)
     except TemplateError as error:
         raise InputError(f"host {host.name}: connection variables: {error}") from None
-    connection = connection_view(host.name, variables)
     if connection.become and connection.become_password:
         raise InputError(f"host {host.name}: verify runs sudo without a password (testinfra cannot type one); "
                          "give the user NOPASSWD sudo for verification, or connect as root")

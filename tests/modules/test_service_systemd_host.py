@@ -5,7 +5,6 @@ scripts; the last test here only checks that facts gathered on a plain host pick
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -13,7 +12,7 @@ from provision.facts import gather_facts
 from provision.modules.context import TaskContext
 from provision.sandbox import Sandbox
 from provision.transport.ssh import SSHTransport
-from tests.conftest import run_module, ssh
+from tests.conftest import run_module, ssh, throwaway_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -31,11 +30,8 @@ WantedBy=multi-user.target
 
 @pytest.fixture(scope="module")
 def systemd_fleet():
-    fleet = Sandbox.up(f"pt{os.getpid()}xs", hosts=1, kind="systemd", log=lambda text: None)
-    try:
+    with throwaway_sandbox("xs", hosts=1, kind="systemd") as fleet:
         yield fleet
-    finally:
-        fleet.down()
 
 
 def open_transport(fleet: Sandbox, host: str = "host01") -> SSHTransport:

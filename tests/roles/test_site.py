@@ -9,8 +9,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from provision.sandbox import Sandbox
-from tests.conftest import ssh
+from tests.conftest import ssh, throwaway_sandbox
 from tests.engine.scenario import provision, read_report
 
 pytestmark = pytest.mark.sandbox
@@ -20,11 +19,8 @@ SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 
 @pytest.fixture(scope="module")
 def gpu_fleet():
-    fleet = Sandbox.up(f"pt{os.getpid()}xg", hosts=2, kind="docker", log=lambda text: None)
-    try:
+    with throwaway_sandbox("xg", hosts=2, kind="docker") as fleet:
         yield fleet
-    finally:
-        fleet.down()
 
 
 @pytest.fixture(scope="module")

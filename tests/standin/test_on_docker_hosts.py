@@ -2,16 +2,14 @@
 containers on a host without a GPU (the runtime hands over to runc, the hook lets them start)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from provision.sandbox import Sandbox
 from provision.standin.repository import KEYRING_NAME, build_repository, toolkit_path
 from provision.standin.serve import StandinServer
-from tests.conftest import ssh
+from tests.conftest import ssh, throwaway_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -20,11 +18,8 @@ TOOLKIT = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvid
 
 @pytest.fixture(scope="module")
 def docker_fleet():
-    fleet = Sandbox.up(f"pt{os.getpid()}xsd", hosts=1, kind="docker", log=lambda text: None)
-    try:
+    with throwaway_sandbox("xst", hosts=1, kind="docker") as fleet:  # xsd is test_sandbox_kinds'
         yield fleet
-    finally:
-        fleet.down()
 
 
 def test_docker_runs_containers_with_the_nvidia_runtime_and_gpus_all(docker_fleet):
