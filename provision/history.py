@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from provision.errors import ProvisionError
 from provision.runner.events import Events
+from provision.verify.figures import report_figures
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult
 
 DEFAULT_PATH = os.path.join(".provision", "history.sqlite")
@@ -403,28 +404,12 @@ def gpu_figures(result: TaskResult) -> tuple[bool | None, float | None, float | 
 
     Tolerant: a missing report gives None, a missing or skipped check gives None for its figure.
     """
-    report = (result.output or {}).get("report")
-    checks = report.get("checks") if isinstance(report, dict) else None
-    if not isinstance(checks, list):
+    figures = report_figures((result.output or {}).get("report"))
+    if figures is None:
         return None
-    checks = [check for check in checks if isinstance(check, dict)]
-    tflops = h2d = busbw = None
-    for check in checks:
-        name = str(check.get("name", "")).lower()
-        value = check.get("value")
-        if isinstance(value, dict):  # bf16_tflops_vs_peak carries {"tflops": ..., "peak": ...}
-            value = value.get("tflops", value.get("value"))
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            continue
-        if "tflops" in name and tflops is None:
-            tflops = float(value)
-        elif "h2d" in name and h2d is None:
-            h2d = float(value)
-        elif "allreduce" in name.replace("_", "").replace("-", "") and busbw is None:
-            busbw = float(value)
+    passed, tflops, h2d, busbw = figures
     if tflops is None and isinstance(result.output.get("bf16_tflops"), (int, float)):
         tflops = float(result.output["bf16_tflops"])
-    passed = not any(check.get("status") == "fail" for check in checks) if checks else None
     return passed, tflops, h2d, busbw
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join, quote
+from provision.verify.figures import report_figures
 
 STATE_DIR = "/var/lib/provision/gpu_verify"
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "gpu_verify.py")
@@ -114,14 +115,12 @@ def _report(stdout: str) -> dict[str, Any] | None:
 
 
 def _passed(report: dict[str, Any]) -> bool:
-    return not any(check.get("status") == "fail" for check in report.get("checks", []))
+    return (report_figures(report) or (None,))[0] is not False
 
 
 def _tflops(report: dict[str, Any]) -> float | None:
-    for check in report.get("checks", []):
-        if "tflops" in str(check.get("name", "")).lower() and isinstance(check.get("value"), (int, float)):
-            return float(check["value"])
-    return None
+    figures = report_figures(report)
+    return figures[1] if figures else None
 
 
 __all__ = ["GpuVerify", "quote"]
