@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from provision import __version__
@@ -49,6 +50,11 @@ class PlayContext:
     def play_name(self) -> str:
         return self.play.name or self.play.hosts
 
+    @cached_property
+    def groups(self) -> dict[str, list[str]]:
+        """`groups`: the inventory does not change during a play, so it is built once, not per task."""
+        return {name: _members(self.inventory, name) for name in self.inventory.groups}
+
     def shared(self, key: int) -> RunOnce:
         with self.run_once_lock:
             return self.run_once.setdefault(key, RunOnce())
@@ -61,7 +67,7 @@ class PlayContext:
             "inventory_hostname": host,
             "inventory_hostname_short": host.split(".")[0],
             "group_names": inventory.hosts[host].group_names,
-            "groups": {name: _members(inventory, name) for name in inventory.groups},
+            "groups": self.groups,
             "hostvars": HostVars(self.states, inventory, options),
             "play_hosts": list(self.batch),
             "ansible_play_hosts": [name for name in self.play_hosts if not self.states[name].done],
