@@ -11,10 +11,19 @@ from provision.gpu.cuda import (
     minimum_driver_for_cuda,
     newest_cuda_for_driver,
 )
+from provision.gpu.driver_state import (
+    LOADED_VERSION_COMMAND,
+    installed_version_command,
+    loaded_version_command,
+    parse_installed_version,
+    parse_nvrm_version,
+    versions_match,
+)
 from provision.gpu.errors import FlavourConflict, GpuError, UnknownGpu, VersionFormatError
 from provision.gpu.flavour import kernel_module_flavour
 from provision.gpu.models import GpuModel, NvSwitchModel, all_gpu_models, gpu_model, nvswitch_model
 from provision.gpu.os_support import OsSupport, supported_os
+from provision.gpu.packages import DriverPackagePlan, driver_package_plan, upstream_version
 from provision.gpu.pci import NvidiaInventory, PciDevice, parse_lspci
 from provision.gpu.versions import (
     CudaVersion,
@@ -32,4 +41,8 @@ __all__ = [
     "driver_supports_cuda", "gpu_model", "kernel_module_flavour", "major_floor", "minimum_driver_for_cuda",
     "newest_cuda_for_driver", "nvswitch_model", "parse_capability", "parse_cuda_version",
     "parse_driver_version", "parse_lspci", "supported_os",
+    # driver packages and the loaded/installed driver version
+    "DriverPackagePlan", "LOADED_VERSION_COMMAND", "driver_package_plan", "installed_version_command",
+    "loaded_version_command", "parse_installed_version", "parse_nvrm_version", "upstream_version",
+    "versions_match",
 ]
