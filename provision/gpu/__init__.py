@@ -4,6 +4,7 @@ Pure functions over the YAML tables in provision/gpu/data/ (each names its sourc
 touches a host: roles gather lspci output, versions and arch lists, and ask these functions.
 """
 from provision.gpu.arch import ArchCoverage, arch_list_covers, parse_capability
+from provision.gpu.branches import BranchSupport, branch_supports, minimum_branch
 from provision.gpu.cuda import (
     CudaSupport,
     driver_supports_cuda,
@@ -45,4 +46,6 @@ __all__ = [
     "DriverPackagePlan", "LOADED_VERSION_COMMAND", "driver_package_plan", "installed_version_command",
     "loaded_version_command", "parse_installed_version", "parse_nvrm_version", "upstream_version",
     "versions_match",
+    # driver branch vs GPU generation
+    "BranchSupport", "branch_supports", "minimum_branch",
 ]

@@ -9,12 +9,17 @@ from dataclasses import dataclass
 
 from provision.gpu.tables import load_table
 
-ARCHITECTURES = ("Pascal", "Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell")
+ARCHITECTURES = ("Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell")
 
 
 @dataclass(frozen=True)
 class GpuModel:
-    """One GPU product: `capability` is "major.minor"; `bf16_tflops` the dense datasheet peak or None."""
+    """One GPU product: `capability` is "major.minor"; `bf16_tflops` the dense datasheet peak or None.
+
+    `fabric` is "nvlink5" for HGX/DGX B200/B300 and GB200/GB300, whose fabric needs nvlsm and whose
+    NVSwitches are not NVIDIA PCI bridges, so callers can refuse them plainly. `min_branch` is the
+    model's own first driver branch where it is stricter than its capability's (see branches.py).
+    """
 
     device_id: str
     name: str
@@ -23,6 +28,13 @@ class GpuModel:
     memory_gb: float | None
     bf16_tflops: float | None
     unsure: str | None = None
+    fabric: str | None = None
+    min_branch: int | None = None
+
+    @property
+    def nvlink5(self) -> bool:
+        """Whether the board's fabric is NVLink 5 (fabric manager alone does not bring it up)."""
+        return self.fabric == "nvlink5"
 
     @property
     def capability_tuple(self) -> tuple[int, int]:
@@ -63,6 +75,8 @@ def gpu_model(device_id: str | int) -> GpuModel | None:
         memory_gb=entry.get("memory_gb"),
         bf16_tflops=entry.get("bf16_tflops"),
         unsure=entry.get("unsure"),
+        fabric=entry.get("fabric"),
+        min_branch=entry.get("min_branch"),
     )
 
 

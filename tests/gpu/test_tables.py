@@ -8,7 +8,7 @@ from provision.gpu.arch import parse_capability
 from provision.gpu.models import ARCHITECTURES
 from provision.gpu.tables import load_table
 
-FIRST_CAPABILITY = {"Pascal": (6, 0), "Volta": (7, 0), "Turing": (7, 5), "Ampere": (8, 0),
+FIRST_CAPABILITY = {"Maxwell": (5, 0), "Pascal": (6, 0), "Volta": (7, 0), "Turing": (7, 5), "Ampere": (8, 0),
                     "Ada": (8, 9), "Hopper": (9, 0), "Blackwell": (10, 0)}
 
 
