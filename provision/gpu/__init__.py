@@ -26,6 +26,7 @@ from provision.gpu.models import GpuModel, NvSwitchModel, all_gpu_models, gpu_mo
 from provision.gpu.os_support import OsSupport, supported_os
 from provision.gpu.packages import DriverPackagePlan, driver_package_plan, upstream_version
 from provision.gpu.pci import NvidiaInventory, PciDevice, parse_lspci
+from provision.gpu.pytorch_images import arch_names, image_arch_list, image_cuda_version
 from provision.gpu.versions import (
     CudaVersion,
     DriverVersion,
@@ -48,4 +49,6 @@ __all__ = [
     "versions_match",
     # driver branch vs GPU generation
     "BranchSupport", "branch_supports", "minimum_branch",
+    # PyTorch image tags
+    "arch_names", "image_arch_list", "image_cuda_version",
 ]
