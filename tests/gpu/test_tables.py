@@ -86,3 +86,17 @@ def test_toolkit_minimums_never_go_down_as_cuda_goes_up():
     ordered = sorted(table.items(), key=lambda item: parse_cuda_version(item[0]))
     drivers = [parse_driver_version(driver) for _, driver in ordered]
     assert drivers == sorted(drivers)
+
+
+@pytest.mark.parametrize("cuda, driver", [
+    ("11.0", "450.51.05"), ("11.0.2", "450.51.05"), ("11.0.3", "450.51.06"),
+    ("13.1.1", "590.48.01"), ("13.2", "595.45.04"), ("13.2.1", "595.58.03"), ("13.3", "610.43.02"),
+])
+def test_toolkit_minimums_added_after_the_review(cuda, driver):
+    assert minimum_driver_for_cuda(cuda) == parse_driver_version(driver)
+
+
+def test_cuda_13_2_on_580_is_minor_version_compatibility_not_full():
+    from provision.gpu import driver_supports_cuda
+    assert driver_supports_cuda("580.95.05", "13.2").mode == "minor-version-compatibility"
+    assert driver_supports_cuda("595.58.03", "13.2").mode == "full"
