@@ -6,6 +6,9 @@ the host answers with a different boot id and the test command succeeds. Always 
 mode it says it would reboot and does nothing. The easy thing to get wrong: the old connection can
 answer for a moment after the reboot was asked for, so "it answered" proves nothing — only a new
 boot id does.
+
+Over a local connection (`ansible_connection: local`, `delegate_to: localhost`) the host IS the
+machine running provision: it refuses before running anything, in check mode too, as Ansible does.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join
 
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
+# Ansible's own wording, so a user who knows the message knows the cause.
+LOCAL_REFUSAL = "Running reboot with local connection would reboot the control node."
 
 
 class Reboot(Module):
@@ -41,7 +46,18 @@ class Reboot(Module):
         return result.stdout.strip()
 
     def read(self) -> str:
+        self.refuse_local_connection()
         return self.boot_id()
+
+    def refuse_local_connection(self) -> None:
+        """Fail before the first command when the reboot would hit this machine, in check mode too."""
+        transport = getattr(self.context, "transport", None)
+        if transport is None or not transport.local:
+            return
+        outcome = ("check mode: a real run is refused the same way; nothing was run" if self.context.check
+                   else "nothing was run")
+        raise ModuleFailed(f"{LOCAL_REFUSAL} Refused ({outcome}). Reboot this machine yourself, or run "
+                           "provision from another machine over SSH.", {"rebooted": False, "elapsed": 0})
 
     def diff(self, current: str) -> str:
         return current  # the plan is the boot id to leave behind

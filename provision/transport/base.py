@@ -32,6 +32,19 @@ class Transport(ABC):
     """One open connection to one host, reused by every task of a run."""
 
     name: str
+    # Who commands run as without become (the SSH login, this process's user); None when unknown.
+    # Knowing it lets root becoming root skip sudo, which a minimal host may not even have.
+    user: str | None = None
+
+    @property
+    def local(self) -> bool:
+        """True when commands run on the machine running provision (`reboot` must refuse then).
+
+        A wrapper (the runner's prefetch cache) keeps the transport it wraps as `inner` and
+        answers for it, so a guard sees through it.
+        """
+        inner = getattr(self, "inner", None)
+        return inner.local if isinstance(inner, Transport) else False
 
     @abstractmethod
     def run(
@@ -63,6 +76,18 @@ class WrappedCommand:
     command: str
     stdin_prefix: bytes = b""
     secret: str | None = None  # scrubbed from any output
+
+
+def needed_become(become: Become | None, login_user: str | None) -> Become | None:
+    """None when the command already runs as the become user (root becoming root).
+
+    sudo would change nothing then, and a minimal host without sudo would fail every task. A
+    password does not matter here: no identity changes, so there is nothing to authenticate. When
+    the login user is unknown, sudo is kept.
+    """
+    if become is not None and login_user is not None and become.user == login_user:
+        return None
+    return become
 
 
 def wrap_become(command: str, become: Become | None) -> WrappedCommand:

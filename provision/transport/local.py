@@ -5,6 +5,7 @@ Same contract as SSH: POSIX `sh -c`, stdin bytes, sudo through provision.transpo
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 
@@ -14,6 +15,7 @@ from provision.transport.base import (
     Transport,
     as_bytes,
     finish_become,
+    needed_become,
     wrap_become,
 )
 
@@ -24,9 +26,11 @@ class LocalTransport(Transport):
     """Runs each command in its own `sh -c` (own process group, so a timeout kills the whole tree)."""
 
     name = "local"
+    local = True
 
     def __init__(self, host_label: str = "localhost"):
         self.host_label = host_label
+        self.user = current_user()
 
     def run(
         self,
@@ -36,6 +40,7 @@ class LocalTransport(Transport):
         become: Become | None = None,
         timeout: float | None = None,
     ) -> CommandResult:
+        become = needed_become(become, self.user)
         wrapped = wrap_become(command, become)
         process = subprocess.Popen(
             ["sh", "-c", wrapped.command],
@@ -60,6 +65,14 @@ class LocalTransport(Transport):
 
     def close(self) -> None:
         pass
+
+
+def current_user() -> str | None:
+    """This process's effective user by name (what become compares with); None without a passwd entry."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return None
 
 
 def _text(data: bytes) -> str:

@@ -27,6 +27,7 @@ from provision.transport.base import (
     Transport,
     as_bytes,
     finish_become,
+    needed_become,
     wrap_become,
 )
 
@@ -225,6 +226,7 @@ class SSHTransport(Transport):
     ) -> CommandResult:
         if self._client is None:
             self.open()
+        become = needed_become(become, self.user)
         wrapped = wrap_become(command, become)
         # Always sh: the login shell of the remote user may be anything (fish, csh...).
         text = join(["sh", "-c", wrapped.command])
@@ -237,6 +239,11 @@ class SSHTransport(Transport):
             raise ConnectionFailed(f"{self.label}: connection lost ({error or type(error).__name__})") from None
         result = CommandResult(rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
         return finish_become(result, wrapped, become, self.label)
+
+    @property
+    def user(self) -> str:
+        """The login user: ansible_user, else ssh_config's User, else the local user (as ssh does)."""
+        return self.settings.user
 
     def close(self) -> None:
         if self._client is not None:

@@ -4,6 +4,10 @@ as `apply`, through testinfra's own `ssh` backend (OpenSSH), with strict host-ke
 testinfra's paramiko backend only warns about an unknown host key and goes on, so it is never used; the
 `ssh` backend reads an ssh_config, and the one written here says exactly how to reach each host,
 with `StrictHostKeyChecking yes` (or `accept-new` when the user asked for it, as with apply).
+
+A host with `ansible_connection: local` is this machine: testinfra's `local` backend runs its checks
+here (no SSH). That backend names its one host `local`, whatever the inventory calls it, so
+provision.verify.run maps `local` back to the inventory name.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from urllib.parse import urlencode
 from provision.inventory import Host, rendered_connection
 from provision.templating import TemplateError
 from provision.errors import InputError
+from provision.transport.local import current_user
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class VerifyTarget:
     known_hosts: str | None
     sudo: bool
     sudo_user: str
+    local: bool = False  # ansible_connection: local, checked on this machine
+
+
+LOCAL_HOSTNAME = "local"  # testinfra's name for its local backend's host, in results and variables
 
 
 def target_of(host: Host) -> VerifyTarget:
@@ -33,18 +42,24 @@ def target_of(host: Host) -> VerifyTarget:
         connection, variables = rendered_connection(host.name, host.vars)
     except TemplateError as error:
         raise InputError(f"host {host.name}: connection variables: {error}") from None
-    if connection.become and connection.become_password:
+    local = connection.connection == "local"
+    user = current_user() if local else connection.user
+    become_user = str(connection.become_user or "root")
+    # As apply does (provision.transport.base.needed_become): no sudo when already that user.
+    sudo = bool(connection.become) and user != become_user
+    if sudo and connection.become_password:
         raise InputError(f"host {host.name}: verify runs sudo without a password (testinfra cannot type one); "
                          "give the user NOPASSWD sudo for verification, or connect as root")
-    return VerifyTarget(host.name, connection.address, connection.port, connection.user,
+    return VerifyTarget(host.name, connection.address, connection.port, user,
                         os.path.expanduser(connection.private_key_file) if connection.private_key_file else None,
-                        variables.get("provision_known_hosts_file"), connection.become,
-                        str(connection.become_user or "root"))
+                        variables.get("provision_known_hosts_file"), sudo, become_user, local)
 
 
 def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) -> str:
     blocks = []
     for target in targets:
+        if target.local:
+            continue
         lines = [f"Host {target.name}", f"  HostName {target.address}", f"  Port {target.port}",
                  "  BatchMode yes", "  IdentitiesOnly yes" if target.key_file else "",
                  f"  StrictHostKeyChecking {'accept-new' if accept_new_host_keys else 'yes'}"]
@@ -59,8 +74,11 @@ def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) 
 
 
 def hostspec(target: VerifyTarget, config_path: str, control_path: str) -> str:
-    """`ssh://NAME?ssh_config=...&sudo=...` for testinfra's --hosts; one multiplexed connection each."""
+    """`ssh://NAME?ssh_config=...&sudo=...` for testinfra's --hosts; one multiplexed connection each.
+    A local host is `local://` (with sudo when it needs one)."""
+    sudo = {"sudo": "true", "sudo_user": target.sudo_user} if target.sudo else {}
+    if target.local:
+        return f"local://?{urlencode(sudo)}" if sudo else "local://"
     query = {"ssh_config": config_path, "timeout": "10", "controlpersist": "120", "controlpath": control_path}
-    if target.sudo:
-        query.update(sudo="true", sudo_user=target.sudo_user)
+    query.update(sudo)
     return f"ssh://{target.name}?{urlencode(query)}"

@@ -2,8 +2,9 @@
 
 Test files: `roles/<role>/tests/test_*.py` of each role, and the site-wide `tests/verify/site/`.
 They run in a pytest subprocess with testinfra's own plugin and backends (`--hosts` specs from
-provision.verify.hosts); hosts that cannot be reached are found first, with provision's own
-connection and timeout, and reported unreachable instead of failing every test.
+provision.verify.hosts; a local host's run on this machine); hosts that cannot be reached are found
+first, with provision's own connection and timeout, and reported unreachable instead of failing
+every test.
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from provision.errors import ConnectionFailed
+from provision.errors import ConnectionFailed, InputError
 from provision.inventory import Inventory
 from provision.playbook.roles import main_file
 from provision.runner.hoststate import open_transport
 from provision.runner.options import RunOptions
 from provision.templating import resolve_variables
 from provision.variables import layer
-from provision.verify.hosts import hostspec, ssh_config, target_of
+from provision.verify.hosts import LOCAL_HOSTNAME, hostspec, ssh_config, target_of
 from provision.yamlsource import load_file
 
 
@@ -94,22 +95,29 @@ def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], si
     if not live or not files:
         return result
     defaults = role_defaults(roles_dirs)
+    targets = [target_of(inventory.hosts[name]) for name in live]
+    local = [target.name for target in targets if target.local]
+    if len(local) > 1:
+        raise InputError(f"hosts {', '.join(local)} all use ansible_connection: local, so they are one machine "
+                         "and testinfra's local backend cannot tell them apart; verify one (--limit)")
     with tempfile.TemporaryDirectory(prefix="provision-verify-") as folder:
-        targets = [target_of(inventory.hosts[name]) for name in live]
         config = os.path.join(folder, "ssh_config")
         with open(config, "w") as handle:
             handle.write(ssh_config(targets, options.accept_new_host_keys))
         variables = {name: _jsonable(resolve_variables(layer(defaults, inventory.hosts[name].vars, extra_vars,
                                                              {"inventory_hostname": name})))
                      for name in live}
+        if local:  # testinfra's local backend calls its host `local`
+            variables[LOCAL_HOSTNAME] = variables[local[0]]
         vars_path = os.path.join(folder, "vars.json")
         with open(vars_path, "w") as handle:
             json.dump(variables, handle)
         results_path = os.path.join(folder, "results.json")
         with open(os.path.join(folder, "pytest.ini"), "w") as handle:
             handle.write("[pytest]\n")
-        controls = {target.name: os.path.join(folder, f"cm{index}") for index, target in enumerate(targets)}
-        specs = ",".join(hostspec(target, config, controls[target.name]) for target in targets)
+        controls = {target.name: os.path.join(folder, f"cm{index}") for index, target in enumerate(targets)
+                    if not target.local}
+        specs = ",".join(hostspec(target, config, controls.get(target.name, "")) for target in targets)
         command = [sys.executable, "-m", "pytest", "-c", os.path.join(folder, "pytest.ini"), "--rootdir", folder,
                    "-p", "provision.verify.plugin", "-p", "no:cacheprovider", "-q", "--tb=short",
                    f"--hosts={specs}", f"--provision-vars={vars_path}", f"--provision-results={results_path}"]
@@ -129,6 +137,8 @@ def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], si
                 result.checks = json.load(handle)
             for check in result.checks:  # paths as the user sees them, not from the temporary root
                 check["file"] = os.path.relpath(os.path.normpath(os.path.join(folder, check["file"])))
+                if local and check["host"] == LOCAL_HOSTNAME:
+                    check["host"] = local[0]
     return result
 
 

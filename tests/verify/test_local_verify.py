@@ -1,0 +1,138 @@
+"""`provision verify` on `ansible_connection: local` hosts: testinfra's local backend, not ssh://.
+
+A tiny role of our own (in a temporary project folder, so `roles/` is found in the current folder)
+has checks that read the host's own variables, so a check passing proves it ran on the right machine
+with that host's variables, and a failing one is reported under the inventory's name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from provision.inventory import load_inventory
+from provision.verify.hosts import hostspec, target_of
+from tests.conftest import ssh
+from tests.engine.scenario import PROVISION, sandbox_inventory, write
+
+TINY_ROLE = {
+    "roles/tiny/tasks/main.yml": "- debug: {msg: tiny}\n",
+    "roles/tiny/tests/test_tiny.py": """
+        def test_the_marker_names_this_host(host, provision_vars):
+            marker = host.file(provision_vars["tiny_marker"])
+            assert marker.exists, f"{provision_vars['tiny_marker']} is missing"
+            assert marker.content_string.strip() == provision_vars["inventory_hostname"]
+
+
+        def test_runs_as_root(host):
+            assert host.run("id -un").stdout.strip() == "root"
+    """,
+}
+REMOTE_MARKER = "/tmp/provision-local-verify-marker"
+
+
+def run_verify(folder, inventory: dict) -> tuple[subprocess.CompletedProcess, dict]:
+    """`provision verify --role tiny` as a user runs it, from the project folder holding roles/."""
+    with open(folder / "inventory.yaml", "w") as handle:
+        yaml.safe_dump(inventory, handle, sort_keys=False)
+    report = folder / "verify.json"
+    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "--role", "tiny", "--report-json", str(report),
+                          "--state-db", str(folder / "history.sqlite")],
+                         capture_output=True, text=True, timeout=300, cwd=folder, env={**os.environ, "COLUMNS": "200"})
+    assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
+    with open(report) as handle:
+        return run, json.load(handle)
+
+
+def local_inventory(marker, become: bool = False) -> dict:
+    host = {"ansible_connection": "local", "tiny_marker": str(marker)}
+    if become:
+        host["ansible_become"] = True
+    return {"all": {"hosts": {"localhost": host}}}
+
+
+@pytest.mark.parametrize("become", [False, True])
+def test_verify_a_local_host_runs_the_checks_on_this_machine(tmp_path, become):
+    write(tmp_path, TINY_ROLE)
+    (tmp_path / "marker").write_text("localhost\n")
+
+    run, report = run_verify(tmp_path, local_inventory(tmp_path / "marker", become))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ssh" not in run.stdout + run.stderr
+    assert report["hosts"] == {"localhost": {"passed": 2, "failed": 0, "skipped": 0, "unreachable": False}}
+    assert {check["host"] for check in report["checks"]} == {"localhost"}
+
+
+def test_a_failing_local_check_is_reported_under_the_inventory_name(tmp_path):
+    write(tmp_path, TINY_ROLE)
+    (tmp_path / "marker").write_text("someone else\n")
+
+    run, report = run_verify(tmp_path, local_inventory(tmp_path / "marker"))
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "FAILED localhost: test_the_marker_names_this_host" in run.stdout
+    assert report["hosts"]["localhost"]["failed"] == 1
+
+
+@pytest.mark.sandbox
+def test_local_and_ssh_hosts_in_one_run(sandbox, tmp_path):
+    """ssh hosts keep testinfra's ssh backend, with sudo only where the user changes (admin)."""
+    write(tmp_path, TINY_ROLE)
+    (tmp_path / "marker").write_text("localhost\n")
+    inventory = sandbox_inventory(sandbox, ["host02"], extra_hosts={
+        "localhost": {"ansible_connection": "local", "tiny_marker": str(tmp_path / "marker")},
+        "host02-admin": {"ansible_host": sandbox.host("host02").address, "ansible_user": "admin",
+                         "ansible_become": True, "tiny_marker": REMOTE_MARKER + "-admin"},
+    })
+    inventory["all"]["children"]["lab"]["hosts"]["host02"].update(ansible_become=True, tiny_marker=REMOTE_MARKER)
+    ssh(sandbox, "host02", f"echo host02 > {REMOTE_MARKER}; echo host02-admin > {REMOTE_MARKER}-admin")
+    try:
+        run, report = run_verify(tmp_path, inventory)
+    finally:
+        ssh(sandbox, "host02", f"rm -f {REMOTE_MARKER} {REMOTE_MARKER}-admin")
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    for name in ("host02", "host02-admin", "localhost"):
+        assert report["hosts"][name] == {"passed": 2, "failed": 0, "skipped": 0, "unreachable": False}, name
+
+
+def test_two_local_hosts_are_one_machine_and_refused(tmp_path):
+    write(tmp_path, TINY_ROLE)
+    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local"},
+                                   "127.0.0.1": {"ansible_connection": "local"}}}}
+    with open(tmp_path / "inventory.yaml", "w") as handle:
+        yaml.safe_dump(inventory, handle)
+    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "--role", "tiny",
+                          "--state-db", str(tmp_path / "history.sqlite")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "one machine" in run.stdout + run.stderr and "Traceback" not in run.stdout + run.stderr
+
+
+HOSTS = """
+all:
+  hosts:
+    local-root: {ansible_connection: local, ansible_become: true}
+    local-other: {ansible_connection: local, ansible_become: true, ansible_become_user: nobody}
+    ssh-root: {ansible_host: 10.0.0.1, ansible_user: root, ansible_become: true}
+    ssh-admin: {ansible_host: 10.0.0.2, ansible_user: admin, ansible_become: true}
+    ssh-plain: {ansible_host: 10.0.0.3, ansible_user: admin}
+"""
+
+
+@pytest.mark.parametrize("name, spec", [
+    ("local-root", "local://"),
+    ("local-other", "local://?sudo=true&sudo_user=nobody"),
+    ("ssh-root", "ssh://ssh-root?ssh_config=C&timeout=10&controlpersist=120&controlpath=M"),
+    ("ssh-admin", "ssh://ssh-admin?ssh_config=C&timeout=10&controlpersist=120&controlpath=M&sudo=true&sudo_user=root"),
+    ("ssh-plain", "ssh://ssh-plain?ssh_config=C&timeout=10&controlpersist=120&controlpath=M"),
+])
+def test_host_specs(tmp_path, name, spec):
+    """As root (the suite's user): sudo only where the user changes, local hosts through local://."""
+    path = tmp_path / "hosts.yaml"
+    path.write_text(HOSTS)
+    assert hostspec(target_of(load_inventory(str(path)).hosts[name]), "C", "M") == spec
