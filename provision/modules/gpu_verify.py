@@ -1,26 +1,38 @@
-"""gpu_verify: run provision's verification script inside the PyTorch image, with the GPUs.
+"""gpu_verify: run provision's verification script inside the PyTorch image, with the GPUs, and read
+the host's own GPU state (provision/verify/host_checks.py) beside it.
 
-The script (provision/verify/gpu_verify.py, stdlib + torch only) is sent to the host on stdin,
-run with `docker run --gpus all --ipc=host IMAGE python /provision/gpu_verify.py --json ...`, and
-judged by its JSON: any failed check fails the task, with each check's remedy. The last report is
-kept on the host (/var/lib/provision/gpu_verify/last.json) for `provision verify` and drift checks,
-and the first passing bf16 figure becomes the host's baseline, so a later drop is caught.
+The script (provision/verify/gpu_verify.py, stdlib + torch only) goes to the container on stdin and
+runs there from the container's /tmp: `docker run -i --gpus all --ipc=host IMAGE python -c BOOTSTRAP
+--json ...`. Its JSON and the host checks are judged together: any failed check fails the task with
+each check's figure, floor and remedy. Outside check mode the report is kept on the host
+(/var/lib/provision/gpu_verify/last.json) for `provision verify`, and a passing run's bf16 figure joins
+the host's rolling baseline (the median of its last N passing runs), so a later drop is caught.
 
-The easy thing to get wrong: this reads the host, it never changes it, so it runs in check mode
-too (a nightly check must still prove the GPUs work) and never reports "changed".
+The easy thing to get wrong: this reads the host, it never changes it, so it runs in check mode too
+(a nightly check must still prove the GPUs work), and then it must write nothing at all: no
+script file, no last.json, no baseline.
 """
 from __future__ import annotations
 
 import json
 import os
+import statistics
 from typing import Any
 
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join, quote
+from provision.verify.datasheet import memory_bandwidth
 from provision.verify.figures import report_figures
+from provision.verify.host_checks import judge_host, read_command
 
+SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "gpu_verify.py")
 STATE_DIR = "/var/lib/provision/gpu_verify"
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "gpu_verify.py")
+# Writes the script into the container's own /tmp and runs it there, so the host keeps no copy (check
+# mode) and the all-reduce's spawned workers can import it by path.
+BOOTSTRAP = ("import os, sys, tempfile\n"
+             "path = os.path.join(tempfile.mkdtemp(prefix='provision-'), 'gpu_verify.py')\n"
+             "open(path, 'w').write(sys.stdin.read())\n"
+             "os.execv(sys.executable, [sys.executable, path] + sys.argv[1:])\n")
 
 
 class GpuVerify(Module):
@@ -31,51 +43,92 @@ class GpuVerify(Module):
         "gpus": Arg("str", default="all", help="docker --gpus value; empty: no --gpus"),
         "shm_size": Arg("str", default="", help="docker --shm-size; empty: --ipc=host"),
         "expect_gpus": Arg("int", default=0),
+        "gpu_models": Arg("list", default=[], help="gpu_preflight.gpus: device_id and bf16_tflops of each GPU"),
+        "nvswitch_count": Arg("int", default=0, help="gpu_preflight.nvswitch_count: picks the all-reduce floor"),
         "driver_version": Arg("str", default=""),
-        "peak_tflops": Arg("float", default=0.0),
+        "peak_tflops": Arg("float", default=0.0, help="explicit bf16 peak; 0: from gpu_models"),
         "min_fraction": Arg("float", default=0.5),
         "baseline_drop": Arg("float", default=0.8),
+        "baseline_runs": Arg("int", default=5, help="passing runs whose median is the baseline"),
+        "reset_baseline": Arg("bool", default=False),
         "min_shm_gb": Arg("float", default=1.0),
+        "min_stack_mb": Arg("int", default=64),
+        "h2d_fraction": Arg("float", default=0.6),
+        "min_h2d_gbps": Arg("float", default=0.0, help="explicit H2D floor; 0: from the PCIe link"),
+        "hbm_fraction": Arg("float", default=0.6),
+        "hbm_peak_gbps": Arg("float", default=0.0, help="explicit memory bandwidth; 0: from the datasheet table"),
+        "busbw_floor_gbps": Arg("dict", default={"nvswitch": 150.0, "pcie": 5.0}),
+        "min_busbw_gbps": Arg("float", default=0.0, help="explicit all-reduce floor; 0: by topology"),
+        "allreduce_mb": Arg("int", default=1024),
+        "xid_ignore": Arg("list", default=[43, 45], elements="int"),
         "require_gpu": Arg("bool", default=True),
         "timeout": Arg("int", default=900),
     }
 
     def read(self) -> dict[str, Any]:
-        with open(SCRIPT, encoding="utf-8") as handle:
+        with open(SCRIPT_PATH, encoding="utf-8") as handle:
             script = handle.read()
-        prepare = self.context.run(
-            f"mkdir -p {STATE_DIR} && cat > {STATE_DIR}/gpu_verify.py && "
-            f"cat {STATE_DIR}/baseline.json 2>/dev/null || true", stdin=script)
-        if not prepare.ok:
-            raise ModuleFailed(f"cannot put the verification script on the host: {prepare.stderr.strip()}")
-        baseline = _baseline(prepare.stdout)
-        result = self.context.run(self.docker_command(baseline), timeout=self.args["timeout"])
+        runs = [] if self.args["reset_baseline"] else _baseline_runs(
+            self.context.run(f"cat {STATE_DIR}/baseline.json 2>/dev/null || true").stdout)
+        baseline = _median(runs)
+        result = self.context.run(self.docker_command(baseline), stdin=script, timeout=self.args["timeout"])
         report = _report(result.stdout)
         if report is None:
             raise ModuleFailed(f"the verification did not produce its JSON (rc={result.rc}): "
                                f"{(result.stderr or result.stdout).strip()[-800:]}", {"rc": result.rc})
-        self.context.run(f"cat > {STATE_DIR}/last.json", stdin=json.dumps(report))
-        figure = _tflops(report)
-        if baseline is None and figure and _passed(report):
-            self.context.run(f"cat > {STATE_DIR}/baseline.json", stdin=json.dumps({"bf16_tflops": figure}))
-        failed = [check for check in report.get("checks", []) if check.get("status") == "fail"]
+        host = self.context.run(read_command(), timeout=120)
+        judged = self.args["require_gpu"] or report.get("mode") == "gpu"
+        report["checks"] += judge_host(host.stdout, judged=judged, nvswitch_count=self.args["nvswitch_count"],
+                                       xid_ignore=self.args["xid_ignore"])
+        report["summary"] = _summary(report["checks"])
+        if not self.context.check:  # check mode reads; it records nothing
+            self.record(report, runs)
+        failed = [check for check in report["checks"] if check.get("status") == "fail"]
         if failed:
-            lines = "; ".join(f"{check.get('name')}: {check.get('detail')} (remedy: {check.get('remedy')})"
-                              for check in failed)
-            raise ModuleFailed(f"{len(failed)} GPU check(s) failed: {lines}", {"report": report})
+            raise ModuleFailed(f"{len(failed)} GPU check(s) failed: " + "; ".join(map(_describe, failed)),
+                               {"report": report})
         return {"report": report, "baseline_tflops": baseline}
+
+    def record(self, report: dict[str, Any], runs: list[float]) -> None:
+        """last.json always; the baseline only from a passing run with a figure, so a failing or
+        throttled run never lowers it."""
+        self.context.run(f"mkdir -p {STATE_DIR} && cat > {STATE_DIR}/last.json", stdin=json.dumps(report))
+        figure = _tflops(report)
+        if figure and _passed(report):
+            runs = (runs + [figure])[-self.args["baseline_runs"]:]
+            self.context.run(f"cat > {STATE_DIR}/baseline.json",
+                             stdin=json.dumps({"runs": runs, "bf16_tflops": _median(runs)}))
+
+    def floors(self) -> list[str]:
+        """The script's arguments for the floors that come from provision's tables and the topology."""
+        args, words = self.args, []
+        peak = args["peak_tflops"] or _peak(args["gpu_models"])
+        if peak:
+            words += ["--peak-tflops", str(peak)]
+        hbm = args["hbm_peak_gbps"] or memory_bandwidth([gpu.get("device_id") for gpu in args["gpu_models"]
+                                                         if isinstance(gpu, dict)])[0]
+        if hbm:
+            words += ["--hbm-peak-gbps", str(hbm)]
+        topology = "nvswitch" if args["nvswitch_count"] else "pcie"
+        busbw = args["min_busbw_gbps"] or args["busbw_floor_gbps"].get(topology)
+        if busbw:
+            words += ["--min-busbw-gbps", str(busbw)]
+        if args["min_h2d_gbps"]:
+            words += ["--min-h2d-gbps", str(args["min_h2d_gbps"])]
+        return words
 
     def docker_command(self, baseline: float | None) -> str:
         args = self.args
-        words = ["docker", "run", "--rm", "--network", "none", "-v", f"{STATE_DIR}:/provision:ro"]
+        words = ["docker", "run", "--rm", "-i", "--network", "none"]
         if args["gpus"]:
             words += ["--gpus", args["gpus"]]
         words += ["--shm-size", args["shm_size"]] if args["shm_size"] else ["--ipc=host"]
-        words += [args["image"], "python", "/provision/gpu_verify.py", "--json",
+        words += [args["image"], "python", "-c", BOOTSTRAP, "--json",
                   "--expect-gpus", str(args["expect_gpus"]), "--min-shm-gb", str(args["min_shm_gb"]),
-                  "--min-fraction", str(args["min_fraction"]), "--baseline-drop", str(args["baseline_drop"])]
-        if args["peak_tflops"]:
-            words += ["--peak-tflops", str(args["peak_tflops"])]
+                  "--min-stack-mb", str(args["min_stack_mb"]),
+                  "--min-fraction", str(args["min_fraction"]), "--baseline-drop", str(args["baseline_drop"]),
+                  "--h2d-fraction", str(args["h2d_fraction"]), "--hbm-fraction", str(args["hbm_fraction"]),
+                  "--allreduce-mb", str(args["allreduce_mb"]), *self.floors()]
         if args["driver_version"]:
             words += ["--driver-version", args["driver_version"]]
         if baseline:
@@ -90,12 +143,41 @@ class GpuVerify(Module):
                 "bf16_tflops": _tflops(report), "baseline_tflops": current["baseline_tflops"]}
 
 
-def _baseline(text: str) -> float | None:
-    try:
-        value = json.loads(text).get("bf16_tflops") if text.strip() else None
-    except (ValueError, AttributeError):
+def _describe(check: dict[str, Any]) -> str:
+    figures = ""
+    if check.get("floor") is not None:
+        figures = f" [measured {check.get('value')}, floor {check.get('floor')}]"
+    return f"{check.get('name')}: {check.get('detail')}{figures} (remedy: {check.get('remedy')})"
+
+
+def _peak(models: list[Any]) -> float | None:
+    """The slowest GPU's datasheet bf16 peak, or None when any bf16-capable GPU lacks one (a floor
+    taken from the others would be a guess)."""
+    peaks = [gpu.get("bf16_tflops") for gpu in models if isinstance(gpu, dict)]
+    if not peaks or any(not peak for peak in peaks):
         return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    return float(min(peaks))
+
+
+def _baseline_runs(text: str) -> list[float]:
+    """The passing figures kept on the host; the old one-figure file counts as one run."""
+    try:
+        stored = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return []
+    if not isinstance(stored, dict):
+        return []
+    runs = stored.get("runs", [stored.get("bf16_tflops")])
+    return [float(run) for run in runs if isinstance(run, (int, float)) and not isinstance(run, bool) and run > 0]
+
+
+def _median(runs: list[float]) -> float | None:
+    return round(statistics.median(runs), 1) if runs else None
+
+
+def _summary(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {status: sum(check.get("status") == status for check in checks) for status in ("pass", "fail", "skip")}
+    return {**counts, "ok": counts["fail"] == 0, "exit_code": 1 if counts["fail"] else 0}
 
 
 def _report(stdout: str) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 
 Copied into the image and run as `python gpu_verify.py --json [options]`, so it uses the standard
 library and torch only and never imports provision. Each check reports pass, fail or skip, with a
-detail, a remedy for anything but pass, and a measured value where there is one.
+detail, a remedy for anything but pass, the measured value and the floor it was held to.
 
 Without a usable CUDA device (CPU build of torch, or no GPU visible) the script runs in CPU mode:
 every GPU check is skipped with the reason, the checks that need no GPU still run, and the exit code
@@ -11,15 +11,19 @@ is 0 unless one of those failed. `--require-gpu` turns "no CUDA" into a failure.
 every check passed or was skipped, 1 when any failed, 2 for bad arguments.
 
 The easy thing to get wrong: a skipped GPU check is not a pass. It says the host could not be
-tested, and the JSON keeps the two apart so a caller can require a GPU where one should be.
+tested, and the JSON keeps the two apart so a caller can require a GPU where one should be. So
+with `--require-gpu` a check whose floor is unknown (a GPU missing from provision's datasheet
+table, no PCIe link in sysfs) fails with the reason; only without it does it stay a skip.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
+import resource
 import socket
 import sys
 import tempfile
@@ -42,18 +46,34 @@ class Check:
     detail: str
     remedy: str = ""
     value: Any = None
+    floor: Any = None
 
 
-def passed(name: str, detail: str, value: Any = None, remedy: str = "") -> Check:
-    return Check(name, PASS, detail, remedy, value)
+def passed(name: str, detail: str, value: Any = None, remedy: str = "", floor: Any = None) -> Check:
+    return Check(name, PASS, detail, remedy, value, floor)
 
 
-def failed(name: str, detail: str, remedy: str, value: Any = None) -> Check:
-    return Check(name, FAIL, detail, remedy, value)
+def failed(name: str, detail: str, remedy: str, value: Any = None, floor: Any = None) -> Check:
+    return Check(name, FAIL, detail, remedy, value, floor)
 
 
-def skipped(name: str, detail: str, remedy: str, value: Any = None) -> Check:
-    return Check(name, SKIP, detail, remedy, value)
+def skipped(name: str, detail: str, remedy: str, value: Any = None, floor: Any = None) -> Check:
+    return Check(name, SKIP, detail, remedy, value, floor)
+
+
+def unknown_floor(name: str, detail: str, remedy: str, require_gpu: bool, value: Any = None) -> Check:
+    """A measurement with nothing to hold it to: a failure on a GPU host (--require-gpu), else a skip."""
+    if require_gpu:
+        return failed(name, detail + " (--require-gpu: an unknown floor is not a pass)", remedy, value)
+    return skipped(name, detail, remedy, value)
+
+
+def at_least(name: str, what: str, measured: float, floor: float, unit: str, remedy: str, value: Any = None) -> Check:
+    """The common shape: `what` measured against its floor."""
+    value = round(measured, 2) if value is None else value
+    if measured >= floor:
+        return passed(name, f"{what} {measured:.1f} {unit} (floor {floor:.1f})", value, floor=round(floor, 2))
+    return failed(name, f"{what} {measured:.1f} {unit}, below the floor {floor:.1f}", remedy, value, round(floor, 2))
 
 
 # --- pure decisions: plain values in, a Check out (unit-tested without a GPU) -------------------
@@ -212,20 +232,24 @@ def check_shm(size_bytes: int | None, min_gb: float) -> Check:
         return skipped("shm_size", "/dev/shm does not exist here", "run inside a Linux container")
     size_gb = size_bytes / 2**30
     if size_gb >= min_gb:
-        return passed("shm_size", f"/dev/shm is {size_gb:.2f} GiB (>= {min_gb})", round(size_gb, 3))
+        return passed("shm_size", f"/dev/shm is {size_gb:.2f} GiB (>= {min_gb})", round(size_gb, 3), floor=min_gb)
     return failed("shm_size", f"/dev/shm is {size_gb:.2f} GiB, below {min_gb} GiB (DataLoader workers and NCCL need it)",
-                  "start the container with --ipc=host or a larger --shm-size", round(size_gb, 3))
+                  "start the container with --ipc=host or a larger --shm-size", round(size_gb, 3), min_gb)
 
 
-def check_tflops_vs_peak(measured: float, peak: float | None, fraction: float) -> Check:
+def check_tflops_vs_peak(measured: float, peak: float | None, fraction: float, require_gpu: bool = False) -> Check:
     value = {"tflops": round(measured, 1), "peak": peak, "fraction": fraction}
     if peak is None:
-        return skipped("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS; no --peak-tflops given",
-                       "pass --peak-tflops (provision takes it from its GPU table)", value)
+        return unknown_floor("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS; no datasheet peak for this GPU",
+                             "set gpu_verify_peak_tflops (--peak-tflops), e.g. from a healthy host of the same model",
+                             require_gpu, value)
+    floor = round(fraction * peak, 1)
     if measured >= fraction * peak:
-        return passed("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS >= {fraction:.0%} of the {peak} peak", value)
-    return failed("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS < {fraction:.0%} of the {peak} peak",
-                  "check clocks and power (nvidia-smi -q -d PERFORMANCE,POWER), thermals and other GPU processes", value)
+        return passed("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS >= {fraction:.0%} of the {peak} peak",
+                      value, floor=floor)
+    return failed("bf16_tflops_vs_peak", f"bf16 matmul {measured:.1f} TFLOPS < {fraction:.0%} of the {peak} peak ({floor})",
+                  "check clocks and power (nvidia-smi -q -d PERFORMANCE,POWER), thermals and other GPU processes",
+                  value, floor)
 
 
 def check_tflops_vs_baseline(measured: float, baseline: float | None, drop: float) -> Check:
@@ -233,29 +257,145 @@ def check_tflops_vs_baseline(measured: float, baseline: float | None, drop: floa
     if baseline is None:
         return skipped("bf16_tflops_vs_baseline", f"bf16 matmul {measured:.1f} TFLOPS; no --baseline-tflops recorded yet",
                        "record this value as the host's baseline", value)
+    floor = round(drop * baseline, 1)
     if measured >= drop * baseline:
-        return passed("bf16_tflops_vs_baseline", f"bf16 matmul {measured:.1f} TFLOPS >= {drop:.0%} of the host's {baseline} baseline", value)
-    return failed("bf16_tflops_vs_baseline", f"bf16 matmul {measured:.1f} TFLOPS fell below {drop:.0%} of the host's {baseline} baseline",
-                  "compare driver, clocks and power limits with the run that set the baseline", value)
+        return passed("bf16_tflops_vs_baseline", f"bf16 matmul {measured:.1f} TFLOPS >= {drop:.0%} of the host's {baseline} baseline",
+                      value, floor=floor)
+    return failed("bf16_tflops_vs_baseline", f"bf16 matmul {measured:.1f} TFLOPS fell below {drop:.0%} of the host's {baseline} baseline ({floor})",
+                  "compare driver, clocks and power limits with the runs that set the baseline", value, floor)
 
 
-def check_h2d(gbps: float, minimum: float) -> Check:
-    if gbps >= minimum:
-        return passed("h2d_bandwidth", f"pinned host->device copy {gbps:.1f} GB/s (minimum {minimum})", round(gbps, 2))
-    return failed("h2d_bandwidth", f"pinned host->device copy {gbps:.1f} GB/s, below {minimum}",
-                  "check the PCIe link (lspci -vv LnkSta: speed and width) and NUMA placement", round(gbps, 2))
+def worst(per_device: list[dict]) -> dict:
+    """The device furthest below (or least above) its floor; one without a floor counts as worst."""
+    return min(per_device, key=lambda entry: entry["measured"] / entry["floor"] if entry.get("floor") else -1.0)
 
 
-def check_allreduce(count: int, busbw: float | None, error: str | None, minimum: float) -> Check:
+def check_h2d(per_device: list[dict], require_gpu: bool = False) -> Check:
+    """`per_device`: index, measured GB/s, floor GB/s (None when the PCIe link is unknown), how."""
+    entry = worst(per_device)
+    what = f"pinned host->device copy on GPU {entry['index']}"
+    if not entry.get("floor"):
+        return unknown_floor("h2d_bandwidth", f"{what} {entry['measured']:.1f} GB/s; no floor: the PCIe link could not "
+                             "be read from sysfs", "pass --min-h2d-gbps (gpu_verify_min_h2d_gbps)", require_gpu,
+                             round(entry["measured"], 2))
+    return at_least("h2d_bandwidth", f"{what} ({entry.get('how', 'explicit floor')})", entry["measured"], entry["floor"],
+                    "GB/s", "check the PCIe link (lspci -vv LnkSta: speed and width), the slot and NUMA placement")
+
+
+def check_allreduce(count: int, busbw: float | None, error: str | None, minimum: float | None,
+                    require_gpu: bool = False) -> Check:
     if count < 2:
         return skipped("nccl_allreduce", f"{count} GPU: no all-reduce on a single-GPU host", "nothing to do")
     if error is not None:
         return failed("nccl_allreduce", f"NCCL all-reduce over {count} GPUs failed: {error}",
-                      "run with NCCL_DEBUG=INFO; check fabric manager on NVSwitch hosts and --ipc=host")
-    if busbw >= minimum:
-        return passed("nccl_allreduce", f"all-reduce bus bandwidth {busbw:.1f} GB/s over {count} GPUs", round(busbw, 2))
-    return failed("nccl_allreduce", f"all-reduce bus bandwidth {busbw:.1f} GB/s over {count} GPUs, below {minimum}",
-                  "check NVLink (nvidia-smi nvlink -s), fabric manager and topology (nvidia-smi topo -m)", round(busbw, 2))
+                      "run with NCCL_DEBUG=INFO; check fabric manager on NVSwitch hosts and --ipc=host", floor=minimum)
+    if not minimum:
+        return unknown_floor("nccl_allreduce", f"all-reduce bus bandwidth {busbw:.1f} GB/s over {count} GPUs; no floor given",
+                             "pass --min-busbw-gbps (the role sets it from the topology)", require_gpu, round(busbw, 2))
+    return at_least("nccl_allreduce", f"all-reduce bus bandwidth over {count} GPUs", busbw, minimum, "GB/s",
+                    "check NVLink (nvidia-smi nvlink -s), fabric manager and topology (nvidia-smi topo -m)")
+
+
+def check_hbm(per_device: list[dict], peak_gbps: float | None, fraction: float, require_gpu: bool = False) -> Check:
+    """`per_device`: index and measured GB/s of a device-to-device copy (bytes read + written)."""
+    entry = min(per_device, key=lambda item: item["measured"])
+    what = f"device-to-device copy on GPU {entry['index']}"
+    if not peak_gbps:
+        return unknown_floor("hbm_bandwidth", f"{what} {entry['measured']:.0f} GB/s; no datasheet memory bandwidth "
+                             "for this GPU", "set gpu_verify_hbm_peak_gbps (--hbm-peak-gbps)", require_gpu,
+                             round(entry["measured"], 1))
+    return at_least("hbm_bandwidth", f"{what} ({fraction:.0%} of the {peak_gbps:g} GB/s datasheet)",
+                    entry["measured"], fraction * peak_gbps, "GB/s",
+                    "check memory clocks and ECC/row-remap state (nvidia-smi -q -d MEMORY,CLOCK,ROW_REMAPPER)")
+
+
+def check_pcie_link(links: list[dict], require_gpu: bool = False) -> Check:
+    """`links`: index and the link read under load (gen, width) against its maximum (max_gen,
+    max_width: the lower of the GPU's and its upstream port's), or None where sysfs lacks it."""
+    unread = [f"GPU {link['index']}" for link in links if link.get("gen") is None]
+    shown = {f"GPU {link['index']}": f"Gen{link['gen']} x{link['width']} (max Gen{link['max_gen']} x{link['max_width']})"
+             for link in links if link.get("gen") is not None}
+    if unread:
+        return unknown_floor("pcie_link", "PCIe link of " + ", ".join(unread) + " not readable from sysfs",
+                             "run the container with /sys (Docker mounts it read-only by default)", require_gpu, shown)
+    slow = [f"GPU {link['index']} Gen{link['gen']} x{link['width']} < Gen{link['max_gen']} x{link['max_width']}"
+            for link in links if link["gen"] < link["max_gen"] or link["width"] < link["max_width"]]
+    floor = {f"GPU {link['index']}": f"Gen{link['max_gen']} x{link['max_width']}" for link in links}
+    if slow:
+        return failed("pcie_link", "PCIe link below its maximum while copying: " + "; ".join(slow),
+                      "reseat the GPU or riser, check the slot's BIOS link settings and lspci -vv LnkSta/LnkCap",
+                      shown, floor)
+    return passed("pcie_link", f"{len(links)} GPU link(s) at their maximum under load", shown, floor=floor)
+
+
+def check_conv(per_device: list[dict], tolerance: dict[str, float]) -> Check:
+    """`per_device`: index, dtype, and error (relative, vs the CPU) or failure (the exception text)."""
+    broken = [f"GPU {item['index']}: {item['failure']}" for item in per_device if item.get("failure")]
+    if broken:
+        return failed("cudnn_conv", "conv2d forward/backward through cuDNN raised: " + "; ".join(broken),
+                      "use an image whose cuDNN matches the driver and GPU (a -cudnn tag); check dmesg for Xid",
+                      floor=tolerance)
+    item = max(per_device, key=lambda entry: entry["error"] / tolerance[entry["dtype"]])
+    value = {"relative_error": item["error"], "dtype": item["dtype"]}
+    if item["error"] <= tolerance[item["dtype"]]:
+        return passed("cudnn_conv", f"{item['dtype']} conv2d forward+backward on {len(per_device)} GPU(s) matches the "
+                      f"CPU (worst relative error {item['error']:.1e})", value, floor=tolerance[item["dtype"]])
+    return failed("cudnn_conv", f"{item['dtype']} conv2d on GPU {item['index']} is off the CPU result by "
+                  f"{item['error']:.1e} (tolerance {tolerance[item['dtype']]:.0e})",
+                  "suspect cuDNN, the GPU or its memory: run dcgmi diag and check dmesg for Xid", value,
+                  tolerance[item["dtype"]])
+
+
+def check_amp(per_device: list[dict]) -> Check:
+    """`per_device`: index and loss, scale, updated (weights moved) of one fp16 autocast + GradScaler
+    step, or failure (the exception text)."""
+    problems = []
+    for item in per_device:
+        if item.get("failure"):
+            problems.append(f"GPU {item['index']}: {item['failure']}")
+            continue
+        if not math.isfinite(item["loss"]):
+            problems.append(f"GPU {item['index']}: loss {item['loss']}")
+        if not (1.0 <= item["scale"] <= 2.0**24 and math.isfinite(item["scale"])):
+            problems.append(f"GPU {item['index']}: GradScaler scale {item['scale']} (inf/NaN gradients every step)")
+        if not item["updated"]:
+            problems.append(f"GPU {item['index']}: the optimizer step left the weights unchanged")
+    value = [{key: item.get(key) for key in ("index", "loss", "scale", "updated")} for item in per_device]
+    if problems:
+        return failed("amp_fp16_step", "fp16 autocast + GradScaler step: " + "; ".join(problems),
+                      "check the GPU with dcgmi diag; an fp16 step that overflows every time points at bad math units",
+                      value, "finite loss, 1 <= scale <= 2^24, weights updated")
+    return passed("amp_fp16_step", f"fp16 autocast + GradScaler step on {len(per_device)} GPU(s): finite loss, "
+                  "sane scale, weights updated", value, floor="finite loss, 1 <= scale <= 2^24, weights updated")
+
+
+def format_bytes(value: int) -> str:
+    if value < 0:
+        return "unlimited"
+    return f"{value / 2**20:g} MiB" if value >= 2**20 else f"{value / 2**10:g} KiB"
+
+
+def check_limit(name: str, what: str, soft: int | None, floor: int, remedy: str) -> Check:
+    """A resource limit inside the container against its floor; -1 (RLIM_INFINITY) is unlimited."""
+    if soft is None:
+        return skipped(name, f"{what} cannot be read here", remedy)
+    met = soft < 0 or (floor >= 0 and soft >= floor)
+    shown = format_bytes(soft)
+    if met:
+        return passed(name, f"{what} is {shown} (floor {format_bytes(floor)})", shown, floor=format_bytes(floor))
+    return failed(name, f"{what} is {shown}, below {format_bytes(floor)}", remedy, shown, format_bytes(floor))
+
+
+MEMLOCK_REMEDY = ("set dockerd's default-ulimits memlock to -1 (roles/docker, docker_daemon_options) or run with "
+                  "--ulimit memlock=-1: NCCL and GPUDirect RDMA pin memory")
+STACK_REMEDY = "set docker's default-ulimits stack to 67108864 or run with --ulimit stack=67108864 (NGC's advice)"
+
+
+def judge_without_gpu(check: Check) -> Check:
+    """In CPU mode without --require-gpu, a check that guards GPU jobs reports what it saw as a skip."""
+    seen = {PASS: "would pass", FAIL: "would fail", SKIP: "not measured"}[check.status]
+    return skipped(check.name, f"{check.detail} ({seen}; not judged: no GPU and no --require-gpu)",
+                   check.remedy or GPU_REMEDY, check.value, check.floor)
 
 
 def summarise(checks: list[Check]) -> dict:
@@ -332,6 +472,127 @@ def h2d_gbps(torch, device: int, megabytes: int, repeats: int = 5) -> float:
     return best
 
 
+def conv_error(torch, device: str, dtype_name: str) -> float:
+    """conv2d forward and backward on `device` (cuDNN on a GPU) against float64 on the CPU, from the
+    same `dtype_name`-rounded inputs: the worst relative error of output, input grad and weight grad."""
+    dtype = getattr(torch, dtype_name)
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randn(4, 16, 32, 32, generator=generator).to(dtype)
+    weight = torch.randn(32, 16, 3, 3, generator=generator).to(dtype)
+    upstream = torch.randn(4, 32, 32, 32, generator=generator).to(dtype)
+
+    def run(where, kind):
+        x = inputs.to(where, kind).requires_grad_()
+        w = weight.to(where, kind).requires_grad_()
+        out = torch.nn.functional.conv2d(x, w, padding=1)
+        out.backward(upstream.to(where, kind))
+        return out.detach(), x.grad, w.grad
+
+    previous = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # fp32 must be fp32; bf16 is judged with its own tolerance
+    try:
+        results = run(device, dtype)
+    finally:
+        torch.backends.cudnn.allow_tf32 = previous
+    references = run("cpu", torch.float64)
+    return max(relative_error(result, reference) for result, reference in zip(results, references))
+
+
+def amp_step(torch, device: str) -> dict:
+    """One training step as most recipes write it: fp16 autocast, GradScaler, SGD on a small MLP."""
+    generator = torch.Generator().manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10)).to(device)
+    inputs = torch.randn(64, 256, generator=generator).to(device)
+    labels = torch.randint(0, 10, (64,), generator=generator).to(device)
+    before = [parameter.detach().clone() for parameter in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    kind = device.split(":")[0]
+    scaler = torch.amp.GradScaler(kind)
+    with torch.autocast(kind, dtype=torch.float16):
+        loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    updated = any(not torch.equal(old, new.detach()) for old, new in zip(before, model.parameters()))
+    return {"loss": float(loss), "scale": float(scaler.get_scale()), "updated": updated}
+
+
+def copy_gbps(torch, device: str, megabytes: int, repeats: int = 10) -> float:
+    """Device memory bandwidth of a same-device copy, counting bytes read and written, best of `repeats`."""
+    source = torch.empty(megabytes * 2**20, dtype=torch.uint8, device=device)
+    target = torch.empty_like(source)
+    target.copy_(source)
+    synchronize = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    best = 0.0
+    for _ in range(repeats):
+        synchronize()
+        start = time.perf_counter()
+        target.copy_(source)
+        synchronize()
+        best = max(best, 2 * source.numel() / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+# PCIe transfer rate (GT/s, as sysfs writes it) -> generation, and each generation's usable GB/s per
+# lane and direction after line coding (8b/10b to Gen2, 128b/130b Gen3-5, FLIT Gen6): Gen3 x16
+# ~15.75 GB/s, Gen4 ~31.5, Gen5 ~63 (PCI-SIG's figures).
+PCIE_GENERATIONS = {2.5: 1, 5.0: 2, 8.0: 3, 16.0: 4, 32.0: 5, 64.0: 6}
+PCIE_GBPS_PER_LANE = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
+SYSFS_PCI = "/sys/bus/pci/devices"
+
+
+def pcie_generation(text: str) -> int | None:
+    """ "32.0 GT/s PCIe" or "8 GT/s" -> 5 or 3; "Unknown" -> None."""
+    match = re.match(r"\s*([\d.]+)\s*GT/s", text or "")
+    return PCIE_GENERATIONS.get(float(match.group(1))) if match else None
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def pcie_link(address: str, root: str = SYSFS_PCI) -> dict | None:
+    """The link of the PCI function `address` (0000:18:00.0): current gen/width, and the maximum both
+    ends allow (the GPU's and its upstream port's, so a Gen5 GPU in a Gen4 slot is not "degraded")."""
+    folder = os.path.join(root, address)
+    fields = {name: read_text(os.path.join(folder, name)) for name in
+              ("current_link_speed", "current_link_width", "max_link_speed", "max_link_width")}
+    if any(value is None for value in fields.values()):
+        return None
+    link = {"gen": pcie_generation(fields["current_link_speed"]), "width": int(fields["current_link_width"] or 0),
+            "max_gen": pcie_generation(fields["max_link_speed"]), "max_width": int(fields["max_link_width"] or 0)}
+    upstream = os.path.dirname(os.path.realpath(folder))
+    upstream_gen = pcie_generation(read_text(os.path.join(upstream, "max_link_speed")) or "")
+    upstream_width = read_text(os.path.join(upstream, "max_link_width"))
+    if upstream_gen and link["max_gen"]:
+        link["max_gen"] = min(link["max_gen"], upstream_gen)
+    if upstream_width and upstream_width.isdigit() and int(upstream_width) > 0:
+        link["max_width"] = min(link["max_width"], int(upstream_width))
+    return link if None not in (link["gen"], link["max_gen"]) else None
+
+
+def h2d_floor(link: dict | None, fraction: float, explicit: float | None) -> tuple[float | None, str]:
+    """The H2D floor: explicit when given, else `fraction` of the link's theoretical rate."""
+    if explicit:
+        return explicit, "explicit floor"
+    if not link:
+        return None, "link unknown"
+    rate = PCIE_GBPS_PER_LANE[link["max_gen"]] * link["max_width"]
+    return fraction * rate, f"{fraction:.0%} of Gen{link['max_gen']} x{link['max_width']} {rate:.1f} GB/s"
+
+
+def rlimit(kind: str, inject: dict) -> int | None:
+    """The soft limit (-1 = unlimited) of RLIMIT_MEMLOCK or RLIMIT_STACK, or the injected figure."""
+    if f"{kind}_bytes" in inject:
+        return inject[f"{kind}_bytes"]
+    soft, _ = resource.getrlimit(getattr(resource, f"RLIMIT_{kind.upper()}"))
+    return -1 if soft == resource.RLIM_INFINITY else soft
+
+
 def _allreduce_worker(rank: int, world: int, port: int, megabytes: int, result_path: str) -> None:
     import torch
     import torch.distributed as dist
@@ -399,17 +660,24 @@ def shm_bytes(path: str = "/dev/shm") -> int | None:
 
 # --- the run ----------------------------------------------------------------------------------
 
-GPU_CHECKS = ("device_count", "arch_coverage", "cuda_driver", "cudnn_version", "nccl_version", "bf16_support",
-              "matmul_gpu", "bf16_tflops_vs_peak", "bf16_tflops_vs_baseline", "h2d_bandwidth", "nccl_allreduce")
+GPU_CHECKS = ("device_count", "arch_coverage", "cuda_driver", "cudnn_version", "cudnn_conv", "nccl_version",
+              "bf16_support", "matmul_gpu", "amp_fp16_step", "bf16_tflops_vs_peak", "bf16_tflops_vs_baseline",
+              "hbm_bandwidth", "h2d_bandwidth", "pcie_link", "nccl_allreduce")
+PERFORMANCE_CHECKS = ("bf16_tflops_vs_peak", "bf16_tflops_vs_baseline", "hbm_bandwidth", "h2d_bandwidth", "pcie_link",
+                      "nccl_allreduce")
+CONV_TOLERANCE = {"bfloat16": 2e-2, "float32": 1e-4}  # bf16 keeps 8 bits of mantissa; fp32 with TF32 off
 
 
 def describe_devices(torch) -> list[dict]:
     devices = []
     for index in range(torch.cuda.device_count()):
         properties = torch.cuda.get_device_properties(index)
+        address = None
+        if hasattr(properties, "pci_bus_id"):
+            address = f"{properties.pci_domain_id:04x}:{properties.pci_bus_id:02x}:{properties.pci_device_id:02x}.0"
         devices.append({"index": index, "name": properties.name,
                         "capability": [properties.major, properties.minor],
-                        "memory_gb": round(properties.total_memory / 2**30, 1)})
+                        "memory_gb": round(properties.total_memory / 2**30, 1), "pci_address": address})
     return devices
 
 
@@ -422,6 +690,14 @@ def driver_cuda_version(torch) -> tuple[int, int] | None:
     return (version // 1000, version % 1000 // 10) if version else None
 
 
+def attempt(function, *args) -> dict:
+    """Run a measurement that may raise on a broken GPU stack; the exception becomes its failure."""
+    try:
+        return {"result": function(*args)}
+    except (RuntimeError, ValueError, AssertionError) as error:
+        return {"failure": (str(error).strip().splitlines() or [type(error).__name__])[0][:300]}
+
+
 def gpu_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[Check]:
     count = len(devices)
     checks = [
@@ -430,45 +706,85 @@ def gpu_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[
         check_cuda_driver(torch.version.cuda, driver_cuda_version(torch),
                           options.driver_version or driver_version_from_proc(), options.min_driver),
         check_cudnn(torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None),
+    ]
+    convs = []
+    for device in devices:
+        dtype = "bfloat16" if tuple(device["capability"]) >= (8, 0) else "float32"
+        outcome = attempt(conv_error, torch, f"cuda:{device['index']}", dtype)
+        convs.append({"index": device["index"], "dtype": dtype, "error": outcome.get("result"),
+                      "failure": outcome.get("failure")})
+    checks += [
+        check_conv(convs, CONV_TOLERANCE),
         check_nccl(torch.cuda.nccl.version() if hasattr(torch.cuda, "nccl") else None),
         check_bf16([{**device, "works": bf16_works(torch, device["index"])} for device in devices]),
     ]
     errors = [gpu_matmul_error(torch, device["index"]) for device in devices]
-    worst = errors.index(max(errors))
-    checks.append(check_matmul("matmul_gpu", f"GPU {worst} (worst of {count})", errors[worst], 1e-4))
+    worst_index = errors.index(max(errors))
+    checks.append(check_matmul("matmul_gpu", f"GPU {worst_index} (worst of {count})", errors[worst_index], 1e-4))
+    steps = []
+    for device in devices:
+        outcome = attempt(amp_step, torch, f"cuda:{device['index']}")
+        steps.append({"index": device["index"], **outcome.get("result", {}), "failure": outcome.get("failure")})
+    checks.append(check_amp(steps))
     checks.extend(performance_checks(torch, options, devices))
     return checks
 
 
 def performance_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[Check]:
-    names = ("bf16_tflops_vs_peak", "bf16_tflops_vs_baseline", "h2d_bandwidth", "nccl_allreduce")
     if options.skip_performance:
-        return [skipped(name, "performance checks skipped (--skip-performance)", "run without --skip-performance") for name in names]
+        return [skipped(name, "performance checks skipped (--skip-performance)", "run without --skip-performance")
+                for name in PERFORMANCE_CHECKS]
+    require = options.require_gpu
     checks = []
     if all(tuple(device["capability"]) >= (8, 0) for device in devices):
         measured = min(bf16_tflops(torch, device["index"], options.matmul_size) for device in devices)
-        checks += [check_tflops_vs_peak(measured, options.peak_tflops, options.min_fraction),
+        checks += [check_tflops_vs_peak(measured, options.peak_tflops, options.min_fraction, require),
                    check_tflops_vs_baseline(measured, options.baseline_tflops, options.baseline_drop)]
     else:
         reason = "a GPU below compute capability 8.0 has no bf16 tensor cores: no datasheet bf16 peak"
-        checks += [skipped(name, reason, "nothing to do on these GPUs") for name in names[:2]]
-    checks.append(check_h2d(min(h2d_gbps(torch, device["index"], options.bandwidth_mb) for device in devices),
-                            options.min_h2d_gbps))
-    busbw, error = (None, None) if len(devices) < 2 else allreduce_busbw(len(devices), options.bandwidth_mb, options.nccl_timeout_s)
-    checks.append(check_allreduce(len(devices), busbw, error, options.min_busbw_gbps))
+        checks += [skipped(name, reason, "nothing to do on these GPUs") for name in PERFORMANCE_CHECKS[:2]]
+    memory = [{"index": device["index"], "measured": copy_gbps(torch, f"cuda:{device['index']}", options.hbm_mb)}
+              for device in devices]
+    checks.append(check_hbm(memory, options.hbm_peak_gbps, options.hbm_fraction, require))
+    copies, links = [], []
+    for device in devices:
+        measured = h2d_gbps(torch, device["index"], options.bandwidth_mb)
+        # read right after the copies: an idle GPU drops its link to a lower generation to save power
+        link = pcie_link(device["pci_address"], options.sysfs_pci) if device.get("pci_address") else None
+        floor, how = h2d_floor(link, options.h2d_fraction, options.min_h2d_gbps)
+        copies.append({"index": device["index"], "measured": measured, "floor": floor, "how": how})
+        links.append({"index": device["index"], **(link or {"gen": None})})
+    checks += [check_h2d(copies, require), check_pcie_link(links, require)]
+    busbw, error = (None, None) if len(devices) < 2 else allreduce_busbw(len(devices), options.allreduce_mb,
+                                                                          options.nccl_timeout_s)
+    checks.append(check_allreduce(len(devices), busbw, error, options.min_busbw_gbps, require))
     return checks
+
+
+def container_checks(options: argparse.Namespace) -> list[Check]:
+    """What the container itself gives a GPU job: shared memory and the ulimits NGC asks for."""
+    inject = options.inject
+    return [
+        check_shm(inject.get("shm_bytes", shm_bytes()), options.min_shm_gb),
+        check_limit("memlock_limit", "ulimit -l (locked memory)", rlimit("memlock", inject), -1, MEMLOCK_REMEDY),
+        check_limit("stack_limit", "ulimit -s (stack)", rlimit("stack", inject), options.min_stack_mb * 2**20,
+                    STACK_REMEDY),
+    ]
 
 
 def run_checks(torch, options: argparse.Namespace) -> tuple[list[Check], list[dict]]:
     available = bool(torch.cuda.is_available())
     checks = [check_cuda_available(available, torch.version.cuda, options.require_gpu),
-              check_matmul("matmul_cpu", "the CPU", cpu_matmul_error(torch), 1e-4),
-              check_shm(shm_bytes(), options.min_shm_gb)]
+              check_matmul("matmul_cpu", "the CPU", cpu_matmul_error(torch), 1e-4)]
+    limits = container_checks(options)
     if not available:
+        if not options.require_gpu:  # the sandbox: its hosts cannot raise ulimits, and no GPU job runs there
+            limits = [limits[0]] + [judge_without_gpu(check) for check in limits[1:]]
+        # (shm_size stays judged: the sandbox's hosts give --ipc=host a server-sized /dev/shm)
         reason = no_cuda_reason(torch.version.cuda)
-        return checks + [skipped(name, reason, GPU_REMEDY) for name in GPU_CHECKS], []
+        return checks + limits + [skipped(name, reason, GPU_REMEDY) for name in GPU_CHECKS], []
     devices = describe_devices(torch)
-    return checks + gpu_checks(torch, options, devices), devices
+    return checks + limits + gpu_checks(torch, options, devices), devices
 
 
 def host_info(torch, devices: list[dict], options: argparse.Namespace) -> dict:
@@ -504,6 +820,8 @@ def render_text(report: dict) -> str:
     lines = [f"gpu_verify ({report['mode']} mode) on {report['host']['hostname']}"]
     for check in report["checks"]:
         lines.append(f"  {check['status'].upper():4} {check['name']}: {check['detail']}")
+        if check["status"] == FAIL and check.get("floor") is not None:
+            lines.append(f"       measured {check['value']}, floor {check['floor']}")
         if check["status"] != PASS and check["remedy"]:
             lines.append(f"       remedy: {check['remedy']}")
     summary = report["summary"]
@@ -534,26 +852,50 @@ def _version(text: str) -> str:
     return text.strip()
 
 
+def _injection(text: str) -> tuple[str, int]:
+    name, _, value = text.partition("=")
+    if name not in INJECTABLE or not value:
+        raise argparse.ArgumentTypeError(f"{text!r}: use NAME=BYTES with NAME one of {', '.join(INJECTABLE)}")
+    if value == "unlimited":
+        return name, -1
+    return name, _number(int, 0)(value)
+
+
+INJECTABLE = ("memlock_bytes", "stack_bytes", "shm_bytes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Verify PyTorch + CUDA inside this environment.")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--expect-gpus", type=_number(int, 0), help="GPUs lspci saw on the host")
-    parser.add_argument("--require-gpu", action="store_true", help="fail, not skip, when CUDA is unavailable")
-    parser.add_argument("--driver-version", type=_version, help="host driver version (default: /proc/driver/nvidia/version)")
-    parser.add_argument("--min-driver", type=_version, help="minimum driver for torch's CUDA (full support)")
-    parser.add_argument("--min-shm-gb", type=_number(float, 0), default=1.0, help="minimum /dev/shm size in GiB (1)")
-    parser.add_argument("--peak-tflops", type=_number(float, 0, low_open=True), help="datasheet dense bf16 peak")
-    parser.add_argument("--min-fraction", type=_number(float, 0, 1, low_open=True), default=0.5,
-                        help="fraction of the peak the bf16 matmul must reach (0.5)")
-    parser.add_argument("--baseline-tflops", type=_number(float, 0, low_open=True), help="this host's recorded bf16 TFLOPS")
-    parser.add_argument("--baseline-drop", type=_number(float, 0, 1, low_open=True), default=0.8,
-                        help="fail below this fraction of the baseline (0.8)")
-    parser.add_argument("--matmul-size", type=_number(int, 256), default=8192, help="bf16 matmul size (8192)")
-    parser.add_argument("--bandwidth-mb", type=_number(int, 1), default=256, help="MiB per copy / all-reduce (256)")
-    parser.add_argument("--min-h2d-gbps", type=_number(float, 0), default=0.0, help="minimum pinned host->device GB/s")
-    parser.add_argument("--min-busbw-gbps", type=_number(float, 0), default=0.0, help="minimum all-reduce bus GB/s")
-    parser.add_argument("--nccl-timeout-s", type=_number(float, 1), default=120.0, help="bound on the all-reduce (120)")
-    parser.add_argument("--skip-performance", action="store_true", help="skip TFLOPS, bandwidth and all-reduce")
+    add = parser.add_argument
+    add("--json", action="store_true", help="print one JSON document instead of text")
+    add("--expect-gpus", type=_number(int, 0), help="GPUs lspci saw on the host")
+    add("--require-gpu", action="store_true", help="fail, not skip, when CUDA is unavailable or a floor is unknown")
+    add("--driver-version", type=_version, help="host driver version (default: /proc/driver/nvidia/version)")
+    add("--min-driver", type=_version, help="minimum driver for torch's CUDA (full support)")
+    add("--min-shm-gb", type=_number(float, 0), default=1.0, help="minimum /dev/shm size in GiB (1)")
+    add("--min-stack-mb", type=_number(int, 0), default=64, help="minimum ulimit -s in MiB (64; memlock must be unlimited)")
+    add("--peak-tflops", type=_number(float, 0, low_open=True), help="datasheet dense bf16 peak")
+    add("--min-fraction", type=_number(float, 0, 1, low_open=True), default=0.5,
+        help="fraction of the peak the bf16 matmul must reach (0.5)")
+    add("--baseline-tflops", type=_number(float, 0, low_open=True), help="this host's recorded bf16 TFLOPS")
+    add("--baseline-drop", type=_number(float, 0, 1, low_open=True), default=0.8,
+        help="fail below this fraction of the baseline (0.8)")
+    add("--matmul-size", type=_number(int, 256), default=8192, help="bf16 matmul size (8192)")
+    add("--bandwidth-mb", type=_number(int, 1), default=256, help="MiB per host->device copy (256)")
+    add("--h2d-fraction", type=_number(float, 0, 1, low_open=True), default=0.6,
+        help="H2D floor as a fraction of the PCIe link's theoretical rate (0.6)")
+    add("--min-h2d-gbps", type=_number(float, 0, low_open=True), help="explicit H2D floor, GB/s (overrides the link)")
+    add("--hbm-peak-gbps", type=_number(float, 0, low_open=True), help="datasheet memory bandwidth of the GPU, GB/s")
+    add("--hbm-fraction", type=_number(float, 0, 1, low_open=True), default=0.6,
+        help="fraction of the datasheet memory bandwidth a device copy must reach (0.6)")
+    add("--hbm-mb", type=_number(int, 1), default=1024, help="MiB per device-to-device copy (1024)")
+    add("--allreduce-mb", type=_number(int, 1), default=1024, help="MiB per all-reduce (1024)")
+    add("--min-busbw-gbps", type=_number(float, 0, low_open=True), help="all-reduce bus bandwidth floor, GB/s")
+    add("--nccl-timeout-s", type=_number(float, 1), default=120.0, help="bound on the all-reduce (120)")
+    add("--skip-performance", action="store_true", help="skip TFLOPS, bandwidth and all-reduce")
+    add("--sysfs-pci", default=SYSFS_PCI, help=argparse.SUPPRESS)  # tests point it at a fake tree
+    add("--inject", type=_injection, action="append", default=[], metavar="NAME=BYTES",
+        help=f"replace a measurement ({', '.join(INJECTABLE)}; 'unlimited' = -1), to show a check failing")
     return parser
 
 
@@ -567,6 +909,7 @@ def import_torch():
 
 def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
+    options.inject = dict(options.inject)
     report = build_report(import_torch(), options)
     print(json.dumps(report, indent=2) if options.json else render_text(report))
     return report["summary"]["exit_code"]

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "provision" / "verify" / "gpu_verify.py"
-CHECK_KEYS = {"name", "status", "detail", "remedy", "value"}
+CHECK_KEYS = {"name", "status", "detail", "remedy", "value", "floor"}
 
 
 def load_script():
@@ -64,7 +64,8 @@ def test_cpu_mode_skips_every_gpu_check_with_the_reason(cpu_report):
 
 
 def test_require_gpu_turns_no_cuda_into_a_failure_and_exit_1():
-    completed = run_script("--json", "--require-gpu", "--min-shm-gb", "0")
+    completed = run_script("--json", "--require-gpu", "--min-shm-gb", "0",
+                           "--inject", "memlock_bytes=unlimited", "--inject", "stack_bytes=67108864")
     assert completed.returncode == 1
     report = json.loads(completed.stdout)
     first = report["checks"][0]
@@ -183,8 +184,8 @@ def test_tflops_against_the_hosts_baseline(measured, baseline, status):
 
 
 def test_bandwidth_and_allreduce():
-    assert gv.check_h2d(24.0, 10.0).status == "pass"
-    assert gv.check_h2d(3.0, 10.0).status == "fail"
+    assert gv.check_h2d([{"index": 0, "measured": 24.0, "floor": 10.0}]).status == "pass"
+    assert gv.check_h2d([{"index": 0, "measured": 3.0, "floor": 10.0}]).status == "fail"
     assert gv.check_allreduce(1, None, None, 0).status == "skip"
     assert gv.check_allreduce(8, 420.0, None, 100).status == "pass"
     assert gv.check_allreduce(8, 20.0, None, 100).status == "fail"
@@ -213,7 +214,8 @@ def test_summary_and_exit_code():
 
 def fake_torch(devices):
     properties = [SimpleNamespace(name=d["name"], major=d["capability"][0], minor=d["capability"][1],
-                                  total_memory=80 * 2**30) for d in devices]
+                                  total_memory=80 * 2**30, pci_domain_id=0, pci_bus_id=0x18 + index, pci_device_id=0)
+                  for index, d in enumerate(devices)]
     cuda = SimpleNamespace(
         is_available=lambda: True, device_count=lambda: len(devices),
         get_device_properties=lambda index: properties[index],
@@ -229,8 +231,10 @@ def fake_torch(devices):
 def options(**overrides):
     values = dict(expect_gpus=2, require_gpu=False, driver_version="580.65.06", min_driver="570.26",
                   min_shm_gb=0.0, peak_tflops=989.0, min_fraction=0.5, baseline_tflops=None, baseline_drop=0.8,
-                  matmul_size=256, bandwidth_mb=1, min_h2d_gbps=0.0, min_busbw_gbps=0.0, nccl_timeout_s=5.0,
-                  skip_performance=False)
+                  matmul_size=256, bandwidth_mb=1, min_h2d_gbps=None, min_busbw_gbps=100.0, nccl_timeout_s=5.0,
+                  skip_performance=False, min_stack_mb=64, h2d_fraction=0.6, hbm_peak_gbps=3350.0, hbm_fraction=0.6,
+                  hbm_mb=1, allreduce_mb=1, sysfs_pci=gv.SYSFS_PCI,
+                  inject={"memlock_bytes": -1, "stack_bytes": 64 * 2**20})
     values.update(overrides)
     return Namespace(**values)
 
@@ -241,8 +245,12 @@ def fake_measurements(monkeypatch):
     monkeypatch.setattr(gv, "cpu_matmul_error", lambda torch: 1e-7)
     monkeypatch.setattr(gv, "bf16_works", lambda torch, index: True)
     monkeypatch.setattr(gv, "bf16_tflops", lambda torch, index, size: 700.0 if index == 0 else 300.0)
-    monkeypatch.setattr(gv, "h2d_gbps", lambda torch, index, megabytes: 25.0)
+    monkeypatch.setattr(gv, "h2d_gbps", lambda torch, index, megabytes: 50.0)   # Gen5 x16: floor 37.8
     monkeypatch.setattr(gv, "allreduce_busbw", lambda count, megabytes, timeout: (350.0, None))
+    monkeypatch.setattr(gv, "conv_error", lambda torch, device, dtype: 1e-3)
+    monkeypatch.setattr(gv, "amp_step", lambda torch, device: {"loss": 2.3, "scale": 65536.0, "updated": True})
+    monkeypatch.setattr(gv, "copy_gbps", lambda torch, device, megabytes: 2900.0)
+    monkeypatch.setattr(gv, "pcie_link", lambda address, root: {"gen": 5, "width": 16, "max_gen": 5, "max_width": 16})
 
 
 def test_gpu_mode_runs_every_check_and_the_slowest_gpu_decides(fake_measurements):
