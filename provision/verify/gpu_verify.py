@@ -482,8 +482,8 @@ def conv_error(torch, device: str, dtype_name: str) -> float:
     upstream = torch.randn(4, 32, 32, 32, generator=generator).to(dtype)
 
     def run(where, kind):
-        x = inputs.to(where, kind).requires_grad_()
-        w = weight.to(where, kind).requires_grad_()
+        x = inputs.to(where, kind).detach().clone().requires_grad_()  # fresh leaves: the inputs stay untouched
+        w = weight.to(where, kind).detach().clone().requires_grad_()
         out = torch.nn.functional.conv2d(x, w, padding=1)
         out.backward(upstream.to(where, kind))
         return out.detach(), x.grad, w.grad
@@ -514,7 +514,7 @@ def amp_step(torch, device: str) -> dict:
     scaler.step(optimizer)
     scaler.update()
     updated = any(not torch.equal(old, new.detach()) for old, new in zip(before, model.parameters()))
-    return {"loss": float(loss), "scale": float(scaler.get_scale()), "updated": updated}
+    return {"loss": float(loss.detach()), "scale": float(scaler.get_scale()), "updated": updated}
 
 
 def copy_gbps(torch, device: str, megabytes: int, repeats: int = 10) -> float:
