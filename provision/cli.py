@@ -16,6 +16,7 @@ from rich.table import Table
 
 from provision import __version__, shell
 from provision.errors import ProvisionError, SandboxError, ValidationFailed
+from provision.standin.gpus import PROFILES as GPU_PROFILES
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -46,8 +47,11 @@ def _add_sandbox(commands) -> None:
     up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
                     help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
     up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
-    up.add_argument("--gpus", default="h100x8", choices=["h100x8", "a100x1"],
+    up.add_argument("--gpus", default="h100x8", choices=list(GPU_PROFILES),
                     help="the STAND-IN GPU hardware each host pretends to have (default h100x8: 8 H100 + NVSwitch)")
+    up.add_argument("--os", dest="os_name", default="debian12", choices=["debian12", "ubuntu22.04", "ubuntu24.04"],
+                    help="the OS the hosts present themselves as (identity files; the userland stays Debian 12's), "
+                         "with NVIDIA's stand-in repository for it (default debian12)")
     up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
                     help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
                          "and cached) into the sandbox registry")
@@ -74,7 +78,7 @@ def run_sandbox(args, console: Console) -> int:
     from provision.sandbox import Sandbox
 
     if args.action == "up":
-        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, log=lambda text: console.print(text),
+        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, os_name=args.os_name, log=lambda text: console.print(text),
                              pytorch_image=args.pytorch_image, apt_proxy=args.apt_proxy)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
                       f"ssh config {sandbox.ssh_config_path}")

@@ -27,7 +27,6 @@ from provision.onboard import (
     connection_variables,
     install_public_key,
     installed_versions,
-    loaded_driver,
     open_with_key,
     open_with_password,
     pinned_known_hosts,
@@ -221,8 +220,7 @@ def _ask(question: str) -> bool:
 
 # ---- step 3: preflight -----------------------------------------------------------------------------
 
-PLAN_VARIABLES = ("nvidia_driver_branch", "nvidia_container_toolkit_version", "docker_install_source", "pytorch_image",
-                  "reboot_loaded_version_command")
+PLAN_VARIABLES = ("nvidia_driver_branch", "nvidia_container_toolkit_version", "docker_install_source", "pytorch_image")
 
 
 def preflight(args, console: Console, inventory: Inventory, playbook) -> dict:
@@ -230,14 +228,7 @@ def preflight(args, console: Console, inventory: Inventory, playbook) -> dict:
                          ssh_config=args.ssh_config, command="onboard")
     report = run_playbook(preflight_playbook(playbook), inventory, options)
     facts = preflight_facts(report, args.host)
-    variables = _plan_variables(inventory, args.host)
-    command = variables.get("reboot_loaded_version_command")
-    if command:  # the reboot role decides with this command (a stand-in's differs from /proc's)
-        transport = open_transport(args.host, inventory.hosts[args.host].vars, options)
-        try:
-            facts["loaded_driver"] = loaded_driver(transport, str(command)) or facts.get("loaded_driver", "")
-        finally:
-            transport.close()
+    variables = _plan_variables(inventory, args.host)  # loaded/installed driver: gpu_driver_facts' reading
     gpus = facts.get("gpus") or []
     models = sorted({str(gpu.get("model")) for gpu in gpus})
     branch = str(variables.get("nvidia_driver_branch", "580"))

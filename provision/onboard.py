@@ -314,14 +314,9 @@ def reboot_expected(facts: dict[str, Any], branch: str) -> bool:
     return bool(facts.get("reboot_pending")) or not installed.startswith(f"{branch}.") or loaded != installed
 
 
-def loaded_driver(transport: Transport, command: str) -> str:
-    """The loaded kernel module's version, read the way the reboot role reads it (its command)."""
-    result = transport.run(command, timeout=60)
-    return result.stdout.strip() if result.ok else ""
-
-
 PACKAGE_QUERY = ("dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\\n' "
-                 "'nvidia-driver' 'nvidia-open' 'cuda-drivers' 'nvidia-container-toolkit' 'nvidia-fabricmanager*' "
+                 "'nvidia-driver' 'nvidia-open*' 'cuda-drivers*' 'nvidia-dkms*' 'nvidia-kernel*-dkms' "
+                 "'nvidia-container-toolkit' 'nvidia-fabricmanager*' "
                  "'docker.io' 'docker-ce' 2>/dev/null || "
                  "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' nvidia-driver nvidia-container-toolkit docker-ce "
                  "2>/dev/null | grep -v 'not installed' | sed 's/^/ii /'")

@@ -142,7 +142,7 @@ def test_password_only_host_is_onboarded_end_to_end(fleet, lab, onboarded):
     assert "preflight" in run.stdout and "8 x H100" in run.stdout and "reboot        will be needed" in run.stdout
     assert ssh(fleet, HOST, "nvidia-smi -L | wc -l", user="admin").stdout.strip() == "8", "driver loaded"
     assert "verify: " in run.stdout and "check(s) passed" in run.stdout
-    assert "nvidia-container-toolkit 1.17.8-1" in run.stdout
+    assert "nvidia-container-toolkit 1.18.0-1" in run.stdout
     assert f"provision check {lab / 'lab.yaml'} {SITE} --limit gpu" in run.stdout
     with sqlite3.connect(lab / "history.sqlite") as database:
         commands = [row[0] for row in database.execute("SELECT command FROM runs ORDER BY id")]

@@ -18,6 +18,8 @@ from provision.modules.dnf import Dnf
 from provision.modules.fail import Fail
 from provision.modules.file import File
 from provision.modules.get_url import GetUrl
+from provision.modules.gpu_driver_facts import GpuDriverFacts
+from provision.modules.gpu_image_check import GpuImageCheck
 from provision.modules.gpu_preflight import GpuPreflight
 from provision.modules.gpu_verify import GpuVerify
 from provision.modules.json_merge import JsonMerge
@@ -37,8 +39,8 @@ from provision.modules.wait_for import WaitFor
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, GpuPreflight,
-        GpuVerify, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact, Service, Setup, Shell, Stat, Sysctl,
+        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, GpuDriverFacts,
+        GpuImageCheck, GpuPreflight, GpuVerify, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact, Service, Setup, Shell, Stat, Sysctl,
         Systemd, Template, WaitFor,
     )
 }

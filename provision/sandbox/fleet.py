@@ -21,6 +21,7 @@ from provision.sandbox.aptproxy import DEFAULT_CACHE as APT_CACHE, AptProxy, apt
 from provision.sandbox.host import SandboxHost
 from provision.sandbox.image import SANDBOX_PASSWORD, ImageRecipe, ensure_image, ensure_layer
 from provision.sandbox.kinds import KINDS
+from provision.sandbox.os_identity import DEFAULT_OS, os_identity
 from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pytorch_layer
 from provision.sandbox.registry import Registry, busybox_layer
 from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
@@ -46,6 +47,7 @@ class Sandbox:
     standin_pid: int = 0  # the stand-in NVIDIA repository's server (provision/standin)
     gpus: str = DEFAULT_PROFILE  # the stand-in GPU hardware seeded into each host
     aptproxy_pid: int = 0  # the apt proxy on the bridge, started on demand (aptproxy.py)
+    os_name: str = DEFAULT_OS  # the OS each host presents itself as (os_identity.py)
 
     # ---- files -----------------------------------------------------------------------------
     @property
@@ -85,7 +87,8 @@ class Sandbox:
     # ---- state -----------------------------------------------------------------------------
     def save(self) -> None:
         state = {"name": self.name, "index": self.index, "kind": self.kind, "image_root": self.image_root,
-                 "registry_pid": self.registry_pid, "standin_pid": self.standin_pid, "gpus": self.gpus, "aptproxy_pid": self.aptproxy_pid, "hosts": [host.to_dict() for host in self.hosts]}
+                 "registry_pid": self.registry_pid, "standin_pid": self.standin_pid, "gpus": self.gpus, "aptproxy_pid": self.aptproxy_pid,
+                 "os_name": self.os_name, "hosts": [host.to_dict() for host in self.hosts]}
         temporary = os.path.join(self.directory, "sandbox.json.tmp")
         with open(temporary, "w") as handle:
             json.dump(state, handle, indent=1)
@@ -110,10 +113,12 @@ class Sandbox:
     # ---- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, name: str = "default", hosts: int = 3, kind: str = "plain", root: str = STATE_ROOT,
-           log=print, pytorch_image: bool = True, gpus: str = DEFAULT_PROFILE, apt_proxy: bool = False) -> Sandbox:
+           log=print, pytorch_image: bool = True, gpus: str = DEFAULT_PROFILE, apt_proxy: bool = False, os_name: str = DEFAULT_OS) -> Sandbox:
         """Start a sandbox; a docker one also gets its registry and (unless told not to) the
         stand-in `pytorch/pytorch:DEFAULT_TAG` image in it, built once and cached. With `apt_proxy`,
-        the apt proxy starts and every host's apt goes through it."""
+        the apt proxy starts and every host's apt goes through it. `os_name` is the OS the hosts
+        present themselves as (debian12, ubuntu22.04, ubuntu24.04; see os_identity.py)."""
+        os_identity(os_name)  # a clear error before anything is made
         system.check_requirements()
         if kind not in KINDS:
             raise SandboxError(f"sandbox kind {kind!r} is not available; available: {', '.join(KINDS)}")
@@ -128,7 +133,8 @@ class Sandbox:
             stale.down()
         with _allocation_lock(root):
             # the index is taken once the state file names it: another `up` waits, then sees it
-            sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root), gpus=gpus)
+            sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root), gpus=gpus,
+                          os_name=os_name)
             os.makedirs(sandbox.directory, exist_ok=True)
             sandbox.save()  # from here on, `down` can clean up whatever gets made
         sandbox.image_root = ensure_layer(spec.layer, log=log) if spec.layer else ensure_image(ImageRecipe(), log=log)
@@ -219,8 +225,10 @@ class Sandbox:
                 self.save()
 
     def _seed_files(self) -> dict[str, bytes]:
-        """Files every host gets: its stand-in GPUs and, while the apt proxy runs, apt's proxy setting."""
-        files = dict(standin_gpu_files(self.gpus))
+        """Files every host gets: its OS identity, its stand-in GPUs and, while the apt proxy runs,
+        apt's proxy setting."""
+        files = dict(os_identity(self.os_name).seed_files())
+        files.update(standin_gpu_files(self.gpus))
         if self.apt_proxy.running(self.aptproxy_pid):
             files.update(apt_config_files(self.apt_proxy.url))
         return files

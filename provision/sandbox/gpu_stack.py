@@ -3,14 +3,16 @@ works as it is on hosts with no GPU and no way out.
 
 Only these variables differ from a real lab, and each one says why: the NVIDIA repositories are
 the stand-in ones served on the sandbox bridge (same paths as NVIDIA's, signed with a throwaway
-key), the GPUs are the stand-in hardware description seeded into each host, Docker is Debian's
-docker.io already in the docker kind's layer, and the verification runs in the CPU image.
-Everything else (package names, versions, pins, daemon.json keys, the whole role logic) is the
-production path.
+key), the host has no kernel of its own (no headers, no initramfs), Docker is Debian's docker.io
+already in the docker kind's layer, and the verification runs in the CPU image. No detection or
+version-reading command is overridden: the stand-in hardware answers the real ones at the real
+paths (`lspci -Dnn -d 10de:` from /usr/bin/lspci, the loaded module at /sys/module/nvidia/version
+and /proc/driver/nvidia/version, `nvidia-smi`). Everything else (package names, versions, pins,
+daemon.json keys, the whole role logic) is the production path.
 """
 from __future__ import annotations
 
-from provision.standin.gpus import HOST_LSPCI_PATH, load_description, seed_files
+from provision.standin.gpus import load_description, seed_files
 from provision.standin.service import StandinInfo
 
 def gpu_stack_vars(standin: StandinInfo) -> dict:
@@ -24,9 +26,6 @@ def gpu_stack_vars(standin: StandinInfo) -> dict:
         # a sandbox host shares this machine's kernel: no headers package, no initramfs of its own
         "nvidia_install_kernel_headers": False,
         "nvidia_initramfs_command": "echo 'sandbox host: no initramfs of its own (shares the machine kernel)'",
-        # the stand-in GPUs: lspci text and the "loaded module" report the stand-in writes at boot
-        "preflight_lspci_command": f"cat {HOST_LSPCI_PATH}",
-        "reboot_loaded_version_command": "nvidia-standin-module loaded-version 2>/dev/null",
         # the host's disk is this machine's: ask for little
         "preflight_min_free_gb": 1,
         # Debian's docker.io is already in the docker kind's layer; its init script restarts it

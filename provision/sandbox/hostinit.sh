@@ -42,6 +42,30 @@ ln -s /proc/self/fd/2 "$root/dev/stderr"
 mount -t tmpfs -o mode=755,size=32m,nosuid,nodev run "$root/run"
 mkdir -p "$root/run/sshd" "$root/run/lock"
 
+# STAND-IN GPU kernel state. The host cannot load kernel modules, so the boot plays the kernel's
+# part: when the host's stand-in NVIDIA packages installed a kernel module, the boot "loads" it
+# (provision/standin/files/nvidia-standin-module decides which) and shows it where the kernel does,
+# at /proc/driver/nvidia/version and /sys/module/nvidia/version, so the roles read the real paths.
+# The machine's own /sys/module entries stay visible (each bound back in below a small tmpfs).
+module_tool="$root/usr/sbin/nvidia-standin-module"
+if [ -x "$module_tool" ] && NVIDIA_STANDIN_ROOT="$root" "$module_tool" boot \
+    && [ -f "$root/run/nvidia-standin/proc/driver/nvidia/version" ]; then
+  state="$root/run/nvidia-standin"
+  mount --bind "$state/proc/driver" "$root/proc/driver"
+  staging="$upper/../sysmodule"
+  mkdir -p "$staging"
+  mount --bind "$root/sys/module" "$staging"
+  mount -t tmpfs -o mode=755,size=1m,nosuid,nodev,noexec sysmodule "$root/sys/module"
+  for entry in "$staging"/*; do
+    mkdir "$root/sys/module/${entry##*/}"
+    mount --bind "$entry" "$root/sys/module/${entry##*/}"
+  done
+  mkdir "$root/sys/module/nvidia"
+  cp "$state/sys/module/nvidia/version" "$root/sys/module/nvidia/version"
+  mount -o remount,ro "$root/sys/module"
+  umount "$staging"
+fi
+
 if [ -n "$docker_data" ]; then
   mkdir -p "$root/var/lib/docker"
   mount --bind "$docker_data" "$root/var/lib/docker"

@@ -18,7 +18,8 @@ from provision.sandbox.registry import Registry
 def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Registry,
          files: dict[str, bytes] | None = None) -> None:
     """Put the host's own host key, the sandbox's client key and `files` ({absolute path: content},
-    e.g. the stand-in GPU description) into its (empty) upper folder."""
+    e.g. the stand-in GPU description; content starting with `#!` becomes an executable) into its
+    (empty) upper folder."""
     os.makedirs(host.directory, exist_ok=True)
     key = os.path.join(host.directory, "ssh_host_ed25519_key")
     if not os.path.exists(key):
@@ -56,6 +57,8 @@ def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Re
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
             handle.write(content)
+        # a script (the stand-in lspci) must run as a command; anything else is a plain file
+        os.chmod(target, 0o755 if content.startswith(b"#!") else 0o644)
     if KINDS[host.kind].docker:
         _seed_docker(host, registry)
 

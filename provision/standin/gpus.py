@@ -2,8 +2,9 @@
 
 A description is a JSON file listing GPUs and NVSwitch bridges with the details `lspci` and
 `nvidia-smi` print. The sandbox seeds one into each host at `/etc/nvidia-standin/gpus.json`, where
-the stand-in `nvidia-smi` reads it, next to the `lspci -Dnn -d 10de:` text rendered here (hosts have
-no pciutils, so the roles read that text through a configurable command).
+the stand-in `nvidia-smi` reads it, and a stand-in `/usr/bin/lspci` (hosts have no pciutils) that
+prints those devices as real lspci does. The older `lspci -Dnn -d 10de:` text file is still seeded
+for roles that read it through a configurable command.
 
 The easy thing to get wrong: lspci lists devices sorted by PCI address, GPUs and bridges mixed,
 with lower-case hex; nvidia-smi prints bus ids with an 8-digit domain in upper case.
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 HOST_DESCRIPTION_PATH = "/etc/nvidia-standin/gpus.json"
 HOST_LSPCI_PATH = "/etc/nvidia-standin/lspci-Dnn-d-10de.txt"
+HOST_LSPCI_TOOL = "/usr/bin/lspci"
+FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 # The command a role runs on a sandbox host instead of `lspci -Dnn -d 10de:`.
 LSPCI_COMMAND = f"cat {HOST_LSPCI_PATH}"
-PROFILES = ("h100x8", "a100x1")
+PROFILES = ("h100x8", "a100x1", "v100x8", "rtxpro6000x2")
 DEFAULT_PROFILE = "h100x8"
 
 
@@ -46,7 +49,7 @@ def _hex4(value: str) -> str:
 
 
 def description_path(profile: str) -> str:
-    """The shipped description file of a profile name (`h100x8`, `a100x1`)."""
+    """The shipped description file of a profile name (one of PROFILES)."""
     if profile not in PROFILES:
         raise DescriptionError(f"unknown GPU profile {profile!r}; known: {', '.join(PROFILES)}")
     return os.path.join(DATA_DIR, f"gpus-{profile}.json")
@@ -86,7 +89,21 @@ def render_lspci(description: dict) -> str:
     return "".join(device.lspci_line() + "\n" for device in pci_devices(description))
 
 
+def lspci_script() -> bytes:
+    """The stand-in lspci with the JSON reader inlined: it runs before any stand-in package is installed."""
+    with open(os.path.join(FILES_DIR, "lspci")) as handle:
+        script = handle.read()
+    with open(os.path.join(FILES_DIR, "StandinJSON.pm")) as handle:
+        library = handle.read()
+    loader = "use lib ($ENV{NVIDIA_STANDIN_PERL5LIB} || '/usr/share/nvidia-standin/perl5');\nuse StandinJSON;\n"
+    if loader not in script:
+        raise DescriptionError("files/lspci no longer loads StandinJSON as seed_files expects")
+    return script.replace(loader, "BEGIN {\n" + library + "}\npackage main;\n").encode()
+
+
 def seed_files(description: dict) -> dict[str, bytes]:
-    """The files the sandbox writes into each host: {absolute path: content}."""
+    """The files the sandbox writes into each host: {absolute path: content}; those starting with
+    `#!` are programs (mode 0755)."""
     return {HOST_DESCRIPTION_PATH: (json.dumps(description, indent=2) + "\n").encode(),
-            HOST_LSPCI_PATH: render_lspci(description).encode()}
+            HOST_LSPCI_PATH: render_lspci(description).encode(),
+            HOST_LSPCI_TOOL: lspci_script()}

@@ -3,7 +3,8 @@
 The layout copies NVIDIA's real URLs below one base, so a role points at the stand-in by changing
 only the base URL (and the keyring it trusts):
 
-  <base>/compute/cuda/repos/debian12/x86_64/      deb [signed-by=K] <that URL> /
+  <base>/compute/cuda/repos/<distro>/x86_64/      deb [signed-by=K] <that URL> /  (debian12, ubuntu2204,
+                                                  ubuntu2404: each its own names, as NVIDIA's differ)
   <base>/libnvidia-container/stable/deb/amd64/     deb [signed-by=K] <that URL> /
   <base>/nvidia-standin-keyring.gpg               the binary keyring for signed-by (also in each repo)
   <base>/libnvidia-container/gpgkey               the same key armored, where NVIDIA serves theirs
@@ -24,14 +25,14 @@ import tempfile
 from email.utils import formatdate
 
 from provision.errors import ProvisionError
-from provision.standin import packages as catalog
-from provision.standin.packages import PackageSpec
+from provision.standin import catalog
+from provision.standin.packages import STAND_IN, TOOLKIT_REPOSITORY, PackageSpec
 
 DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/standin")
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 KEYRING_NAME = "nvidia-standin-keyring.gpg"
-CUDA_DISTROS = ("debian12", "ubuntu2204", "ubuntu2404")  # the same packages under each name
-LAYOUT_VERSION = "1"  # bump when the layout changes without a change to the hashed files
+CUDA_DISTROS = catalog.distros()  # each folder serves its distro's names (catalog/)
+LAYOUT_VERSION = "2"  # bump when the layout changes without a change to the hashed files
 
 
 class StandinError(ProvisionError):
@@ -60,10 +61,14 @@ def toolkit_path(architecture: str | None = None) -> str:
 
 
 def input_hash(architecture: str) -> str:
-    """Hash of everything a build reads: the payload files, the package catalog, this builder."""
+    """Hash of everything a build reads: payload files, the catalog's data and code, this builder."""
     digest = hashlib.sha256(f"{LAYOUT_VERSION}\n{architecture}\n".encode())
+    here = os.path.dirname(os.path.abspath(__file__))
     sources = [os.path.join(FILES_DIR, name) for name in sorted(os.listdir(FILES_DIR))]
-    sources += [os.path.abspath(catalog.__file__), os.path.abspath(__file__)]
+    sources.append(os.path.abspath(catalog.DATA_PATH))
+    catalog_dir = os.path.join(here, "catalog")
+    sources += [os.path.join(catalog_dir, name) for name in sorted(os.listdir(catalog_dir)) if name.endswith(".py")]
+    sources += [os.path.join(here, "packages.py"), os.path.abspath(__file__)]
     for path in sources:
         digest.update(os.path.basename(path).encode() + b"\0")
         with open(path, "rb") as handle:
@@ -112,38 +117,35 @@ def _run_binary(command: list[str]) -> bytes:
 
 def _build(root: str, architecture: str) -> None:
     pool = os.path.join(root, "pool")
-    os.makedirs(pool)
-    built: dict[str, list[str]] = {"cuda": [], "toolkit": []}
-    for spec in catalog.all_packages():
-        deb = build_deb(spec, architecture, pool)
-        for repository in (("cuda", "toolkit") if spec.repository == "both" else (spec.repository,)):
-            built[repository].append(deb)
-    cuda = os.path.join(root, cuda_path(CUDA_DISTROS[0], architecture))
-    toolkit = os.path.join(root, toolkit_path(architecture))
+    built: dict[str, list[str]] = {}
+    for number, spec in enumerate(catalog.all_packages()):
+        # one folder per spec: the same name and version may be two packages (Debian's, Ubuntu's)
+        deb = build_deb(spec, architecture, os.path.join(pool, str(number)))
+        for repository in spec.repositories:
+            built.setdefault(repository, []).append(deb)
+    folders = {distro: os.path.join(root, cuda_path(distro, architecture)) for distro in CUDA_DISTROS}
+    folders[TOOLKIT_REPOSITORY] = os.path.join(root, toolkit_path(architecture))
     with _throwaway_gnupg() as gnupg:
         _run(_gpg(gnupg, "--quick-generate-key", "provision stand-in repository (STAND-IN for tests: not NVIDIA) "
                   "<standin@provision.invalid>", "ed25519", "sign", "never"))
         keyring = _run_binary(_gpg(gnupg, "--export"))
         armored = _run(_gpg(gnupg, "--armor", "--export"))
-        for folder, debs in ((cuda, built["cuda"]), (toolkit, built["toolkit"])):
+        for repository, folder in folders.items():
             os.makedirs(folder)
-            for deb in debs:  # the same file twice is a hard link, not a copy
+            for deb in built[repository]:  # the same file in several folders is a hard link, not a copy
                 os.link(deb, os.path.join(folder, os.path.basename(deb)))
             _write(os.path.join(folder, KEYRING_NAME), keyring)
             _publish_flat(folder, architecture, gnupg)
     shutil.rmtree(pool)
-    for distro in CUDA_DISTROS[1:]:
-        alias = os.path.join(root, cuda_path(distro, architecture))
-        os.makedirs(os.path.dirname(alias.rstrip("/")), exist_ok=True)
-        os.symlink(os.path.relpath(cuda, os.path.dirname(alias.rstrip("/"))), alias.rstrip("/"))
     _write(os.path.join(root, KEYRING_NAME), keyring)
     _write(os.path.join(root, "nvidia-standin-keyring.asc"), armored.encode())
     _write(os.path.join(root, "libnvidia-container", "gpgkey"), armored.encode())
+    cuda = "".join(f"CUDA repository ({distro}): /{cuda_path(distro, architecture)}\n" for distro in CUDA_DISTROS)
     _write(os.path.join(root, "README.txt"), (
-        f"{catalog.STAND_IN}.\nprovision's stand-in vendor repository, built from provision's own files for\n"
+        f"{STAND_IN}.\nprovision's stand-in vendor repository, built from provision's own files for\n"
         "tests on hosts without a GPU. The packages carry NVIDIA's names and versions and simulate\n"
-        f"their behaviour.\n\nCUDA repository:    /{cuda_path(CUDA_DISTROS[0], architecture)}\n"
-        f"Container toolkit:  /{toolkit_path(architecture)}\nKeyring (signed-by): /{KEYRING_NAME}\n").encode())
+        f"their behaviour.\n\n{cuda}Container toolkit: /{toolkit_path(architecture)}\n"
+        f"Keyring (signed-by): /{KEYRING_NAME}\n").encode())
     _write(os.path.join(root, ".complete"), b"")
 
 
@@ -160,7 +162,7 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
             size += len(data)
         doc = f"/usr/share/doc/{spec.name}/README.STAND-IN"
         _write(os.path.join(work, doc.lstrip("/")),
-               f"{catalog.STAND_IN}: {spec.name} {spec.version} ({spec.summary}).\n".encode())
+               f"{STAND_IN}: {spec.name} {spec.version} ({spec.summary}).\n".encode())
         _write(os.path.join(control_dir, "control"), spec.control(architecture, max(1, size // 1024)).encode())
         conffiles = [file.destination for file in spec.files if file.conffile]
         if conffiles:
@@ -169,6 +171,7 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
             _write(os.path.join(control_dir, script), render_file(source, spec), 0o755)
         for folder, _subfolders, _files in os.walk(work):
             os.chmod(folder, 0o755)
+        os.makedirs(destination, exist_ok=True)
         deb = os.path.join(destination, f"{spec.name}_{spec.version}_{architecture}.deb")
         _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", work, deb])
         return deb
@@ -212,7 +215,7 @@ def _publish_flat(folder: str, architecture: str, gnupg: str) -> None:
     files = {"Packages": index, "Packages.gz": gzip.compress(index, mtime=0)}
     for name, data in files.items():
         _write(os.path.join(folder, name), data)
-    release = ["Origin: provision-standin", f"Label: {catalog.STAND_IN}", f"Date: {formatdate(usegmt=True)}",
+    release = ["Origin: provision-standin", f"Label: {STAND_IN}", f"Date: {formatdate(usegmt=True)}",
                f"Architectures: {architecture}", "MD5Sum:"]
     release += [f" {hashlib.md5(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]
     release.append("SHA256:")

@@ -25,6 +25,23 @@ def provision_vars(host, request) -> dict:
     return variables.get(host.backend.get_hostname(), {})
 
 
+@pytest.fixture
+def driver_plan(host, provision_vars):
+    """The NVIDIA driver packages this host should have (provision/gpu/data/driver_packages.yaml),
+    worked out from the host itself - its os-release, its GPUs as `lspci` lists them - and the
+    branch and flavour variables, never from anything a role wrote on the host."""
+    from provision.gpu import kernel_module_flavour, parse_lspci, supported_os
+    from provision.gpu.packages import driver_package_plan
+
+    info = host.system_info
+    support = supported_os(info.distribution, info.release)
+    assert support.ok, support.reason
+    flavour = provision_vars.get("nvidia_driver_flavour", "auto")
+    if flavour == "auto":
+        flavour = kernel_module_flavour(parse_lspci(host.run("lspci -Dnn -d 10de:").stdout).gpus)
+    return driver_package_plan(support.cuda_repo, provision_vars.get("nvidia_driver_branch", 580), flavour)
+
+
 class _Results:
     def __init__(self, path: str):
         self.path = path

@@ -1,5 +1,7 @@
-"""The site playbook end to end on docker sandbox hosts with the stand-in NVIDIA repository:
-bare hosts to verified, idempotent, verify and the nightly drift check, docker rollback, refusals."""
+"""The site playbook end to end on docker sandbox hosts presenting as Ubuntu 22.04 (the usual HGX
+H100 server) with the stand-in NVIDIA repository: bare hosts to verified with exactly the packages
+NVIDIA documents for Ubuntu 22.04 at branch 580, idempotent, verify and the nightly drift check,
+docker rollback, refusals. tests/roles/test_site_os.py runs the same on Ubuntu 24.04 and Debian 12."""
 from __future__ import annotations
 
 import json
@@ -19,7 +21,7 @@ SITE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 
 @pytest.fixture(scope="module")
 def gpu_fleet():
-    with throwaway_sandbox("xg", hosts=2, kind="docker") as fleet:
+    with throwaway_sandbox("xg", hosts=2, kind="docker", os_name="ubuntu22.04") as fleet:
         yield fleet
 
 
@@ -31,13 +33,30 @@ def converged(gpu_fleet, tmp_path_factory):
     return read_report(report)
 
 
+def installed_packages(fleet, host: str) -> set[str]:
+    listing = ssh(fleet, host, "dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n'").stdout
+    return {line.split()[1] for line in listing.splitlines() if line[1:2] == "i"}  # "ii", or "hi" when held
+
+
 def test_bare_hosts_become_verified(gpu_fleet, converged):
     for host in gpu_fleet.hosts:
         runtimes = json.loads(ssh(gpu_fleet, host.name, "docker info --format '{{json .Runtimes}}'").stdout)
         assert "nvidia" in runtimes
+        installed = installed_packages(gpu_fleet, host.name)
+        # NVIDIA's documented set for Ubuntu 22.04, branch 580, open modules on an NVSwitch board
+        assert {"nvidia-open-580", "nvidia-driver-580-open", "nvidia-dkms-580-open",
+                "nvidia-fabricmanager-580"} <= installed
+        wrong = {name for name in installed if name.startswith("cuda-drivers") or name == "nvidia-dkms-580"
+                 or name in ("nvidia-open", "nvidia-driver", "nvidia-kernel-open-dkms", "nvidia-kernel-dkms")}
+        assert wrong == set(), "no proprietary module, no cuda-drivers, no Debian names on Ubuntu"
         held = ssh(gpu_fleet, host.name, "apt-mark showhold").stdout.split()
-        assert {"nvidia-open", "nvidia-driver", "nvidia-container-toolkit"} <= set(held)
+        assert {"nvidia-open-580", "nvidia-dkms-580-open", "nvidia-fabricmanager-580",
+                "nvidia-container-toolkit"} <= set(held)
         assert ssh(gpu_fleet, host.name, "nvidia-smi -L | wc -l").stdout.strip() == "8", "stand-in H100 x8 loaded"
+        modes = ssh(gpu_fleet, host.name, "nvidia-smi --query-gpu=persistence_mode --format=csv,noheader").stdout
+        assert modes.split() == ["Enabled"] * 8
+        assert ssh(gpu_fleet, host.name, "cat /sys/module/nvidia/version").stdout.strip() == \
+            ssh(gpu_fleet, host.name, "dpkg-query -W -f='${Version}' nvidia-dkms-580-open").stdout.split("-")[0]
         last = json.loads(ssh(gpu_fleet, host.name, "cat /var/lib/provision/gpu_verify/last.json").stdout)
         statuses = {check["name"]: check["status"] for check in last["checks"]}
         assert statuses["matmul_cpu"] == "pass" and statuses["cuda_available"] == "skip"
@@ -51,13 +70,13 @@ def test_second_run_changes_nothing(gpu_fleet, converged, tmp_path):
     assert run.returncode == 0, run.stdout[-4000:]
     report = read_report(tmp_path / "r.json")
     changed = [(row["host"], row["task"]) for row in report["results"] if row["changed"]]
-    assert changed == []
+    assert changed == [], "nothing changes, and nothing reboots"
 
 
 def test_verify_passes_and_a_broken_host_fails_the_right_checks(gpu_fleet, converged, tmp_path):
     clean = provision("verify", gpu_fleet.inventory_path, "--report-json", str(tmp_path / "v.json"))
     assert clean.returncode == 0, clean.stdout[-4000:]
-    ssh(gpu_fleet, "host02", "apt-mark unhold nvidia-driver >/dev/null; rm /etc/apt/apt.conf.d/51provision-gpu-blacklist")
+    ssh(gpu_fleet, "host02", "apt-mark unhold nvidia-open-580 >/dev/null; rm /etc/apt/apt.conf.d/51provision-gpu-blacklist")
     try:
         broken = provision("verify", gpu_fleet.inventory_path, "--report-json", str(tmp_path / "b.json"))
         assert broken.returncode == 2
@@ -115,7 +134,7 @@ def test_docker_rollback_restores_the_previous_daemon_json(gpu_fleet, converged)
 
 
 def test_preflight_refuses_before_anything_is_installed(gpu_fleet, converged):
-    marker = "stat -c %Y /etc/apt/preferences.d/provision-nvidia-driver"
+    marker = "stat -c %Y /etc/apt/sources.list.d/provision-nvidia-cuda.sources; dpkg-query -W -f='${Package} ${Version}\\n'"
     before = ssh(gpu_fleet, "host02", marker).stdout
     old = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02",
                     "-e", "nvidia_driver_branch=550", "-e", "pytorch_image_cuda_version=13.0")
@@ -123,6 +142,10 @@ def test_preflight_refuses_before_anything_is_installed(gpu_fleet, converged):
     arch = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02",
                      "-e", '{"pytorch_image_arch_list": ["sm_70", "sm_80"]}')
     assert arch.returncode == 2 and "cannot run on compute capability 9.0" in arch.stdout
+    switch = provision("apply", gpu_fleet.inventory_path, SITE, "--limit", "host02",
+                       "-e", "nvidia_driver_flavour=proprietary")
+    assert switch.returncode == 2 and "a flavour switch is never implicit" in switch.stdout, switch.stdout[-3000:]
+    assert "has the open kernel modules installed (nvidia-dkms-580-open" in switch.stdout
     ssh(gpu_fleet, "host02", "cp /etc/os-release /root/os-release.saved; rm /etc/os-release; "
                              "printf 'ID=fedora\\nNAME=Fedora Linux\\nVERSION_ID=40\\n' > /etc/os-release")
     try:
@@ -131,3 +154,4 @@ def test_preflight_refuses_before_anything_is_installed(gpu_fleet, converged):
         ssh(gpu_fleet, "host02", "rm /etc/os-release; ln -s ../usr/lib/os-release /etc/os-release")
     assert fedora.returncode == 2 and "Fedora Linux 40 is not supported" in fedora.stdout or "Fedora 40" in fedora.stdout
     assert ssh(gpu_fleet, "host02", marker).stdout == before, "a refused plan touched the host"
+

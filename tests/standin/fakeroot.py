@@ -8,32 +8,39 @@ from __future__ import annotations
 import os
 import subprocess
 
-from provision.standin import packages as catalog
+from provision.standin import catalog
+from provision.standin.catalog import toolkit
 from provision.standin.gpus import load_description, seed_files
+from provision.standin.packages import PackageSpec
 from provision.standin.repository import FILES_DIR, render_file
 
 
 class FakeRoot:
-    def __init__(self, folder: str, profile: str | None = "h100x8", branch: str = "580"):
+    def __init__(self, folder: str, profile: str | None = "h100x8", branch: str = "580", distro: str = "debian12"):
         self.folder = str(folder)
         self.boot = 0
         self.reboot()
         if profile:
             for path, data in seed_files(load_description(profile)).items():
                 self.write(path, data)
-        driver = next(package for package in catalog.driver_packages(self._branch(branch))
-                      if package.name == "nvidia-driver-cuda")
-        toolkit = next(package for package in catalog.toolkit_packages() if package.name == "nvidia-container-toolkit-base")
-        self.tools = {"nvidia-smi": self._install("nvidia-smi", driver), "nvidia-ctk": self._install("nvidia-ctk", toolkit)}
+        version = catalog.driver_branch(branch, distro).version
+        self.packages = {package.name: package for package in catalog.distro_packages(distro) if package.version == version}
+        smi = next(package for package in self.packages.values()
+                   if any(file.destination == "/usr/bin/nvidia-smi" for file in package.files))
+        base = next(package for package in toolkit.toolkit_packages(toolkit.versions()[0])
+                    if package.name == "nvidia-container-toolkit-base")
+        self.tools = {"nvidia-smi": self._install("/usr/bin/nvidia-smi", "nvidia-smi", smi),
+                      "nvidia-ctk": self._install("/usr/bin/nvidia-ctk", "nvidia-ctk", base)}
 
-    @staticmethod
-    def _branch(branch: str) -> catalog.DriverBranch:
-        return next(candidate for candidate in catalog.DRIVER_BRANCHES if candidate.branch == branch)
+    def install_file(self, package: str, destination: str) -> str:
+        """One file of a catalog package, rendered as the .deb would install it; returns its path here."""
+        spec = self.packages[package]
+        file = next(file for file in spec.files if file.destination == destination)
+        return self._install(destination, file.source, spec)
 
-    def _install(self, source: str, spec: catalog.PackageSpec) -> str:
-        path = os.path.join(self.folder, "usr", "bin", source)
-        self.write(path[len(self.folder):], render_file(source, spec))
-        return path
+    def _install(self, destination: str, source: str, spec: PackageSpec) -> str:
+        self.write(destination, render_file(source, spec))
+        return os.path.join(self.folder, destination.lstrip("/"))
 
     def write(self, path: str, data: bytes | str) -> None:
         target = os.path.join(self.folder, path.lstrip("/"))
@@ -60,6 +67,10 @@ class FakeRoot:
 
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
         return self._run(["perl", self.tools[tool], *args])
+
+    def sh(self, path: str, *args: str) -> subprocess.CompletedProcess:
+        """A shell script installed under this root (an init script, say)."""
+        return self._run(["sh", os.path.join(self.folder, path.lstrip("/")), *args])
 
     def _run(self, command: list[str]) -> subprocess.CompletedProcess:
         environment = dict(os.environ, NVIDIA_STANDIN_ROOT=self.folder, NVIDIA_STANDIN_PERL5LIB=FILES_DIR,

@@ -21,8 +21,9 @@ NOT_LOADED = ("NVIDIA-SMI has failed because it couldn't communicate with the NV
 QUERY = "nvidia-smi --query-gpu=index,name,pci.bus_id,driver_version,compute_cap,memory.total --format=csv,noheader"
 OLD = "550.163.01-1"
 NEW = "580.95.05-1"
-OLD_BRANCH = ["nvidia-open", "nvidia-driver", "nvidia-driver-cuda", "libnvidia-ml1", "nvidia-kernel-open-dkms",
-              "nvidia-persistenced"]
+NEWEST = "595.71.05-1"  # the newest branch the stand-in's debian12 repository serves
+OLD_BRANCH = ["nvidia-open", "nvidia-driver", "nvidia-driver-cuda", "libnvidia-ml1", "libcuda1",
+              "nvidia-kernel-open-dkms", "nvidia-persistenced"]
 TOOLKIT = ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools", "libnvidia-container1"]
 
 
@@ -39,23 +40,35 @@ def put(sandbox, host: str, path: str, data: bytes) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def apt(sandbox, host: str, arguments: str) -> subprocess.CompletedProcess:
-    return ssh(sandbox, host, f"DEBIAN_FRONTEND=noninteractive apt-get -q -y {arguments}")
+def apt(sandbox, host: str, arguments: str, check: bool = True) -> subprocess.CompletedProcess:
+    return ssh(sandbox, host, f"DEBIAN_FRONTEND=noninteractive apt-get -q -y {arguments}", check=check)
+
+
+def point_at(sandbox, standin, host: str, distro: str = "debian12", profile: str = "h100x8") -> str:
+    """`host` seeded with a stand-in board, apt pointed only at the stand-in repositories of `distro`."""
+    for path, data in seed_files(load_description(profile)).items():
+        put(sandbox, host, path, data)
+    ssh(sandbox, host, "chmod 755 /usr/bin/lspci")
+    url = standin.url
+    ssh(sandbox, host, f"curl -fsS -o {KEYRING} {url}{KEYRING_NAME} && rm -f /etc/apt/sources.list "
+        f"&& echo 'deb [signed-by={KEYRING}] {url}{cuda_path(distro)} /' > /etc/apt/sources.list.d/cuda.list "
+        f"&& echo 'deb [signed-by={KEYRING}] {url}{toolkit_path('$(ARCH)')} /' "
+        "> /etc/apt/sources.list.d/nvidia-container-toolkit.list")
+    update = apt(sandbox, host, "update")
+    assert "NO_PUBKEY" not in update.stderr and "not signed" not in update.stderr
+    return host
 
 
 @pytest.fixture
 def gpu_host(sandbox, fresh_host, standin):
-    """host01 as new, seeded with the H100 board, apt pointed only at the stand-in repositories."""
-    for path, data in seed_files(load_description("h100x8")).items():
-        put(sandbox, "host01", path, data)
-    url = standin.url
-    ssh(sandbox, "host01", f"curl -fsS -o {KEYRING} {url}{KEYRING_NAME} && rm -f /etc/apt/sources.list "
-        f"&& echo 'deb [signed-by={KEYRING}] {url}{cuda_path()} /' > /etc/apt/sources.list.d/cuda.list "
-        f"&& echo 'deb [signed-by={KEYRING}] {url}{toolkit_path('$(ARCH)')} /' "
-        "> /etc/apt/sources.list.d/nvidia-container-toolkit.list")
-    update = apt(sandbox, "host01", "update")
-    assert "NO_PUBKEY" not in update.stderr and "not signed" not in update.stderr
-    return "host01"
+    """host01 as new, seeded with the H100 board, apt pointed at the stand-in debian12 repository."""
+    return point_at(sandbox, standin, "host01")
+
+
+def versions(sandbox, host: str) -> dict[str, str]:
+    listing = ssh(sandbox, host, "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\\n'").stdout
+    return {fields[1]: fields[2] for fields in (line.split() for line in listing.splitlines())
+            if len(fields) == 3 and fields[0] == "ii"}
 
 
 def reboot(sandbox, host: str) -> None:
@@ -71,7 +84,8 @@ def reboot(sandbox, host: str) -> None:
 
 
 def test_driver_installs_from_the_signed_repository_and_answers_after_reboot(sandbox, gpu_host):
-    apt(sandbox, gpu_host, f"install nvidia-open={NEW}")
+    apt(sandbox, gpu_host, "install nvidia-driver-pinning-580")  # else the parts float to the newest branch
+    apt(sandbox, gpu_host, "install nvidia-open")
     versions = ssh(sandbox, gpu_host, "dpkg-query -W -f '${Package} ${Version}\\n' nvidia-open nvidia-driver "
                    "nvidia-kernel-open-dkms nvidia-driver-cuda").stdout.split("\n")
     assert all(line.endswith(NEW) for line in versions if line)
@@ -88,6 +102,7 @@ def test_driver_installs_from_the_signed_repository_and_answers_after_reboot(san
     assert lines[0] == "0, NVIDIA H100 80GB HBM3, 00000000:18:00.0, 580.95.05, 9.0, 81559 MiB"
     assert ssh(sandbox, gpu_host, "nvidia-standin-module loaded-version").stdout == "580.95.05\n"
     assert ssh(sandbox, gpu_host, "cat /etc/nvidia-standin/lspci-Dnn-d-10de.txt").stdout.count("[10de:2330]") == 8
+    assert ssh(sandbox, gpu_host, "lspci -Dnn -d 10de:").stdout.count("[10de:2330]") == 8
     assert "CUDA Version: 13.0" in ssh(sandbox, gpu_host, "nvidia-smi").stdout
     ssh(sandbox, gpu_host, "/etc/init.d/nvidia-persistenced start")
     assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=persistence_mode --format=csv,noheader -i 0").stdout == "Enabled\n"
@@ -100,23 +115,25 @@ def test_old_branch_then_upgrade_shows_the_mismatch_until_reboot(sandbox, gpu_ho
     assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "550.163.01\n"
     assert "CUDA Version        : 12.4" in ssh(sandbox, gpu_host, "nvidia-smi --version").stdout
 
-    apt(sandbox, gpu_host, "install nvidia-open")  # the newest branch, its parts pinned with it
+    apt(sandbox, gpu_host, "install nvidia-open")  # the newest branch, its parts with it
     mismatch = ssh(sandbox, gpu_host, "nvidia-smi -L", check=False)
     assert mismatch.returncode == 18
     assert mismatch.stdout.startswith("Failed to initialize NVML: Driver/library version mismatch")
     assert ssh(sandbox, gpu_host, "nvidia-standin-module status").stdout == \
-        "installed: 580.95.05\nloaded: 550.163.01\nreboot required: yes\n"
+        "installed: 595.71.05\nloaded: 550.163.01\nreboot required: yes\n"
 
     reboot(sandbox, gpu_host)
-    assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "580.95.05\n"
+    assert ssh(sandbox, gpu_host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "595.71.05\n"
 
 
 def test_fabricmanager_runs_only_with_the_matching_driver_loaded(sandbox, gpu_host):
-    apt(sandbox, gpu_host, f"install nvidia-open={NEW} nvidia-fabricmanager={NEW}")
+    apt(sandbox, gpu_host, "install nvidia-driver-pinning-580")
+    apt(sandbox, gpu_host, "install nvidia-open nvidia-fabricmanager-580")
     assert ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager start", check=False).returncode != 0
     reboot(sandbox, gpu_host)
     ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager start")
     assert ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager status").stdout == "nvidia-fabricmanager is running\n"
+    assert "        State                             : Completed" in ssh(sandbox, gpu_host, "nvidia-smi -q -i 0").stdout
     ssh(sandbox, gpu_host, "/etc/init.d/nvidia-fabricmanager stop")
 
 
@@ -144,3 +161,53 @@ def test_toolkit_installs_and_nvidia_ctk_merges_daemon_json_idempotently(sandbox
                "cat /var/log/nvidia-standin/hook.log")
     assert "prestart bundle=/b" in hook.stdout
     assert "STAND-IN" in ssh(sandbox, gpu_host, "nvidia-container-runtime --version").stdout
+
+
+# ---- what goes wrong on a real repository goes wrong here ------------------------------------------
+def test_debian_metapackages_float_to_the_newest_branch_without_a_pin(sandbox, gpu_host):
+    apt(sandbox, gpu_host, "install cuda-drivers-580")
+    installed = versions(sandbox, gpu_host)
+    assert installed["cuda-drivers-580"] == NEW
+    assert installed["nvidia-driver"] == NEWEST and installed["nvidia-kernel-dkms"] == NEWEST
+
+
+def test_cuda_drivers_after_nvidia_open_switches_debian_to_the_proprietary_module(sandbox, gpu_host):
+    apt(sandbox, gpu_host, "install nvidia-driver-pinning-580")
+    apt(sandbox, gpu_host, "install nvidia-open")
+    assert "nvidia-kernel-open-dkms" in versions(sandbox, gpu_host)
+    switched = apt(sandbox, gpu_host, "install cuda-drivers")
+    assert "nvidia-kernel-open-dkms" in switched.stdout  # "The following packages will be REMOVED"
+    installed = versions(sandbox, gpu_host)
+    assert "nvidia-kernel-open-dkms" not in installed and installed["nvidia-kernel-dkms"] == NEW
+
+
+@pytest.fixture
+def ubuntu_host(sandbox, fresh_host, standin):
+    return point_at(sandbox, standin, "host01", distro="ubuntu2204")
+
+
+def test_ubuntu_names_carry_the_branch_and_debian_names_are_missing(sandbox, ubuntu_host):
+    apt(sandbox, ubuntu_host, "install nvidia-open-580")
+    installed = versions(sandbox, ubuntu_host)
+    assert installed["nvidia-dkms-580-open"] == "580.95.05-0ubuntu1"
+    assert installed["nvidia-compute-utils-580"] == "580.95.05-0ubuntu1" and "nvidia-dkms-580" not in installed
+    debian_name = apt(sandbox, ubuntu_host, "install nvidia-kernel-open-dkms", check=False)
+    assert debian_name.returncode == 100 and "nvidia-kernel-open-dkms" in debian_name.stderr
+    virtual = apt(sandbox, ubuntu_host, "install nvidia-fabricmanager=580.95.05-1", check=False)
+    assert virtual.returncode == 100, "the unsuffixed name is virtual at 580: no version to pin"
+
+
+def test_ubuntu_persistence_mode_is_off_until_a_drop_in_turns_it_on(sandbox, ubuntu_host):
+    apt(sandbox, ubuntu_host, "install nvidia-open-580")
+    reboot(sandbox, ubuntu_host)
+    query = "nvidia-smi --query-gpu=persistence_mode --format=csv,noheader -i 0"
+    ssh(sandbox, ubuntu_host, "/etc/init.d/nvidia-persistenced start")
+    assert ssh(sandbox, ubuntu_host, query).stdout == "Disabled\n"
+    ssh(sandbox, ubuntu_host, "mkdir -p /etc/systemd/system/nvidia-persistenced.service.d && printf '[Service]\\n"
+        "ExecStart=\\nExecStart=/usr/bin/nvidia-persistenced --user root --persistence-mode --verbose\\n' "
+        "> /etc/systemd/system/nvidia-persistenced.service.d/override.conf")
+    ssh(sandbox, ubuntu_host, "/etc/init.d/nvidia-persistenced restart")
+    assert ssh(sandbox, ubuntu_host, query).stdout == "Enabled\n"
+    assert "Persistence Mode                      : Enabled" in ssh(sandbox, ubuntu_host, "nvidia-smi -q -i 0").stdout
+    ssh(sandbox, ubuntu_host, "/etc/init.d/nvidia-persistenced stop")
+    assert ssh(sandbox, ubuntu_host, query).stdout == "Disabled\n"

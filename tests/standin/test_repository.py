@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from provision.standin import packages as catalog
+from provision.standin import catalog
 from provision.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
 from provision.standin.serve import StandinServer
 from provision.standin.service import StandinService
@@ -32,16 +32,58 @@ def _packages_index(repository: str, path: str) -> list[dict]:
     return parsed
 
 
-def test_repositories_hold_nvidia_names_and_versions_each_described_as_stand_in(repository):
-    cuda = {(entry["Package"], entry["Version"]) for entry in _packages_index(repository, cuda_path())}
-    for version in ("580.95.05-1", "550.163.01-1"):
+def _names(repository: str, distro: str) -> dict[str, set[str]]:
+    names: dict[str, set[str]] = {}
+    for entry in _packages_index(repository, cuda_path(distro)):
+        names.setdefault(entry["Package"], set()).add(entry["Version"])
+    return names
+
+
+def test_debian_repository_has_debians_names_and_three_branches(repository):
+    names = _names(repository, "debian12")
+    for version in ("580.95.05-1", "550.163.01-1", "595.71.05-1"):
         for name in ("nvidia-open", "cuda-drivers", "nvidia-driver", "nvidia-kernel-open-dkms", "nvidia-kernel-dkms",
-                     "nvidia-driver-cuda", "libnvidia-ml1", "nvidia-persistenced", "nvidia-fabricmanager"):
-            assert (name, version) in cuda
+                     "nvidia-driver-cuda", "libcuda1", "libnvidia-ml1", "nvidia-persistenced"):
+            assert version in names[name], (name, version)
+    assert names["cuda-drivers-580"] == {"580.95.05-1"} and names["nvidia-fabricmanager-580"] == {"580.95.05-1"}
+    assert {"nvidia-driver-pinning-580", "nvidia-driver-pinning-595"} <= set(names)
+    assert not {"nvidia-driver-580-open", "nvidia-dkms-580-open", "nvidia-fabricmanager"} & set(names)
+
+
+@pytest.mark.parametrize("distro", ["ubuntu2204", "ubuntu2404"])
+def test_ubuntu_repositories_carry_the_branch_in_names_up_to_580_and_drop_it_from_590(repository, distro):
+    names = _names(repository, distro)
+    for branch, version in (("580", "580.95.05-0ubuntu1"), ("550", "550.163.01-0ubuntu1")):
+        for name in ("nvidia-open-{b}", "cuda-drivers-{b}", "nvidia-driver-{b}", "nvidia-driver-{b}-open",
+                     "nvidia-dkms-{b}", "nvidia-dkms-{b}-open", "libnvidia-compute-{b}", "nvidia-utils-{b}",
+                     "nvidia-compute-utils-{b}"):
+            assert names[name.format(b=branch)] == {version}
+        assert names[f"nvidia-fabricmanager-{branch}"] == {version.replace("-0ubuntu1", "-1")}
+    for name in ("nvidia-open", "nvidia-driver-open", "nvidia-dkms-open", "libnvidia-compute", "nvidia-utils",
+                 "nvidia-compute-utils", "nvidia-driver", "nvidia-fabricmanager"):
+        assert names[name] == ({"590.48.01-1"} if name == "nvidia-fabricmanager" else {"590.48.01-0ubuntu1"}), name
+    assert "cuda-drivers-590" not in names and "nvidia-driver-pinning-590" in names
+    # Debian's names below 590: absent or only virtual
+    assert not {"nvidia-kernel-open-dkms", "nvidia-persistenced", "libcuda1", "nvidia-driver-cuda"} & set(names)
+    stanza = next(entry for entry in _packages_index(repository, cuda_path(distro))
+                  if entry["Package"] == "nvidia-compute-utils-580")
+    assert stanza["Provides"] == "nvidia-persistenced"
+
+
+def test_toolkit_repository_serves_both_versions_and_1_18_refreshes_cdi(repository):
     toolkit = {(entry["Package"], entry["Version"]) for entry in _packages_index(repository, toolkit_path())}
-    assert {("nvidia-container-toolkit", "1.17.8-1"), ("nvidia-container-toolkit-base", "1.17.8-1"),
-            ("libnvidia-container-tools", "1.17.8-1"), ("libnvidia-container1", "1.17.8-1")} <= toolkit
-    for path in (cuda_path(), toolkit_path()):
+    for version in ("1.17.8-1", "1.18.0-1"):
+        assert {("nvidia-container-toolkit", version), ("nvidia-container-toolkit-base", version),
+                ("libnvidia-container-tools", version), ("libnvidia-container1", version)} <= toolkit
+    arch = _packages_index(repository, toolkit_path())[0]["Architecture"]
+    listing = subprocess.run(["dpkg-deb", "-c", os.path.join(repository, toolkit_path(),
+                              f"nvidia-container-toolkit-base_1.18.0-1_{arch}.deb")],
+                             capture_output=True, text=True, check=True).stdout
+    assert "nvidia-cdi-refresh.path" in listing and "nvidia-cdi-refresh.service" in listing
+
+
+def test_every_package_is_described_as_stand_in(repository):
+    for path in [cuda_path(distro) for distro in catalog.distros()] + [toolkit_path()]:
         for entry in _packages_index(repository, path):
             assert entry["Description"].startswith("STAND-IN for tests: not NVIDIA software"), entry["Package"]
 
@@ -54,7 +96,7 @@ def test_indexes_are_signed_by_the_served_keyring(repository):
                          os.path.join(folder, "Release")]):
             result = subprocess.run(command, capture_output=True, text=True)
             assert result.returncode == 0, result.stderr
-    assert os.path.islink(os.path.join(repository, cuda_path("ubuntu2204")).rstrip("/"))
+    assert not os.path.islink(os.path.join(repository, cuda_path("ubuntu2204")).rstrip("/")), "its own index"
 
 
 def test_a_second_build_is_the_cached_one(repository):
@@ -71,7 +113,7 @@ def test_packages_install_stand_in_binaries_at_nvidia_paths(repository):
     assert "./usr/bin/nvidia-smi" in listing and "./usr/share/doc/nvidia-driver-cuda/README.STAND-IN" in listing
     meta = [entry for entry in _packages_index(repository, cuda_path())
             if entry["Package"] == "nvidia-open" and entry["Version"] == "550.163.01-1"][0]
-    assert meta["Depends"] == "nvidia-driver (= 550.163.01-1), nvidia-kernel-open-dkms (= 550.163.01-1)"
+    assert meta["Depends"] == "nvidia-driver (>= 550.163.01-1), nvidia-kernel-open-dkms (>= 550.163.01-1)"
 
 
 def test_in_process_server_serves_the_keyring_and_indexes(repository):
@@ -96,10 +138,19 @@ def test_background_service_starts_reports_its_url_and_stops_by_pid(repository, 
     assert not StandinService.stop(os.getpid()), "nor one that is another process"
 
 
-def test_catalog_metas_pin_their_parts_exactly():
-    for branch in catalog.DRIVER_BRANCHES:
-        for package in catalog.driver_packages(branch):
-            assert package.version == branch.version
-            for dependency in package.depends:
-                if "(" in dependency:
-                    assert f"(= {branch.version})" in dependency, (package.name, dependency)
+def test_debian_metapackages_float_while_ubuntu_drivers_pin_their_parts():
+    for spec in catalog.distro_packages("debian12"):
+        assert not any("(=" in dependency for dependency in spec.depends), (spec.name, spec.depends)
+    cuda_drivers = next(spec for spec in catalog.distro_packages("debian12") if spec.name == "cuda-drivers-580")
+    assert "nvidia-kernel-dkms (>= 580.95.05-1)" in cuda_drivers.depends, "the proprietary module, as NVIDIA's"
+    driver = next(spec for spec in catalog.distro_packages("ubuntu2204") if spec.name == "nvidia-driver-580-open")
+    assert "nvidia-dkms-580-open (= 580.95.05-0ubuntu1)" in driver.depends
+
+
+def test_the_data_file_is_part_of_the_cache_key(monkeypatch, tmp_path):
+    from provision.standin import repository as builder
+    before = builder.input_hash("amd64")
+    changed = tmp_path / "catalog.yaml"
+    changed.write_text(open(catalog.DATA_PATH).read() + "# changed\n")
+    monkeypatch.setattr(catalog, "DATA_PATH", str(changed))
+    assert builder.input_hash("amd64") != before

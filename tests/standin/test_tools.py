@@ -162,9 +162,110 @@ def test_cdi_generate_needs_the_driver_then_names_every_gpu(host):
     assert host.run("nvidia-ctk", "cdi", "generate", "--output=/etc/cdi/nvidia.yaml").returncode == 0
     spec = host.read("/etc/cdi/nvidia.yaml")
     assert "kind: nvidia.com/gpu" in spec and 'name: "7"' in spec and "name: all" in spec
+    assert "libcuda.so.580.95.05" in spec, "the spec names the loaded driver's libraries, so it goes stale on upgrade"
     listed = host.run("nvidia-ctk", "cdi", "list")
     assert "Found 17 CDI devices" in listed.stderr and "nvidia.com/gpu=all" in listed.stdout
 
 
 def test_ctk_version(host):
     assert host.run("nvidia-ctk", "--version").stdout.startswith("NVIDIA Container Toolkit CLI version 1.17.8\n")
+
+
+# ---- the kernel's version files --------------------------------------------------------------
+def test_proc_version_has_the_kernels_formats_for_each_flavour(host):
+    import platform
+    machine = platform.machine()
+    host.install_module("580.95.05", "open")
+    host.reboot()
+    host.module("boot")  # what the sandbox runs before a host starts
+    lines = host.read("/run/nvidia-standin/proc/driver/nvidia/version").splitlines()
+    assert lines[0].startswith(f"NVRM version: NVIDIA UNIX Open Kernel Module for {machine}  580.95.05  Release Build  (")
+    assert lines[1].startswith("GCC version:  gcc version ") and len(lines) == 2
+    host.install_module("535.161.08", "proprietary")
+    host.reboot()
+    host.module("boot")
+    line = host.read("/run/nvidia-standin/proc/driver/nvidia/version").splitlines()[0]
+    assert line.startswith(f"NVRM version: NVIDIA UNIX {machine} Kernel Module  535.161.08  ")
+    assert host.read("/run/nvidia-standin/sys/module/nvidia/version") == "535.161.08\n"
+
+
+# ---- persistence mode and fabric state as nvidia-smi reports them ------------------------------
+def _fake_daemon(host, pidfile: str, extra: dict[str, str]) -> None:
+    import os
+    host.write(pidfile, f"{os.getpid()}\n")  # a live PID stands for the daemon
+    for path, text in extra.items():
+        host.write(path, text)
+
+
+def test_persistence_mode_follows_the_running_daemons_mode(booted):
+    query = ("--query-gpu=persistence_mode", "--format=csv,noheader", "-i", "0")
+    _fake_daemon(booted, "/var/run/nvidia-persistenced/nvidia-persistenced.pid",
+                 {"/var/run/nvidia-persistenced/persistence-mode": "Disabled\n"})
+    assert booted.run("nvidia-smi", *query).stdout == "Disabled\n"
+    assert "Persistence Mode                      : Disabled" in booted.run("nvidia-smi", "-q").stdout
+    assert "    Off  |" in booted.run("nvidia-smi").stdout
+    booted.write("/var/run/nvidia-persistenced/persistence-mode", "Enabled\n")
+    assert booted.run("nvidia-smi", *query).stdout == "Enabled\n"
+    assert "     On  |" in booted.run("nvidia-smi").stdout
+    booted.write("/var/run/nvidia-persistenced/nvidia-persistenced.pid", "999999999\n")  # daemon gone
+    assert booted.run("nvidia-smi", *query).stdout == "Disabled\n"
+
+
+def test_fabric_state_waits_for_a_fabric_manager_of_the_loaded_version(booted):
+    def fabric() -> list[str]:
+        report = booted.run("nvidia-smi", "-q", "-i", "0").stdout.splitlines()
+        at = report.index("    Fabric")
+        return report[at + 1:at + 3]
+    assert fabric() == ["        State                             : In Progress",
+                        "        Status                            : N/A"]
+    _fake_daemon(booted, "/var/run/nvidia-fabricmanager/nv-fabricmanager.pid",
+                 {"/var/run/nvidia-fabricmanager/version": "580.95.05\n"})
+    assert fabric() == ["        State                             : Completed",
+                        "        Status                            : Success"]
+    booted.write("/var/run/nvidia-fabricmanager/version", "550.163.01\n")
+    assert fabric()[0].endswith(": In Progress")
+
+
+def test_fabric_state_is_na_without_nvswitches(tmp_path):
+    host = FakeRoot(tmp_path, profile="a100x1")
+    host.install_module("580.95.05")
+    host.reboot()
+    report = host.run("nvidia-smi", "-q").stdout
+    assert "        State                             : N/A\n" in report
+    assert "Product Architecture                  : Ampere" in report and "STAND-IN" in report
+
+
+# ---- the init script: what systemd would start --------------------------------------------------
+DROP_IN = "[Service]\nExecStart=\nExecStart=/usr/bin/nvidia-persistenced --user root --persistence-mode --verbose\n"
+
+
+@pytest.mark.parametrize("distro, default", [
+    ("ubuntu2204", "/usr/bin/nvidia-persistenced --user root --no-persistence-mode --verbose"),
+    ("debian12", "/usr/bin/nvidia-persistenced --verbose")])
+def test_init_script_runs_the_units_exec_start_as_drop_ins_override_it(tmp_path, distro, default):
+    host = FakeRoot(tmp_path, distro=distro)
+    owner = next(name for name, spec in host.packages.items()
+                 if any(file.destination == "/etc/init.d/nvidia-persistenced" for file in spec.files))
+    host.install_file(owner, "/etc/init.d/nvidia-persistenced")
+    host.install_file(owner, "/lib/systemd/system/nvidia-persistenced.service")
+    assert host.sh("/etc/init.d/nvidia-persistenced", "exec-start").stdout == default + "\n"
+    host.write("/etc/systemd/system/nvidia-persistenced.service.d/override.conf", DROP_IN)
+    assert host.sh("/etc/init.d/nvidia-persistenced", "exec-start").stdout == \
+        "/usr/bin/nvidia-persistenced --user root --persistence-mode --verbose\n"
+    host.write("/etc/systemd/system/nvidia-persistenced.service.d/zz-second.conf",
+               "[Service]\nExecStart=/usr/bin/nvidia-persistenced --verbose\n")
+    refused = host.sh("/etc/init.d/nvidia-persistenced", "exec-start")
+    assert refused.returncode == 1 and "more than one ExecStart=" in refused.stderr
+
+
+# ---- lspci --------------------------------------------------------------------------------------
+def test_seeded_lspci_prints_what_real_lspci_prints(host):
+    import os
+    lspci = os.path.join(host.folder, "usr/bin/lspci")
+    def run(*args):
+        return host._run(["perl", lspci, *args])
+    assert run("-Dnn", "-d", "10de:").stdout == host.read("/etc/nvidia-standin/lspci-Dnn-d-10de.txt")
+    assert run().stdout.splitlines()[4] == "18:00.0 3D controller: NVIDIA Corporation GH100 [H100 SXM5 80GB] (rev a1)"
+    assert run("-n", "-d", "::0680").stdout.splitlines() == [f"{bus}:00.0 0680: 10de:22a3 (rev a1)" for bus in ("05", "06", "07", "08")]
+    assert run("-D", "-d", "10de:2330").stdout.count("\n") == 8
+    assert run("-x").returncode == 2

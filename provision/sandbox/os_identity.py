@@ -1,0 +1,59 @@
+"""Which operating system a sandbox host presents itself as: `--os debian12|ubuntu22.04|ubuntu24.04`.
+
+Every host runs the same Debian 12 userland (the base image). For `ubuntu22.04`/`ubuntu24.04` the
+host's identity files are Ubuntu's, verbatim from those releases: `/etc/os-release` (and
+`/usr/lib/os-release`, which it links to on a real system), `/etc/lsb-release`, and
+`/etc/debian_version` as Ubuntu ships it. Facts, preflight and the roles then take the Ubuntu path
+for real: NVIDIA's `ubuntu2204`/`ubuntu2404` repository folder, Ubuntu's driver package names.
+
+What this is not: an Ubuntu userland. The Debian packages the roles install from the distribution
+(docker.io, for example) are Debian 12's, and `uname -r` is this machine's kernel. The thing easy to
+get wrong: `/etc/os-release` is a symlink in the image, so the seeded file must replace the link in
+the host's upper folder, never be written through it into the shared image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provision.errors import SandboxError
+
+
+@dataclass(frozen=True)
+class OsIdentity:
+    name: str  # the --os value
+    cuda_repo: str  # NVIDIA's CUDA repository folder for it
+    files: dict[str, str]  # absolute path -> content; empty for the image's own OS
+
+    def seed_files(self) -> dict[str, bytes]:
+        return {path: content.encode() for path, content in self.files.items()}
+
+
+def _ubuntu(version: str, point: str, codename: str, animal: str, debian_version: str) -> dict[str, str]:
+    os_release = (f'PRETTY_NAME="Ubuntu {point} LTS"\nNAME="Ubuntu"\nVERSION_ID="{version}"\n'
+                  f'VERSION="{point} LTS ({animal})"\nVERSION_CODENAME={codename}\nID=ubuntu\nID_LIKE=debian\n'
+                  'HOME_URL="https://www.ubuntu.com/"\nSUPPORT_URL="https://help.ubuntu.com/"\n'
+                  'BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"\n'
+                  'PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"\n'
+                  f'UBUNTU_CODENAME={codename}\n')
+    lsb_release = (f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={version}\nDISTRIB_CODENAME={codename}\n"
+                   f'DISTRIB_DESCRIPTION="Ubuntu {point} LTS"\n')
+    return {"/etc/os-release": os_release, "/usr/lib/os-release": os_release, "/etc/lsb-release": lsb_release,
+            "/etc/debian_version": debian_version + "\n"}
+
+
+IDENTITIES: dict[str, OsIdentity] = {
+    "debian12": OsIdentity("debian12", "debian12", {}),
+    "ubuntu22.04": OsIdentity("ubuntu22.04", "ubuntu2204",
+                              _ubuntu("22.04", "22.04.5", "jammy", "Jammy Jellyfish", "bookworm/sid")),
+    "ubuntu24.04": OsIdentity("ubuntu24.04", "ubuntu2404",
+                              _ubuntu("24.04", "24.04.3", "noble", "Noble Numbat", "trixie/sid")),
+}
+DEFAULT_OS = "debian12"
+
+
+def os_identity(name: str) -> OsIdentity:
+    """The identity of an --os value; a clear error naming the choices for anything else."""
+    try:
+        return IDENTITIES[name]
+    except KeyError:
+        raise SandboxError(f"sandbox --os {name!r} is not available; available: {', '.join(IDENTITIES)}") from None
