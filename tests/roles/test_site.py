@@ -155,3 +155,21 @@ def test_preflight_refuses_before_anything_is_installed(gpu_fleet, converged):
     assert fedora.returncode == 2 and "Fedora Linux 40 is not supported" in fedora.stdout or "Fedora 40" in fedora.stdout
     assert ssh(gpu_fleet, "host02", marker).stdout == before, "a refused plan touched the host"
 
+
+
+def test_the_cdi_spec_follows_the_driver(gpu_fleet, converged, tmp_path):
+    playbook = tmp_path / "cdi.yaml"
+    playbook.write_text("- hosts: host01\n  become: true\n  vars: {nvidia_container_toolkit_cdi: true, "
+                        "nvidia_driver_version: 580.95.05}\n  roles: [nvidia_container_toolkit, docker]\n")
+
+    def cdi_changed() -> bool:
+        run = provision("apply", gpu_fleet.inventory_path, str(playbook), timeout=300)
+        assert run.returncode == 0, run.stdout[-3000:]
+        return bool(re.search(r"changed +host01: nvidia_container_toolkit : CDI specification", run.stdout))
+
+    assert cdi_changed()
+    assert "580.95.05" in ssh(gpu_fleet, "host01", "cat /etc/cdi/nvidia.yaml").stdout, "the loaded driver's libraries"
+    assert not cdi_changed()
+    ssh(gpu_fleet, "host01", "echo 550.163.01 > /etc/cdi/.provision-nvidia-driver")  # as after a driver upgrade
+    assert cdi_changed()
+    assert ssh(gpu_fleet, "host01", "cat /etc/cdi/.provision-nvidia-driver").stdout.strip() == "580.95.05"
