@@ -32,6 +32,8 @@ from provision.transport.base import (
 )
 
 TIMEOUT_RC = 124
+# Seconds the rest of a command's output may take to arrive after its exit status, while none flows.
+OUTPUT_GRACE = 2.0
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 
@@ -266,13 +268,24 @@ def _exchange(channel: paramiko.Channel, data: bytes, timeout: float | None) -> 
     sender.start()
     deadline = time.monotonic() + timeout if timeout else None
     stdout, stderr = bytearray(), bytearray()
+    drained_by = None  # when the exit status came: how long the rest of the output may take
     while True:
+        received = len(stdout) + len(stderr)
         while channel.recv_ready():
             stdout += channel.recv(65536)
         while channel.recv_stderr_ready():
             stderr += channel.recv_stderr(65536)
         if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
-            break
+            # sshd may send the exit status before the last of the output it still buffers: the
+            # output is complete only at EOF. A daemon the command started can hold the output
+            # open for ever, though, so EOF is awaited only while output still flows.
+            if channel.eof_received or channel.closed:
+                break
+            now = time.monotonic()
+            if drained_by is None or len(stdout) + len(stderr) > received:
+                drained_by = now + OUTPUT_GRACE
+            if now > drained_by:
+                break
         if channel.closed and not channel.exit_status_ready():
             raise EOFError("channel closed before the command exited")
         if deadline and time.monotonic() > deadline:
