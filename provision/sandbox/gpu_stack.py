@@ -3,11 +3,11 @@ works as it is on hosts with no GPU and no way out.
 
 Only these variables differ from a real lab, and each one says why: the NVIDIA repositories are
 the stand-in ones served on the sandbox bridge (same paths as NVIDIA's, signed with a throwaway
-key), the host has no kernel of its own (no headers, no initramfs), Docker is Debian's docker.io
+key), the host has no kernel of its own (no headers package to install), Docker is Debian's docker.io
 already in the docker kind's layer, and the verification runs in the CPU image. No detection or
 version-reading command is overridden: the stand-in hardware answers the real ones at the real
 paths (`lspci -Dnn -d 10de:` from /usr/bin/lspci, the loaded module at /sys/module/nvidia/version
-and /proc/driver/nvidia/version, `nvidia-smi`). Everything else (package names, versions, pins,
+and /proc/driver/nvidia/version, `nvidia-smi`, `update-initramfs -u`). Everything else (package names, versions, pins,
 daemon.json keys, the whole role logic) is the production path.
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ def gpu_stack_vars(standin: StandinInfo) -> dict:
         "nvidia_cuda_repo_key_url": base + "libnvidia-container/gpgkey",
         "nvidia_container_toolkit_repo_url": base + "libnvidia-container/stable/deb/$(ARCH)",
         "nvidia_container_toolkit_key_url": base + "libnvidia-container/gpgkey",
-        # a sandbox host shares this machine's kernel: no headers package, no initramfs of its own
+        # a sandbox host shares this machine's kernel, whose headers no repository here serves
+        # (`update-initramfs -u` itself runs: the stand-in answers it at its real path)
         "nvidia_install_kernel_headers": False,
-        "nvidia_initramfs_command": "echo 'sandbox host: no initramfs of its own (shares the machine kernel)'",
         # the host's disk is this machine's: ask for little
         "preflight_min_free_gb": 1,
         # Debian's docker.io is already in the docker kind's layer; its init script restarts it

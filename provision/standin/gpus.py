@@ -19,6 +19,8 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 HOST_DESCRIPTION_PATH = "/etc/nvidia-standin/gpus.json"
 HOST_LSPCI_PATH = "/etc/nvidia-standin/lspci-Dnn-d-10de.txt"
 HOST_LSPCI_TOOL = "/usr/bin/lspci"
+# The host boots no kernel of its own: the stand-in answers `update-initramfs -u` at its real path.
+HOST_INITRAMFS_TOOL = "/usr/sbin/update-initramfs"
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 # The command a role runs on a sandbox host instead of `lspci -Dnn -d 10de:`.
 LSPCI_COMMAND = f"cat {HOST_LSPCI_PATH}"
@@ -101,9 +103,15 @@ def lspci_script() -> bytes:
     return script.replace(loader, "BEGIN {\n" + library + "}\npackage main;\n").encode()
 
 
+def _standin_file(name: str) -> bytes:
+    with open(os.path.join(FILES_DIR, name), "rb") as handle:
+        return handle.read()
+
+
 def seed_files(description: dict) -> dict[str, bytes]:
     """The files the sandbox writes into each host: {absolute path: content}; those starting with
     `#!` are programs (mode 0755)."""
     return {HOST_DESCRIPTION_PATH: (json.dumps(description, indent=2) + "\n").encode(),
             HOST_LSPCI_PATH: render_lspci(description).encode(),
-            HOST_LSPCI_TOOL: lspci_script()}
+            HOST_LSPCI_TOOL: lspci_script(),
+            HOST_INITRAMFS_TOOL: _standin_file("update-initramfs")}
