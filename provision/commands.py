@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
-import signal
-import threading
+import sys
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,7 +23,9 @@ from provision.playbook.validate import load_and_validate
 from provision.report.console import ConsoleEvents
 from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
+from provision.runner.interrupts import Interrupt
 from provision.runner.play import targeted_hosts
+from provision.transport.ssh import show_library_logs
 from provision.yamlsource import dump, load_text
 
 DEFAULT_PLAYBOOK = "playbooks/site.yaml"
@@ -182,22 +185,29 @@ def run_apply(args, console: Console) -> int:
     if args.limit and not targeted_hosts(inventory, "all", args.limit):
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
     options = _options(args, extra)
-    stop = threading.Event()
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     store = HistoryStore(args.state_db)
     run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
-    try:
+    # Ctrl-C and SIGTERM are counted, not raised, until the report and history are written
+    with Interrupt().handling() as interrupt, library_logs(args.verbose):
         with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff)) as events:
-            report = run_playbook(playbook, inventory, options, events, stop)
+            report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
+        store.finish_run(run_id, report)
+        store.close()
+        if args.report_json:
+            write_json(report, args.report_json)
+    return report.exit_code
+
+
+@contextmanager
+def library_logs(verbosity: int):
+    """paramiko's own log lines (and tracebacks) reach the terminal only at -vv."""
+    handler = show_library_logs(sys.stderr) if verbosity >= 2 else None
+    try:
+        yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    code = 130 if report.interrupted else report.exit_code
-    store.finish_run(run_id, report, exit_code=code)
-    store.close()
-    if args.report_json:
-        write_json(report, args.report_json)
-    return code
+        if handler is not None:
+            logging.getLogger("paramiko").removeHandler(handler)
+            logging.getLogger("paramiko").setLevel(logging.NOTSET)
 
 
 def _options(args, extra: dict) -> RunOptions:
@@ -314,18 +324,24 @@ def drift_of(report) -> dict[str, list]:
 
 
 def run_check(args, console: Console) -> int:
-    from provision.report.junit import write_junit
-    from provision.report.metrics import write_prometheus
-    from provision.verify.report import print_verify, write_verify_json
-    from provision.verify.run import run_verify
-
     args.check, args.diff = True, True
     inventory, playbook, extra = prepare(args)
     options = _options(args, extra)
     store = HistoryStore(args.state_db)
     run_id = store.begin_run("check", args.inventory, args.playbook, True)
+    with Interrupt().handling() as interrupt, library_logs(args.verbose):
+        return _check(args, console, inventory, playbook, extra, options, store, run_id, interrupt)
+
+
+def _check(args, console: Console, inventory, playbook, extra: dict, options: RunOptions, store: HistoryStore,
+           run_id: int, interrupt: Interrupt) -> int:
+    from provision.report.junit import write_junit
+    from provision.report.metrics import write_prometheus
+    from provision.verify.report import print_verify, write_verify_json
+    from provision.verify.run import run_verify
+
     with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, quiet=True, diff=False)) as events:
-        report = run_playbook(playbook, inventory, options, events)
+        report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
     drift = drift_of(report)
     for host, results in drift.items():
         for result in results:
@@ -334,7 +350,7 @@ def run_check(args, console: Console) -> int:
             if result.diff and not result.no_log:
                 console.print(Text(result.diff.rstrip("\n")))
     verified = None
-    if not args.no_verify:
+    if not args.no_verify and not report.interrupted:
         names = [name for name in report.recaps if not report.recaps[name].unreachable]
         roles_dirs, site_dir = verify_sources()
         if names:
@@ -366,6 +382,8 @@ def check_exit_code(report, verified, moved: list[str]) -> int:
     A failed testinfra assertion is drift too (the host is no longer in its verified state), and
     the verify summary above names it; 2 is kept for "the check itself could not be carried out".
     """
+    if report.interrupted:
+        return 130
     if report.failed_hosts or (verified is not None and verified.returncode not in (0, 1, 5)):
         return 2
     if report.unreachable_hosts or (verified is not None and verified.unreachable):

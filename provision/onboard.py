@@ -230,7 +230,7 @@ def public_key_text(key_file: str) -> str:
 # Reads the key line on stdin: user data never enters the script text. Prints "added" or "present".
 INSTALL_KEY_SCRIPT = r"""
 umask 077
-IFS= read -r key
+IFS= read -r key || exit 3  # a cut connection leaves a line without its newline: add nothing
 set -- $key
 mkdir -p "$HOME/.ssh" && touch "$HOME/.ssh/authorized_keys" || exit 3
 if grep -qF "$1 $2" "$HOME/.ssh/authorized_keys"; then echo present; exit 0; fi

@@ -44,6 +44,21 @@ apt_locked() {
 """
 
 
+# `apt-get update` exits 0 when a repository cannot be reached: it only warns, and the packages of
+# that repository then have "no installation candidate". These lines are the real cause.
+_FETCH_FAILED = re.compile(r"^[WE]: Failed to fetch (\S+)\s+(.+)$", re.M)
+
+
+def fetch_failures(output: str) -> list[str]:
+    """'URL: reason' for every index `apt-get update` could not fetch, from its output (pure)."""
+    failures: list[str] = []
+    for url, reason in _FETCH_FAILED.findall(output):
+        line = f"{url}: {reason.strip()}"
+        if line not in failures:
+            failures.append(line)
+    return failures
+
+
 @dataclass
 class Installed:
     status: str  # dpkg's third status word: installed, config-files, not-installed, half-configured...
@@ -355,7 +370,16 @@ class Apt(MayNotChange):
             stdout, stderr = out, err
             current = self.read()
             data.update(cache_updated=True, cache_update_time=current.cache_time)
-            plan = self.plan_packages(current, refresh_pending=False)
+            failures = fetch_failures(out + "\n" + err)
+            try:
+                plan = self.plan_packages(current, refresh_pending=False)
+            except ModuleFailed as error:
+                if not failures:
+                    raise
+                raise ModuleFailed(f"{error}; the cache update could not reach "
+                                   + "; ".join(failures), {**data, "fetch_failures": failures}) from None
+            if failures:
+                data["fetch_failures"] = failures
         if plan.packages_change:
             out, err = self.run_apt(self.commands(plan))
             stdout, stderr = stdout + out, stderr + err

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provision.facts import split_sections
-from provision.modules.apt import LOCK_WAIT
+from provision.modules.apt import LOCK_WAIT, fetch_failures
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.remote_file import unified_diff, write_file
 from provision.shell import join, quote
@@ -206,11 +206,24 @@ class AptRepository(Module):
             update = (f"lock_wait={int(self.args['lock_timeout'])}\n" + LOCK_WAIT
                       + "apt_locked apt-get -q update\n")
             result = self.context.run(update)
-            if not result.ok or re.search(r"^(W|E): .*(GPG error|NO_PUBKEY|not signed)", result.stdout + result.stderr, re.M):
+            output = result.stdout + "\n" + result.stderr
+            if not result.ok or re.search(r"^(W|E): .*(GPG error|NO_PUBKEY|not signed)", output, re.M):
                 raise ModuleFailed(f"apt_repository: {source} was written, but apt-get update failed: "
                                    f"{(result.stderr.strip() or result.stdout.strip())[-1500:]}", data)
+            # apt-get update only warns about a repository it cannot reach: this one must be reached
+            ours = [failure for failure in fetch_failures(output) if self._serves(failure)]
+            if ours:
+                raise ModuleFailed(f"apt_repository: {source} was written, but the repository is unreachable: "
+                                   + "; ".join(ours), data)
             data["cache_updated"] = True
         return data
+
+    def _serves(self, failure: str) -> bool:
+        """Whether a 'URL: reason' fetch failure is about one of this task's repository URIs."""
+        uris = list(self.args["uris"] or [])
+        if self.args["repo"]:
+            uris += [word for word in str(self.args["repo"]).split() if "://" in word]
+        return any(failure.startswith(uri.rstrip("/") + "/") for uri in uris)
 
     def _run(self, command: str, what: str) -> None:
         result = self.context.run(command)

@@ -20,6 +20,7 @@ import statistics
 from typing import Any
 
 from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.remote_file import write_file
 from provision.shell import join, quote
 from provision.verify.datasheet import memory_bandwidth
 from provision.verify.figures import report_figures
@@ -92,12 +93,13 @@ class GpuVerify(Module):
     def record(self, report: dict[str, Any], runs: list[float]) -> None:
         """last.json always; the baseline only from a passing run with a figure, so a failing or
         throttled run never lowers it."""
-        self.context.run(f"mkdir -p {STATE_DIR} && cat > {STATE_DIR}/last.json", stdin=json.dumps(report))
+        self.context.run(f"mkdir -p {STATE_DIR}")
+        write_file(self.context, f"{STATE_DIR}/last.json", json.dumps(report).encode())
         figure = _tflops(report)
         if figure and _passed(report):
             runs = (runs + [figure])[-self.args["baseline_runs"]:]
-            self.context.run(f"cat > {STATE_DIR}/baseline.json",
-                             stdin=json.dumps({"runs": runs, "bf16_tflops": _median(runs)}))
+            write_file(self.context, f"{STATE_DIR}/baseline.json",
+                       json.dumps({"runs": runs, "bf16_tflops": _median(runs)}).encode())
 
     def floors(self) -> list[str]:
         """The script's arguments for the floors that come from provision's tables and the topology."""

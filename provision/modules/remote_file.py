@@ -17,6 +17,8 @@ from provision.modules.base import ModuleContext, ModuleFailed
 from provision.shell import join, quote
 
 CONTENT_LIMIT = 1024 * 1024  # larger files are compared by checksum only; no text diff
+TEMP_PREFIX = ".provision-"  # mktemp names in the destination's folder: `.provision-XXXXXX`
+STALE_TEMP_MINUTES = 60  # older temp files were left by a killed shell; no write takes that long
 
 
 @dataclass
@@ -190,20 +192,38 @@ def write_command(
     mode: str | None = None,
     backup: bool = False,
     validate: str | None = None,
+    size: int | None = None,
+    checksum: str | None = None,
 ) -> str:
     """Shell text replacing `dest` atomically with stdin: temp file in the same folder, then mv.
 
     Prints `backup=PATH` when a backup was made. Nothing is left half-written: the temp file is
-    removed on any failure, and `mv` within one filesystem is atomic.
+    removed on any failure, and `mv` within one filesystem is atomic. The easy thing to get wrong
+    is a dropped connection: the remote shell is not signalled, `cat` just sees end of input and
+    succeeds, so without the `size`/`checksum` check a truncated file would replace the old one.
+    Temp files a killed shell could not remove (older than an hour) are cleaned by the next write
+    into the same folder.
     """
     folder = posixpath.dirname(dest) or "."
     lines = [
         f"dest={quote(dest)}",
-        f'tmp=$(mktemp {quote(folder)}/.provision-XXXXXX) || exit 1',
+        f"find {quote(folder)} -maxdepth 1 -type f -name '{TEMP_PREFIX}??????' -mmin +{STALE_TEMP_MINUTES}"
+        " -exec rm -f -- {} + 2>/dev/null",
+        f'tmp=$(mktemp {quote(folder)}/{TEMP_PREFIX}XXXXXX) || exit 1',
         "trap 'rm -f \"$tmp\"' EXIT",
         # a dropped connection or Ctrl-C must run the EXIT trap too (sh skips it on a signal)
         "trap 'exit 1' HUP INT TERM PIPE",
         'cat > "$tmp" || exit 1',
+    ]
+    if size is not None:
+        lines.append(
+            f'got=$(wc -c < "$tmp"); [ "$got" -eq {int(size)} ] || {{ echo "only $got of {int(size)} bytes'
+            ' arrived (connection cut?): the file was not changed" >&2; exit 1; }')
+    if checksum is not None:
+        lines.append(
+            f'[ "$(sha1sum < "$tmp" | cut -d" " -f1)" = {quote(checksum)} ] || {{ echo "the content arrived'
+            ' corrupted (sha1 differs): the file was not changed" >&2; exit 1; }')
+    lines += [
         # keep what the old file had unless the task says otherwise; new files get the umask default
         'if [ -e "$dest" ]; then chmod --reference="$dest" "$tmp" && { chown --reference="$dest" "$tmp" 2>/dev/null || true; };'
         ' else chmod "$(printf %o $(( 0666 & ~$(umask) )))" "$tmp"; fi || exit 1',
@@ -228,8 +248,9 @@ def write_command(
 
 
 def write_file(context: ModuleContext, dest: str, content: bytes, **options: Any) -> dict[str, Any]:
-    """Write `content` to `dest` atomically; returns register data (backup_file when made)."""
-    result = context.run(write_command(dest, **options), stdin=content)
+    """Write `content` to `dest` atomically, checked on arrival; returns register data."""
+    command = write_command(dest, size=len(content), checksum=sha1(content), **options)
+    result = context.run(command, stdin=content)
     if not result.ok:
         raise ModuleFailed(f"could not write {dest}: {result.stderr.strip()}", {"rc": result.rc})
     data: dict[str, Any] = {"dest": dest, "checksum": sha1(content), "size": len(content)}

@@ -60,9 +60,12 @@ class HostState:
                                            if key.startswith("ansible_")}
             self.facts_gathered = True
 
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+    def close(self, reason: str = "") -> None:
+        """Close the connection; `reason` is what a command cut by this close reports."""
+        transport = self.transport
+        if transport is not None:
+            transport.closed_reason = reason
+            transport.close()
             self.transport = None
 
 

@@ -17,6 +17,7 @@ from provision.runner.context import PlayContext
 from provision.runner.events import Events
 from provision.runner.hostrun import HostRun
 from provision.runner.hoststate import HostState
+from provision.runner.interrupts import Interrupt
 from provision.runner.options import RunOptions
 from provision.runner.results import HostRecap, RunReport
 from provision.templating import Templar
@@ -84,16 +85,26 @@ def _serial_value(value) -> int | str:
 
 
 def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
-                 events: Events | None = None, stop: threading.Event | None = None) -> RunReport:
-    """Run every play; Ctrl-C (KeyboardInterrupt in this thread) lets tasks in flight finish."""
+                 events: Events | None = None, stop: threading.Event | None = None,
+                 interrupt: Interrupt | None = None) -> RunReport:
+    """Run every play. An `interrupt` press (see runner/interrupts.py) lets the tasks in flight
+    finish and starts no new one; a second drops them. Without the counting handler, a
+    KeyboardInterrupt in this thread does the first."""
     report = RunReport(command=options.command, started=time.time(), check=options.check)
     listener = _Recorder(events or Events(), report)
     stop = stop or threading.Event()
+    interrupt = interrupt or Interrupt()
     states: dict[str, HostState] = {}
     try:
         for play in playbook.plays:
-            if stop.is_set() or not _run_play(play, playbook, inventory, options, listener, states, stop, report):
+            if _interrupted(interrupt, stop, report, listener) or stop.is_set():
                 break
+            if not _run_play(play, playbook, inventory, options, listener, states, stop, report, interrupt):
+                break
+        _interrupted(interrupt, stop, report, listener)
+    except KeyboardInterrupt:
+        stop.set()
+        report.interrupted = True
     finally:
         for state in states.values():
             state.close()
@@ -104,7 +115,8 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
 
 
 def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: RunOptions, listener: _Recorder,
-              states: dict[str, HostState], stop: threading.Event, report: RunReport) -> bool:
+              states: dict[str, HostState], stop: threading.Event, report: RunReport,
+              interrupt: Interrupt) -> bool:
     """Run one play; False when the run must stop (a whole batch failed, Ctrl-C)."""
     pattern = str(Templar(options.extra_vars).render(play.hosts)) if "{{" in play.hosts else play.hosts
     hosts = targeted_hosts(inventory, pattern, options.limit)
@@ -119,7 +131,9 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
     for number, batch in enumerate(batches(active, [_serial_value(value) for value in serial]), start=1):
         context = PlayContext(play=play, playbook_path=playbook.path, inventory=inventory, options=options,
                               events=listener, states=states, play_hosts=active, batch=batch, stop=stop)
-        _run_batch(context, options.forks, stop, report)
+        if _interrupted(interrupt, stop, report, listener):
+            return False
+        _run_batch(context, options.forks, stop, report, interrupt)
         if stop.is_set():
             return False
         failed = [name for name in batch if states[name].done]
@@ -134,13 +148,31 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
     return True
 
 
-def _run_batch(context: PlayContext, forks: int, stop: threading.Event, report: RunReport) -> None:
+def _interrupted(interrupt: Interrupt, stop: threading.Event, report: RunReport, events: Events) -> bool:
+    """Turn the first press into the run's stop (once, with a note); True when interrupted."""
+    if interrupt.requested and not report.interrupted:
+        stop.set()
+        report.interrupted = True
+        events.note("interrupted: letting tasks in flight finish, starting no new one "
+                    "(Ctrl-C again to drop them)")
+    return report.interrupted
+
+
+def _run_batch(context: PlayContext, forks: int, stop: threading.Event, report: RunReport,
+               interrupt: Interrupt) -> None:
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(context.batch))), thread_name_prefix="host")
     futures = [pool.submit(HostRun(context.states[name], context).run) for name in context.batch]
+    dropped = False
     try:
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.2)
+            _interrupted(interrupt, stop, report, context.events)
+            if interrupt.drop_in_flight and not dropped and pending:
+                dropped = True
+                context.events.note("interrupted again: closing the connections of the tasks in flight")
+                for name in context.batch:
+                    context.states[name].close("closed by provision: interrupted twice")
     except KeyboardInterrupt:
         stop.set()
         report.interrupted = True

@@ -73,7 +73,8 @@ class HostRecap:
 
 @dataclass
 class RunReport:
-    """Everything one run did. `exit_code` is the documented bit set: 2 failed, 4 unreachable."""
+    """Everything one run did. `exit_code` is the documented bit set (2 failed, 4 unreachable), or
+    130 for a run the user interrupted."""
 
     command: str
     started: float
@@ -94,6 +95,9 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
+        """130 when interrupted (what a shell shows for Ctrl-C), else the failed/unreachable bits."""
+        if self.interrupted:
+            return 130
         code = 0
         if self.failed_hosts:
             code |= 2

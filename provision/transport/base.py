@@ -35,6 +35,9 @@ class Transport(ABC):
     # Who commands run as without become (the SSH login, this process's user); None when unknown.
     # Knowing it lets root becoming root skip sudo, which a minimal host may not even have.
     user: str | None = None
+    # Why provision itself closed the connection (set before close by another thread, e.g. on a
+    # second Ctrl-C): a command cut by that close reports this, not "the host closed it".
+    closed_reason: str = ""
 
     @property
     def local(self) -> bool:

@@ -8,8 +8,10 @@ only ever installs the two policies defined below.
 from __future__ import annotations
 
 import base64
+import errno
 import getpass
 import hashlib
+import logging
 import os
 import select
 import socket
@@ -36,6 +38,22 @@ TIMEOUT_RC = 124
 OUTPUT_GRACE = 2.0
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
+
+# paramiko logs a traceback for every failed banner read (a host that reboots, an sshd under load)
+# and Python prints unhandled log records to stderr. A library stays quiet unless asked: `-vv`
+# attaches a handler (see `show_library_logs`).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
+
+
+def show_library_logs(stream) -> logging.Handler:
+    """Route paramiko's log records to `stream` (-vv); returns the handler, for removal."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("paramiko: %(message)s"))
+    logger = logging.getLogger("paramiko")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -164,14 +182,12 @@ class SSHTransport(Transport):
     def open(self) -> None:
         """Open the connection (again, after close or a reboot)."""
         self.close()
+        self.closed_reason = ""
         settings = self.settings
         client = paramiko.SSHClient()
         for path in settings.known_hosts_files:
             if os.path.exists(path):
-                try:
-                    client.get_host_keys().load(path)
-                except (OSError, paramiko.SSHException) as error:
-                    raise ConnectionFailed(f"cannot read known_hosts file {path}: {error}") from error
+                load_known_hosts(client.get_host_keys(), path)
         if self.accept_new_host_keys:
             client.set_missing_host_key_policy(AcceptNewHostKey(settings.known_hosts_files[0]))
         else:
@@ -201,15 +217,10 @@ class SSHTransport(Transport):
                 f"{error.key.get_name()} {fingerprint(error.key)}. This can be an attack; if the host "
                 f"was re-installed, remove the old key with `ssh-keygen -R {settings.address}`"
             ) from None
-        except paramiko.AuthenticationException as error:
-            client.close()
-            raise ConnectionFailed(f"{where}: authentication failed ({error})") from None
-        except (socket.timeout, TimeoutError):
-            client.close()
-            raise ConnectionFailed(f"{where}: no answer within {self.connect_timeout:g}s") from None
         except (OSError, paramiko.SSHException, EOFError) as error:
+            error = _real_cause(error, client.get_transport())
             client.close()
-            raise ConnectionFailed(f"{where}: {error or type(error).__name__}") from None
+            raise ConnectionFailed(f"{where}: {connect_error(error, settings, self.connect_timeout)}") from None
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(30)
@@ -237,10 +248,27 @@ class SSHTransport(Transport):
             channel.exec_command(text)
             rc, stdout, stderr = _exchange(channel, wrapped.stdin_prefix + as_bytes(stdin), timeout)
         except (OSError, EOFError, paramiko.SSHException, AttributeError) as error:
+            cause = self._lost_cause(error)
             self.close()
-            raise ConnectionFailed(f"{self.label}: connection lost ({error or type(error).__name__})") from None
+            raise ConnectionFailed(f"{self.label}: connection lost ({cause})") from None
         result = CommandResult(rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
         return finish_become(result, wrapped, become, self.label)
+
+    def _lost_cause(self, error: BaseException) -> str:
+        """Why the connection went away, in words: the transport's own error when it saved one."""
+        if self.closed_reason:
+            return self.closed_reason
+        transport = self._client.get_transport() if self._client is not None else None
+        saved = getattr(transport, "saved_exception", None) if transport is not None else None
+        for candidate in (saved, error):
+            if isinstance(candidate, ConnectionResetError):
+                return "the host reset the connection"
+            if isinstance(candidate, (EOFError, ConnectionLost)) or (
+                    isinstance(candidate, paramiko.SSHException) and "closed" in str(candidate).lower()):
+                return "the host closed the connection: sshd stopped, the host went down or rebooted"
+            if isinstance(candidate, (socket.timeout, TimeoutError)):
+                return "no answer from the host (network down?)"
+        return str(error) or type(error).__name__
 
     @property
     def user(self) -> str:
@@ -297,5 +325,81 @@ def _exchange(channel: paramiko.Channel, data: bytes, timeout: float | None) -> 
         else:
             select.select([channel], [], [], 0.2)
     status = channel.recv_exit_status()
+    # No exit status (-1): either the connection died under the command (the host is lost), or
+    # sshd sent `exit-signal` (paramiko keeps no status for it): the command was killed.
+    lost = status == -1 and not _active(channel.get_transport())
     channel.close()
+    if lost:
+        raise ConnectionLost("the connection closed before the command finished")
+    if status == -1:
+        stderr += b"\nprovision: the command was killed by a signal (no exit status)"
     return status, bytes(stdout), bytes(stderr)
+
+
+def _real_cause(error: BaseException, transport: paramiko.Transport | None) -> BaseException:
+    """paramiko can give up on a session ("No existing session") before its transport thread has
+    saved why (a banner timeout, a reset): wait a moment for that thread and take its reason."""
+    if transport is None or "No existing session" not in str(error):
+        return error
+    transport.join(2)
+    return getattr(transport, "saved_exception", None) or error
+
+
+def _active(transport: paramiko.Transport | None) -> bool:
+    return transport is not None and transport.is_active()
+
+
+class ConnectionLost(EOFError):
+    """The SSH connection ended while a command ran: the host is unreachable, not the task failed."""
+
+
+def load_known_hosts(keys: paramiko.HostKeys, path: str) -> None:
+    """Load one known_hosts file; a file paramiko cannot parse is a clear error, not a traceback."""
+    try:
+        keys.load(path)
+    except UnicodeDecodeError as error:
+        raise ConnectionFailed(f"cannot read known_hosts file {path}: byte {error.start} is not UTF-8 "
+                               "(is it a known_hosts file?)") from None
+    except paramiko.hostkeys.InvalidHostKey as error:
+        line = str(error.line)[:60] if getattr(error, "line", None) else ""
+        raise ConnectionFailed(f"cannot read known_hosts file {path}: a line holds no valid key "
+                               f"({line!r}...)") from None
+    except (OSError, paramiko.SSHException, ValueError) as error:
+        raise ConnectionFailed(f"cannot read known_hosts file {path}: {error}") from None
+
+
+_SOCKET_ERRORS = {
+    errno.ECONNREFUSED: "connection refused: nothing listens on port {port} (is sshd running?)",
+    errno.EHOSTUNREACH: "no route to host (is it up, is the address right?)",
+    errno.ENETUNREACH: "network unreachable (no route to {address})",
+    errno.ECONNRESET: "the host reset the connection before the SSH greeting",
+    errno.ETIMEDOUT: "timed out: no answer from {address} (host down or a firewall drops packets)",
+}
+
+
+def connect_error(error: BaseException, settings: SSHSettings, timeout: float) -> str:
+    """What went wrong when connecting, in the terms a user acts on (not paramiko's words)."""
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        error = next(iter(error.errors.values()))
+    if isinstance(error, paramiko.PasswordRequiredException):
+        return f"the private key is encrypted ({error}); load it into ssh-agent first"
+    if isinstance(error, paramiko.AuthenticationException):
+        keys = ", ".join(settings.key_filenames) or "the SSH agent's and the default ~/.ssh keys"
+        return (f"the server rejected user {settings.user!r} (tried {keys}); is the public key in that "
+                f"user's ~/.ssh/authorized_keys?")
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return f"timed out after {timeout:g} s: no answer (host down, wrong address, or a firewall drops packets)"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name {settings.address!r} ({error.strerror})"
+    if isinstance(error, OSError) and error.errno in _SOCKET_ERRORS:
+        return _SOCKET_ERRORS[error.errno].format(port=settings.port, address=settings.address)
+    if isinstance(error, FileNotFoundError):
+        return f"file not found: {error.filename}"
+    text = str(error)
+    if "protocol banner" in text and isinstance(error.__context__, (socket.timeout, TimeoutError)):
+        return (f"timed out after {timeout:g} s waiting for the SSH server's greeting (sshd overloaded, "
+                "or not an SSH server on that port)")
+    if "protocol banner" in text or isinstance(error, EOFError):
+        return ("the SSH server closed the connection before its greeting (sshd starting or stopping, "
+                "MaxStartups reached, or not an SSH server)")
+    return text or type(error).__name__

@@ -190,6 +190,44 @@ def test_unknown_package_fails_clearly(sandbox, apt_host, module_context):
 
 
 @pytest.mark.sandbox
+def test_an_unreachable_repository_is_named_as_the_cause(sandbox, apt_host, repo, module_context):
+    """apt-get update exits 0 when a repository cannot be reached; the package then has "no
+    installation candidate". The message must carry the fetch error, the real cause."""
+    dead = "http://127.0.0.1:9/nvidia"  # nothing listens on port 9 (discard) inside the host
+    ssh(sandbox, "host01", f"echo 'deb [trusted=yes] {dead} ./' > /etc/apt/sources.list.d/dead.list")
+    result = run_module("apt", {"name": ["libnvidia-container1"], "update_cache": True}, module_context())
+    assert result.status == "failed"
+    assert "no installation candidate for 'libnvidia-container1'; the cache update could not reach " \
+        f"{dead}/./InRelease: Could not connect to 127.0.0.1:9" in result.msg, result.msg
+    assert "Connection refused" in result.msg
+    assert repo.source_line().split()[1] not in result.msg  # the repository that answered is not blamed
+
+    # a package the reachable repository has still installs, the failure is kept as data
+    ok = run_module("apt", {"name": ["other-fake"], "update_cache": True}, module_context())
+    assert ok.status == "changed", ok.msg
+    assert [failure.split(":", 2)[:2] for failure in ok.data["fetch_failures"]] == [["http", "//127.0.0.1"]]
+
+
+def test_fetch_failures_are_read_from_apt_get_update_output():
+    from provision.modules.apt import fetch_failures
+
+    output = (  # apt 2.6 (Debian 12), a repository refused and a name that does not resolve
+        "Err:2 http://127.0.0.1:9/repo ./ InRelease\n"
+        "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n"
+        "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  "
+        "Temporary failure resolving 'deb.debian.org'\n"
+        "W: Failed to fetch http://127.0.0.1:9/repo/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). "
+        "- connect (111: Connection refused)\n"
+        "W: Some index files failed to download. They have been ignored, or old ones used instead.\n")
+    assert fetch_failures(output) == [
+        "http://deb.debian.org/debian/dists/bookworm/InRelease: Temporary failure resolving 'deb.debian.org'",
+        "http://127.0.0.1:9/repo/./InRelease: Could not connect to 127.0.0.1:9 (127.0.0.1). "
+        "- connect (111: Connection refused)",
+    ]
+    assert fetch_failures("Hit:1 http://10.0.0.1 ./ InRelease\nReading package lists...\n") == []
+
+
+@pytest.mark.sandbox
 def test_waits_for_the_dpkg_lock_instead_of_failing(sandbox, apt_host, module_context):
     run_module("apt", {"update_cache": True}, module_context())
     # slow-fake's preinst sleeps 6s while dpkg holds its lock

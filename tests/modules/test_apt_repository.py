@@ -95,3 +95,15 @@ def test_wrong_key_fails_on_the_index_update(sandbox, signed_repo, host, module_
         other.stop()
     assert result.status == "failed"
     assert "apt-get update failed" in result.msg
+
+
+@pytest.mark.sandbox
+def test_an_unreachable_repository_fails_naming_its_fetch_error(sandbox, host, module_context):
+    """apt-get update only warns (exit 0) about a repository it cannot reach; the task that just
+    added that repository must not report success with its packages missing."""
+    dead = "http://127.0.0.1:9/vendor"
+    args = {"name": "vendor", "repo": f"deb [trusted=yes] {dead} stable main"}
+    result = run_module("apt_repository", args, module_context(HOST))
+    assert result.status == "failed"
+    assert (f"/etc/apt/sources.list.d/vendor.list was written, but the repository is unreachable: "
+            f"{dead}/dists/stable/InRelease: Could not connect to 127.0.0.1:9") in result.msg, result.msg

@@ -1,0 +1,108 @@
+"""Connection errors in the words a user acts on, against real sandbox hosts and sockets.
+
+paramiko's own words ("[Errno None] Unable to connect to port 22", "Error reading SSH protocol
+banner", "Authentication failed.") say neither what happened nor what to do; and a connection
+that dies under a command must be a lost host (ConnectionFailed), not a command with an empty
+error.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from provision.errors import ConnectionFailed
+from provision.transport.ssh import SSHTransport
+from tests.conftest import connect
+
+pytestmark = pytest.mark.sandbox
+
+# Walks up from the command's shell to the sshd process serving this session and kills it: what
+# a crashed sshd, an OOM kill or a dropped network does to a session in flight.
+KILL_OWN_SESSION = r"""
+p=$$
+while [ "$p" -gt 1 ]; do
+  case "$(cat /proc/$p/comm)" in sshd*) break;; esac
+  p=$(cut -d" " -f4 /proc/$p/stat)
+done
+[ "$p" -gt 1 ] && kill -9 "$p"
+sleep 5
+echo survived
+"""
+
+
+def _connect(sandbox, host="host02", **options):
+    defaults = dict(user="root", key_filename=sandbox.key_path, known_hosts_files=[sandbox.known_hosts_path])
+    return SSHTransport.connect(sandbox.host(host).address, **{**defaults, **options})
+
+
+def test_a_session_killed_under_a_command_is_a_lost_connection(sandbox):
+    transport = connect(sandbox, "host02")
+    try:
+        with pytest.raises(ConnectionFailed, match=r"connection lost \(the host closed the connection"):
+            transport.run(KILL_OWN_SESSION)
+        assert transport.run("echo again").stdout == "again\n"  # the next command reconnects
+    finally:
+        transport.close()
+
+
+def test_refused_names_the_port(sandbox):
+    with pytest.raises(ConnectionFailed, match=r"root@[\d.]+:2: connection refused: nothing listens on port 2 "
+                                               r"\(is sshd running\?\)"):
+        _connect(sandbox, port=2)
+
+
+def test_a_rejected_key_names_the_user_and_the_key(sandbox):
+    with pytest.raises(ConnectionFailed) as caught:
+        _connect(sandbox, user="nosuchuser")
+    assert f"the server rejected user 'nosuchuser' (tried {sandbox.key_path})" in str(caught.value)
+    assert "Authentication failed." not in str(caught.value)
+
+
+def test_a_silent_server_times_out_after_the_connect_timeout():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        with pytest.raises(ConnectionFailed, match=r"timed out after 1 s waiting for the SSH server's greeting"):
+            SSHTransport.connect("127.0.0.1", port=listener.getsockname()[1], user="root",
+                                 known_hosts_files=["/dev/null"], connect_timeout=1)
+    finally:
+        listener.close()
+
+
+def test_a_server_that_hangs_up_before_greeting_says_so():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def hang_up() -> None:
+        client, _ = listener.accept()
+        client.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(ConnectionFailed, match="closed the connection before its greeting"):
+            SSHTransport.connect("127.0.0.1", port=listener.getsockname()[1], user="root",
+                                 known_hosts_files=["/dev/null"], connect_timeout=5)
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def test_an_unknown_name_is_a_resolution_error():
+    with pytest.raises(ConnectionFailed, match=r"cannot resolve the host name 'no-such-host\.invalid'"):
+        SSHTransport.connect("no-such-host.invalid", user="root", known_hosts_files=["/dev/null"], connect_timeout=2)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"host01 ssh-ed25519 AAAA\xff\xfe\n", r"byte 23 is not UTF-8"),
+    (b"host01 ssh-ed25519 !!!not-base64\n", r"a line holds no valid key \('host01 ssh-ed25519 !!!not-base64'"),
+])
+def test_a_broken_known_hosts_file_is_a_clear_error(sandbox, tmp_path, content, message):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_bytes(content)
+    with pytest.raises(ConnectionFailed, match=rf"cannot read known_hosts file {known_hosts}: {message}"):
+        _connect(sandbox, known_hosts_files=[str(known_hosts)])
