@@ -55,7 +55,13 @@ def target_of(host: Host) -> VerifyTarget:
                         variables.get("provision_known_hosts_file"), sudo, become_user, local)
 
 
-def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) -> str:
+CONTROL_PERSIST = 120  # seconds a host's one connection outlives its last test (run.py ends it)
+
+
+def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False, control_dir: str = "") -> str:
+    """The ssh_config testinfra's `ssh` backend reads (-F). With `control_dir`, each host's tests
+    share one multiplexed connection (ControlMaster): testinfra ignores a `controlpath` given in
+    the host URL, and without it every `host.run` made a full SSH handshake (~60 per host)."""
     blocks = []
     for target in targets:
         if target.local:
@@ -63,6 +69,9 @@ def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) 
         lines = [f"Host {target.name}", f"  HostName {target.address}", f"  Port {target.port}",
                  "  BatchMode yes", "  IdentitiesOnly yes" if target.key_file else "",
                  f"  StrictHostKeyChecking {'accept-new' if accept_new_host_keys else 'yes'}"]
+        if control_dir:
+            lines += ["  ControlMaster auto", f"  ControlPath {control_dir}/cm-%C",
+                      f"  ControlPersist {CONTROL_PERSIST}"]
         if target.user:
             lines.append(f"  User {target.user}")
         if target.key_file:
@@ -73,12 +82,12 @@ def ssh_config(targets: list[VerifyTarget], accept_new_host_keys: bool = False) 
     return "\n\n".join(blocks) + "\n"
 
 
-def hostspec(target: VerifyTarget, config_path: str, control_path: str) -> str:
-    """`ssh://NAME?ssh_config=...&sudo=...` for testinfra's --hosts; one multiplexed connection each.
-    A local host is `local://` (with sudo when it needs one)."""
+def hostspec(target: VerifyTarget, config_path: str) -> str:
+    """`ssh://NAME?ssh_config=...&sudo=...` for testinfra's --hosts (the multiplexing is in the
+    ssh_config). A local host is `local://` (with sudo when it needs one)."""
     sudo = {"sudo": "true", "sudo_user": target.sudo_user} if target.sudo else {}
     if target.local:
         return f"local://?{urlencode(sudo)}" if sudo else "local://"
-    query = {"ssh_config": config_path, "timeout": "10", "controlpersist": "120", "controlpath": control_path}
+    query = {"ssh_config": config_path, "timeout": "10", "controlpersist": str(CONTROL_PERSIST)}
     query.update(sudo)
     return f"ssh://{target.name}?{urlencode(query)}"

@@ -103,7 +103,7 @@ def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], si
     with tempfile.TemporaryDirectory(prefix="provision-verify-") as folder:
         config = os.path.join(folder, "ssh_config")
         with open(config, "w") as handle:
-            handle.write(ssh_config(targets, options.accept_new_host_keys))
+            handle.write(ssh_config(targets, options.accept_new_host_keys, control_dir=folder))
         variables = {name: _jsonable(resolve_variables(layer(defaults, inventory.hosts[name].vars, extra_vars,
                                                              {"inventory_hostname": name})))
                      for name in live}
@@ -115,9 +115,7 @@ def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], si
         results_path = os.path.join(folder, "results.json")
         with open(os.path.join(folder, "pytest.ini"), "w") as handle:
             handle.write("[pytest]\n")
-        controls = {target.name: os.path.join(folder, f"cm{index}") for index, target in enumerate(targets)
-                    if not target.local}
-        specs = ",".join(hostspec(target, config, controls.get(target.name, "")) for target in targets)
+        specs = ",".join(hostspec(target, config) for target in targets)
         command = [sys.executable, "-m", "pytest", "-c", os.path.join(folder, "pytest.ini"), "--rootdir", folder,
                    "-p", "provision.verify.plugin", "-p", "no:cacheprovider", "-q", "--tb=short",
                    f"--hosts={specs}", f"--provision-vars={vars_path}", f"--provision-results={results_path}"]
@@ -126,10 +124,9 @@ def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], si
         try:
             process = subprocess.run(command + files, capture_output=True, text=True, cwd=folder)
         finally:
-            for name, control in controls.items():  # end the multiplexing masters this run started
-                if os.path.exists(control):
-                    subprocess.run(["ssh", "-F", config, "-o", f"ControlPath={control}", "-O", "exit", name],
-                                   capture_output=True, timeout=10)
+            for target in targets:  # end the multiplexing masters this run started
+                if not target.local:
+                    subprocess.run(["ssh", "-F", config, "-O", "exit", target.name], capture_output=True, timeout=10)
         result.returncode = process.returncode
         result.output = process.stdout + process.stderr
         if os.path.exists(results_path):

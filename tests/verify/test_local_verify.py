@@ -29,9 +29,17 @@ TINY_ROLE = {
 
         def test_runs_as_root(host):
             assert host.run("id -un").stdout.strip() == "root"
-    """,
+
+
+        def test_records_its_connection(host):
+            # SSH_CONNECTION names the client's source port: the same on every line when the
+            # commands share one multiplexed connection, a new one per handshake otherwise
+            for _ in range(3):
+                host.run('[ -z "$SSH_CONNECTION" ] || echo "$SSH_CONNECTION" >> {CONNECTIONS}')
+    """.replace("{CONNECTIONS}", "/tmp/provision-verify-connections"),
 }
 REMOTE_MARKER = "/tmp/provision-local-verify-marker"
+CONNECTIONS = "/tmp/provision-verify-connections"
 
 
 def run_verify(folder, inventory: dict) -> tuple[subprocess.CompletedProcess, dict]:
@@ -63,7 +71,7 @@ def test_verify_a_local_host_runs_the_checks_on_this_machine(tmp_path, become):
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ssh" not in run.stdout + run.stderr
-    assert report["hosts"] == {"localhost": {"passed": 2, "failed": 0, "skipped": 0, "unreachable": False}}
+    assert report["hosts"] == {"localhost": {"passed": 3, "failed": 0, "skipped": 0, "unreachable": False}}
     assert {check["host"] for check in report["checks"]} == {"localhost"}
 
 
@@ -89,15 +97,18 @@ def test_local_and_ssh_hosts_in_one_run(sandbox, tmp_path):
                          "ansible_become": True, "tiny_marker": REMOTE_MARKER + "-admin"},
     })
     inventory["all"]["children"]["lab"]["hosts"]["host02"].update(ansible_become=True, tiny_marker=REMOTE_MARKER)
-    ssh(sandbox, "host02", f"echo host02 > {REMOTE_MARKER}; echo host02-admin > {REMOTE_MARKER}-admin")
+    ssh(sandbox, "host02", f"echo host02 > {REMOTE_MARKER}; echo host02-admin > {REMOTE_MARKER}-admin; rm -f {CONNECTIONS}")
     try:
         run, report = run_verify(tmp_path, inventory)
+        connections = ssh(sandbox, "host02", f"cat {CONNECTIONS}").stdout.splitlines()
     finally:
-        ssh(sandbox, "host02", f"rm -f {REMOTE_MARKER} {REMOTE_MARKER}-admin")
+        ssh(sandbox, "host02", f"rm -f {REMOTE_MARKER} {REMOTE_MARKER}-admin {CONNECTIONS}")
+    # host02's three commands (as root: sudo would drop SSH_CONNECTION) came over one connection
+    assert len(connections) == 3 and len(set(connections)) == 1, connections
 
     assert run.returncode == 0, run.stdout + run.stderr
     for name in ("host02", "host02-admin", "localhost"):
-        assert report["hosts"][name] == {"passed": 2, "failed": 0, "skipped": 0, "unreachable": False}, name
+        assert report["hosts"][name] == {"passed": 3, "failed": 0, "skipped": 0, "unreachable": False}, name
 
 
 def test_two_local_hosts_are_one_machine_and_refused(tmp_path):
@@ -127,12 +138,12 @@ all:
 @pytest.mark.parametrize("name, spec", [
     ("local-root", "local://"),
     ("local-other", "local://?sudo=true&sudo_user=nobody"),
-    ("ssh-root", "ssh://ssh-root?ssh_config=C&timeout=10&controlpersist=120&controlpath=M"),
-    ("ssh-admin", "ssh://ssh-admin?ssh_config=C&timeout=10&controlpersist=120&controlpath=M&sudo=true&sudo_user=root"),
-    ("ssh-plain", "ssh://ssh-plain?ssh_config=C&timeout=10&controlpersist=120&controlpath=M"),
+    ("ssh-root", "ssh://ssh-root?ssh_config=C&timeout=10&controlpersist=120"),
+    ("ssh-admin", "ssh://ssh-admin?ssh_config=C&timeout=10&controlpersist=120&sudo=true&sudo_user=root"),
+    ("ssh-plain", "ssh://ssh-plain?ssh_config=C&timeout=10&controlpersist=120"),
 ])
 def test_host_specs(tmp_path, name, spec):
     """As root (the suite's user): sudo only where the user changes, local hosts through local://."""
     path = tmp_path / "hosts.yaml"
     path.write_text(HOSTS)
-    assert hostspec(target_of(load_inventory(str(path)).hosts[name]), "C", "M") == spec
+    assert hostspec(target_of(load_inventory(str(path)).hosts[name]), "C") == spec
