@@ -2,30 +2,107 @@
 
 Exit codes: 0 all good; 1 bad input or usage; 2 a task or check failed; 3 drift found (check);
 4 some host unreachable.
+
+The easy thing to get wrong: argparse exits 2 on a usage error, and 2 means "a task failed" here.
+`_Parser` turns every usage error into a UsageError (exit 1, the usage line and one `error:` line),
+and checks what argparse's types cannot say (`-f 0`, `-T -1`, a missing `-F` file) before any
+command runs, so no host is contacted on a command line that cannot work.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from provision import __version__, shell
-from provision.errors import ProvisionError, SandboxError, ValidationFailed
+from provision.errors import ProvisionError, SandboxError, UsageError, ValidationFailed
 from provision.standin.gpus import PROFILES as GPU_PROFILES
+from provision.yamlsource import read_text
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
 
+def _at_least_one(value: Any) -> str | None:
+    return None if value is None or value >= 1 else f"must be at least 1, not {value}"
+
+
+def _seconds(value: Any) -> str | None:
+    return None if value is None or (math.isfinite(value) and value > 0) else f"must be seconds above 0, not {value:g}"
+
+
+def _port(value: Any) -> str | None:
+    return None if value is None or 0 < value < 65536 else f"must be a port number (1-65535), not {value}"
+
+
+def _existing_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    path = os.path.expanduser(value)
+    if not os.path.isfile(path):
+        return f"no such file: {value}"
+    return None if os.access(path, os.R_OK) else f"cannot read {value}"
+
+
+def _extra_vars_files(values: Any) -> str | None:
+    """`-e @FILE`: the file is read as any input file is (size, UTF-8); a problem has its place."""
+    for value in values or []:
+        text = str(value).strip()
+        if text.startswith("@"):
+            read_text(text[1:], what="extra vars file")  # raises InputError with file:line:column
+    return None
+
+
+@dataclass(frozen=True)
+class ArgumentRule:
+    """What an option's value must be, beyond its type; checked on every command that has it."""
+
+    dest: str
+    flag: str
+    problem: Callable[[Any], str | None]
+
+
+ARGUMENT_RULES = (
+    ArgumentRule("forks", "-f/--forks", _at_least_one),
+    ArgumentRule("timeout", "-T/--timeout", _seconds),
+    ArgumentRule("ssh_config", "-F/--ssh-config", _existing_file),
+    ArgumentRule("hosts", "--hosts", _at_least_one),
+    ArgumentRule("port", "-p/--port", _port),
+    ArgumentRule("extra_vars", "-e/--extra-vars", _extra_vars_files),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are bad input (UsageError, exit 1), never argparse's exit 2.
+    Subcommands are built with the same class (argparse passes it on), so each checks its own
+    arguments against ARGUMENT_RULES as soon as they are parsed."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(message, self.format_usage())
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        for rule in ARGUMENT_RULES:
+            if hasattr(namespace, rule.dest):
+                problem = rule.problem(getattr(namespace, rule.dest))
+                if problem:
+                    self.error(f"argument {rule.flag}: {problem}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="provision",
         description="Bring fleets of GPU servers to a known, verified state over SSH.",
-        epilog="Exit codes: 0 ok, 1 bad input, 2 a task failed, 3 drift found, 4 a host unreachable.",
+        epilog="Exit codes: 0 ok, 1 bad input or usage, 2 a task failed, 3 drift found, 4 a host unreachable.",
     )
     parser.add_argument("--version", action="version", version=f"provision {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -129,14 +206,18 @@ _ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     # Logs and CI read the recap too: off a terminal, do not squeeze tables into 80 columns.
     console = Console(stderr=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     errors = Console(stderr=True)
     try:
+        args = parser.parse_args(argv)
         if args.command == "sandbox":
             return run_sandbox(args, console)
         return args.handler(args, console)
+    except UsageError as error:
+        errors.print(escape(error.usage.rstrip()), highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False, soft_wrap=True)
+        return EXIT_INPUT
     except ValidationFailed as failure:
         for error in failure.errors:
             errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)

@@ -38,10 +38,24 @@ class InputError(ProvisionError):
         where = f"{self.mark}: " if self.mark else ""
         text = f"{where}{self.message}"
         if self.source_line is not None:
-            text += f"\n    {self.source_line.rstrip()}"
-            if self.mark and self.mark.column:
-                text += "\n    " + " " * (self.mark.column - 1) + "^"
+            shown, column = _window(self.source_line.rstrip(), self.mark.column if self.mark else 0)
+            text += f"\n    {shown}"
+            if column:
+                text += "\n    " + " " * (column - 1) + "^"
         return text
+
+
+SOURCE_WIDTH = 120  # a 10,000-character line (deep nesting, minified JSON) is shown around its column
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """The part of a long source line around `column` (marked with ... at a cut), and the column in it."""
+    if len(line) <= SOURCE_WIDTH:
+        return line, column
+    start = max(0, min((column or 1) - 1 - SOURCE_WIDTH // 2, len(line) - SOURCE_WIDTH))
+    head = "..." if start else ""
+    tail = "..." if start + SOURCE_WIDTH < len(line) else ""
+    return head + line[start:start + SOURCE_WIDTH] + tail, (column - start + len(head)) if column else 0
 
 
 class ValidationFailed(ProvisionError):
@@ -70,3 +84,19 @@ class SandboxError(ProvisionError):
 class BecomeFailed(ProvisionError):
     """sudo refused: wrong or missing password, or the user may not sudo. The task fails, the host
     stays reachable. The message never contains the password."""
+
+
+class LimitExceeded(ProvisionError):
+    """One input would cost the controller more than a limit allows (provision.limits): refused
+    before the memory or time is spent. Templating turns it into a failed template; loading YAML
+    into an InputError at the place that asked for it."""
+
+
+class UsageError(ProvisionError):
+    """A command line argparse or a check of the arguments refused: bad input, exit 1 (not
+    argparse's 2, which the README gives to "a task failed"). `usage` is the command's usage line."""
+
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.usage = usage

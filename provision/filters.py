@@ -17,9 +17,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from provision.errors import InputError
 from provision.yamlsource import dump as yaml_dump
+from provision.yamlsource import load_data
 
 TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
 
@@ -138,14 +138,17 @@ def to_nice_yaml(value: Any, indent: int = 4, **options: Any) -> str:
 
 
 def from_yaml(value: str) -> Any:
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError as error:
-        raise FilterError(f"from_yaml: {error}") from None
+    """YAML text (often a host's output) to data, under the limits of any YAML the controller reads:
+    a host printing an alias bomb must not take the controller down."""
+    documents = from_yaml_all(value)
+    return documents[0] if documents else None
 
 
 def from_yaml_all(value: str) -> list:
-    return list(yaml.safe_load_all(value))
+    try:
+        return load_data(str(value), "<from_yaml>")
+    except InputError as error:
+        raise FilterError(f"from_yaml: {error.message}") from None
 
 
 def b64encode(value: Any, encoding: str = "utf-8") -> str:

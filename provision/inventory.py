@@ -14,6 +14,7 @@ a deeper group wins over its parent even when the parent is listed later in the 
 """
 from __future__ import annotations
 
+import binascii
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,13 +22,18 @@ from typing import Any
 
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
-from provision.variables import layer
-from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, value_mark
+from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, read_text, value_mark
 
 GROUP_KEYS = ("hosts", "vars", "children")
 VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 CONNECTIONS = ("ssh", "smart", "paramiko", "local")  # ssh, smart and paramiko all mean ssh here
 TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
+BOOLEAN_STRINGS = TRUE_STRINGS | {"no", "off", "0", "false", "n", "f"}
+# Connection variables that must be one word of text (a number is fine: `ansible_user: 1000`).
+TEXT_VARIABLES = ("ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_become_user",
+                  "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_become_password",
+                  "ansible_become_pass", "provision_known_hosts_file")
+KNOWN_HOSTS_MARKERS = ("@cert-authority", "@revoked")
 
 
 @dataclass(frozen=True)
@@ -206,12 +212,25 @@ class _Builder:
             _update_marked(self.host_vars.setdefault(host_name, MarkedDict()), variables or {})
 
 
+def _marked_layer(*levels: dict | None) -> MarkedDict:
+    """variables.layer() that keeps where each winning value was written, for errors about it."""
+    merged = MarkedDict()
+    for level in levels:
+        if level:
+            _update_marked(merged, level)
+    return merged
+
+
 def _update_marked(target: dict, source: dict) -> None:
     """dict.update that also keeps where each value was written, for errors about it later."""
     target.update(source)
     if isinstance(target, MarkedDict) and isinstance(source, MarkedDict):
         target.key_marks.update(source.key_marks)
         target.value_marks.update(source.value_marks)
+    elif isinstance(target, MarkedDict):  # a value without a place: the old place is wrong now
+        for key in source:
+            target.key_marks.pop(key, None)
+            target.value_marks.pop(key, None)
 
 
 def _set_depths(inventory: Inventory, errors: list[InputError]) -> None:
@@ -289,6 +308,13 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     """
     builder = _Builder(path)
     data, problems = load_file_with_problems(path)
+    if (data is None and problems) or isinstance(data, (str, list)):
+        ini = _ini_line(path)
+        if ini is not None:
+            raise ValidationFailed([input_error(
+                "this looks like an INI inventory ([group] and 'host key=value' lines): provision reads YAML "
+                "inventories (all:, children:, hosts:); convert it with `ansible-inventory -i FILE --list --yaml`",
+                Mark(path, ini, 1))])
     if data is None and problems:
         raise ValidationFailed(problems)
     builder.errors.extend(problems)  # duplicate keys: reported, and the rest is still checked
@@ -316,6 +342,22 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     return inventory
 
 
+_INI_LINE = re.compile(r"^\s*(\[[^\]=:]+\]|[^\s:#=]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+)\s*$")
+
+
+def _ini_line(path: str) -> int | None:
+    """The first line that is INI inventory syntax (`[web]`, `web1 ansible_host=10.0.0.1`), if the
+    file's first meaningful line is one; None for anything else."""
+    try:
+        text = read_text(path)
+    except InputError:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith(("#", ";")):
+            return number if _INI_LINE.match(line) else None
+    return None
+
+
 def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | None) -> None:
     bases = [os.path.dirname(os.path.abspath(inventory.path))]
     if playbook_dir and os.path.abspath(playbook_dir) != bases[0]:
@@ -323,7 +365,7 @@ def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | N
     group_files = {name: [read_vars_dir(base, "group_vars", name, builder.errors) for base in bases]
                    for name in inventory.groups}
     for name, group in inventory.groups.items():
-        group.file_vars = layer(*group_files[name])
+        group.file_vars = _marked_layer(*group_files[name])
     for host in inventory.hosts.values():
         member_of = set()
         for group in inventory.groups.values():
@@ -344,8 +386,11 @@ def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | N
             builder.host_vars.get(host.name),
             *(read_vars_dir(base, "host_vars", host.name, builder.errors) for base in bases),
         ]
-        host.vars = layer(*levels)
+        host.vars = _marked_layer(*levels)
         builder.errors.extend(_connection_problems(host, levels))
+    checked: set[str] = set()
+    for host in inventory.hosts.values():
+        builder.errors.extend(_known_hosts_problems(host, checked))
 
 
 def _connection_problems(host: Host, levels: list) -> list[InputError]:
@@ -365,7 +410,62 @@ def _connection_problems(host: Host, levels: list) -> list[InputError]:
             continue
         if isinstance(port, bool) or not str(port).strip().isdigit() or not 0 < int(str(port)) < 65536:
             problems.append(input_error(f"host '{host.name}': {key} must be a port number, not {port!r}", where(key)))
+    for key in TEXT_VARIABLES:
+        value = host.vars.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
+            problems.append(input_error(f"host '{host.name}': {key} must be text, not {_kind(value)} {value!r}",
+                                        where(key)))
+        elif isinstance(value, str) and not value.strip():
+            problems.append(input_error(f"host '{host.name}': {key} is empty", where(key)))
+    become = host.vars.get("ansible_become")
+    if become is not None and not _templated(become) and not isinstance(become, bool) \
+            and str(become).strip().lower() not in BOOLEAN_STRINGS:
+        problems.append(input_error(f"host '{host.name}': ansible_become must be true or false, not {become!r}",
+                                    where("ansible_become")))
     return problems
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def _known_hosts_problems(host: Host, checked: set[str]) -> list[InputError]:
+    """The known_hosts file an inventory names, read now: a file provision cannot use is one error
+    with its line before any host is contacted, not an "unreachable" per host. Each file once."""
+    name = host.vars.get("provision_known_hosts_file")
+    if not isinstance(name, str) or _templated(name) or not name.strip():
+        return []
+    path = os.path.expanduser(name)
+    if path in checked or not os.path.exists(path):  # a file not there yet: the first accepted key makes it
+        return []
+    checked.add(path)
+    try:
+        text = read_text(path, what="known_hosts file")
+    except InputError as error:
+        return [error]
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        problem = _known_hosts_line_problem(line.strip())
+        if problem:
+            column = len(line) - len(line.lstrip()) + 1
+            problems.append(input_error(f"known_hosts file: {problem}", Mark(path, number, column)))
+    return problems
+
+
+def _known_hosts_line_problem(line: str) -> str | None:
+    """What is wrong with one known_hosts line (OpenSSH's format: [@marker] HOSTS KEYTYPE BASE64 [comment])."""
+    if not line or line.startswith("#"):
+        return None
+    fields = line.split()
+    if fields[0] in KNOWN_HOSTS_MARKERS:
+        fields = fields[1:]
+    if len(fields) < 3:
+        return "not a known_hosts line (expected: HOSTS KEY-TYPE BASE64-KEY)"
+    try:
+        binascii.a2b_base64(fields[2].encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return f"the key of {fields[0]} is not base64 text"
+    return None
 
 
 def _templated(value: Any) -> bool:

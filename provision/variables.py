@@ -49,3 +49,26 @@ def layer(*levels: Mapping[str, Any] | None) -> dict[str, Any]:
 def is_fact_name(name: str) -> bool:
     """Facts and connection settings: known to exist only at run time, so never 'undefined'."""
     return name.startswith("ansible_")
+
+
+def find_cycles(references: Mapping[str, set[str]]) -> list[list[str]]:
+    """Variables whose values refer to each other in a ring (`a: "{{ b }}"`, `b: "{{ a }}"`), each
+    ring once as a path ['a', 'b', 'a'] starting at its smallest name. `references` maps a name to
+    the names its value uses; names outside the mapping end a path (they are plain values)."""
+    cycles: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for start in sorted(references):
+        pending: list[list[str]] = [[start]]
+        explored = 0
+        while pending and explored < 10_000:  # simple paths can be many in a dense graph: rings are short
+            path = pending.pop()
+            explored += 1
+            for following in sorted(references.get(path[-1], ())):
+                if following == start:
+                    ring = path[path.index(min(path)):] + path[:path.index(min(path))]
+                    if tuple(ring) not in seen:
+                        seen.add(tuple(ring))
+                        cycles.append(ring + [ring[0]])
+                elif following in references and following not in path and following > start:
+                    pending.append(path + [following])
+    return cycles

@@ -6,14 +6,24 @@ that does not care about marks sees ordinary containers.
 
 The easy thing to get wrong: PyYAML silently keeps the last of two equal keys; Ansible users hit
 that as "my setting is ignored". Here a duplicate key is an error, pointed at the second one.
+
+Reading is bounded (provision.limits): a file larger than `file_bytes` is refused before it is
+read whole, nesting deeper than `yaml_depth` before Python's recursion gives out, and aliases
+that would add more than `yaml_alias_nodes` nodes (a "billion laughs") while composing, each
+error pointed at where it happens. NUL bytes, non-UTF-8 bytes, vault files and tags such as
+`!vault` or `!!python/...` are refused with their place too.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 from provision.errors import InputError, Mark, ValidationFailed
+from provision.limits import DEFAULT_LIMITS, Limits, readable
+
+VAULT_HEADER = "$ANSIBLE_VAULT;"
 
 
 class MarkedDict(dict):
@@ -79,13 +89,50 @@ def input_error(message: str, mark: Mark | None) -> InputError:
     return InputError(message, mark, source_line(mark))
 
 
-class _MarkingLoader(yaml.SafeLoader):
-    """SafeLoader building MarkedDict/MarkedList and collecting duplicate keys."""
+class _TooCostly(yaml.MarkedYAMLError):
+    """Valid YAML that would cost too much to load (provision.limits), raised where it happens."""
 
-    def __init__(self, stream: str, filename: str):
+
+class _MarkingLoader(yaml.SafeLoader):
+    """SafeLoader building MarkedDict/MarkedList, collecting duplicate keys, and bounding nesting
+    and alias expansion while composing (before anything is built from the nodes)."""
+
+    def __init__(self, stream: str, filename: str, limits: Limits = DEFAULT_LIMITS):
         super().__init__(stream)
         self.filename = filename
+        self.limits = limits
         self.duplicates: list[tuple[str, Mark]] = []
+        self.depth = 0
+        self.open_anchors: list[str] = []  # anchors of the nodes being composed: an alias to one loops
+        self.sizes: dict[int, int] = {}  # id(collection node) -> nodes below it, aliases expanded
+        self.aliased = 0  # nodes the aliases of this document add
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:  # type: ignore[override]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open_anchors:
+                raise _TooCostly(None, None, f"alias *{event.anchor} refers to the node that contains it "
+                                 "(a structure that loops)", event.start_mark)
+            node = super().compose_node(parent, index)
+            self.aliased += self.sizes.get(id(node), 1)
+            if self.aliased > self.limits.yaml_alias_nodes:
+                raise _TooCostly(None, None, f"aliases expand to more than {readable(self.limits.yaml_alias_nodes)} "
+                                 "nodes (a 'billion laughs'?); the limit keeps one file from taking the "
+                                 "controller's memory", event.start_mark)
+            return node
+        self.depth += 1
+        if self.depth > self.limits.yaml_depth:
+            raise _TooCostly(None, None, f"nested more than {self.limits.yaml_depth} levels deep", event.start_mark)
+        self.open_anchors.append(event.anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            self.open_anchors.pop()
+        if isinstance(node, yaml.CollectionNode):
+            children = [item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode) else node.value
+            self.sizes[id(node)] = 1 + sum(self.sizes.get(id(child), 1) for child in children)
+        return node
 
     def to_mark(self, yaml_mark: yaml.Mark) -> Mark:
         return Mark(self.filename, yaml_mark.line + 1, yaml_mark.column + 1)
@@ -129,13 +176,44 @@ _MarkingLoader.add_constructor("tag:yaml.org,2002:map", _MarkingLoader.construct
 _MarkingLoader.add_constructor("tag:yaml.org,2002:seq", _MarkingLoader.construct_yaml_seq)
 
 
+def _place(text: str, position: int) -> tuple[int, int]:
+    """1-based (line, column) of a character index."""
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _reader_error(error: yaml.reader.ReaderError, filename: str, text: str) -> InputError:
+    """A character YAML does not allow (NUL, other control characters), at its place."""
+    line, column = _place(text, error.position)
+    what = "a NUL byte: is this a binary file?" if error.character == 0 else "a control character"
+    message = f"YAML syntax error: character #x{error.character:04x} is not allowed in YAML ({what})"
+    return InputError(message, Mark(filename, line, column), text.splitlines()[line - 1] if text else None)
+
+
+def _tag_message(problem: str) -> str | None:
+    """`!vault`, `!unsafe`, `!!python/...`: say what the tag is, not only that it has no constructor."""
+    found = re.search(r"constructor for the tag '([^']*)'", problem)
+    if not found:
+        return None
+    tag = found.group(1).replace("tag:yaml.org,2002:", "!!")
+    if tag == "!vault":
+        return "an Ansible Vault value (!vault): provision does not decrypt vault data"
+    return f"YAML tag '{tag}' is not supported: provision reads plain YAML (no !vault, !unsafe or !!python tags)"
+
+
 def _syntax_error(error: yaml.YAMLError, filename: str, text: str) -> InputError:
+    if isinstance(error, yaml.reader.ReaderError):
+        return _reader_error(error, filename, text)
     problem_mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     context_mark = getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
     lines = text.splitlines()
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    if isinstance(error, _TooCostly):
+        message = f"YAML refused: {problem}"
+    elif _tag_message(problem):
+        message = f"YAML refused: {_tag_message(problem)}"
     if "\t" in problem or "'\\t'" in problem:
         message += "; tabs are not allowed for indentation in YAML, use spaces"
     if problem_mark is None:
@@ -150,16 +228,22 @@ def _syntax_error(error: yaml.YAMLError, filename: str, text: str) -> InputError
     return InputError(message, mark, line)
 
 
-def load_text_with_problems(text: str, filename: str) -> tuple[Any, list[InputError]]:
+def load_text_with_problems(text: str, filename: str,
+                            limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[InputError]]:
     """Parse YAML text: (data, problems). A syntax error gives no data; duplicate keys are problems
     but the data is kept (last value wins), so what follows in the file is still checked."""
-    loader = _MarkingLoader(text, filename)
+    if text.startswith(VAULT_HEADER):
+        return None, [InputError("an Ansible Vault encrypted file: provision does not decrypt vault files "
+                                 "(keep secrets in a file provision can read, or pass them with -e @FILE)",
+                                 Mark(filename, 1, 1), text.splitlines()[0])]
     try:
-        data = loader.get_single_data()
+        loader = _MarkingLoader(text, filename, limits)  # the reader checks every character here
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         return None, [_syntax_error(error, filename, text)]
-    finally:
-        loader.dispose()
     lines = text.splitlines()
     problems = [InputError(f"duplicate key '{key}' (YAML keeps only the last one)", mark,
                            lines[mark.line - 1] if mark.line <= len(lines) else None)
@@ -175,28 +259,58 @@ def load_text(text: str, filename: str) -> Any:
     return data
 
 
-def _read(path: str) -> str:
+def read_text(path: str, limits: Limits = DEFAULT_LIMITS, what: str = "file") -> str:
+    """A UTF-8 text file the controller reads as input, at most `limits.file_bytes` long (read no
+    further, so /dev/zero or a log file by mistake costs nothing). Errors carry the place."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(limits.file_bytes + 1)
     except FileNotFoundError:
-        raise InputError("file not found", Mark(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read file: {error}", Mark(path)) from None
+        raise InputError(f"{what} not found", Mark(path)) from None
+    except OSError as error:
+        raise InputError(f"cannot read {what}: {error.strerror or error}", Mark(path)) from None
+    if len(data) > limits.file_bytes:
+        raise InputError(f"{what} is larger than {readable(limits.file_bytes)}, the limit for an input file "
+                         "(is it the file you meant?)", Mark(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = data.decode("utf-8", errors="replace")
+        line = data.count(b"\n", 0, error.start) + 1
+        column = len(data[data.rfind(b"\n", 0, error.start) + 1:error.start].decode("utf-8", errors="replace")) + 1
+        raise InputError(f"{what} is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded "
+                         "(save it as UTF-8)", Mark(path, line, column), text.splitlines()[line - 1]) from None
 
 
-def load_file(path: str) -> Any:
+def load_file(path: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Load a YAML file with marks. A missing or unreadable file is an InputError naming it."""
-    return load_text(_read(path), path)
+    return load_text(read_text(path, limits), path)
 
 
-def load_file_with_problems(path: str) -> tuple[Any, list[InputError]]:
+def load_file_with_problems(path: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[InputError]]:
     """Like load_text_with_problems for a file; an unreadable file is a problem too."""
     try:
-        text = _read(path)
+        text = read_text(path, limits)
     except InputError as error:
         return None, [error]
-    return load_text_with_problems(text, path)
+    return load_text_with_problems(text, path, limits)
+
+
+def load_data(text: str, filename: str, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
+    """Every document of YAML that is data rather than a user's file (from_yaml, from_yaml_all):
+    the same limits as files, and a repeated key keeps the last value, as in PyYAML. Raises
+    InputError."""
+    try:
+        loader = _MarkingLoader(text, filename, limits)
+        try:
+            documents = []
+            while loader.check_data():
+                documents.append(loader.get_data())
+            return documents
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        raise _syntax_error(error, filename, text) from None
 
 
 def errors_of(error: InputError | ValidationFailed) -> list[InputError]:

@@ -33,6 +33,7 @@ BLOCK_KEYWORDS = frozenset({
     "block", "rescue", "always", "name", "when", "tags", "vars", "become", "become_user", "become_method",
     "ignore_errors", "environment", "delegate_to", "run_once", "check_mode", "no_log",
 })
+LOOP_CONTROL_KEYS = frozenset({"loop_var", "index_var", "label", "pause", "extended", "extended_allitems"})
 PLAY_KEYWORDS = frozenset({
     "hosts", "name", "vars", "vars_files", "become", "become_user", "become_method", "gather_facts",
     "serial", "max_fail_percentage", "any_errors_fatal", "roles", "pre_tasks", "tasks", "post_tasks",

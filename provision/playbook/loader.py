@@ -17,7 +17,7 @@ from provision.playbook.context import (
     PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
 from provision.playbook.model import Play, Playbook
 from provision.playbook.roles import load_role, same_role
-from provision.playbook.tasks import as_tags, literal_bool, load_task_list
+from provision.playbook.tasks import check_text, checked_bool, checked_tags, load_task_list
 from provision.templating import Templar, TemplateError, is_template
 from provision.yamlsource import load_file_with_problems, mark_of, value_mark
 
@@ -41,6 +41,9 @@ def _load_plays(path: str, context: LoadContext, chain: list[str]) -> list[Play]
     data, problems = load_file_with_problems(path)
     for each in problems:  # duplicate keys keep the data: the rest of the file is still checked
         context.add(each)
+    if data is None and not problems or data == []:
+        context.problem("the playbook has no plays: it is empty", Mark(path, 1, 1))
+        return []
     if data is None:
         return []
     if not isinstance(data, list):
@@ -84,17 +87,22 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
     if hosts is None or hosts == "":
         context.problem("play has no 'hosts:' (a host pattern such as 'all' or 'web:!db')", mark)
         hosts = ""
+    elif isinstance(hosts, dict) or isinstance(hosts, list) and any(isinstance(host, (dict, list)) for host in hosts):
+        context.problem("'hosts' must be a host pattern (text, or a list of patterns), not a mapping",
+                        value_mark(data, "hosts", mark))
+        hosts = ""
     elif isinstance(hosts, list):
         hosts = ",".join(str(host) for host in hosts)
+    check_text(data, ("name", "become_user", "become_method"), context, mark)
     for problem in pattern_problems(str(hosts)) if not is_template(str(hosts)) else []:
         context.problem(problem, value_mark(data, "hosts", mark))
     play = Play(mark=mark, hosts=str(hosts), name=data.get("name"), marks=marks)
     play.vars = _mapping(data, "vars", context, mark)
-    play.become = literal_bool(data.get("become"))
+    play.become = checked_bool(data, "become", context, mark)
     play.become_user = data.get("become_user")
-    play.gather_facts = literal_bool(data.get("gather_facts", True))
-    play.any_errors_fatal = literal_bool(data.get("any_errors_fatal", False))
-    play.tags = as_tags(data.get("tags"))
+    play.gather_facts = checked_bool(data, "gather_facts", context, mark, default=True)
+    play.any_errors_fatal = checked_bool(data, "any_errors_fatal", context, mark, default=False)
+    play.tags = checked_tags(data, context, mark)
     play.serial = _serial(data, context, mark)
     play.max_fail_percentage = _percentage(data, context, mark)
     play.vars_files, play.vars_from_files = _vars_files(data, play, context, mark)

@@ -12,14 +12,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
-from jinja2 import meta
 
 from provision.errors import InputError, Mark
 from provision.inventory import Inventory
+from provision.limits import DEFAULT_LIMITS, Limits
 from provision.playbook.context import did_you_mean
 from provision.playbook.model import Play, Playbook, Task
-from provision.templating import is_template, new_environment
-from provision.variables import MAGIC_VARIABLES, is_fact_name
+from provision.playbook.templates import (
+    constant_refusal, loop_refusal, needs_no_variable, static_problems, text_refusal, used_names)
+from provision.templating import is_template, new_environment, referenced_names
+from provision.variables import MAGIC_VARIABLES, find_cycles, is_fact_name
 from provision.yamlsource import input_error, value_mark
 
 EXPRESSION_KEYWORDS = ("when", "changed_when", "failed_when", "until")
@@ -65,25 +67,82 @@ def defined_names(playbook: Playbook, inventory: Inventory | None, extra_vars: M
     return names
 
 
-class UndefinedCheck:
-    """Finds undefined names in templates and expressions, reporting each with its mark."""
+def definitions(playbook: Playbook, inventory: Inventory | None,
+                extra_vars: Mapping[str, Any] | None) -> Iterator[tuple[str, Any, Mark | None]]:
+    """Every place a variable gets a value: (name, value, where). Registered names and set_fact keys
+    come with the value None: known only at run time, and never a template."""
+    for play in playbook.plays:
+        for level in (play.vars, play.vars_from_files):
+            yield from _level(level, play.mark)
+        for role in play.all_roles.values():
+            for level in (role.defaults, role.vars, role.params):
+                yield from _level(level, role.mark or play.mark)
+        for task in play_tasks(play):
+            if isinstance(task.vars, dict):
+                yield from _level(task.vars, task.marks.get("vars", task.mark))
+            if task.register:
+                yield task.register, None, task.mark
+            if task.module == "set_fact":
+                yield from ((str(key), None, task.mark) for key in task.args if key not in ("cacheable", "_raw_params"))
+    for host in inventory.hosts.values() if inventory is not None else ():
+        yield from _level(host.vars, host.mark)
+    yield from _level(extra_vars or {}, Mark("--extra-vars"))
 
-    def __init__(self, defined: set[str], report_undefined: bool = True):
+
+def _level(variables: Mapping[str, Any], mark: Mark | None) -> Iterator[tuple[str, Any, Mark | None]]:
+    for name, value in variables.items():
+        yield str(name), value, value_mark(variables, name, mark)
+
+
+def variable_cycles(playbook: Playbook, inventory: Inventory | None,
+                    extra_vars: Mapping[str, Any] | None) -> list[InputError]:
+    """Variables whose values need each other, so none has a value: `a: "{{ b }}"`, `b: "{{ a }}"`.
+    A name is on a ring only when EVERY value it is given somewhere refers onward (a plain value
+    anywhere, an inventory's `a: 1` for instance, may break the ring on some hosts: not reported)."""
+    environment = new_environment()
+    known: dict[str, set[str]] = {}  # template text -> names it uses (an inventory repeats its group vars)
+    references: dict[str, set[str]] = {}
+    marks: dict[str, Mark] = {}
+    for name, value, mark in definitions(playbook, inventory, extra_vars):
+        key = value if isinstance(value, str) else None
+        used = known.get(key) if key is not None and key in known else referenced_names(value, environment)
+        if key is not None:
+            known[key] = used
+        references[name] = used if name not in references else references[name] & used
+        if mark is not None and (name not in marks or not marks[name].line):
+            marks[name] = mark
+    errors = []
+    for ring in find_cycles({name: used for name, used in references.items() if used}):
+        names = " -> ".join(f"'{name}'" for name in ring)
+        message = (f"variable '{ring[0]}' refers to itself, so it has no value" if len(ring) == 2 else
+                   f"variables {names} refer to each other, so none of them has a value")
+        errors.append(input_error(message, marks.get(ring[0])))
+    return errors
+
+
+class UndefinedCheck:
+    """Finds undefined names in templates and expressions, reporting each with its mark; and what
+    else a template shows before running (provision.playbook.templates): unknown filters and tests,
+    reaches into Python internals, unsupported lookups, the cost of a template needing no variable."""
+
+    def __init__(self, defined: set[str], report_undefined: bool = True, limits: Limits = DEFAULT_LIMITS):
         self.defined = defined
         self.report_undefined = report_undefined  # False: only syntax errors (no inventory to know names)
-        self.environment: jinja2.Environment = new_environment()
+        self.limits = limits
+        self.environment: jinja2.Environment = new_environment(limits)
         self.errors: list[InputError] = []
 
-    def template(self, text: Any, mark: Mark, local: set[str] = frozenset()) -> None:
-        """Check a value that may contain templates (recursing into lists and dicts)."""
+    def template(self, text: Any, mark: Mark, local: set[str] = frozenset(), names: bool = True) -> None:
+        """Check a value that may contain templates (recursing into lists and dicts). `names=False`
+        leaves out undefined names (inventory and extra vars: used per host, checked at run time)."""
         if isinstance(text, Mapping):
             for key, item in text.items():
-                self.template(item, value_mark(text, key, mark), local)
+                self.template(item, value_mark(text, key, mark), local, names)
         elif isinstance(text, list):
             for item in text:
-                self.template(item, mark, local)
+                self.template(item, mark, local, names)
         elif is_template(text):
-            self._names(text, mark, local)
+            self._names(text, mark, local, names)
 
     def expression(self, text: Any, mark: Mark, local: set[str] = frozenset()) -> None:
         """Check a bare expression (when:, that:, var=)."""
@@ -91,39 +150,84 @@ class UndefinedCheck:
             return
         self._names(text if is_template(text) else "{{ " + text + " }}", mark, local)
 
+    def loop(self, loop: Any, mark: Mark) -> None:
+        """A loop longer than provision runs: a literal list, or a template needing no variable."""
+        tree = self._parse(loop, mark, report=False) if is_template(loop) else None
+        refusal = loop_refusal(loop, used_names(tree) if tree is not None else None, self.limits)
+        if refusal:
+            self.errors.append(input_error(refusal, mark))
+
     def template_file(self, path: str, text: str, local: set[str] = frozenset()) -> None:
         """Check a template file; errors point at the line of the file itself."""
-        try:
-            tree = self.environment.parse(text)
-        except jinja2.TemplateSyntaxError as error:
-            self.errors.append(input_error(f"template syntax error: {error.message}", Mark(path, error.lineno or 1, 1)))
+        tree = self._parse(text, Mark(path, 1, 1), report=False)
+        if tree is None:
+            try:
+                self.environment.parse(text)
+            except jinja2.TemplateSyntaxError as error:
+                self.errors.append(input_error(f"template syntax error: {error.message}",
+                                               Mark(path, error.lineno or 1, 1)))
+            except RecursionError:
+                self.errors.append(input_error("template nested too deeply to read", Mark(path, 1, 1)))
+            return
+        problems = static_problems(tree, self.environment)
+        for problem in problems:
+            self.errors.append(input_error(problem.message, Mark(path, problem.line, _column(text, problem.line, problem.word))))
+        if problems:
             return
         first_use: dict[str, int] = {}
         for node in tree.find_all(jinja2.nodes.Name):
             if node.ctx == "load":
                 first_use.setdefault(node.name, node.lineno)
-        for name in self._undefined(tree, set(local) | TEMPLATE_NAMES):
+        used = used_names(tree)
+        for name in self._undefined(used, set(local) | TEMPLATE_NAMES):
             line = first_use.get(name, 1)
             column = _column(text, line, name)
             self.errors.append(input_error(
                 f"undefined variable '{name}'{did_you_mean(name, self.defined | set(local))}", Mark(path, line, column)))
+        if needs_no_variable(used):
+            refusal = text_refusal(text, self.limits)
+            if refusal:
+                self.errors.append(input_error(refusal, Mark(path, 1, 1)))
 
-    def _names(self, text: str, mark: Mark, local: set[str]) -> None:
-        try:
-            tree = self.environment.parse(text)
-        except jinja2.TemplateSyntaxError as error:
-            self.errors.append(input_error(f"template syntax error: {error.message} in {text!r}", mark))
+    def _names(self, text: str, mark: Mark, local: set[str], names: bool = True) -> None:
+        tree = self._parse(text, mark)
+        if tree is None:
             return
-        for name in self._undefined(tree, local):
+        problems = static_problems(tree, self.environment)
+        for problem in problems:
+            self.errors.append(input_error(problem.message, mark))
+        if problems:
+            return  # an unknown filter stops Jinja2's own analysis of the names
+        used = used_names(tree)
+        for name in self._undefined(used, local) if names else []:
             self.errors.append(input_error(
                 f"undefined variable '{name}'{did_you_mean(name, self.defined | local)}", mark))
+        if needs_no_variable(used):
+            refusal = constant_refusal(text, self.limits)
+            if refusal:
+                self.errors.append(input_error(refusal, mark))
 
-    def _undefined(self, tree: jinja2.nodes.Template, local: set[str]) -> list[str]:
-        if not self.report_undefined:
+    def _parse(self, text: str, mark: Mark, report: bool = True) -> jinja2.nodes.Template | None:
+        try:
+            return self.environment.parse(text)
+        except jinja2.TemplateSyntaxError as error:
+            if report:
+                self.errors.append(input_error(f"template syntax error: {error.message} in {_short(text)!r}", mark))
+        except RecursionError:
+            if report:
+                self.errors.append(input_error("template nested too deeply to read", mark))
+        return None
+
+    def _undefined(self, used: set[str] | None, local: set[str]) -> list[str]:
+        if not self.report_undefined or used is None:
             return []
-        return [name for name in sorted(meta.find_undeclared_variables(tree))
+        return [name for name in sorted(used)
                 if not (name in self.defined or name in local or name in GLOBALS or is_fact_name(name)
                         or name in self.environment.globals)]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _column(text: str, line: int, name: str) -> int:
@@ -162,7 +266,9 @@ def check_play_names(play: Play, check: UndefinedCheck) -> None:
 def check_task_names(task: Task, check: UndefinedCheck) -> None:
     local = loop_names(task)
     if task.loop is not None:
-        check.template(task.loop, task.marks.get("loop", task.marks.get("with_items", task.mark)))
+        loop_mark = task.marks.get("loop", task.marks.get("with_items", task.mark))
+        check.template(task.loop, loop_mark)
+        check.loop(task.loop, loop_mark)
     for keyword in EXPRESSION_KEYWORDS:
         for condition in getattr(task, keyword) or []:
             check.expression(condition, task.marks.get(keyword, task.mark), local)

@@ -14,7 +14,7 @@ from typing import Any
 from provision.errors import Mark
 from provision.playbook.context import LoadContext, did_you_mean
 from provision.playbook.model import Role, Task
-from provision.playbook.tasks import as_list, as_tags, load_task_list
+from provision.playbook.tasks import as_list, checked_tags, load_task_list
 from provision.yamlsource import mark_of
 
 ROLE_ENTRY_KEYWORDS = frozenset({"role", "name", "when", "tags", "vars", "become", "become_user",
@@ -62,7 +62,7 @@ def load_role(entry: Any, context: LoadContext, mark: Mark, tasks_from: str = "m
     if isinstance(entry.get("vars"), dict):
         params.update(entry["vars"])
     role = Role(name=os.path.basename(os.path.normpath(path)), path=path, params=params,
-                when=as_list(entry.get("when")), tags=as_tags(entry.get("tags")), mark=mark)
+                when=as_list(entry.get("when")), tags=checked_tags(entry, context, mark), mark=mark)
     context.role_stack.append(path)
     try:
         dependencies = _load_meta(role, context)

@@ -12,17 +12,23 @@ is a candidate; the module registry decides, and the rest are unknown keywords.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from provision.errors import Mark
 from provision.filters import to_bool
 from provision.playbook.context import (
-    BLOCK_KEYWORDS, HANDLER_KEYWORDS, INCLUDE_ACTIONS, TASK_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext,
-    canonical_name, did_you_mean)
+    BLOCK_KEYWORDS, HANDLER_KEYWORDS, INCLUDE_ACTIONS, LOOP_CONTROL_KEYS, TASK_KEYWORDS, UNSUPPORTED_KEYWORDS,
+    LoadContext, canonical_name, did_you_mean)
 from provision.playbook.freeform import ArgsSyntaxError, parse_free_form, parse_kv
 from provision.playbook.model import Task
 from provision.templating import is_template
 from provision.yamlsource import MarkedDict, mark_of, value_mark
+
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"})
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONDITION_KEYWORDS = ("when", "changed_when", "failed_when", "until")
+TEXT_KEYWORDS = ("name", "become_user", "delegate_to", "become_method")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -40,6 +46,45 @@ def as_tags(value: Any) -> set[str]:
 def literal_bool(value: Any) -> Any:
     """yes/no/true/false -> bool; Jinja2 text is kept for the runner to render."""
     return value if is_template(value) or value is None else to_bool(value)
+
+
+def checked_bool(data: dict, key: str, context: LoadContext, mark: Mark, default: Any = None) -> Any:
+    """literal_bool of data[key], and a problem for anything that is not a boolean: `become: maybe`
+    would silently read as False."""
+    value = data.get(key, default)
+    if value is None or isinstance(value, bool) or is_template(value):
+        return literal_bool(value)
+    if isinstance(value, (str, int)) and str(value).strip().lower() in BOOLEAN_WORDS:
+        return to_bool(value)
+    context.problem(f"'{key}' must be a boolean (true/false, yes/no), not {_shown(value)}", value_mark(data, key, mark))
+    return literal_bool(default)
+
+
+def checked_tags(data: dict, context: LoadContext, mark: Mark) -> set[str]:
+    """`tags:` as a set; a mapping, or a list holding one, is a problem (str() of it is no tag)."""
+    value = data.get("tags")
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, dict) or any(isinstance(item, (dict, list, bool)) for item in items):
+        context.problem(f"'tags' must be a tag name or a list of tag names, not {_shown(value)}",
+                        value_mark(data, "tags", mark))
+        return set()
+    return as_tags(value)
+
+
+def check_text(data: dict, keys: tuple[str, ...], context: LoadContext, mark: Mark) -> None:
+    """Keywords whose value is one piece of text (`name`, `become_user`...): a mapping or list there
+    is a mistake in the YAML's shape."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, (dict, list)) or isinstance(value, bool) and key != "name":
+            context.problem(f"'{key}' must be text, not {_shown(value)}", value_mark(data, key, mark))
+
+
+def _shown(value: Any) -> str:
+    kind = next((name for type_, name in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"))
+                 if isinstance(value, type_)), type(value).__name__)
+    text = repr(value)
+    return f"{kind} {text if len(text) <= 60 else text[:60] + '...'}"
 
 
 def load_task_list(data: Any, context: LoadContext, where: Mark, base_dir: str, role: str | None,
@@ -162,27 +207,30 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
     def get(key: str) -> Any:
         return data.get(key) if key in allowed else None
 
+    check_text(data, TEXT_KEYWORDS, context, task.mark)
+    _check_shapes(data, context, task.mark)
     task.name = str(data["name"]) if data.get("name") is not None else None
     task.when = as_list(data.get("when"))
-    task.tags = as_tags(data.get("tags"))
-    task.notify = [str(item) for item in as_list(get("notify"))]
-    task.listen = [str(item) for item in as_list(get("listen"))]
+    task.tags = checked_tags(data, context, task.mark)
+    task.notify = [str(item) for item in as_list(get("notify")) if not isinstance(item, (dict, list))]
+    task.listen = [str(item) for item in as_list(get("listen")) if not isinstance(item, (dict, list))]
     task.changed_when = as_list(get("changed_when")) if "changed_when" in data else None
     task.failed_when = as_list(get("failed_when")) if "failed_when" in data else None
     task.until = as_list(get("until")) if "until" in data else None
-    task.register = str(get("register")) if get("register") is not None else None
-    task.become = literal_bool(data.get("become"))
+    task.register = _register(data, context, task.mark) if get("register") is not None else None
+    task.become = checked_bool(data, "become", context, task.mark)
     task.become_user = data.get("become_user")
-    task.ignore_errors = literal_bool(data.get("ignore_errors")) or False
-    task.check_mode = literal_bool(data.get("check_mode"))
-    task.no_log = literal_bool(data.get("no_log")) or False
-    task.run_once = literal_bool(data.get("run_once")) or False
+    task.ignore_errors = checked_bool(data, "ignore_errors", context, task.mark) or False
+    task.check_mode = checked_bool(data, "check_mode", context, task.mark)
+    task.no_log = checked_bool(data, "no_log", context, task.mark) or False
+    task.run_once = checked_bool(data, "run_once", context, task.mark) or False
     task.delegate_to = data.get("delegate_to") if "local_action" not in data else "localhost"
     task.loop_control = get("loop_control") or {}
     if not isinstance(task.loop_control, dict):
         context.problem("'loop_control' must be a mapping (loop_var:, index_var:, label:...)",
                         mark_of(data, "loop_control", task.mark))
         task.loop_control = {}
+    _check_loop_control(task.loop_control, context, mark_of(data, "loop_control", task.mark))
     _set_loop(task, data, context)
     for key, kind, default in (("vars", dict, {}), ("environment", dict, {})):
         value = data.get(key)
@@ -193,12 +241,49 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
     for key, convert in (("retries", int), ("delay", float)):
         if get(key) is not None:
             try:
-                setattr(task, key, convert(data[key]) if not is_template(data[key]) else data[key])
+                value = convert(data[key]) if not is_template(data[key]) else data[key]
+                if isinstance(data[key], bool) or not is_template(value) and value < 0:
+                    raise ValueError(key)
+                setattr(task, key, value)
             except (TypeError, ValueError):
-                context.problem(f"'{key}' must be a number, not {data[key]!r}", mark_of(data, key, task.mark))
+                context.problem(f"'{key}' must be a number from 0 up, not {data[key]!r}", mark_of(data, key, task.mark))
     method = data.get("become_method")
     if method not in (None, "sudo"):
         context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))
+
+
+def _register(data: dict, context: LoadContext, mark: Mark) -> str | None:
+    """`register:` names a variable: `register: 123` or `register: "my result"` cannot be used."""
+    name = data["register"]
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        context.problem(f"'register' must be a variable name (letters, digits, _), not {_shown(name)}",
+                        value_mark(data, "register", mark))
+        return None
+    return name
+
+
+def _check_shapes(data: dict, context: LoadContext, mark: Mark) -> None:
+    """Conditions are expressions or booleans; notify/listen name handlers: a mapping in either is a
+    YAML indentation slip, which str() would otherwise turn into a condition or a handler name."""
+    for key in CONDITION_KEYWORDS:
+        for item in as_list(data.get(key)):
+            if isinstance(item, (dict, list)):
+                context.problem(f"'{key}' must be an expression such as \"x == 1\" (or a list of them), "
+                                f"not {_shown(item)}", value_mark(data, key, mark))
+                break
+    for key in ("notify", "listen"):
+        if any(isinstance(item, (dict, list)) for item in as_list(data.get(key))):
+            context.problem(f"'{key}' must name handlers (text, or a list of text), not {_shown(data[key])}",
+                            value_mark(data, key, mark))
+
+
+def _check_loop_control(control: dict, context: LoadContext, mark: Mark) -> None:
+    for key, value in control.items():
+        where = mark_of(control, key, mark)
+        if key not in LOOP_CONTROL_KEYS:
+            context.problem(f"unknown loop_control key '{key}'{did_you_mean(str(key), LOOP_CONTROL_KEYS)}", where)
+        elif key in ("loop_var", "index_var") and not (isinstance(value, str) and IDENTIFIER.match(value)):
+            context.problem(f"loop_control '{key}' must be a variable name, not {_shown(value)}", where)
 
 
 def _set_loop(task: Task, data: dict, context: LoadContext) -> None:

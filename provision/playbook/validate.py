@@ -23,9 +23,9 @@ from provision.playbook.loader import load_playbook
 from provision.playbook.model import Play, Playbook, Task
 from provision.playbook.context import did_you_mean
 from provision.playbook.names import (
-    UndefinedCheck, check_play_names, defined_names, loop_names, names_knowable, play_tasks)
+    UndefinedCheck, check_play_names, defined_names, loop_names, names_knowable, play_tasks, variable_cycles)
 from provision.templating import is_template
-from provision.yamlsource import input_error, value_mark
+from provision.yamlsource import input_error, read_text, value_mark
 
 META_ACTIONS = frozenset({"flush_handlers", "noop", "end_host", "end_play"})
 # Arguments naming a local file that must exist: module -> (argument, folder searched first).
@@ -54,7 +54,22 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
             if task.module == "template" and names_knowable(play):
                 _check_template_file(task, check)
         check_play_names(play, check)
-    return errors + check.errors
+    _check_given_variables(inventory, extra_vars, check)
+    return errors + check.errors + variable_cycles(playbook, inventory, extra_vars)
+
+
+def _check_given_variables(inventory: Inventory | None, extra_vars: Mapping[str, Any] | None,
+                           check: UndefinedCheck) -> None:
+    """Templates in inventory and extra vars: filters, internals, cost (their names are per host).
+    A group var repeats in every host of the group: each written value is checked once."""
+    seen: set[tuple[Mark, str]] = set()
+    for host in inventory.hosts.values() if inventory is not None else ():
+        for name, value in host.vars.items():
+            mark = value_mark(host.vars, name, host.mark)
+            if (mark, repr(value)) not in seen:
+                seen.add((mark, repr(value)))
+                check.template(value, mark, names=False)
+    check.template(extra_vars or {}, Mark("--extra-vars"), names=False)
 
 
 def check_task(task: Task, handler_names: set[str]) -> list[InputError]:
@@ -181,10 +196,9 @@ def _check_template_file(task: Task, check: UndefinedCheck) -> None:
     if path is None:
         return
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        check.errors.append(input_error(f"template: cannot read {path}: {error}", _module_mark(task)))
+        text = read_text(path, check.limits, what="template")
+    except InputError as error:  # too large, not UTF-8: pointed at the template's own place
+        check.errors.append(error)
         return
     check.template_file(path, text, loop_names(task) | set(task.vars if isinstance(task.vars, dict) else {}))
 

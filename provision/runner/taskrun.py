@@ -95,7 +95,7 @@ class TaskRun:
                                      f"{type(error).__name__}: {error} (please report it)")
 
     def run_loop(self, templar: Templar) -> Outcome:
-        items = templar.render(self.task.loop)
+        items = templar.render_loop(self.task.loop)  # more than limits.loop_items: a TemplateError
         if not isinstance(items, list):
             return Outcome("failed", f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
         control = templar.render(self.task.loop_control or {})
@@ -209,7 +209,7 @@ class TaskRun:
             return []
         try:
             templar = self.templar()
-            items = [None] if task.loop is None else templar.render(task.loop)
+            items = [None] if task.loop is None else templar.render_loop(task.loop)
             if not isinstance(items, list):
                 return []
             control = templar.render(task.loop_control or {})
