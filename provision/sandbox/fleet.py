@@ -131,6 +131,9 @@ class Sandbox:
         if stale is not None:
             log(f"sandbox {name} exists already; stopping it first")
             stale.down()
+        # a run that crashed after its state file was gone (or before it was written) may have left
+        # processes and cgroups of this name: the new hosts must not join them
+        system.remove_sandbox_cgroups(name)
         with _allocation_lock(root):
             # the index is taken once the state file names it: another `up` waits, then sees it
             sandbox = cls(name=name, kind=kind, root=root, index=_free_index(root), gpus=gpus,
@@ -167,15 +170,26 @@ class Sandbox:
         return sandbox
 
     def down(self) -> None:
+        """Stop everything `up` started and remove it. Whatever will not stop is named in the
+        error, and the state file stays, so `down` run again (or `up` of this name) retries."""
+        problems = []
         for host in self.hosts:
-            host.stop()
+            problems += _attempt(host.stop)
             host.remove_network()
-        self.registry.stop(self.registry_pid)
+        problems += _attempt(lambda: self.registry.stop(self.registry_pid))
         self.registry_pid = 0
         StandinService.stop(self.standin_pid)
         self.standin_pid = 0
-        self.stop_apt_proxy()
+        problems += _attempt(self.stop_apt_proxy)
+        if not problems:  # (else they are named already; the next `down` tries again)
+            # anything else below the sandbox's cgroup (what a crashed run of this name left there)
+            problems += _attempt(lambda: system.remove_sandbox_cgroups(self.name))
         system.run("ip", "link", "del", self.bridge, check=False)
+        if problems:
+            if os.path.isdir(self.directory):
+                self.save()
+            raise SandboxError(f"sandbox {self.name} is not fully down:\n" + "\n".join(problems)
+                               + f"\nonce those processes have exited, run `provision sandbox down --name {self.name}` again")
         shutil.rmtree(self.directory, ignore_errors=True)
         if self.kind == "systemd":
             others = (Sandbox.load(name, self.root) for name in Sandbox.names(self.root))
@@ -349,6 +363,15 @@ class Sandbox:
                          "# The gpu group's vars point the GPU roles at the sandbox's STAND-INS (no GPU, no\n"
                          "# NVIDIA servers here): see provision/sandbox/gpu_stack.py for each one and why.\n")
             yaml.safe_dump(inventory, handle, sort_keys=False)
+
+
+def _attempt(step) -> list[str]:
+    """Run one step of `down`; its error as a list of one line, so the other steps still run."""
+    try:
+        step()
+    except SandboxError as error:
+        return [f"  - {error}"]
+    return []
 
 
 def _allocation_lock(root: str):

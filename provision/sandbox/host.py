@@ -111,29 +111,18 @@ class SandboxHost:
         log.close()
         self.supervisor_pid = process.pid
 
-    def own_pids(self) -> set[int]:
-        pids = system.cgroup_pids(system.cgroup_dirs(self.sandbox, self.name))
-        if self.supervisor_pid:
-            pids.add(self.supervisor_pid)
-        return {pid for pid in pids if system.alive(pid)}
-
     def stop(self, timeout: float = 10.0) -> None:
-        """Kill the host's own processes (supervisor first, so it cannot restart the host)."""
-        deadline = time.monotonic() + timeout
-        if self.supervisor_pid:
-            _kill(self.supervisor_pid)
-        while True:
-            pids = self.own_pids()
-            if not pids:
-                break
-            for pid in pids:
-                _kill(pid)
-            if time.monotonic() > deadline:
-                raise SandboxError(f"host {self.name}: processes {sorted(pids)} did not stop")
-            time.sleep(0.05)
+        """Kill every process of the host, wait until its cgroups are empty, and remove them.
+
+        Raises SandboxError naming the cgroups and processes that would not go."""
+        if self.supervisor_pid and self.directory in system.command_of(self.supervisor_pid):  # never a reused PID
+            _kill(self.supervisor_pid)  # first, so it cannot restart the host
+        try:
+            system.remove_cgroups(system.cgroup_dirs(self.sandbox, self.name), timeout)
+        except SandboxError as error:
+            raise SandboxError(f"host {self.name} of sandbox {self.sandbox} did not stop: {error}") from None
         _reap(self.supervisor_pid)
         self.supervisor_pid = 0
-        system.remove_cgroups(system.cgroup_dirs(self.sandbox, self.name))
 
     def alive(self) -> bool:
         return bool(self.supervisor_pid) and system.alive(self.supervisor_pid)
@@ -169,12 +158,7 @@ def _kill(pid: int) -> None:
         pass
 
 
-
 def _reap(pid: int) -> None:
     """Collect the supervisor's exit status when this process started it (no zombie left)."""
-    if not pid:
-        return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+    if pid:
+        system.alive(pid)  # dead by now (it was in the host's cgroups): this only reaps it

@@ -103,13 +103,23 @@ def create_cgroups(directories: list[str], device_allow: tuple[str, ...] | None 
 
 
 def _make_cgroup(directory: str) -> None:
-    """mkdir -p, but a new cpuset cgroup starts with no CPUs: copy its parent's, level by level."""
+    """mkdir -p, but a new cpuset cgroup starts with no CPUs: copy its parent's, level by level.
+
+    Another sandbox's `down` removes `provision/` the moment it is empty, maybe between our
+    making it and making our folder in it: then make it again."""
     parent = os.path.dirname(directory)
-    if not os.path.isdir(parent):
-        _make_cgroup(parent)
-    if os.path.isdir(directory):
-        return
-    os.mkdir(directory)
+    for _ in range(10):
+        if not os.path.isdir(parent):
+            _make_cgroup(parent)
+        try:
+            os.mkdir(directory)
+            break
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            continue
+    else:
+        raise SandboxError(f"cannot make cgroup {directory}: {parent} keeps disappearing")
     for name in ("cpuset.cpus", "cpuset.mems"):
         if os.path.exists(os.path.join(directory, name)):
             with open(os.path.join(parent, name)) as handle:
@@ -124,8 +134,16 @@ def _write(path: str, value: str) -> None:
         raise SandboxError(f"cannot write {value!r} to {path}: {error.strerror}") from None
 
 
+def sandbox_cgroup_dirs(sandbox: str) -> list[str]:
+    """The sandbox's own cgroup in each hierarchy: its hosts', registry's and proxy's are below."""
+    return [os.path.join(root, "provision", sandbox) for root in CGROUP_ROOTS if os.path.isdir(root)]
+
+
 def cgroup_pids(directories: list[str]) -> set[int]:
-    """PIDs in these cgroups and in every cgroup below them (a host's containers, its units)."""
+    """PIDs in these cgroups and in every cgroup below them (a host's containers, its units).
+
+    A thread-group leader that has exited while its other threads still run is listed (and keeps
+    the cgroup busy) although /proc shows it as a zombie: take the list as it is."""
     pids: set[int] = set()
     for directory in directories:
         for folder, _, files in os.walk(directory):
@@ -139,18 +157,98 @@ def cgroup_pids(directories: list[str]) -> set[int]:
     return pids
 
 
-def remove_cgroups(directories: list[str]) -> None:
+def patience(seconds: float) -> float:
+    """`seconds` on an idle machine, up to six times that on a loaded one: a killed process needs
+    CPU time to exit (a Go daemon's threads each run their own exit), and a busy CI runner has little."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * min(max(load, 1.0), 6.0)
+
+
+def remove_cgroups(directories: list[str], timeout: float = 10.0) -> None:
+    """Kill every process in these cgroups and below, wait until they are empty, remove them.
+
+    Processes keep being killed while we wait: one may fork late (containerd starting a shim) and
+    its child lands in the cgroup after the first round. rmdir is retried until the kernel lets
+    go (EBUSY while a dying process is still linked). Raises naming each cgroup that stays and
+    the processes still in it, rather than leaving them silently."""
+    directories = [directory for directory in directories if os.path.isdir(directory)]
+    waited = patience(timeout)
+    deadline = time.monotonic() + waited
+    while True:
+        _kill_cgroups(directories)
+        failures = {}
+        for directory in directories:
+            for folder, _, _ in os.walk(directory, topdown=False):
+                try:
+                    os.rmdir(folder)  # cgroup folders go with rmdir alone, deepest first
+                except FileNotFoundError:
+                    pass
+                except OSError as error:
+                    failures[folder] = error.strerror
+        if not failures:
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(f"cgroups still in use after {waited:.0f}s:\n    " + _stuck_report(failures))
+        time.sleep(0.05)
+
+
+def remove_sandbox_cgroups(sandbox: str, timeout: float = 10.0) -> None:
+    """Remove the sandbox's cgroup in every hierarchy with whatever is still below it (what a
+    crashed run left), then `provision/` above it once no other sandbox has one there."""
+    directories = sandbox_cgroup_dirs(sandbox)
+    remove_cgroups(directories, timeout)
     for directory in directories:
-        for folder, _, _ in os.walk(directory, topdown=False):
-            try:
-                os.rmdir(folder)  # cgroup folders go with rmdir alone, deepest first
-            except OSError:
-                pass
-        for path in (os.path.dirname(directory), os.path.dirname(os.path.dirname(directory))):
-            try:
-                os.rmdir(path)  # parents go only once empty: other sandboxes may still use them
-            except OSError:
-                break
+        try:
+            os.rmdir(os.path.dirname(directory))
+        except OSError:
+            pass  # other sandboxes still have theirs there
+
+
+def _kill_cgroups(directories: list[str]) -> None:
+    """SIGKILL everything in these cgroups: cgroup.kill where the kernel has it (cgroup v2, Linux
+    5.14+; it kills a whole subtree, forks in flight included), then each listed PID by signal,
+    for the v1 hierarchies and for a process that sits in some hierarchies only."""
+    for directory in directories:
+        try:
+            with open(os.path.join(directory, "cgroup.kill"), "w") as handle:
+                handle.write("1")
+        except OSError:
+            pass  # no cgroup.kill (v1, older kernel) or the cgroup is gone already
+    for pid in cgroup_pids(directories):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _stuck_report(failures: dict[str, str]) -> str:
+    """One line per cgroup that stays, its hierarchies merged, with what is still in it:
+    `/sys/fs/cgroup/{pids,memory}/provision/x/host01: 12 sshd (state D)`."""
+    deepest = [folder for folder in failures if not any(other.startswith(folder + "/") for other in failures)]
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for folder in deepest:
+        root = next((root for root in CGROUP_ROOTS if folder.startswith(root + "/")), os.path.dirname(folder))
+        pids = sorted(cgroup_pids([folder]))
+        inside = ", ".join(describe(pid) for pid in pids) or f"no process in it, yet rmdir says {failures[folder]!r}"
+        key = (os.path.dirname(root), os.path.relpath(folder, root), inside)
+        grouped.setdefault(key, []).append(os.path.basename(root))
+    lines = []
+    for (parent, path, inside), names in grouped.items():
+        hierarchies = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+        lines.append(f"{parent}/{hierarchies}/{path}: {inside}")
+    return "\n    ".join(lines)
+
+
+def describe(pid: int) -> str:
+    """`PID NAME (state S)` for an error message; the thread count too where there are several."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            head, tail = handle.read().rsplit(")", 1)
+        fields = tail.split()
+    except (OSError, IndexError):
+        return f"{pid} (gone)"
+    threads = f", {fields[17]} threads" if fields[17] != "1" else ""
+    return f"{pid} {head.split('(', 1)[1]} (state {fields[0]}{threads})"
 
 
 def command_of(pid: int) -> str:
@@ -164,7 +262,7 @@ def command_of(pid: int) -> str:
 
 def kill_all(pids: set[int], what: str, timeout: float = 10.0) -> None:
     """SIGKILL these PIDs and wait until they are gone (reaping our own children)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patience(timeout)
     while pids:
         for pid in pids:
             try:
@@ -174,11 +272,15 @@ def kill_all(pids: set[int], what: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
         pids = {pid for pid in pids if alive(pid)}
         if pids and time.monotonic() > deadline:
-            raise SandboxError(f"{what}: processes {sorted(pids)} did not stop")
+            raise SandboxError(f"{what}: processes did not stop: {', '.join(describe(pid) for pid in sorted(pids))}")
 
 
 def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (reaping it when it is our child)."""
+    """True while the process or any of its threads runs (reaping it when it is our exited child).
+
+    The easy thing to get wrong: when a multi-threaded process (dockerd, containerd, the registry)
+    is killed, its leader thread often exits first and /proc shows the process as a zombie while
+    its other threads are still exiting; it stays in its cgroups until the last one is gone."""
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -186,8 +288,9 @@ def alive(pid: int) -> bool:
         pass
     try:
         with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return fields[0] != "Z" or int(fields[17]) > 1
+    except (OSError, IndexError, ValueError):
         return False
 
 
