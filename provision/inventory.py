@@ -426,7 +426,8 @@ def _connection_problems(host: Host, levels: list) -> list[InputError]:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", bool: "a boolean"}.get(type(value), type(value).__name__)
+    return next((name for kind, name in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"))
+                 if isinstance(value, kind)), type(value).__name__)
 
 
 def _known_hosts_problems(host: Host, checked: set[str]) -> list[InputError]:
@@ -459,8 +460,8 @@ def _known_hosts_line_problem(line: str) -> str | None:
     fields = line.split()
     if fields[0] in KNOWN_HOSTS_MARKERS:
         fields = fields[1:]
-    if len(fields) < 3:
-        return "not a known_hosts line (expected: HOSTS KEY-TYPE BASE64-KEY)"
+    if len(fields) < 3 or not fields[1].startswith(("ssh-", "ecdsa-", "sk-")):
+        return "not a known_hosts line (expected: HOSTS KEY-TYPE BASE64-KEY, such as 'web1 ssh-ed25519 AAAA...')"
     try:
         binascii.a2b_base64(fields[2].encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):

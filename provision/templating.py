@@ -561,9 +561,10 @@ def resolve_variables(variables: Mapping[str, Any], passes: int = 8,
             if _has_template(value) and value != variables[key]:
                 still.append(key)
         pending = still
-    if pending:  # what still holds templates: waiting for a loop item, or on a cycle
+    waiting = [key for key in names if _has_template(resolved[key])]
+    if waiting:  # what still holds templates: waiting for a loop item, or on a ring (`a: "{{ a }}"` too)
         environment = new_environment()
-        references = {key: referenced_names(variables[key], environment) for key in pending}
+        references = {key: referenced_names(variables[key], environment) for key in waiting}
         for ring in find_cycles(references):
             for key in ring[:-1]:
                 if isinstance(variables[key], str):

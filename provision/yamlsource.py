@@ -107,6 +107,12 @@ class _MarkingLoader(yaml.SafeLoader):
         self.sizes: dict[int, int] = {}  # id(collection node) -> nodes below it, aliases expanded
         self.aliased = 0  # nodes the aliases of this document add
 
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        """`[[[[...`: refused while scanning, before PyYAML looks 1024 characters ahead at every level."""
+        if self.flow_level >= self.limits.yaml_depth:
+            raise _TooCostly(None, None, f"nested more than {self.limits.yaml_depth} levels deep", self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
     def compose_node(self, parent: Any, index: Any) -> yaml.Node:  # type: ignore[override]
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
@@ -270,8 +276,9 @@ def read_text(path: str, limits: Limits = DEFAULT_LIMITS, what: str = "file") ->
     except OSError as error:
         raise InputError(f"cannot read {what}: {error.strerror or error}", Mark(path)) from None
     if len(data) > limits.file_bytes:
+        first = data[:data.find(b"\n") if b"\n" in data[:500] else 500].decode("utf-8", errors="replace")
         raise InputError(f"{what} is larger than {readable(limits.file_bytes)}, the limit for an input file "
-                         "(is it the file you meant?)", Mark(path))
+                         "(is it the file you meant?)", Mark(path, 1, 1), first)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -129,7 +129,8 @@ def _mapping(data: dict, key: str, context: LoadContext, mark: Mark) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        context.problem(f"'{key}' must be a mapping, not {type(value).__name__}", mark_of(data, key, mark))
+        kind = "a list" if isinstance(value, list) else type(value).__name__
+        context.problem(f"'{key}' must be a mapping, not {kind}", mark_of(data, key, mark))
         return {}
     return value
 

@@ -52,7 +52,8 @@ def static_problems(tree: nodes.Template, environment: jinja2.Environment) -> li
     reaches = [(node.lineno, node.attr) for node in tree.find_all(nodes.Getattr) if _internal(node.attr)]
     reaches += [(node.lineno, _constant(node.arg)) for node in tree.find_all(nodes.Getitem) if _internal(_constant(node.arg))]
     if reaches:  # the first says it: `a.__init__.__globals__` is one reach, not two problems
-        line, name = min(reaches)
+        line = min(found for found, _ in reaches)
+        name = [name for found, name in reaches if found == line][-1]  # pre-order: the innermost is last
         problems.append(_internal_problem(name, line))
     for node in tree.find_all(nodes.Call):
         if isinstance(node.node, nodes.Name) and node.node.name in LOOKUP_FUNCTIONS and node.args:
