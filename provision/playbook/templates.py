@@ -69,12 +69,14 @@ def _constant(node: nodes.Node) -> Any:
 
 
 def _internal(name: Any) -> bool:
-    return isinstance(name, str) and name.startswith("_")
+    """`__globals__`, `_TemplateReference__context`: Python's internals, blocked on every object. A
+    key such as `_id` is not: the sandbox reads it from a dict (a JSON answer has them) at run time."""
+    return isinstance(name, str) and name.startswith("_") and "__" in name
 
 
 def _internal_problem(name: str, line: int) -> Problem:
-    return Problem(f"template reaches for '{name}': names starting with '_' are Python internals, which "
-                   "provision's sandboxed Jinja2 blocks (a template cannot run code on the controller)", line, name)
+    return Problem(f"template reaches for '{name}': Python internals are out of reach of provision's "
+                   "sandboxed Jinja2 (a template cannot run code on the controller)", line, name)
 
 
 def used_names(tree: nodes.Template) -> set[str] | None:

@@ -87,3 +87,14 @@ def test_usage_errors_are_bad_input_not_a_failed_task(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
+
+
+def test_keys_starting_with_an_underscore_are_data_not_internals(capsys, tmp_path):
+    """A JSON answer's `_id` is read from the dict, at validation and at run time alike."""
+    assert Templar({"r": {"_id": 5, "_source": {"a": 1}}}).render("{{ r._id }} {{ r['_id'] }} {{ r._source.a }}") == "5 5 1"
+    playbook = tmp_path / "site.yaml"
+    playbook.write_text("- hosts: all\n  gather_facts: false\n  vars:\n    r: {_id: 1}\n"
+                        "  tasks:\n    - debug:\n        msg: \"{{ r._id }} {{ r['_id'] }}\"\n")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("all:\n  hosts:\n    web1:\n      ansible_host: 192.0.2.1\n")
+    assert main(["lint", str(inventory), str(playbook)]) == 0, capsys.readouterr().err
