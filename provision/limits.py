@@ -3,7 +3,7 @@
 One line of YAML or Jinja2 can ask for gigabytes (`{{ range(10**9) | list }}`, a "billion laughs"
 alias bomb) or hours. Every such input is refused with a clear error instead, before any host is
 contacted when the input is known then (files, constant templates), else as the failure of the one
-task that asked for it. `LIMITS` is the one list the code reads and the README prints.
+task that asked for it. `Limits` is the one list the code reads; `describe()` is what the README prints.
 
 The easy thing to get wrong: sizes must be checked BEFORE the allocation. A check on a result comes
 after the gigabytes are taken, so operations that multiply (`*`, `**`, widths, joins of shared
@@ -44,7 +44,7 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-# What each limit bounds, in words, for `provision` docs and the README (same order as Limits).
+# What each limit bounds, in words, for the README's table (same order as Limits).
 DESCRIPTIONS: Mapping[str, str] = {
     "file_bytes": "size of any file the controller reads as input (YAML, templates, lookup('file'), -e @file)",
     "yaml_depth": "nesting of mappings and sequences in one YAML document",
