@@ -46,7 +46,9 @@ class Host:
         return CommandResult(0, "", "")
 
     def writes(self):
-        return [(command, stdin) for command, stdin in self.commands if "cat >" in command or "mkdir" in command]
+        """(destination, content) of each file written (remote_file.write_command's `dest=` line)."""
+        return [(command.split("\n", 1)[0].removeprefix("dest="), stdin) for command, stdin in self.commands
+                if command.startswith("dest=") and 'cat > "$tmp"' in command]
 
     def docker(self):
         return next(command for command, _ in self.commands if command.startswith("docker run"))
@@ -132,8 +134,8 @@ def test_a_passing_run_records_last_json_and_joins_the_rolling_baseline():
     assert result.status == "ok" and result.data["baseline_tflops"] == 610.0
     assert "--baseline-tflops 610.0" in host.docker()
     writes = dict(host.writes())
-    assert json.loads(writes["mkdir -p /var/lib/provision/gpu_verify && cat > /var/lib/provision/gpu_verify/last.json"])["checks"]
-    stored = json.loads(writes["cat > /var/lib/provision/gpu_verify/baseline.json"])
+    assert json.loads(writes["/var/lib/provision/gpu_verify/last.json"])["checks"]
+    stored = json.loads(writes["/var/lib/provision/gpu_verify/baseline.json"])
     assert stored == {"runs": [610.0, 620.0, 700.0], "bf16_tflops": 620.0}, "the oldest run leaves, the median moves up"
 
 
@@ -151,7 +153,7 @@ def test_reset_baseline_ignores_the_stored_runs():
     run(host, reset_baseline=True)
     assert "--baseline-tflops" not in host.docker()
     assert not any("baseline.json 2>/dev/null" in command for command, _ in host.commands)
-    assert json.loads(dict(host.writes())["cat > /var/lib/provision/gpu_verify/baseline.json"])["runs"] == [500.0]
+    assert json.loads(dict(host.writes())["/var/lib/provision/gpu_verify/baseline.json"])["runs"] == [500.0]
 
 
 @pytest.mark.parametrize("text, runs", [
