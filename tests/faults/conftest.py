@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from itertools import count
@@ -37,7 +38,6 @@ from tests.engine.scenario import PROVISION, sandbox_inventory
 HOSTS = ("host01", "host02", "host03")
 FAULTY = "host01"  # the host a scenario breaks
 OTHERS = ("host02", "host03")  # the hosts that must converge anyway
-STATUSES = ("failed", "unreachable")
 
 
 # ---- the `fault` marker and the survival count ---------------------------------------------------
@@ -124,6 +124,12 @@ class Run:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    def checked(self) -> Run:
+        """The JSON report, when one was written, says the exit code the process returned."""
+        if self.report is not None:
+            assert self.report["exit_code"] == self.code, (self.report["exit_code"], self.code, self.output[-3000:])
+        return self
+
     def results(self, host: str, status: str | None = None) -> list[dict]:
         assert self.report is not None, f"no JSON report was written:\n{self.output[-3000:]}"
         return [row for row in self.report["results"] if row["host"] == host and status in (None, row["status"])]
@@ -177,7 +183,8 @@ class Started:
         if os.path.exists(self.report_path):
             with open(self.report_path) as handle:
                 report = json.load(handle)
-        return Run(code, open(self.stdout_path).read(), open(self.stderr_path).read(), report, self.report_path)
+        return Run(code, open(self.stdout_path).read(), open(self.stderr_path).read(), report,
+                   self.report_path).checked()
 
 
 def wait_until(condition, what: str, timeout: float = 60, interval: float = 0.05, while_running: Started | None = None):
@@ -255,7 +262,7 @@ class Faults:
         if os.path.exists(report):
             with open(report) as handle:
                 loaded = json.load(handle)
-        return Run(code, stdout.getvalue(), stderr.getvalue(), loaded, report)
+        return Run(code, stdout.getvalue(), stderr.getvalue(), loaded, report).checked()
 
     def start(self, playbook: str, *options: str, inventory: str | None = None, umask: int | None = None,
               argv: tuple[list[str], str] | None = None) -> Started:
@@ -283,6 +290,11 @@ class Faults:
     # ---- the hosts --------------------------------------------------------------------------------
     def ssh(self, host: str, command: str, check: bool = True) -> str:
         return ssh(self.fleet, host, command, check=check).stdout
+
+    def ssh_each(self, commands: dict[str, str]) -> None:
+        """Run one command on each of several hosts at once (setting up a scenario is then one round trip)."""
+        with ThreadPoolExecutor(max_workers=len(commands) or 1) as pool:
+            list(pool.map(lambda item: self.ssh(*item), commands.items()))
 
     def sha1(self, host: str, path: str) -> str:
         """The file's sha1 on the host, or "absent"."""
@@ -387,6 +399,6 @@ def big_copy(faults) -> BigCopy:
                 dest: {copy.after}
     """, name="big-copy.yaml")
     old = OLD_CONTENT.decode().strip()
-    for host in HOSTS:
-        faults.ssh(host, f"rm -rf {copy.folder} {copy.after} && mkdir -p {copy.folder} && echo '{old}' > {copy.dest}")
+    faults.ssh_each({host: f"rm -rf {copy.folder} {copy.after} && mkdir -p {copy.folder} && echo '{old}' > {copy.dest}"
+                     for host in HOSTS})
     return copy

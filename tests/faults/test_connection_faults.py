@@ -158,6 +158,8 @@ def test_ssh_session_killed_mid_write(faults, big_copy):
     run.assert_converged(*OTHERS)
     for host in OTHERS:
         big_copy.assert_new(host)
+    wait_until(lambda: not faults.temp_files(FAULTY, big_copy.folder), f"{FAULTY}'s temp file to be removed",
+               timeout=30)
     assert faults.sha1(FAULTY, big_copy.dest) == big_copy.old_sha1, "the destination was half-written"
 
     again = faults.apply(big_copy.playbook, "-T", "5")

@@ -23,9 +23,9 @@ def docker_fleet():
 def test_bad_daemon_json_is_rolled_back(docker_fleet, faults):
     with open(docker_fleet.inventory_path) as handle:
         inventory = yaml.safe_load(handle)  # the sandbox's own: the gpu group's vars fit the docker role
-    inventory["all"]["vars"]["docker_health_timeout"] = 4  # how long a broken docker is waited for
     hosts = inventory["all"]["children"]["sandbox"]["hosts"]
     hosts["host01"]["docker_daemon_extra_options"] = {"bogus-directive": True, "default-ulimits": None}
+    hosts["host01"]["docker_health_timeout"] = 2  # dockerd refuses the file at once: no need to wait long
     broken = os.path.join(faults.folder, "broken.yaml")
     with open(broken, "w") as handle:
         yaml.safe_dump(inventory, handle)
