@@ -19,7 +19,7 @@ from provision.limits import DEFAULT_LIMITS, Limits
 from provision.playbook.context import did_you_mean
 from provision.playbook.model import Play, Playbook, Task
 from provision.playbook.templates import (
-    constant_refusal, loop_refusal, needs_no_variable, static_problems, text_refusal, used_names)
+    constant_refusal, guarded_names, loop_refusal, needs_no_variable, static_problems, text_refusal, used_names)
 from provision.templating import is_template, new_environment, referenced_names
 from provision.variables import MAGIC_VARIABLES, find_cycles, is_fact_name
 from provision.yamlsource import input_error, value_mark
@@ -179,7 +179,7 @@ class UndefinedCheck:
             if node.ctx == "load":
                 first_use.setdefault(node.name, node.lineno)
         used = used_names(tree)
-        for name in self._undefined(used, set(local) | TEMPLATE_NAMES):
+        for name in self._undefined((used or set()) - guarded_names(tree), set(local) | TEMPLATE_NAMES):
             line = first_use.get(name, 1)
             column = _column(text, line, name)
             self.errors.append(input_error(
@@ -199,7 +199,7 @@ class UndefinedCheck:
         if problems:
             return  # an unknown filter stops Jinja2's own analysis of the names
         used = used_names(tree)
-        for name in self._undefined(used, local) if names else []:
+        for name in self._undefined((used or set()) - guarded_names(tree), local) if names else []:
             self.errors.append(input_error(
                 f"undefined variable '{name}'{did_you_mean(name, self.defined | local)}", mark))
         if needs_no_variable(used):

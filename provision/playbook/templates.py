@@ -87,6 +87,26 @@ def used_names(tree: nodes.Template) -> set[str] | None:
         return None
 
 
+GUARDING_FILTERS = frozenset({"default", "d"})
+GUARDING_TESTS = frozenset({"defined", "undefined"})
+
+
+def guarded_names(tree: nodes.Template) -> set[str]:
+    """Names the template itself guards against being undefined: `x | default(...)`,
+    `x is defined`, `x.y is undefined`. Ansible's idiom for optional variables; such a name
+    needs no definition anywhere."""
+    guarded: set[str] = set()
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        names = GUARDING_FILTERS if isinstance(node, nodes.Filter) else GUARDING_TESTS
+        if node.name in names and node.node is not None:
+            root = node.node
+            while isinstance(root, (nodes.Getattr, nodes.Getitem)):
+                root = root.node
+            if isinstance(root, nodes.Name):
+                guarded.add(root.name)
+    return guarded
+
+
 def needs_no_variable(used: set[str] | None) -> bool:
     """True when the template uses no variable and no lookup: its value is the same everywhere."""
     return used is not None and used <= PURE_GLOBALS

@@ -67,6 +67,7 @@ class Transport(ABC):
 
 # --- become (sudo), shared by every transport ------------------------------------------------
 
+SUDO_RETRY_LINES = 9  # covers sudoers' passwd_tries up to 10
 _SUDO_WRONG_PASSWORD = ("Sorry, try again.", "incorrect password attempt", "no password was provided")
 _SUDO_NEEDS_PASSWORD = ("a password is required", "a terminal is required")
 _SUDO_NOT_ALLOWED = ("is not in the sudoers file", "is not allowed to execute", "may not run sudo")
@@ -120,7 +121,10 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
         f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
     )
     text = join(["sudo", "-S", "-p", "", "-H", "-u", become.user, "--", "sh", "-c", skip_to_marker + command])
-    prefix = f"{become.password}\n{marker}\n".encode()
+    # sudo -S reads a new line for each retry after a wrong password (3 by default): blank lines
+    # take those retries, so neither the marker nor the command's own stdin (a file being
+    # written) ever reaches PAM as a password attempt.
+    prefix = f"{become.password}\n{SUDO_RETRY_LINES * chr(10)}{marker}\n".encode()
     return WrappedCommand(text, prefix, become.password)
 
 

@@ -289,8 +289,8 @@ def _exchange(channel: paramiko.Channel, data: bytes, timeout: float | None) -> 
             if data:
                 channel.sendall(data)
             channel.shutdown_write()
-        except (OSError, paramiko.SSHException):
-            pass  # the command exited without reading all its input; its rc tells the story
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the command exited without reading all its input, or the connection went: the reader tells
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()

@@ -44,7 +44,7 @@ def test_controller_killed_during_a_large_write(faults, big_copy):
         big_copy.assert_new(host)
 
 
-@pytest.mark.parametrize("presses", [1])
+@pytest.mark.parametrize("presses", [1, 2])
 def test_interrupted_during_a_large_write(faults, big_copy, presses):
     started = faults.start(big_copy.playbook, "-T", "5")
     wait_until(lambda: faults.temp_files(FAULTY, big_copy.folder), f"the write to start on {FAULTY}",
