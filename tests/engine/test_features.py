@@ -146,13 +146,19 @@ def test_ctrl_c_finishes_the_task_in_flight_and_prints_the_recap(sandbox, tmp_pa
         - hosts: lab
           gather_facts: false
           tasks:
-            - {name: slow, shell: "sleep 2; echo done > /root/ctrl-c-slow"}
+            - {name: slow, shell: "touch /root/ctrl-c-started; sleep 2; echo done > /root/ctrl-c-slow"}
             - {name: never reached, shell: "touch /root/ctrl-c-after"}
     """})
+    ssh(sandbox, "host03", "rm -f /root/ctrl-c-started /root/ctrl-c-slow /root/ctrl-c-after")
     inventory = dump_inventory(tmp_path, sandbox_inventory(sandbox, ["host03"]))
+    # as from a terminal: SIGINT not ignored, even when this suite runs as a background job
     process = subprocess.Popen([PROVISION, "apply", inventory, str(tmp_path / "site.yaml")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.5)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while ssh(sandbox, "host03", "test -e /root/ctrl-c-started", check=False).returncode != 0:
+        assert time.monotonic() < deadline and process.poll() is None, "the slow task never started"
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130, output

@@ -274,7 +274,7 @@ class Faults:
             process = subprocess.Popen(
                 [PROVISION, *arguments], stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
                 env={**os.environ, "COLUMNS": "400"}, cwd=self.folder,
-                preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+                preexec_fn=lambda: _as_from_a_terminal(umask))
         return Started(process, stdout_path, stderr_path, report)
 
     # ---- history ----------------------------------------------------------------------------------
@@ -402,3 +402,11 @@ def big_copy(faults) -> BigCopy:
     faults.ssh_each({host: f"rm -rf {copy.folder} {copy.after} && mkdir -p {copy.folder} && echo '{old}' > {copy.dest}"
                      for host in HOSTS})
     return copy
+
+
+def _as_from_a_terminal(umask: int | None) -> None:
+    """In the child before exec: SIGINT as a terminal gives it (a suite started as a background
+    job inherits it ignored, and provision keeps an ignored signal ignored), and the test's umask."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if umask is not None:
+        os.umask(umask)
