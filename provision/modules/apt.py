@@ -184,6 +184,7 @@ def parse_state(output: str) -> AptState:
 
 class Apt(MayNotChange):
     name = "apt"
+    opaque = True
     spec = {
         "name": Arg("list", elements="str", aliases=("pkg", "package"),
                     help="packages, each optionally pinned: nvidia-driver=550.*"),

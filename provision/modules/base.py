@@ -9,6 +9,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol
 
+from provision.booleans import to_bool
 from provision.errors import BecomeFailed
 from provision.transport.base import Become, CommandResult, Transport
 
@@ -81,10 +82,18 @@ class ModuleContext(Protocol):
         """Close and reopen the host's connection (reboot); raises ConnectionFailed while it is down."""
 
 
+Rule = tuple[str, ...]
+
+
 class Module:
     """Base class. Subclasses set `name` and `spec` and implement read, diff and apply.
 
-    - read(): gather the current state, in one round trip where possible.
+    - read_command(): the shell text that reads the current state in one round trip (pure: built
+      from the arguments, never run here), or None when the module reads nothing on the host;
+      parse(result): the state from that command's result (pure). The runner batches the
+      read_command of upcoming tasks into one round trip (runner/prefetch.py).
+    - read(): by default read_command() then parse(); a module overrides it only when it needs more
+      round trips or no host at all, and then starts with read_command().
     - diff(current): return a plan (any value) of what must change, or None when converged.
     - apply(plan): carry the plan out and return data for the result.
     - describe(current, plan): unified diff text for --diff (optional).
@@ -99,13 +108,32 @@ class Module:
     check_mode_skip: ClassVar[bool] = False
     # Modules that take arbitrary keys (set_fact): the spec lists the known ones, others pass through.
     open_spec: ClassVar[bool] = False
+    # Running it may change the host without saying so (command, reboot, package managers): reads
+    # batched before it are stale once it has run, and it is never batched itself.
+    opaque: ClassVar[bool] = False
+    # Its `ansible_facts` are facts of the host (setup), not set_fact-level variables.
+    sets_facts: ClassVar[bool] = False
+    # Rules across arguments, Ansible's names and meaning; "given" means not None after defaults.
+    mutually_exclusive: ClassVar[tuple[Rule, ...]] = ()  # at most one of each group
+    required_one_of: ClassVar[tuple[Rule, ...]] = ()  # at least one of each group
+    required_together: ClassVar[tuple[Rule, ...]] = ()  # all or none of each group
+    required_if: ClassVar[tuple[tuple[str, Any, Rule], ...]] = ()  # (arg, value, all of these then)
 
     def __init__(self, args: dict[str, Any], context: ModuleContext):
         self.args = args
         self.context = context
 
-    def read(self) -> Any:
+    def read_command(self) -> str | None:
+        """Shell text reading the state in one round trip; None: nothing to read on the host."""
         return None
+
+    def parse(self, result: CommandResult | None) -> Any:
+        """The state from read_command's result (None when there was no command)."""
+        return None
+
+    def read(self) -> Any:
+        command = self.read_command()
+        return self.parse(self.context.run(command) if command is not None else None)
 
     def diff(self, current: Any) -> Any:
         return None
@@ -126,7 +154,11 @@ class Module:
 
         Raises ModuleFailed listing every problem at once. Pure, so validation can call it early.
         """
-        return check_args(cls.name, cls.spec, args, free_form=cls.free_form, open_spec=cls.open_spec)
+        checked = check_args(cls.name, cls.spec, args, free_form=cls.free_form, open_spec=cls.open_spec)
+        problems = rule_problems(cls, checked)
+        if problems:
+            raise ModuleFailed(f"{cls.name}: " + "; ".join(problems))
+        return checked
 
     def run(self) -> ModuleResult:
         try:
@@ -147,22 +179,6 @@ class Module:
             return ModuleResult("failed", msg=failure.msg, data=failure.data)
         except BecomeFailed as failure:
             return ModuleResult("failed", msg=str(failure))
-
-
-_TRUE = {"yes", "true", "on", "1", "y"}
-_FALSE = {"no", "false", "off", "0", "n", ""}
-
-
-def to_bool(value: Any) -> bool:
-    """Ansible's booleans: yes/no/true/false/on/off/1/0, any case."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{value!r} is not a boolean")
 
 
 def _coerce(kind: str, value: Any, elements: str | None) -> Any:
@@ -231,6 +247,31 @@ def check_args(
     if problems:
         raise ModuleFailed(f"{module}: " + "; ".join(problems))
     return result
+
+
+def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
+    """What breaks the module's cross-argument rules (pure; validation reports it before any host)."""
+    given = {name for name, value in args.items() if value is not None and value != [] and value != ""}
+    problems = []
+    for group in module.mutually_exclusive:
+        both = [name for name in group if name in given]
+        if len(both) > 1:
+            problems.append(f"arguments {' and '.join(repr(name) for name in both)} are mutually exclusive")
+    for group in module.required_one_of:
+        if not given & set(group):
+            problems.append(f"one of {', '.join(repr(name) for name in group)} is required")
+    for group in module.required_together:
+        present = [name for name in group if name in given]
+        if present and len(present) < len(group):
+            missing = [name for name in group if name not in given]
+            problems.append(f"{', '.join(repr(name) for name in present)} needs "
+                            f"{', '.join(repr(name) for name in missing)} too")
+    for name, value, needed in module.required_if:
+        if args.get(name) == value:
+            missing = [item for item in needed if item not in given]
+            if missing:
+                problems.append(f"{name}={value} requires {', '.join(repr(item) for item in missing)}")
+    return problems
 
 
 ModuleRegistry = dict[str, type[Module]]

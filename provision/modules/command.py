@@ -15,6 +15,7 @@ from provision.shell import join, quote
 
 class Command(Module):
     name = "command"
+    opaque = True  # what a command does to the host is unknown: batched reads end here
     free_form = True
     check_mode_skip = True
     spec = {

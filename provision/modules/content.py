@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join
+from provision.transport.base import CommandResult
 from provision.modules.remote_file import (
     CONTENT_LIMIT,
     FileState,
@@ -18,8 +19,10 @@ from provision.modules.remote_file import (
     attribute_command,
     describe_attributes,
     desired_mode,
+    read_command,
     read_state,
     sha1,
+    state_from,
     unified_diff,
     write_file,
 )
@@ -51,9 +54,19 @@ class ContentModule(Module):
     def wanted_content(self, state: FileState) -> bytes | None:
         raise NotImplementedError
 
+    @property
+    def content_limit(self) -> int | None:
+        return CONTENT_LIMIT if self.needs_content or self.diff_wanted else None
+
+    def read_command(self) -> str | None:
+        return read_command(self.path, self.content_limit)
+
+    def parse(self, result: CommandResult | None) -> FileState:
+        return state_from(self.path, result, self.content_limit)
+
     def read(self) -> FileState:
-        limit = CONTENT_LIMIT if self.needs_content or self.diff_wanted else None
-        state = read_state(self.context, self.path, limit)
+        limit = self.content_limit
+        state = super().read()
         if state.kind == "link" and self.follow_links:
             # edit the file the link points to and keep the link (/etc/resolv.conf), as Ansible does
             target = self.context.run(join(["readlink", "-f", "--", self.path])).stdout.strip()

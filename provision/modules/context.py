@@ -66,11 +66,15 @@ class TaskContext:
         except ProvisionError as error:
             raise ModuleFailed(str(error)) from error
 
-    def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
+    def command_text(self, command: str) -> str:
+        """The shell text `run` sends for `command` (pure): the task's environment applied."""
         if self.environment:
             # `env` applies to one program, so the whole command runs in a shell under it.
-            command = env_prefix(self.environment) + join(["sh", "-c", command])
-        return self.transport.run(command, stdin=stdin, become=self.become, timeout=timeout)
+            return env_prefix(self.environment) + join(["sh", "-c", command])
+        return command
+
+    def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
+        return self.transport.run(self.command_text(command), stdin=stdin, become=self.become, timeout=timeout)
 
     def reconnect(self) -> None:
         if self.reopen is not None:

@@ -74,6 +74,7 @@ def pin_matches(version: str, pin: str) -> bool:
 
 class Dnf(Module):
     name = "dnf"
+    opaque = True
     spec = {
         "name": Arg("list", elements="str", aliases=("pkg", "package")),
         "state": Arg("str", default="present", choices=("present", "installed", "latest", "absent", "removed")),

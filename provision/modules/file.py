@@ -17,10 +17,12 @@ from provision.modules.remote_file import (
     attribute_command,
     describe_attributes,
     desired_mode,
-    read_state,
+    read_command,
+    state_from,
 )
 from provision.modules.stat import stat_data
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 
 def _is_symbolic(mode: Any) -> bool:
@@ -50,8 +52,14 @@ class File(Module):
     def path(self) -> str:
         return self.args["path"]
 
+    def read_command(self) -> str | None:
+        return read_command(self.path, content_limit=None)  # never reads content
+
+    def parse(self, result: CommandResult | None) -> FileState:
+        return state_from(self.path, result, content_limit=None, must_read=False)
+
     def read(self) -> dict[str, Any]:
-        state = read_state(self.context, self.path, content_limit=None, must_read=False)  # never reads content
+        state = super().read()
         recurse_differs = False
         if self.args["recurse"] and state.kind == "directory":
             recurse_differs = self._tree_differs()

@@ -38,6 +38,7 @@ BOOTSTRAP = ("import os, sys, tempfile\n"
 
 class GpuVerify(Module):
     name = "gpu_verify"
+    opaque = True
     read_only = True
     spec = {
         "image": Arg("str", required=True),

@@ -26,6 +26,7 @@ LOCAL_REFUSAL = "Running reboot with local connection would reboot the control n
 
 class Reboot(Module):
     name = "reboot"
+    opaque = True
     spec = {
         "reboot_timeout": Arg("int", default=600, help="seconds to wait for the host to come back"),
         "pre_reboot_delay": Arg("int", default=0, help="seconds before rebooting"),

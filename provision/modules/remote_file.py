@@ -15,6 +15,7 @@ from typing import Any
 
 from provision.modules.base import ModuleContext, ModuleFailed
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 CONTENT_LIMIT = 1024 * 1024  # larger files are compared by checksum only; no text diff
 TEMP_PREFIX = ".provision-"  # mktemp names in the destination's folder: `.provision-XXXXXX`
@@ -81,13 +82,19 @@ def parse_state(path: str, output: str, content_wanted: bool = True, must_read: 
     return state
 
 
-def read_state(
-    context: ModuleContext, path: str, content_limit: int | None = CONTENT_LIMIT, must_read: bool = True
-) -> FileState:
-    result = context.run(read_command(path, content_limit))
+def state_from(path: str, result: CommandResult, content_limit: int | None = CONTENT_LIMIT,
+               must_read: bool = True) -> FileState:
+    """FileState from the result of `read_command(path, content_limit)` (pure)."""
     if not result.ok:
         raise ModuleFailed(f"cannot read {path}: {result.stderr.strip()}")
     return parse_state(path, result.stdout, bool(content_limit), must_read)
+
+
+def read_state(
+    context: ModuleContext, path: str, content_limit: int | None = CONTENT_LIMIT, must_read: bool = True
+) -> FileState:
+    """One round trip: for a second read inside a module's read(); the first is its read_command."""
+    return state_from(path, context.run(read_command(path, content_limit)), content_limit, must_read)
 
 
 def sha1(data: bytes) -> str:

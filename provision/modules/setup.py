@@ -10,6 +10,8 @@ from provision.modules.base import Arg, Module, ModuleFailed
 
 class Setup(Module):
     name = "setup"
+    opaque = True
+    sets_facts = True
     read_only = True
     spec = {
         "filter": Arg("list", elements="str", default=[], help="glob patterns of fact names to keep"),

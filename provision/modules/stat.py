@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from provision.modules.base import Arg, Module
-from provision.modules.remote_file import FileState, read_state
+from provision.modules.remote_file import FileState, read_command, state_from
+from provision.transport.base import CommandResult
 
 
 def stat_data(state: FileState, with_checksum: bool) -> dict[str, Any]:
@@ -43,9 +44,12 @@ class Stat(Module):
         "checksum_algorithm": Arg("str", default="sha1", choices=("sha1",)),
     }
 
-    def read(self) -> FileState:
+    def read_command(self) -> str | None:
+        return read_command(self.args["path"], content_limit=None)
+
+    def parse(self, result: CommandResult | None) -> FileState:
         # an unreadable file is still there: stat reports it without a checksum, as Ansible does
-        return read_state(self.context, self.args["path"], content_limit=None, must_read=False)
+        return state_from(self.args["path"], result, content_limit=None, must_read=False)
 
     def result_data(self, current: FileState, plan: Any) -> dict[str, Any]:
         return {"stat": stat_data(current, self.args["get_checksum"])}

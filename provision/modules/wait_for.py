@@ -36,6 +36,7 @@ port_says() {  # line by line, so a match returns at once even when the peer kee
 
 class WaitFor(MayNotChange):
     name = "wait_for"
+    opaque = True
     check_mode_skip = True
     spec = {
         "host": Arg("str", default="127.0.0.1", help="as seen from the managed host"),

@@ -18,7 +18,7 @@ from typing import Any
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.inventory import Inventory
 from provision.modules import get_module
-from provision.modules.base import Arg, ModuleFailed, check_args
+from provision.modules.base import Arg, ModuleFailed, check_args, rule_problems
 from provision.playbook.loader import load_playbook
 from provision.playbook.model import Play, Playbook, Task
 from provision.playbook.context import did_you_mean
@@ -108,7 +108,7 @@ def _argument_errors(task: Task, module: Any) -> list[InputError]:
     spec = _lenient_spec(module.spec, task.args)
     options = {"free_form": module.free_form, "open_spec": module.open_spec}
     try:
-        check_args(module.name, spec, dict(task.args), **options)
+        checked = check_args(module.name, spec, dict(task.args), **options)
         whole_ok = True
     except ModuleFailed as failure:
         whole_ok, whole_message = False, failure.msg
@@ -127,7 +127,9 @@ def _argument_errors(task: Task, module: Any) -> list[InputError]:
             hint = did_you_mean(str(key), known) if key not in known else ""
             errors.append(input_error(failure.msg + hint, mark))
     if whole_ok:
-        return errors
+        # rules across arguments (a templated value counts as given: it is known at run time)
+        return errors + [input_error(f"{module.name}: {problem}", _module_mark(task))
+                         for problem in rule_problems(module, checked)]
     aliases = {name: (name, *arg.aliases) for name, arg in spec.items()}
     missing = [name for name, arg in spec.items() if arg.required
                and all(task.args.get(key) is None for key in aliases[name])]

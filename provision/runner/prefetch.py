@@ -1,9 +1,8 @@
 """Batched reads: the read commands of upcoming tasks, sent to a host in ONE round trip.
 
 A converged host should re-check in about one round trip, not one per task. Before a task list
-runs on a host, each upcoming task's module is asked for its read step against a transport that
-only *records* the first command it would run (`Capture`). Those commands go to the host as one
-script; their outputs are kept, keyed by the exact command text and become user. When a task
+runs on a host, each upcoming task's module is asked for its `read_command()` (pure: data, no
+host). Those commands go to the host as one script; their outputs are kept, keyed by the exact command text and become user. When a task
 then really runs, its read finds its output waiting (`PrefetchTransport`) instead of a round trip.
 
 Why this is safe: a read command is a pure function of the host's state and its own text, and the
@@ -24,34 +23,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.errors import ConnectionFailed
-from provision.modules import get_module
-from provision.modules.base import ModuleFailed
+from provision.modules.base import Module, ModuleFailed
 from provision.modules.context import TaskContext
 from provision.shell import join
 from provision.templating import Templar, TemplateError
 from provision.transport.base import Become, CommandResult, Transport, wrap_become
 
-# Tasks whose execution may change the host without reporting "changed": caches end there.
-OPAQUE_MODULES = frozenset({"command", "shell", "raw", "script", "reboot", "wait_for", "setup", "apt", "dnf"})
 MARK = "@@provision-prefetch:"
 
 
-class Captured(Exception):
-    def __init__(self, command: str, become: Become | None):
-        super().__init__(command)
-        self.command = command
-        self.become = become
+class NoHost(Transport):
+    """The transport of a context built only to ask a module for its read command: read_command
+    is pure, so a call here is a bug in the module, said loudly."""
 
-
-class CaptureTransport(Transport):
-    """Records the first command a module's read step would run, and stops it there."""
-
-    name = "capture"
+    name = "none"
 
     def run(self, command: str, *, stdin=None, become=None, timeout=None) -> CommandResult:
-        if stdin is not None or (become is not None and become.password is not None):
-            raise Captured("", None)  # needs stdin (or a sudo password on stdin): not batchable
-        raise Captured(command, become)
+        raise RuntimeError(f"a module ran {command[:60]!r} while only building its read command")
 
     def close(self) -> None:
         pass
@@ -105,20 +93,21 @@ class PrefetchTransport(Transport):
         opener()
 
 
-def capture(module_name: str, args: dict[str, Any], context: TaskContext) -> tuple[str, Become | None] | None:
-    """The first read command of a module with these args, or None when there is none to batch."""
-    try:
-        module_class = get_module(module_name)
-    except KeyError:
+def read_of(module_class: type[Module], args: dict[str, Any], context: TaskContext
+            ) -> tuple[str, Become | None] | None:
+    """The read a task's module will send first, as (shell text, become), or None when there is
+    nothing to batch: an opaque module, no read on the host, arguments the task will refuse, or a
+    sudo password (it goes on stdin, and a batch has none)."""
+    if module_class.opaque:
         return None
     try:
-        module = module_class(module_class.check_args(args), context)
-        module.read()
-    except Captured as captured:
-        return (captured.command, captured.become) if captured.command else None
-    except (ModuleFailed, TemplateError, Exception):  # noqa: BLE001 - a read that fails here runs live later
+        command = module_class(module_class.check_args(args), context).read_command()
+    except ModuleFailed:
+        return None  # the task itself fails with this message when it runs
+    become = context.become
+    if command is None or (become is not None and become.password is not None):
         return None
-    return None
+    return context.command_text(command), become
 
 
 def batch_script(commands: list[tuple[str, Become | None]]) -> str:

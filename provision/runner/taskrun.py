@@ -25,7 +25,7 @@ from provision.runner.hoststate import HostState
 from provision.runner.scope import Scope
 from provision.templating import Templar, TemplateError, is_template, resolve_variables
 from provision.transport.base import Become, Transport
-from provision.runner.prefetch import OPAQUE_MODULES, CaptureTransport, PrefetchTransport, capture
+from provision.runner.prefetch import NoHost, PrefetchTransport, read_of
 from provision.transport.local import LocalTransport
 from provision.variables import layer
 
@@ -179,12 +179,12 @@ class TaskRun:
         result: ModuleResult = module(args, self.context(templar, self.transport(templar))).run()
         # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.
         probe = _literally_false(self.task.changed_when)
-        if result.status == "failed" or (not probe and (result.status == "changed" or module.name in OPAQUE_MODULES)):
+        if result.status == "failed" or (not probe and (result.status == "changed" or module.opaque)):
             self.state.cache.clear()  # the host may have moved: batched reads are stale now
         data = dict(result.data)
         facts = data.get("ansible_facts")
         if isinstance(facts, dict) and result.status != "failed":
-            if module.name == "setup":
+            if module.sets_facts:
                 self.state.facts.update(facts)
             else:
                 self.state.registered.update(facts)
@@ -205,7 +205,11 @@ class TaskRun:
         task = self.task
         if task.module in (None, "meta") or task.delegate_to is not None or self.scope.delegate_to is not None:
             return []
-        if task.until or task.module in OPAQUE_MODULES:
+        try:
+            module_class = get_module(task.module)
+        except KeyError:
+            return []
+        if task.until or module_class.opaque:
             return []
         try:
             templar = self.templar()
@@ -219,9 +223,9 @@ class TaskRun:
                 if not view.is_true(list(self.scope.when) + task.when):
                     continue
                 args = view.render(dict(task.args))
-                context = self.context(view, CaptureTransport())
+                context = self.context(view, NoHost())
                 context.check = self.check_mode(view)
-                found = capture(task.module or "", args, context)
+                found = read_of(module_class, args, context)
                 if found:
                     wanted.append(found)
             return wanted
