@@ -97,3 +97,40 @@ def run_module(name: str, args: dict, context):
     from provision.modules import get_module
 
     return get_module(name)(dict(args), context).run()
+
+
+# ---- the run's split: pure tests vs tests on sandbox hosts --------------------------------------
+
+HOST_LANE_FIXTURES = frozenset({"sandbox", "fresh_host", "module_context"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that uses the session sandbox (directly or through another fixture) is a sandbox
+    test whether or not its file says so; the lanes printed at the end rely on it."""
+    for item in items:
+        if HOST_LANE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("sandbox"):
+            item.add_marker(pytest.mark.sandbox)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Time per lane (pure: no host; sandbox: real SSH hosts) and the ten slowest tests, from the
+    run's own reports (setup + call + teardown of each test)."""
+    spent: dict[str, float] = {}
+    lane: dict[str, str] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) not in ("setup", "call", "teardown"):
+                continue
+            spent[report.nodeid] = spent.get(report.nodeid, 0.0) + report.duration
+            if "sandbox" in report.keywords:
+                lane[report.nodeid] = "sandbox"
+            lane.setdefault(report.nodeid, "pure")
+    if not spent:
+        return
+    lines = []
+    for name in ("pure", "sandbox"):
+        tests = [node for node in spent if lane[node] == name]
+        lines.append(f"{name}: {len(tests)} tests, {sum(spent[node] for node in tests):.0f} s")
+    terminalreporter.write_sep("=", "lanes: " + "; ".join(lines))
+    for node in sorted(spent, key=spent.get, reverse=True)[:10]:
+        terminalreporter.write_line(f"{spent[node]:8.1f} s  {lane[node]:7}  {node}")
