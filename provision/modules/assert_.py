@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.filters import to_bool
+from provision.booleans import to_bool
 from provision.modules.base import Arg, Module, ModuleFailed
 
 
