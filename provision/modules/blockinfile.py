@@ -64,6 +64,7 @@ class BlockInFile(ContentModule):
         "validate": Arg("str"),
         **ATTRIBUTE_ARGS,
     }
+    mutually_exclusive = (("insertbefore", "insertafter"),)  # ansible.builtin.blockinfile's
 
     def wanted_content(self, state: FileState) -> bytes | None:
         if not state.exists:

@@ -26,11 +26,25 @@ class Copy(ContentModule):
         "validate": Arg("str", help="command run on the new file before it replaces dest; %s is its path"),
         **ATTRIBUTE_ARGS,
     }
+    # Ansible's copy action: "src and content are mutually exclusive". Its other rule, "src (or
+    # content) is required", stays a run-time check: rules count an empty string as not given, and
+    # `content: ""` (an empty flag file) is a valid copy.
+    mutually_exclusive = (("content", "src"),)
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        checked = super().check_args(args)
+        dest, source = checked["dest"], checked["src"]
+        if dest.endswith("/") and source:  # into that folder: known before reading, so reads batch
+            checked["dest"] = posixpath.join(dest, posixpath.basename(source))
+        return checked
 
     def source_bytes(self) -> bytes:
         content, source = self.args.get("content"), self.args.get("src")
-        if (content is None) == (source is None):
-            raise ModuleFailed("copy needs exactly one of content or src")
+        if content is None and source is None:
+            raise ModuleFailed("copy: src (or content) is required")
+        if content is not None and source is not None:  # content: "" escapes the declared rule
+            raise ModuleFailed("copy: src and content are mutually exclusive")
         if content is not None:
             if not isinstance(content, str):
                 import json
@@ -39,12 +53,6 @@ class Copy(ContentModule):
             return content.encode()
         with open(self.context.find_file("files", source), "rb") as stream:
             return stream.read()
-
-    def run(self):
-        dest, source = self.args.get("dest"), self.args.get("src")
-        if isinstance(dest, str) and dest.endswith("/") and source:
-            self.args["dest"] = posixpath.join(dest, posixpath.basename(source))
-        return super().run()
 
     def wanted_content(self, state: FileState) -> bytes | None:
         if state.exists and not self.args["force"]:

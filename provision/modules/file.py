@@ -47,6 +47,9 @@ class File(Module):
         "access_time": Arg("str"),
         **ATTRIBUTE_ARGS,
     }
+    # Ansible fails "src is required for creating new symlinks" unless a link is already there;
+    # provision never adopts an existing link's target, so without src the task fails on every host.
+    required_if = (("state", "link", ("src",)),)
 
     @property
     def path(self) -> str:

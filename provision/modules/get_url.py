@@ -24,6 +24,7 @@ from provision.modules.remote_file import (
     desired_mode,
 )
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
@@ -73,24 +74,30 @@ class GetUrl(MayNotChange):
         return posixpath.basename(urlparse(self.check_url()).path) or "index.html"
 
     # ---- read --------------------------------------------------------------------------------
-    def read(self) -> tuple[FileState, str]:
+    def read_command(self) -> str | None:
+        """The path a download would write (dest, or the URL's file name inside a folder dest),
+        its attributes and its checksum in the `checksum` algorithm."""
         algorithm, _ = self.expected()
-        script = (
+        return (
             f"d={quote(self.args['dest'])}; b={quote(self.file_name())}\n"
             'if [ -d "$d" ]; then f="$d/$b"; else f="$d"; fi\n'
             'echo "$f"\n'
-            'if [ -f "$f" ]; then stat -c "%a %u %g %U %G" -- "$f" || exit 1; '
+            'if [ -f "$f" ]; then stat -c "%a %u %g %U %G %s" -- "$f" || exit 1; '
             f'{algorithm}sum < "$f" | cut -d" " -f1; else echo absent; fi\n'
         )
-        result = self.context.run(script)
-        lines = result.stdout.splitlines()
-        if not result.ok or len(lines) < 2:
-            raise ModuleFailed(f"get_url: cannot read {self.args['dest']}: {result.stderr.strip()}")
+
+    def parse(self, result: CommandResult | None) -> tuple[FileState, str]:
+        lines = result.stdout.splitlines() if result is not None else []
+        if result is None or not result.ok or len(lines) < 2:
+            stderr = result.stderr.strip() if result is not None else ""
+            raise ModuleFailed(f"get_url: cannot read {self.args['dest']}: {stderr}")
         path = lines[0]
         if lines[1] == "absent":
             return FileState(path, "absent"), ""
-        mode, uid, gid, owner, group = lines[1].split()
-        return FileState(path, "file", mode.rjust(4, "0"), int(uid), int(gid), owner, group), lines[2].strip()
+        mode, uid, gid, owner, group, *size = lines[1].split()
+        state = FileState(path, "file", mode.rjust(4, "0"), int(uid), int(gid), owner, group,
+                          int(size[0]) if size else 0)
+        return state, lines[2].strip() if len(lines) > 2 else ""
 
     def diff(self, current: tuple[FileState, str]) -> UrlPlan | None:
         state, digest = current

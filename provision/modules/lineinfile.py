@@ -58,6 +58,8 @@ def edit_line(text: str, args: dict) -> str:
 
     if line is None:
         raise ModuleFailed("line is required with state=present")
+    if args.get("backrefs") and regexp is None:
+        raise ModuleFailed("regexp is required with backrefs=true")
     found = [index for index, stripped in enumerate(bare) if matches(stripped)]
     if found:
         index = found[0] if args.get("firstmatch") else found[-1]
@@ -108,12 +110,16 @@ class LineInFile(ContentModule):
         "insertafter": Arg("str"),
         "insertbefore": Arg("str"),
         "firstmatch": Arg("bool", default=False),
-        "backrefs": Arg("bool", default=False),
+        # no default (false when not given): a rule counts a default as given
+        "backrefs": Arg("bool", help="false when not given"),
         "create": Arg("bool", default=False),
         "backup": Arg("bool", default=False),
         "validate": Arg("str"),
         **ATTRIBUTE_ARGS,
     }
+    # ansible.builtin.lineinfile's AnsibleModule(mutually_exclusive=...) and its check of state=present
+    mutually_exclusive = (("insertbefore", "insertafter"), ("regexp", "search_string"), ("backrefs", "search_string"))
+    required_if = (("state", "present", ("line",)),)
 
     def wanted_content(self, state: FileState) -> bytes | None:
         if not state.exists:

@@ -69,8 +69,15 @@ def test_state_absent_needs_something_to_match():
 
 
 def test_present_needs_a_line():
-    with pytest.raises(ModuleFailed, match="line is required"):
-        edit_line("a\n", args(regexp="^a"))
+    with pytest.raises(ModuleFailed, match="state=present requires 'line'"):  # the declared rule
+        args(regexp="^a")
+    with pytest.raises(ModuleFailed, match="line is required"):  # and the edit itself
+        edit_line("a\n", {"path": "/etc/x", "state": "present", "regexp": "^a"})
+
+
+def test_backrefs_need_a_regexp_as_in_ansible():
+    with pytest.raises(ModuleFailed, match="regexp is required with backrefs=true"):
+        edit_line("a\n", args(line="b", backrefs=True))
 
 
 def test_an_invalid_regexp_is_a_clear_failure():

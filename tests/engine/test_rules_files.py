@@ -1,0 +1,78 @@
+"""Cross-argument rules of the file modules (copy, lineinfile, blockinfile, file): `provision lint`
+refuses a task that would fail on every host, pointing at the module's line (file:line:col), before
+any host is contacted; the valid forms pass. The rules are Ansible's (each module's class attributes
+name their source)."""
+from __future__ import annotations
+
+import pytest
+
+from provision.cli import main
+
+INVENTORY = "all:\n  hosts:\n    web1: {ansible_host: 127.0.0.1}\n"
+HEADER = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: the task\n"
+MODULE_LINE = 5  # the line of the module's key, below HEADER
+
+
+def lint(tmp_path, task: str) -> int:
+    (tmp_path / "inventory.yaml").write_text(INVENTORY)
+    (tmp_path / "files").mkdir(exist_ok=True)
+    (tmp_path / "files" / "motd").write_text("hello\n")
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "templates" / "motd.j2").write_text("hello\n")
+    (tmp_path / "playbook.yaml").write_text(HEADER + task)
+    return main(["lint", str(tmp_path / "inventory.yaml"), str(tmp_path / "playbook.yaml")])
+
+
+REFUSED = [
+    ("copy:\n        dest: /etc/motd\n        content: hi\n        src: motd\n",
+     "copy: arguments 'content' and 'src' are mutually exclusive"),
+    ("ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"{{ greeting }}\"\n        src: motd\n"
+     "      vars:\n        greeting: hi\n",
+     "copy: arguments 'content' and 'src' are mutually exclusive"),
+    ("lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n", "lineinfile: state=present requires 'line'"),
+    ("lineinfile:\n        path: /etc/hosts\n        state: present\n", "lineinfile: state=present requires 'line'"),
+    ("lineinfile:\n        path: /etc/hosts\n        line: x\n        insertafter: a\n        insertbefore: b\n",
+     "lineinfile: arguments 'insertbefore' and 'insertafter' are mutually exclusive"),
+    ("lineinfile:\n        path: /etc/hosts\n        line: x\n        regexp: a\n        search_string: b\n",
+     "lineinfile: arguments 'regexp' and 'search_string' are mutually exclusive"),
+    ("lineinfile:\n        path: /etc/hosts\n        line: x\n        search_string: b\n        backrefs: true\n",
+     "lineinfile: arguments 'backrefs' and 'search_string' are mutually exclusive"),
+    ("blockinfile:\n        path: /etc/hosts\n        block: x\n        insertafter: a\n        insertbefore: b\n",
+     "blockinfile: arguments 'insertbefore' and 'insertafter' are mutually exclusive"),
+    ("file:\n        path: /etc/current\n        state: link\n", "file: state=link requires 'src'"),
+]
+
+
+@pytest.mark.parametrize("task, message", REFUSED, ids=[message for _, message in REFUSED])
+def test_lint_refuses_with_file_line_and_column(tmp_path, capsys, task, message):
+    assert lint(tmp_path, "      " + task) == 1
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert f"error: {tmp_path / 'playbook.yaml'}:{MODULE_LINE}:7: {message}" in err
+
+
+ACCEPTED = [
+    "copy:\n        dest: /etc/motd\n        content: hi\n",
+    "copy:\n        dest: /etc/motd\n        content: \"\"\n",  # an empty file
+    "copy:\n        dest: /etc/motd\n        src: motd\n",
+    "copy:\n        dest: /etc/\n        src: motd\n        mode: '0644'\n",
+    "template:\n        src: motd.j2\n        dest: /etc/motd\n",
+    "lineinfile:\n        path: /etc/hosts\n        line: 127.0.0.1 localhost\n",
+    "lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n        line: x\n        insertbefore: BOF\n",
+    "lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n        state: absent\n",
+    "lineinfile:\n        path: /etc/hosts\n        search_string: localhost\n        line: x\n",
+    "lineinfile:\n        path: /etc/ssh/sshd_config\n        regexp: '^Port (\\d+)'\n        line: 'Port \\1'\n"
+    "        backrefs: true\n",
+    "blockinfile:\n        path: /etc/hosts\n        block: x\n        insertafter: EOF\n",
+    "blockinfile:\n        path: /etc/hosts\n        state: absent\n",
+    "file:\n        path: /etc/current\n        src: /opt/v2\n        state: link\n",
+    "file:\n        path: /etc/current\n        src: /opt/v2\n",
+    "file:\n        path: /etc/ssl\n        state: directory\n",
+    "get_url:\n        url: https://example.com/a.run\n        dest: /opt/\n        checksum: sha256:00ff\n",
+    "stat:\n        path: /etc/hosts\n",
+    "json_merge:\n        path: /etc/docker/daemon.json\n        keys: {debug: true}\n",
+]
+
+
+@pytest.mark.parametrize("task", ACCEPTED)
+def test_lint_accepts_the_valid_forms(tmp_path, capsys, task):
+    assert lint(tmp_path, "      " + task) == 0, capsys.readouterr()
