@@ -1,16 +1,20 @@
 """command and shell: run something on the host and register rc/stdout/stderr.
 
 Always "changed" (provision cannot know what a command did) unless `creates`/`removes` say it
-is not needed. The easy thing to get wrong: `command` must not go through a shell — its words are
+is not needed: that test is the module's read (one `[ -e ]` per path, one round trip). Registered
+as Ansible does: cmd, rc, stdout, stderr, stdout_lines, stderr_lines, start, end, delta, msg.
+The easy thing to get wrong: `command` must not go through a shell — its words are
 quoted one by one, so `*`, `|` and `$HOME` reach the program literally; `shell` is for pipes.
 """
 from __future__ import annotations
 
+import datetime
 import shlex
 from typing import Any
 
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 
 class Command(Module):
@@ -18,6 +22,10 @@ class Command(Module):
     opaque = True  # what a command does to the host is unknown: batched reads end here
     free_form = True
     check_mode_skip = True
+    # Ansible: `cmd` cannot be used with other raw parameters (playbook/task.py), and "only command or
+    # argv can be given, not both" / "no command given" (modules/command.py).
+    mutually_exclusive = (("_raw_params", "cmd", "argv"),)
+    required_one_of = (("_raw_params", "cmd", "argv"),)
     spec = {
         "cmd": Arg("str", help="the command line (or give it free-form)"),
         "argv": Arg("list", help="the command as a list of words, none of them interpreted"),
@@ -49,33 +57,35 @@ class Command(Module):
     def display_command(self) -> Any:
         return self.args.get("argv") or self._raw_command()
 
-    def read(self) -> str | None:
-        """Why the command is skipped (creates/removes), or None: one test, one round trip."""
+    def read_command(self) -> str | None:
+        """One test per path, printing why the command is skipped; None when there is nothing to test."""
         creates, removes = self.args.get("creates"), self.args.get("removes")
-        if not creates and not removes:
-            return None
         tests = []
         if creates:
             tests.append(f"[ -e {quote(creates)} ] && echo creates")
         if removes:
             tests.append(f"[ -e {quote(removes)} ] || echo removes")
-        result = self.context.run("; ".join(tests) + "; true")
-        reasons = result.stdout.split()
-        if "creates" in reasons:
-            return f"skipped, since {creates} exists"
-        if "removes" in reasons:
-            return f"skipped, since {removes} does not exist"
+        return "; ".join(tests) + "; true" if tests else None
+
+    def parse(self, result: CommandResult | None) -> dict[str, str] | None:
+        """Why the command is skipped, as Ansible registers it (msg and stdout), or None: it runs."""
+        reasons = result.stdout.split() if result is not None else []
+        for reason, path, outcome in (("creates", self.args.get("creates"), "exists"),
+                                      ("removes", self.args.get("removes"), "does not exist")):
+            if reason in reasons:
+                return {"msg": f"Did not run command since '{path}' {outcome}",
+                        "stdout": f"skipped, since {path} {outcome}"}
         return None
 
-    def diff(self, current: str | None) -> Any:
+    def diff(self, current: dict[str, str] | None) -> Any:
         return None if current else "run"
 
-    def result_data(self, current: str | None, plan: Any) -> dict[str, Any]:
-        data = {"cmd": self.display_command(), "rc": 0, "stdout": "", "stderr": "",
-                "stdout_lines": [], "stderr_lines": []}
-        if current:
-            data["msg"] = current
-        return data
+    def result_data(self, current: dict[str, str] | None, plan: Any) -> dict[str, Any]:
+        """Registered when the command did not run: skipped by creates/removes, or check mode."""
+        stdout = current["stdout"] if current else ""
+        return {"cmd": self.display_command(), "rc": 0, "stdout": stdout, "stderr": "",
+                "stdout_lines": stdout.splitlines(), "stderr_lines": [], "start": None, "end": None,
+                "delta": None, "msg": current["msg"] if current else "Command would have run if not in check mode"}
 
     def apply(self, plan: Any) -> dict[str, Any]:
         text = self.command_text()
@@ -84,15 +94,23 @@ class Command(Module):
         stdin = self.args.get("stdin")
         if stdin is not None and self.args["stdin_add_newline"]:
             stdin += "\n"
+        start = datetime.datetime.now()
         result = self.context.run(text, stdin=stdin, timeout=self.args.get("timeout"))
+        end = datetime.datetime.now()
+        return self.registered(result, start, end)
+
+    def registered(self, result: CommandResult, start: datetime.datetime, end: datetime.datetime) -> dict[str, Any]:
+        """What `register` keeps of a run, with Ansible's keys (pure); a non-zero rc fails with it."""
         stdout, stderr = result.stdout, result.stderr
         if self.args["strip_empty_ends"]:
             stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
         data = {
             "cmd": self.display_command(), "rc": result.rc, "stdout": stdout, "stderr": stderr,
             "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines(),
+            "start": str(start), "end": str(end), "delta": str(end - start), "msg": "",
         }
         if result.rc != 0:
+            data["msg"] = "non-zero return code"
             detail = (stderr or stdout).strip().splitlines()[-3:]
             raise ModuleFailed(f"non-zero return code {result.rc}" + (": " + " | ".join(detail) if detail else ""), data)
         return data
@@ -100,6 +118,8 @@ class Command(Module):
 
 class Shell(Command):
     name = "shell"
+    mutually_exclusive = (("_raw_params", "cmd"),)
+    required_one_of = (("_raw_params", "cmd"),)
     spec = {**Command.spec, "executable": Arg("path", help="shell to run the text with (default sh)")}
     spec.pop("argv")
 

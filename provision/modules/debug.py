@@ -13,6 +13,8 @@ from provision.modules.base import Arg, Module, ModuleFailed
 class Debug(Module):
     name = "debug"
     read_only = True
+    # Ansible: "msg" and "var" are mutually exclusive (plugins/action/debug.py's argument spec)
+    mutually_exclusive = (("msg", "var"),)
     spec = {
         "msg": Arg("raw"),
         "var": Arg("str"),
@@ -20,9 +22,8 @@ class Debug(Module):
     }
 
     def read(self) -> dict[str, Any]:
+        """Decided on this machine: no command on the host."""
         if self.args.get("var") is not None:
-            if self.args.get("msg") is not None:
-                raise ModuleFailed("debug takes msg or var, not both")
             expression = self.args["var"]
             try:
                 return {expression: self.context.evaluate(expression)}

@@ -22,6 +22,7 @@ from provision.gpu.packages import upstream_version
 from provision.gpu.errors import GpuError
 from provision.modules.base import Arg, Module
 from provision.shell import join
+from provision.transport.base import CommandResult
 
 # Kernel module packages of every layout: Ubuntu <= 580 (nvidia-dkms-580[-open]), Ubuntu >= 590
 # (nvidia-dkms[-open]), NVIDIA's Debian repo (nvidia-kernel[-open]-dkms), Canonical's signed prebuilt
@@ -99,10 +100,12 @@ class GpuDriverFacts(Module):
                                help="the package whose upstream version is the installed driver"),
     }
 
-    def read(self) -> dict[str, Any]:
-        packages = list(self.args["packages"] or [])
-        result = self.context.run(driver_state_script(packages))
-        return parse_driver_state(result.stdout, packages, self.args["version_package"])
+    def read_command(self) -> str | None:
+        return driver_state_script(list(self.args["packages"] or []))
+
+    def parse(self, result: CommandResult | None) -> dict[str, Any]:
+        return parse_driver_state(result.stdout if result else "", list(self.args["packages"] or []),
+                                  self.args["version_package"])
 
     def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
         return current

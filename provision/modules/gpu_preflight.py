@@ -31,6 +31,7 @@ from provision.gpu.packages import driver_package_plan
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.gpu_driver_facts import driver_state_script, parse_driver_state
 from provision.shell import quote
+from provision.transport.base import CommandResult
 
 READ_SCRIPT = r"""
 s() { printf '\n@@provision:%s@@\n' "$1"; }
@@ -61,13 +62,17 @@ class GpuPreflight(Module):
                                    help="Secure Boot is on and DKMS signs the module with a MOK enrolled in the firmware"),
     }
 
-    def read(self) -> dict[str, Any]:
+    def read_command(self) -> str | None:
         script = READ_SCRIPT.replace("@LSPCI@", quote(self.args["lspci_command"])).replace(
             "@DOCKER_ROOT@", quote(self.args["docker_root"]))
-        result = self.context.run(script + driver_state_script([]))
-        sections = split_sections(result.stdout)
-        if "end" not in sections:
-            raise ModuleFailed(f"could not read the host (rc={result.rc}): {result.stderr.strip()[:300]}")
+        return script + driver_state_script([])
+
+    def parse(self, result: CommandResult | None) -> dict[str, Any]:
+        """The script's sections, the driver's state among them; a reply without its end fails."""
+        sections = split_sections(result.stdout if result else "")
+        if result is None or "end" not in sections:
+            raise ModuleFailed(f"could not read the host (rc={result.rc if result else None}): "
+                               f"{result.stderr.strip()[:300] if result else ''}")
         sections["driver_state"] = parse_driver_state(result.stdout, [])
         return sections
 

@@ -10,7 +10,8 @@ the host's rolling baseline (the median of its last N passing runs), so a later 
 
 The easy thing to get wrong: this reads the host, it never changes it, so it runs in check mode too
 (a nightly check must still prove the GPUs work), and then it must write nothing at all: no
-script file, no last.json, no baseline.
+script file, no last.json, no baseline, and no image pulled (`--pull never`: in check mode the
+pytorch_image role pulls nothing, and `docker run` would otherwise fetch gigabytes itself).
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from provision.modules.remote_file import write_file
 from provision.shell import join, quote
 from provision.verify.datasheet import memory_bandwidth
 from provision.verify.figures import report_figures
-from provision.verify.host_checks import judge_host, read_command
+from provision.transport.base import CommandResult
+from provision.verify.host_checks import judge_host
+from provision.verify.host_checks import read_command as host_read_command
 
 SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "gpu_verify.py")
 STATE_DIR = "/var/lib/provision/gpu_verify"
@@ -67,18 +70,29 @@ class GpuVerify(Module):
         "timeout": Arg("int", default=900),
     }
 
+    def read_command(self) -> str | None:
+        """The stored baseline (the first of three round trips: then the container, then the host's
+        own GPU state); None when the baseline is being reset."""
+        return None if self.args["reset_baseline"] else f"cat {STATE_DIR}/baseline.json 2>/dev/null || true"
+
+    def parse(self, result: CommandResult | None) -> list[float]:
+        return _baseline_runs(result.stdout) if result is not None else []
+
     def read(self) -> dict[str, Any]:
+        runs = super().read()
+        baseline = _median(runs)
         with open(SCRIPT_PATH, encoding="utf-8") as handle:
             script = handle.read()
-        runs = [] if self.args["reset_baseline"] else _baseline_runs(
-            self.context.run(f"cat {STATE_DIR}/baseline.json 2>/dev/null || true").stdout)
-        baseline = _median(runs)
         result = self.context.run(self.docker_command(baseline), stdin=script, timeout=self.args["timeout"])
         report = _report(result.stdout)
         if report is None:
+            output = (result.stderr or result.stdout).strip()
+            if self.context.check and "Unable to find image" in output:
+                raise ModuleFailed(f"{self.args['image']} is not on the host, and check mode pulls nothing "
+                                   "(a real run pulls it first)", {"rc": result.rc})
             raise ModuleFailed(f"the verification did not produce its JSON (rc={result.rc}): "
-                               f"{(result.stderr or result.stdout).strip()[-800:]}", {"rc": result.rc})
-        host = self.context.run(read_command(), timeout=120)
+                               f"{output[-800:]}", {"rc": result.rc})
+        host = self.context.run(host_read_command(), timeout=120)
         judged = self.args["require_gpu"] or report.get("mode") == "gpu"
         report["checks"] += judge_host(host.stdout, judged=judged, nvswitch_count=self.args["nvswitch_count"],
                                        xid_ignore=self.args["xid_ignore"])
@@ -123,6 +137,8 @@ class GpuVerify(Module):
     def docker_command(self, baseline: float | None) -> str:
         args = self.args
         words = ["docker", "run", "--rm", "-i", "--network", "none"]
+        if self.context.check:
+            words += ["--pull", "never"]
         if args["gpus"]:
             words += ["--gpus", args["gpus"]]
         words += ["--shm-size", args["shm_size"]] if args["shm_size"] else ["--ipc=host"]

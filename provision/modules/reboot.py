@@ -18,6 +18,7 @@ from typing import Any
 from provision.errors import BecomeFailed, ConnectionFailed, HostKeyRejected
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join
+from provision.transport.base import CommandResult
 
 BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id"
 # Ansible's own wording, so a user who knows the message knows the cause.
@@ -39,16 +40,22 @@ class Reboot(Module):
         "poll_interval": Arg("float", default=1.0),
     }
 
-    def boot_id(self, timeout: float | None = None) -> str:
-        result = self.context.run(self.args["boot_time_command"], timeout=timeout)
-        if not result.ok or not result.stdout.strip():
+    def read_command(self) -> str | None:
+        return self.args["boot_time_command"]
+
+    def parse(self, result: CommandResult | None) -> str:
+        """The boot id; a host that cannot say one cannot prove it rebooted, so that fails."""
+        if result is None or not result.ok or not result.stdout.strip():
             raise ModuleFailed(f"reboot: cannot read the boot id ({self.args['boot_time_command']}): "
-                               f"{result.stderr.strip() or 'no output'}")
+                               f"{(result.stderr.strip() if result else '') or 'no output'}")
         return result.stdout.strip()
 
+    def boot_id(self, timeout: float | None = None) -> str:
+        return self.parse(self.context.run(self.read_command(), timeout=timeout))
+
     def read(self) -> str:
-        self.refuse_local_connection()
-        return self.boot_id()
+        self.refuse_local_connection()  # before the first command: the host is this machine
+        return super().read()
 
     def refuse_local_connection(self) -> None:
         """Fail before the first command when the reboot would hit this machine, in check mode too."""
@@ -67,7 +74,7 @@ class Reboot(Module):
         return f"reboot the host (boot id {current})\n"
 
     def result_data(self, current: str, plan: Any) -> dict[str, Any]:
-        return {"rebooted": False, "boot_id": current}
+        return {"rebooted": False, "elapsed": 0, "boot_id": current}
 
     def apply(self, plan: str) -> dict[str, Any]:
         before = plan

@@ -15,6 +15,7 @@ from typing import Any
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.outcome import MayNotChange
 from provision.shell import quote
+from provision.transport.base import CommandResult
 
 PORT_OPEN = r"""
 port_open() {
@@ -38,6 +39,8 @@ class WaitFor(MayNotChange):
     name = "wait_for"
     opaque = True
     check_mode_skip = True
+    # Ansible: "port and path parameter can not both be passed to wait_for" (modules/wait_for.py)
+    mutually_exclusive = (("port", "path"),)
     spec = {
         "host": Arg("str", default="127.0.0.1", help="as seen from the managed host"),
         "port": Arg("int"),
@@ -54,8 +57,6 @@ class WaitFor(MayNotChange):
     def condition(self) -> str:
         """Shell text exiting 0 when the condition holds."""
         port, path, regex, state = self.args["port"], self.args["path"], self.args["search_regex"], self.args["state"]
-        if port is not None and path:
-            raise ModuleFailed("wait_for: give port or path, not both")
         waiting_for_absence = state in ("stopped", "absent")
         if regex and waiting_for_absence:
             raise ModuleFailed("wait_for: search_regex waits for text to appear (state present or started)")
@@ -91,11 +92,16 @@ class WaitFor(MayNotChange):
             return f"{self.args['host']}:{self.args['port']}"
         return self.args["path"] or f"{self.args['timeout']}s"
 
-    def read(self) -> bool:
-        """Is the condition met right now? (After a delay it is not looked at early.)"""
+    def read_command(self) -> str | None:
+        """The wait with no time at all: is the condition met right now? None after a delay (it is
+        not looked at early) and for a plain wait (nothing to look at)."""
         if self.args["delay"] or (self.args["port"] is None and not self.args["path"]):
+            return None
+        return self.script(0, 0)
+
+    def parse(self, result: CommandResult | None) -> bool:
+        if result is None:
             return False
-        result = self.context.run(self.script(0, 0), timeout=self.args["connect_timeout"] + 30)
         self.fail_on_error(result)
         return result.stdout.split()[-1:] == ["met"]
 

@@ -1,4 +1,6 @@
-"""wait_for over real SSH: paths, file content and ports on a sandbox host, all bounded."""
+"""wait_for over real SSH: paths, file content and ports changing on a sandbox host while it waits,
+all bounded. What it decides from the host's answer (met already, check mode, timeouts and their
+messages) is data in test_other_modules_data.py."""
 import shlex
 
 import pytest
@@ -21,17 +23,7 @@ def clean(sandbox):
 
 
 @pytest.mark.sandbox
-def test_path_already_there_is_ok_at_once_even_in_check_mode(sandbox, clean, module_context):
-    ssh(sandbox, HOST, "touch /tmp/wf-ready")
-    for check in (False, True):
-        result = run_module("wait_for", {"path": "/tmp/wf-ready", "timeout": 5}, module_context(HOST, check=check))
-        assert result.status == "ok", result.msg
-
-
-@pytest.mark.sandbox
 def test_waits_for_a_path_to_appear_and_to_go(sandbox, clean, module_context):
-    skipped = run_module("wait_for", {"path": "/tmp/wf-late", "timeout": 5}, module_context(HOST, check=True))
-    assert skipped.status == "skipped"
     later(sandbox, "touch /tmp/wf-late")
     appeared = run_module("wait_for", {"path": "/tmp/wf-late", "timeout": 20, "sleep": 0.2}, module_context(HOST))
     assert appeared.status == "ok", appeared.msg
@@ -49,10 +41,6 @@ def test_search_regex_in_a_file(sandbox, clean, module_context):
     result = run_module("wait_for", {"path": "/tmp/wf-log", "search_regex": "READY on [0-9]+", "timeout": 20,
                                      "sleep": 0.2}, module_context(HOST))
     assert result.status == "ok", result.msg
-    missing = run_module("wait_for", {"path": "/tmp/wf-log", "search_regex": "never", "timeout": 1},
-                         module_context(HOST))
-    assert missing.status == "failed"
-    assert "Timeout when waiting for /tmp/wf-log to match 'never'" in missing.msg
 
 
 @pytest.mark.sandbox
@@ -68,6 +56,3 @@ def test_ports_open_close_and_greet(sandbox, clean, module_context):
     closed = run_module("wait_for", {"port": 8089, "state": "stopped", "timeout": 20, "sleep": 0.2},
                         module_context(HOST))
     assert closed.status == "ok", closed.msg
-
-    timed_out = run_module("wait_for", {"port": 8089, "timeout": 2, "msg": "web never came up"}, module_context(HOST))
-    assert timed_out.status == "failed" and timed_out.msg == "web never came up"
