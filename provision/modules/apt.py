@@ -21,6 +21,7 @@ from provision.facts import split_sections
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.outcome import MayNotChange
 from provision.shell import join
+from provision.transport.base import CommandResult
 
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9\-]+)?$")
 CACHE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
@@ -209,13 +210,20 @@ class Apt(MayNotChange):
     def wanted(self) -> list[tuple[str, str | None]]:
         return [split_pin(spec) for spec in self.args["name"] or []]
 
-    def read(self) -> AptState:
-        names = [name for name, _ in self.wanted()]
-        result = self.context.run(read_command(names, self.state != "absent"))
-        return parse_state(result.stdout)
+    def read_command(self) -> str:
+        wanted = self.wanted()
+        if self.state == "latest":
+            pinned = next((f"{name}={pin}" for name, pin in wanted if pin), None)
+            if pinned:
+                raise ModuleFailed(f"apt: state=latest cannot be used with a version pin ({pinned})")
+        return read_command([name for name, _ in wanted], self.state != "absent")
+
+    def parse(self, result: CommandResult | None) -> AptState:
+        return parse_state(result.stdout if result is not None else "")
 
     # ---- plan --------------------------------------------------------------------------------
     def diff(self, current: AptState) -> AptPlan | None:
+        self.current = current  # apply reports the index age it did not refresh
         plan = self.plan_packages(current, refresh_pending=self.needs_refresh(current))
         plan.refresh = self.needs_refresh(current)
         return plan if plan.refresh or plan.packages_change else None
@@ -240,8 +248,6 @@ class Apt(MayNotChange):
                     plan.purge.append(name)
                     plan.summary.append(f"purge {name} (configuration files)")
                 continue
-            if self.state == "latest" and pin:
-                raise ModuleFailed(f"apt: state=latest cannot be used with a version pin ({name}={pin})")
             target = self._target_version(name, pin, have, current, refresh_pending)
             if target is not None:
                 version, word = target
@@ -307,7 +313,8 @@ class Apt(MayNotChange):
         return "\n".join(lines) + "\n"
 
     def result_data(self, current: AptState, plan: AptPlan | None) -> dict[str, Any]:
-        data: dict[str, Any] = {"cache_updated": False, "cache_update_time": current.cache_time}
+        # Ansible's return values: cache_update_time is 0 when the index age is unknown
+        data: dict[str, Any] = {"cache_updated": False, "cache_update_time": current.cache_time or 0}
         if plan is not None:
             data["changed"] = plan.packages_change
         return data
@@ -362,7 +369,7 @@ class Apt(MayNotChange):
 
     def apply(self, plan: AptPlan) -> dict[str, Any]:
         stdout = stderr = ""
-        data: dict[str, Any] = {"cache_updated": False}
+        data: dict[str, Any] = {"cache_updated": False, "cache_update_time": self.current.cache_time or 0}
         if plan.refresh:
             out, err = self.run_apt([
                 join(["apt_locked", "apt-get", "-q", "update"]),
@@ -370,7 +377,7 @@ class Apt(MayNotChange):
             ])
             stdout, stderr = out, err
             current = self.read()
-            data.update(cache_updated=True, cache_update_time=current.cache_time)
+            data.update(cache_updated=True, cache_update_time=current.cache_time or 0)
             failures = fetch_failures(out + "\n" + err)
             try:
                 plan = self.plan_packages(current, refresh_pending=False)

@@ -23,6 +23,7 @@ from provision.modules.apt import LOCK_WAIT, fetch_failures
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.remote_file import unified_diff, write_file
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 LIST_LINE = re.compile(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)((?:\s+\S+)*)\s*$")
@@ -89,7 +90,18 @@ class AptRepository(Module):
         "lock_timeout": Arg("int", default=120),
     }
 
+    # One key source at most (the check that read() did by hand). Ansible's apt_repository and
+    # deb822_repository declare no rules across these arguments: they have no key_src/key_url pair.
+    mutually_exclusive = (("key_src", "key_content", "key_url"),)
+
     # ---- what is wanted ----------------------------------------------------------------------
+    @property
+    def key(self) -> bytes | None:
+        """The key's bytes when they come from the controller (key_src, key_content); read once."""
+        if not hasattr(self, "_key"):
+            self._key = self.key_bytes()
+        return self._key
+
     def key_bytes(self) -> bytes | None:
         if self.args["key_src"]:
             with open(self.context.find_file("files", self.args["key_src"]), "rb") as handle:
@@ -103,7 +115,7 @@ class AptRepository(Module):
             return self.args["keyring"]
         if not (self.args["key_src"] or self.args["key_content"] or self.args["key_url"]):
             return None
-        key = self._key
+        key = self.key
         armored = key.lstrip().startswith(ARMOR) if key is not None else not self.args["key_url"].endswith(".gpg")
         return f"/etc/apt/keyrings/{self.args['name']}.{'asc' if armored else 'gpg'}"
 
@@ -126,12 +138,11 @@ class AptRepository(Module):
         return deb822(fields)
 
     # ---- read --------------------------------------------------------------------------------
-    def read(self) -> RepoState:
+    def read_command(self) -> str:
         if not NAME.match(self.args["name"]):
             raise ModuleFailed(f"apt_repository: {self.args['name']!r} is not a valid file name")
-        if sum(bool(self.args[key]) for key in ("key_src", "key_content", "key_url")) > 1:
-            raise ModuleFailed("apt_repository: give one of key_src, key_content and key_url")
-        self._key = self.key_bytes()
+        if self.args["state"] == "present":
+            self.source_text()  # a source that cannot be written fails before the host is asked
         source, keyring = self.source_path(), self.keyring()
         script = ["s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }"]
         if keyring:
@@ -141,10 +152,13 @@ class AptRepository(Module):
                           ' then sha256sum < "$t" | cut -d" " -f1; else echo failed; fi; rm -f "$t"')
         script.append(f"s exists; [ -f {quote(source)} ] && echo yes")
         script.append(f"s source; [ ! -f {quote(source)} ] || cat {quote(source)}")
-        result = self.context.run("\n".join(script) + "\n")
+        return "\n".join(script) + "\n"
+
+    def parse(self, result: CommandResult | None) -> RepoState:
         marker = "\n@@provision:source@@\n"
-        if marker not in result.stdout:
-            raise ModuleFailed(f"apt_repository: cannot read {source}: {result.stderr.strip()}")
+        if result is None or marker not in result.stdout:
+            error = result.stderr.strip() if result is not None else ""
+            raise ModuleFailed(f"apt_repository: cannot read {self.source_path()}: {error}")
         head, text = result.stdout.split(marker, 1)
         sections = split_sections(head)
         url_sum = sections.get("url", "").split()
@@ -154,13 +168,14 @@ class AptRepository(Module):
                          sections.get("keyring") or None, url_sum[0] if url_sum else None)
 
     def diff(self, current: RepoState) -> RepoPlan | None:
+        self.current = current  # apply reports whether the source file was added
         if self.args["state"] == "absent":
             plan = RepoPlan(None, False, remove_source=current.text is not None,
                             key="remove" if current.keyring_sum and self.keyring() else "")
             return plan if plan.remove_source or plan.key else None
         text = self.source_text()
         key = ""
-        if self._key is not None and current.keyring_sum != hashlib.sha256(self._key).hexdigest():
+        if self.key is not None and current.keyring_sum != hashlib.sha256(self.key).hexdigest():
             key = "write"
         elif self.args["key_url"] and current.keyring_sum != current.url_sum:
             key = "fetch"
@@ -176,17 +191,28 @@ class AptRepository(Module):
             text += f"{verb} keyring {self.keyring()}\n"
         return text
 
-    def result_data(self, current: RepoState, plan: Any) -> dict[str, Any]:
-        return {"sources_file": self.source_path(), "keyring": self.keyring()}
+    def result_data(self, current: RepoState, plan: RepoPlan | None) -> dict[str, Any]:
+        return self.returns(current.text is None, plan)
+
+    def returns(self, source_was_absent: bool, plan: RepoPlan | None) -> dict[str, Any]:
+        """Register data: provision's own keys and Ansible's (repo, state, sources_added/removed)."""
+        source = self.source_path()
+        added = plan is not None and plan.write_source and source_was_absent
+        return {"sources_file": source, "keyring": self.keyring(), "state": self.args["state"],
+                # the one-line source as given (apt_repository), else the deb822 text (deb822_repository)
+                "repo": self.args["repo"] or (self.source_text() if self.args["uris"] and self.args["suites"] else None),
+                "sources_added": [source] if added else [],
+                "sources_removed": [source] if plan is not None and plan.remove_source else []}
 
     # ---- apply -------------------------------------------------------------------------------
     def apply(self, plan: RepoPlan) -> dict[str, Any]:
         keyring, source = self.keyring(), self.source_path()
+        data = {**self.returns(self.current.text is None, plan), "cache_updated": False}
         mode = self.args["mode"]
         if plan.key in ("write", "fetch"):
             self._run(join(["mkdir", "-p", "-m", "0755", "--", posixpath.dirname(keyring)]), "create the keyring folder")
         if plan.key == "write":
-            write_file(self.context, keyring, self._key, mode=mode)
+            write_file(self.context, keyring, self.key, mode=mode)
         elif plan.key == "fetch":
             self._run("\n".join([
                 f"k={quote(keyring)}",
@@ -201,7 +227,6 @@ class AptRepository(Module):
             self._run(join(["rm", "-f", "--", source]), f"remove {source}")
         if plan.key == "remove":
             self._run(join(["rm", "-f", "--", keyring]), f"remove {keyring}")
-        data = {"sources_file": source, "keyring": keyring, "cache_updated": False}
         if self.args["update_cache"]:
             update = (f"lock_wait={int(self.args['lock_timeout'])}\n" + LOCK_WAIT
                       + "apt_locked apt-get -q update\n")

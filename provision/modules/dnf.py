@@ -16,6 +16,7 @@ from typing import Any
 from provision.facts import split_sections
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.shell import join
+from provision.transport.base import CommandResult
 
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_+.\-]*$")
 RPM_FORMAT = "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"
@@ -76,7 +77,9 @@ class Dnf(Module):
     name = "dnf"
     opaque = True
     spec = {
-        "name": Arg("list", elements="str", aliases=("pkg", "package")),
+        # Ansible's dnf takes update_cache alone (required_one_of name, list, update_cache); here
+        # update_cache only refreshes the metadata of the reads, so a package is needed
+        "name": Arg("list", elements="str", required=True, aliases=("pkg", "package")),
         "state": Arg("str", default="present", choices=("present", "installed", "latest", "absent", "removed")),
         "update_cache": Arg("bool", default=False, aliases=("update-cache",)),
         "enablerepo": Arg("list", elements="str", default=[]),
@@ -98,7 +101,13 @@ class Dnf(Module):
         return options
 
     def read_command(self) -> str:
+        if not self.args["name"]:
+            raise ModuleFailed("dnf: name is required")
         wanted = self.wanted()
+        if self.state == "latest":
+            pinned = next((f"{name}={pin}" for name, pin in wanted if pin), None)
+            if pinned:
+                raise ModuleFailed(f"dnf: state=latest cannot be used with a version pin ({pinned})")
         names = [name for name, _ in wanted]
         refresh = ["--refresh"] if self.args["update_cache"] else []
         script = ["s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }",
@@ -113,13 +122,11 @@ class Dnf(Module):
         script.append("s end")
         return "\n".join(script) + "\n"
 
-    def read(self) -> RpmState:
-        if not self.args["name"]:
-            raise ModuleFailed("dnf: name is required")
-        result = self.context.run(self.read_command())
-        sections = split_sections(result.stdout)
+    def parse(self, result: CommandResult | None) -> RpmState:
+        sections = split_sections(result.stdout if result is not None else "")
         if "end" not in sections:
-            raise ModuleFailed(f"dnf: could not read the package state: {result.stderr.strip()}")
+            error = result.stderr.strip() if result is not None else ""
+            raise ModuleFailed(f"dnf: could not read the package state: {error}")
         upgrades = {name: versions[-1] for name, versions in parse_list(sections.get("upgrades", "")).items()}
         return RpmState(parse_rpm(sections.get("rpm", "")), upgrades, parse_list(sections.get("available", "")))
 
@@ -133,8 +140,6 @@ class Dnf(Module):
                     plan.summary.append(f"remove {name} {have}")
                 continue
             if self.state == "latest":
-                if pin:
-                    raise ModuleFailed(f"dnf: state=latest cannot be used with a version pin ({name}={pin})")
                 if have is None:
                     plan.install.append(name)
                     plan.summary.append(f"install {name}")
@@ -175,7 +180,8 @@ class Dnf(Module):
         return "".join(line + "\n" for line in plan.summary)
 
     def result_data(self, current: RpmState, plan: Any) -> dict[str, Any]:
-        return {"installed": {name: current.installed.get(name) for name, _ in self.wanted()}}
+        return {"installed": {name: current.installed.get(name) for name, _ in self.wanted()},
+                "results": []}
 
     def apply(self, plan: DnfPlan) -> dict[str, Any]:
         output = ""
@@ -185,4 +191,6 @@ class Dnf(Module):
             if not result.ok:
                 raise ModuleFailed(f"dnf: {command} failed (rc {result.rc}): {result.stderr.strip()[-1500:]}",
                                    {"rc": result.rc, "stdout": output, "stderr": result.stderr})
-        return {"actions": plan.summary, "stdout": output, "stdout_lines": output.splitlines()}
+        # Ansible's keys: results (here provision's action lines) and rc
+        return {"actions": plan.summary, "results": plan.summary, "rc": 0,
+                "stdout": output, "stdout_lines": output.splitlines()}

@@ -1,11 +1,14 @@
-"""apt over real SSH against a local repository of fake packages, plus its plans as data."""
+"""apt: its decisions as data on a fake host; over real SSH against a local repository of fake
+packages, what only a real host shows (check mode leaving the index alone, the dpkg lock)."""
 import subprocess
 import time
 
 import pytest
 
-from provision.modules.apt import Apt, AptPlan, AptState, Available, Installed, parse_policy
+from provision.modules.apt import parse_policy
+from provision.transport.base import CommandResult
 from tests.conftest import run_module, ssh
+from tests.modules.systemhost import ok, run_on
 from tests.support.aptrepo import AptRepo
 
 POLICY = """\
@@ -27,17 +30,32 @@ other-fake:
 """
 
 
-# ---- plans as data (no host) -------------------------------------------------------------------
+# ---- as data: given what dpkg and apt-cache print, expect these commands (fake host) ---------
 
-class NoHost:
-    facts: dict = {}
-    check = False
+DPKG_OLD = "hello-fake\tinstall ok installed\t1.0\n"
+DPKG_HELD = "hello-fake\thold ok installed\t2.0\n"
+DPKG_CONFIG = "hello-fake\tdeinstall ok config-files\t1.0\n"
+NO_CANDIDATE = "no-such-fake:\n  Installed: (none)\n  Candidate: (none)\n  Version table:\n"
+APT = "apt_locked apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef " \
+      "-o Dpkg::Options::=--force-confold"
 
 
-def plan_for(args, installed=None, available=None, now=1000, cache_time=900):
-    module = Apt(Apt.check_args(args), NoHost())
-    state = AptState(now, cache_time, installed or {}, available if available is not None else parse_policy(POLICY))
-    return module, module.diff(state)
+def apt_state(dpkg="", policy=POLICY, now=1000, cache="900"):
+    """The read command's output: clock, index age, dpkg-query and apt-cache policy sections."""
+    return (f"\n@@provision:now@@\n{now}\n@@provision:cache@@\n{cache}\n@@provision:dpkg@@\n{dpkg}"
+            f"\n@@provision:policy@@\n{policy}\n@@provision:end@@\n")
+
+
+def apt(args, *reads, check=False, changes=ok("")):
+    """Run apt against reads served in turn (a refresh reads again); (result, commands after the read)."""
+    result, host = run_on("apt", args, [("s now; date", [ok(read) for read in reads]), ("set -e", changes)],
+                          check=check)
+    return result, [command for command in host.actions() if "s now; date" not in command]
+
+
+def script_body(command):
+    """The apt commands of a run_apt script, without its lock-waiting preamble."""
+    return command.split("set -e\n", 1)[1].splitlines()
 
 
 def test_policy_parse_lists_versions_newest_first():
@@ -47,63 +65,160 @@ def test_policy_parse_lists_versions_newest_first():
     assert available["other-fake"].candidate is None
 
 
-@pytest.mark.parametrize("args, installed, words, summary", [
-    ({"name": ["hello-fake"]}, {}, ["hello-fake"], ["install hello-fake 2.0"]),
-    ({"name": ["hello-fake=1.1*"]}, {}, ["hello-fake=1.1"], ["install hello-fake 1.1"]),
-    ({"name": ["hello-fake"], "state": "latest"}, {"hello-fake": Installed("installed", "1.0", False)},
-     ["hello-fake"], ["upgrade hello-fake 1.0 -> 2.0"]),
-    ({"name": ["hello-fake"]}, {"hello-fake": Installed("installed", "1.0", False)}, None, None),
-    ({"name": ["hello-fake=1.*"]}, {"hello-fake": Installed("installed", "1.0", False)}, None, None),
+def test_read_is_one_command_naming_the_packages():
+    _, host = run_on("apt", {"name": ["hello-fake=1.1*", "other-fake"]}, [("s now", ok(apt_state()))], check=True)
+    assert len(host.commands) == 1
+    assert "dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' -- hello-fake other-fake" in host.commands[0]
+    assert "LC_ALL=C apt-cache policy hello-fake other-fake" in host.commands[0]
+    _, absent = run_on("apt", {"name": ["hello-fake"], "state": "absent"}, [("s now", ok(apt_state()))], check=True)
+    assert "apt-cache policy" not in absent.commands[0]  # removing needs no candidates
+
+
+@pytest.mark.parametrize("args, dpkg, expected", [
+    ({"name": ["hello-fake"]}, "", ["install hello-fake"]),
+    ({"name": ["hello-fake=1.1*"]}, "", ["install hello-fake=1.1"]),
+    ({"name": ["hello-fake"], "state": "latest"}, DPKG_OLD, ["install hello-fake"]),
+    ({"name": ["hello-fake"]}, DPKG_OLD, []),
+    ({"name": ["hello-fake=1.*"]}, DPKG_OLD, []),
+    ({"name": ["hello-fake"], "state": "absent"}, DPKG_OLD, ["remove hello-fake"]),
+    ({"name": ["hello-fake"], "state": "absent", "purge": True}, DPKG_OLD, ["purge hello-fake"]),
+    ({"name": ["hello-fake"], "state": "absent", "purge": True}, DPKG_CONFIG, ["purge hello-fake"]),
+    ({"name": ["hello-fake"], "state": "absent"}, DPKG_CONFIG, []),
+    ({"name": ["hello-fake"], "state": "absent", "autoremove": True}, DPKG_OLD,
+     ["remove hello-fake", "autoremove"]),
+    ({"name": ["hello-fake"], "hold": False}, DPKG_HELD, ["apt_locked apt-mark unhold hello-fake"]),
+    ({"name": ["hello-fake"], "hold": True}, DPKG_HELD, []),
+    ({"name": ["hello-fake"], "state": "latest", "hold": True}, DPKG_OLD,
+     ["install hello-fake", "apt_locked apt-mark hold hello-fake"]),
 ])
-def test_install_plans(args, installed, words, summary):
-    _, plan = plan_for(args, installed)
-    if words is None:
-        assert plan is None
-    else:
-        assert plan.install == words and plan.summary == summary
+def test_commands(args, dpkg, expected):
+    result, commands = apt(args, apt_state(dpkg))
+    assert result.status == ("changed" if expected else "ok"), result.msg
+    sent = script_body(commands[0]) if commands else []
+    words = [line.removeprefix(APT + " ").removeprefix("--allow-change-held-packages ") for line in sent]
+    assert words == expected
+
+
+def test_options_reach_apt_get():
+    result, commands = apt({"name": ["hello-fake"], "install_recommends": False, "default_release": "stable",
+                            "lock_timeout": 5, "dpkg_options": "force-confnew"}, apt_state())
+    assert result.status == "changed"
+    assert script_body(commands[0]) == ["apt_locked apt-get -y -q -o DPkg::Lock::Timeout=5 -o "
+                                        "Dpkg::Options::=--force-confnew --no-install-recommends -t stable install hello-fake"]
+    assert "lock_wait=5\n" in commands[0] and "DEBIAN_FRONTEND=noninteractive" in commands[0]
+
+
+def test_upgrading_a_held_package_allows_the_change():
+    held_old = "hello-fake\thold ok installed\t1.0\n"
+    _, commands = apt({"name": ["hello-fake"], "state": "latest"}, apt_state(held_old))
+    assert "--allow-change-held-packages install hello-fake" in script_body(commands[0])[0]
 
 
 def test_pin_to_an_older_version_needs_allow_downgrade():
-    installed = {"hello-fake": Installed("installed", "2.0", False)}
-    with pytest.raises(Exception, match="allow_downgrade"):
-        plan_for({"name": ["hello-fake=1.0"]}, installed)
-    module, plan = plan_for({"name": ["hello-fake=1.0"], "allow_downgrade": True}, installed)
-    assert "--allow-downgrades" in module.commands(plan)[0]
+    refused, commands = apt({"name": ["hello-fake=1.0"]}, apt_state(DPKG_HELD))
+    assert refused.status == "failed" and commands == []
+    assert "hello-fake 2.0 would be downgraded to 1.0; set allow_downgrade: true" in refused.msg
+    allowed, commands = apt({"name": ["hello-fake=1.0"], "allow_downgrade": True}, apt_state(DPKG_HELD))
+    assert allowed.status == "changed"
+    assert "--allow-downgrades" in script_body(commands[0])[0]
 
 
-def test_commands_wait_for_the_lock_and_hold_after_installing():
-    module, plan = plan_for({"name": ["hello-fake"], "hold": True, "install_recommends": False})
-    commands = module.commands(plan)
-    assert commands[0].startswith("apt_locked apt-get -y -q -o DPkg::Lock::Timeout=120")
-    assert "--no-install-recommends" in commands[0] and commands[0].endswith("install hello-fake")
-    assert commands[-1] == "apt_locked apt-mark hold hello-fake"
+@pytest.mark.parametrize("args, cache, refresh", [
+    ({"update_cache": True, "cache_valid_time": 3600}, "900", False),
+    ({"update_cache": True, "cache_valid_time": 60}, "900", True),
+    ({"update_cache": True, "cache_valid_time": 3600}, "", True),  # index age unknown
+    ({"update_cache": True}, "900", True),  # no validity: always
+])
+def test_cache_validity_decides_the_refresh(args, cache, refresh):
+    result, commands = apt(args, apt_state(cache=cache))
+    assert result.status == "ok", result.msg  # a refreshed index is not a change
+    assert result.data["cache_updated"] is refresh
+    assert bool(commands) is refresh
+    if refresh:
+        assert script_body(commands[0]) == ["apt_locked apt-get -q update", "mkdir -p /var/lib/apt/periodic",
+                                            "touch /var/lib/apt/periodic/update-success-stamp"]
 
 
-def test_absent_with_purge_removes_leftover_configuration():
-    installed = {"hello-fake": Installed("config-files", "1.0", False)}
-    _, plan = plan_for({"name": ["hello-fake"], "state": "absent", "purge": True}, installed)
-    assert plan.purge == ["hello-fake"]
-    _, plan = plan_for({"name": ["hello-fake"], "state": "absent"}, installed)
-    assert plan is None
+def test_the_packages_are_planned_again_after_the_refresh():
+    before, after = apt_state(policy=NO_CANDIDATE.replace("no-such", "hello")), apt_state(cache="1000")
+    result, commands = apt({"name": ["hello-fake"], "update_cache": True}, before, after)
+    assert result.status == "changed", result.msg
+    assert [script_body(command)[0] for command in commands] == ["apt_locked apt-get -q update", APT + " install hello-fake"]
+    assert result.data["cache_updated"] is True and result.data["cache_update_time"] == 1000
 
 
-def test_cache_validity_decides_the_refresh():
-    _, plan = plan_for({"update_cache": True, "cache_valid_time": 3600}, now=1000, cache_time=900)
-    assert plan is None
-    _, plan = plan_for({"update_cache": True, "cache_valid_time": 60}, now=1000, cache_time=900)
-    assert plan.refresh and not plan.packages_change
-    _, plan = plan_for({"update_cache": True, "cache_valid_time": 3600}, cache_time=None)
-    assert plan.refresh
+def test_check_mode_never_refreshes_and_says_what_it_would_do():
+    result, commands = apt({"name": ["hello-fake=1.1*"], "update_cache": True}, apt_state(cache=""), check=True)
+    assert result.status == "changed" and commands == []
+    assert result.diff == "update the package index\ninstall hello-fake 1.1\n"
 
 
-def test_bad_names_are_refused():
-    with pytest.raises(Exception, match="not a valid package name"):
-        plan_for({"name": ["evil; rm -rf /"]})
+def test_registered_data_has_ansibles_keys():
+    converged, _ = apt({"name": ["hello-fake"]}, apt_state(DPKG_OLD, cache=""))
+    assert converged.data == {"cache_updated": False, "cache_update_time": 0}
+    installed, _ = apt({"name": ["hello-fake"]}, apt_state(), changes=ok("Setting up hello-fake (2.0) ...\n"))
+    assert installed.data["stdout"] == "Setting up hello-fake (2.0) ...\n" and installed.data["stderr"] == ""
+    assert installed.data["cache_updated"] is False and installed.data["cache_update_time"] == 900
+    assert installed.data["actions"] == ["install hello-fake 2.0"]
 
 
-# ---- over SSH --------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, dpkg, message", [
+    ({"name": ["no-such-fake"]}, "", "no installation candidate for 'no-such-fake' (update_cache: true?)"),
+    ({"name": ["hello-fake=9.*"]}, "", "no version of hello-fake matches '9.*' (available: 2.0, 1.1, 1.0)"),
+    ({"name": ["evil; rm -rf /"]}, "", "'evil; rm -rf /' is not a valid package name"),
+    ({"name": ["hello-fake=1.*"], "state": "latest"}, "",
+     "state=latest cannot be used with a version pin (hello-fake=1.*)"),
+])
+def test_failures_are_clear(args, dpkg, message):
+    result, commands = apt(args, apt_state(dpkg, policy=POLICY + NO_CANDIDATE))
+    assert result.status == "failed" and message in result.msg and commands == []
 
 
+def test_an_unreachable_repository_is_named_as_the_cause():
+    """apt-get update exits 0 when a repository cannot be reached: the package then has no
+    candidate, and the message carries the fetch error, the real cause."""
+    update = ok("W: Failed to fetch http://127.0.0.1:9/nvidia/./InRelease  Could not connect to 127.0.0.1:9 "
+                "(127.0.0.1). - connect (111: Connection refused)\n")
+    reads = [apt_state(policy=NO_CANDIDATE.replace("no-such-fake", "libnvidia-container1"))] * 2
+    result, _ = apt({"name": ["libnvidia-container1"], "update_cache": True}, *reads, changes=update)
+    assert result.status == "failed"
+    assert ("no installation candidate for 'libnvidia-container1'; the cache update could not reach "
+            "http://127.0.0.1:9/nvidia/./InRelease: Could not connect to 127.0.0.1:9") in result.msg
+    assert result.data["fetch_failures"] == ["http://127.0.0.1:9/nvidia/./InRelease: Could not connect to "
+                                             "127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)"]
+    # a package the reachable repository has still installs; the failure is kept as data
+    installed, _ = apt({"name": ["hello-fake"], "update_cache": True}, apt_state(), changes=update)
+    assert installed.status == "changed" and len(installed.data["fetch_failures"]) == 1
+
+
+def test_a_held_lock_is_named():
+    locked = CommandResult(100, "", "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 42\n")
+    result, _ = apt({"name": ["hello-fake"], "lock_timeout": 1}, apt_state(), changes=locked)
+    assert result.status == "failed"
+    assert "another process held the dpkg lock for more than 1s: E: Could not get lock" in result.msg
+    assert result.data["rc"] == 100
+
+
+def test_fetch_failures_are_read_from_apt_get_update_output():
+    from provision.modules.apt import fetch_failures
+
+    output = (  # apt 2.6 (Debian 12), a repository refused and a name that does not resolve
+        "Err:2 http://127.0.0.1:9/repo ./ InRelease\n"
+        "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n"
+        "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  "
+        "Temporary failure resolving 'deb.debian.org'\n"
+        "W: Failed to fetch http://127.0.0.1:9/repo/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). "
+        "- connect (111: Connection refused)\n"
+        "W: Some index files failed to download. They have been ignored, or old ones used instead.\n")
+    assert fetch_failures(output) == [
+        "http://deb.debian.org/debian/dists/bookworm/InRelease: Temporary failure resolving 'deb.debian.org'",
+        "http://127.0.0.1:9/repo/./InRelease: Could not connect to 127.0.0.1:9 (127.0.0.1). "
+        "- connect (111: Connection refused)",
+    ]
+    assert fetch_failures("Hit:1 http://10.0.0.1 ./ InRelease\nReading package lists...\n") == []
+
+
+# ---- over SSH: what only a real host shows ------------------------------------------------
 
 @pytest.fixture(scope="module")
 def repo(sandbox):
@@ -148,83 +263,6 @@ def test_install_pinned_with_cache_update_check_then_apply_then_ok(sandbox, apt_
     again = run_module("apt", args, module_context())
     assert again.status == "ok", again.msg
     assert run_module("apt", args, module_context(check=True)).status == "ok"
-
-
-@pytest.mark.sandbox
-def test_latest_hold_and_purge(sandbox, apt_host, module_context):
-    run_module("apt", {"name": ["hello-fake=1.0"], "update_cache": True}, module_context())
-    assert installed_version(sandbox, "hello-fake") == "1.0"
-
-    latest = run_module("apt", {"name": ["hello-fake"], "state": "latest", "hold": True}, module_context())
-    assert latest.status == "changed", latest.msg
-    assert installed_version(sandbox, "hello-fake") == "2.0"
-    assert ssh(sandbox, "host01", "apt-mark showhold").stdout.split() == ["hello-fake"]
-    assert run_module("apt", {"name": ["hello-fake"], "state": "latest", "hold": True},
-                      module_context()).status == "ok"
-
-    unhold = run_module("apt", {"name": ["hello-fake"], "hold": False}, module_context())
-    assert unhold.status == "changed" and ssh(sandbox, "host01", "apt-mark showhold").stdout.strip() == ""
-
-    removed = run_module("apt", {"name": ["hello-fake"], "state": "absent", "purge": True}, module_context())
-    assert removed.status == "changed", removed.msg
-    assert installed_version(sandbox, "hello-fake") is None
-    assert run_module("apt", {"name": ["hello-fake"], "state": "absent", "purge": True},
-                      module_context()).status == "ok"
-
-
-@pytest.mark.sandbox
-def test_cache_update_alone_is_not_a_change(sandbox, apt_host, module_context):
-    result = run_module("apt", {"update_cache": True}, module_context())
-    assert result.status == "ok", result.msg
-    assert result.data["cache_updated"] is True
-    assert "Packages" in ssh(sandbox, "host01", "ls /var/lib/apt/lists/").stdout
-    fresh = run_module("apt", {"update_cache": True, "cache_valid_time": 3600}, module_context())
-    assert fresh.status == "ok" and fresh.data["cache_updated"] is False
-
-
-@pytest.mark.sandbox
-def test_unknown_package_fails_clearly(sandbox, apt_host, module_context):
-    result = run_module("apt", {"name": ["no-such-fake"], "update_cache": True}, module_context())
-    assert result.status == "failed"
-    assert "no-such-fake" in result.msg
-
-
-@pytest.mark.sandbox
-def test_an_unreachable_repository_is_named_as_the_cause(sandbox, apt_host, repo, module_context):
-    """apt-get update exits 0 when a repository cannot be reached; the package then has "no
-    installation candidate". The message must carry the fetch error, the real cause."""
-    dead = "http://127.0.0.1:9/nvidia"  # nothing listens on port 9 (discard) inside the host
-    ssh(sandbox, "host01", f"echo 'deb [trusted=yes] {dead} ./' > /etc/apt/sources.list.d/dead.list")
-    result = run_module("apt", {"name": ["libnvidia-container1"], "update_cache": True}, module_context())
-    assert result.status == "failed"
-    assert "no installation candidate for 'libnvidia-container1'; the cache update could not reach " \
-        f"{dead}/./InRelease: Could not connect to 127.0.0.1:9" in result.msg, result.msg
-    assert "Connection refused" in result.msg
-    assert repo.source_line().split()[1] not in result.msg  # the repository that answered is not blamed
-
-    # a package the reachable repository has still installs, the failure is kept as data
-    ok = run_module("apt", {"name": ["other-fake"], "update_cache": True}, module_context())
-    assert ok.status == "changed", ok.msg
-    assert [failure.split(":", 2)[:2] for failure in ok.data["fetch_failures"]] == [["http", "//127.0.0.1"]]
-
-
-def test_fetch_failures_are_read_from_apt_get_update_output():
-    from provision.modules.apt import fetch_failures
-
-    output = (  # apt 2.6 (Debian 12), a repository refused and a name that does not resolve
-        "Err:2 http://127.0.0.1:9/repo ./ InRelease\n"
-        "  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n"
-        "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  "
-        "Temporary failure resolving 'deb.debian.org'\n"
-        "W: Failed to fetch http://127.0.0.1:9/repo/./InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). "
-        "- connect (111: Connection refused)\n"
-        "W: Some index files failed to download. They have been ignored, or old ones used instead.\n")
-    assert fetch_failures(output) == [
-        "http://deb.debian.org/debian/dists/bookworm/InRelease: Temporary failure resolving 'deb.debian.org'",
-        "http://127.0.0.1:9/repo/./InRelease: Could not connect to 127.0.0.1:9 (127.0.0.1). "
-        "- connect (111: Connection refused)",
-    ]
-    assert fetch_failures("Hit:1 http://10.0.0.1 ./ InRelease\nReading package lists...\n") == []
 
 
 @pytest.mark.sandbox

@@ -68,3 +68,21 @@ def test_failures_are_clear():
     assert failed.status == "failed" and "Unable to find a match" in failed.msg
     bad, _ = run({"name": ["x; reboot"]}, sections())
     assert bad.status == "failed" and "not a valid package name" in bad.msg
+
+
+def test_a_pin_with_latest_and_a_missing_name_fail_before_the_host_is_asked():
+    pinned, commands = run({"name": ["nvidia-driver=550.*"], "state": "latest"}, sections())
+    assert pinned.status == "failed" and "state=latest cannot be used with a version pin (nvidia-driver=550.*)" in pinned.msg
+    context = FakeContext([("s() {", ok(sections()))])
+    missing = run_module("dnf", {"state": "present"}, context)
+    assert missing.status == "failed" and "missing required argument 'name'" in missing.msg
+    empty = run_module("dnf", {"name": []}, context)
+    assert empty.status == "failed" and "dnf: name is required" in empty.msg
+    assert context.commands == []
+
+
+def test_registered_data_has_ansibles_results_and_rc():
+    result, _ = run({"name": ["nvidia-driver"]}, sections(RPM_OUTPUT))
+    assert result.data["results"] == ["install nvidia-driver"] and result.data["rc"] == 0
+    converged, _ = run({"name": ["kernel-devel"]}, sections(RPM_OUTPUT))
+    assert converged.data == {"installed": {"kernel-devel": "5.14.0-362.el9"}, "results": []}
