@@ -3,7 +3,8 @@
 The init system is a small class chosen from the facts (`ansible_service_mgr`, `ansible_os_family`):
 systemctl under systemd, else the /etc/init.d script with update-rc.d (Debian) or chkconfig (Red
 Hat). Each knows how to read a service in one command and which commands change it; the module
-only compares. The easy thing to get wrong: "systemd is installed" is not "systemd runs" (containers,
+only compares. Without gathered facts the read command asks the host which one runs, in the same
+round trip. The easy thing to get wrong: "systemd is installed" is not "systemd runs" (containers,
 namespace hosts), so the choice follows what PID 1 is, never which binaries exist.
 """
 from __future__ import annotations
@@ -12,11 +13,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from provision.modules.base import Arg, ModuleContext, ModuleFailed
+from provision.modules.base import Arg, ModuleFailed
 from provision.modules.outcome import MayNotChange
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9@._:\\-]+$")
+INIT_MARK = "@@provision-init:"
+# Whether systemd runs (not merely is installed): the directory exists only while it is PID 1.
+SYSTEMD_RUNS = "[ -d /run/systemd/system ]"
 
 
 @dataclass
@@ -25,6 +30,8 @@ class ServiceState:
     running: bool
     enabled: bool | None  # None: cannot be enabled or disabled (systemd static units)
     masked: bool = False
+    status: dict[str, str] = field(default_factory=dict, compare=False)  # systemctl show's properties
+    init: InitSystem | None = field(default=None, compare=False, repr=False)  # the one that read it
 
 
 @dataclass
@@ -74,7 +81,7 @@ class Systemctl(InitSystem):
         return ServiceState(
             exists=load not in ("not-found", ""),
             running=values.get("ActiveState") in ("active", "reloading", "activating"),
-            enabled=enabled, masked=masked,
+            enabled=enabled, masked=masked, status=values,
         )
 
     def action(self, service: str, action: str) -> str:
@@ -124,18 +131,42 @@ class SysVinitRedHat(SysVinit):
         return join(["chkconfig", service, "on" if enabled else "off"])
 
 
-def init_system(context: ModuleContext) -> InitSystem:
-    """The host's init system from its facts; probes PID 1's world when facts were not gathered."""
-    facts = context.facts or {}
-    manager = facts.get("ansible_service_mgr")
-    if manager is None:
-        probe = context.run("[ -d /run/systemd/system ] && echo systemd || echo service")
-        manager = probe.stdout.strip() or "service"
+def init_system(manager: str, facts: dict[str, Any] | None) -> InitSystem:
+    """The init system for `ansible_service_mgr` (and the OS family for the init scripts' tools)."""
     if manager == "systemd":
         return Systemctl()
-    if facts.get("ansible_os_family") == "RedHat":
+    if (facts or {}).get("ansible_os_family") == "RedHat":
         return SysVinitRedHat()
     return SysVinit()
+
+
+def read_command(service: str | None, facts: dict[str, Any] | None) -> str | None:
+    """Shell text reading `service` (None: only which init system runs) in one round trip (pure).
+
+    With `ansible_service_mgr` in the facts it is that init system's read; without, the command
+    asks the host first and prints the answer as its first line (`@@provision-init:NAME`)."""
+    manager = (facts or {}).get("ansible_service_mgr")
+    if manager is not None:
+        return init_system(manager, facts).read_command(service) if service else None
+    systemd, scripts = Systemctl(), init_system("service", facts)
+    return (f"if {SYSTEMD_RUNS}; then echo {INIT_MARK}systemd\n"
+            + (systemd.read_command(service) + "\n" if service else "")
+            + f"else echo {INIT_MARK}service\n"
+            + (scripts.read_command(service) if service else "")
+            + "fi\n")
+
+
+def parse_state(service: str | None, facts: dict[str, Any] | None, result: CommandResult | None) -> ServiceState:
+    """The ServiceState from `read_command`'s result, carrying the init system that read it (pure)."""
+    output = result.stdout if result is not None else ""
+    manager = (facts or {}).get("ansible_service_mgr")
+    if output.startswith(INIT_MARK):
+        first, _, output = output.partition("\n")
+        manager = first.removeprefix(INIT_MARK).strip()
+    init = init_system(manager or "service", facts)
+    state = init.parse(output) if service else ServiceState(True, False, None)
+    state.init = init
+    return state
 
 
 class Service(MayNotChange):
@@ -144,28 +175,31 @@ class Service(MayNotChange):
         "name": Arg("str", required=True, aliases=("service", "unit")),
         "state": Arg("str", choices=("started", "stopped", "restarted", "reloaded")),
         "enabled": Arg("bool", help="start at boot"),
-        "daemon_reload": Arg("bool", default=False, aliases=("daemon-reload",),
+        # no default (false): given at all, it is something to do, as Ansible's rule counts it
+        "daemon_reload": Arg("bool", aliases=("daemon-reload",),
                              help="systemd: re-read unit files first (nothing to do elsewhere)"),
     }
+    # Ansible's service: required_one_of=[['state', 'enabled']]; daemon_reload is ours (from systemd)
+    required_one_of = (("state", "enabled", "daemon_reload"),)
 
-    def read(self) -> ServiceState:
+    def read_command(self) -> str | None:
         service = self.args["name"]
-        if not SERVICE_NAME.match(service):
+        if service is not None and not SERVICE_NAME.match(service):
             raise ModuleFailed(f"{self.name}: {service!r} is not a valid service name")
-        if self.args["state"] is None and self.args["enabled"] is None and not self.wants_other():
-            raise ModuleFailed(f"{self.name}: say what you want: state, enabled"
-                               + (" or masked" if "masked" in self.spec else ""))
-        self.init = init_system(self.context)
-        result = self.context.run(self.init.read_command(service))
-        state = self.init.parse(result.stdout)
-        if not state.exists and not self.wants_other():  # systemd masks a unit before it is installed
-            raise ModuleFailed(f"{self.name}: no service {service!r} on this host ({self.init.name})")
+        return read_command(service, self.context.facts)
+
+    def parse(self, result: CommandResult | None) -> ServiceState:
+        state = parse_state(self.args["name"], self.context.facts, result)
+        if self.args["name"] and not state.exists and not self.wants_other():
+            # systemd masks a unit before it is installed
+            raise ModuleFailed(f"{self.name}: no service {self.args['name']!r} on this host ({state.init.name})")
         return state
 
     def wants_other(self) -> bool:
         return bool(self.args["daemon_reload"])
 
     def diff(self, current: ServiceState) -> ServicePlan | None:
+        self.init = current.init
         plan = ServicePlan()
         service, init = self.args["name"], self.init
         if self.args["daemon_reload"] and init.daemon_reload():
@@ -201,8 +235,12 @@ class Service(MayNotChange):
         return data
 
     def status_data(self, state: ServiceState) -> dict[str, Any]:
-        return {"name": self.args["name"], "state": "started" if state.running else "stopped",
+        """Ansible's name, state, enabled and (under systemd) status, and the init system used."""
+        data = {"name": self.args["name"], "state": "started" if state.running else "stopped",
                 "enabled": state.enabled, "init_system": self.init.name}
+        if state.status:
+            data["status"] = dict(state.status)
+        return data
 
     def apply(self, plan: ServicePlan) -> dict[str, Any]:
         commands = ([self.init.daemon_reload()] if plan.daemon_reload else []) + plan.commands

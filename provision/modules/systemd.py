@@ -7,7 +7,7 @@ The easy thing to get wrong: a masked unit cannot start, so unmasking comes befo
 from __future__ import annotations
 
 from provision.modules.base import Arg, ModuleFailed
-from provision.modules.service import Service, ServicePlan, ServiceState, init_system
+from provision.modules.service import Service, ServicePlan, ServiceState
 
 
 class Systemd(Service):
@@ -17,20 +17,26 @@ class Systemd(Service):
         "name": Arg("str", aliases=("service", "unit")),  # daemon_reload alone needs no unit
         "masked": Arg("bool", help="mask (true) or unmask (false) the unit"),
     }
+    # Ansible's systemd_service: required_one_of=[['state', 'enabled', 'masked', 'daemon_reload',
+    # 'daemon_reexec']] (no daemon_reexec here) and required_by state/enabled/masked -> name, so
+    # without a name only daemon_reload is left: one of name and daemon_reload.
+    required_one_of = (("state", "enabled", "masked", "daemon_reload"), ("name", "daemon_reload"))
 
-    def read(self) -> ServiceState:
-        if not self.args["name"] and self.args["daemon_reload"]:
-            self.init = init_system(self.context)
-            return ServiceState(True, False, None)
+    def read_command(self) -> str | None:
         if not self.args["name"]:
-            raise ModuleFailed("systemd: missing required argument 'name' (or daemon_reload alone)")
-        return super().read()
+            wanted = [arg for arg in ("state", "enabled", "masked") if self.args[arg] is not None]
+            if wanted:  # Ansible's required_by, which the rules above cannot say
+                raise ModuleFailed(f"systemd: {', '.join(repr(arg) for arg in wanted)} needs 'name'")
+            if not self.args["daemon_reload"]:
+                raise ModuleFailed("systemd: missing required argument 'name' (or daemon_reload alone)")
+        return super().read_command()
 
     def wants_other(self) -> bool:
         return super().wants_other() or self.args["masked"] is not None
 
     def diff(self, current: ServiceState) -> ServicePlan | None:
         if not self.args["name"]:
+            self.init = current.init
             return ServicePlan(daemon_reload=True) if self.init.daemon_reload() else None
         return super().diff(current)
 

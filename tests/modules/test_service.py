@@ -1,8 +1,12 @@
-"""service over real SSH on sandbox hosts (no systemd there: init scripts and update-rc.d)."""
+"""service: its decisions as data on a fake host (systemd, init scripts, no facts); over real SSH on
+sandbox hosts (no systemd there: init scripts and update-rc.d), what the init scripts really do."""
 import pytest
 
-from provision.modules.service import Service, ServiceState, Systemctl, SysVinit, SysVinitRedHat, init_system
+from provision.modules.service import (ServiceState, Systemctl, SysVinit, SysVinitRedHat, init_system,
+                                       parse_state, read_command)
+from provision.transport.base import CommandResult
 from tests.conftest import run_module
+from tests.modules.systemhost import ok, run_on
 from tests.support.services import boot_links, install_fake_service, is_running, log
 
 HOST = "host02"
@@ -13,54 +17,123 @@ def fake(sandbox):
     return install_fake_service(sandbox, HOST)
 
 
-# ---- commands as data --------------------------------------------------------------------------
+# ---- as data: given what the init system says, expect these commands (fake host) -------------
 
-class FactsOnly:
-    def __init__(self, facts):
-        self.facts = facts
-        self.check = False
+SYSTEMD = {"ansible_service_mgr": "systemd"}
+DEBIAN = {"ansible_service_mgr": "service", "ansible_os_family": "Debian"}
+REDHAT = {"ansible_service_mgr": "sysvinit", "ansible_os_family": "RedHat"}
+RUNNING = "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n"
+STOPPED = "LoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n"
+STATIC = "LoadState=loaded\nActiveState=inactive\nUnitFileState=static\n"
+NOT_FOUND = "LoadState=not-found\nActiveState=inactive\nUnitFileState=\n"
+SCRIPT_STOPPED = "exists\nstopped\ndisabled\n"
+SCRIPT_RUNNING = "exists\nrunning\nenabled\n"
+READS = ("systemctl show", "if [ -x", "if [ -d /run/systemd/system ]")  # systemd, init scripts, probe
 
 
-@pytest.mark.parametrize("facts, kind", [
-    ({"ansible_service_mgr": "systemd"}, Systemctl),
-    ({"ansible_service_mgr": "service", "ansible_os_family": "Debian"}, SysVinit),
-    ({"ansible_service_mgr": "sysvinit", "ansible_os_family": "RedHat"}, SysVinitRedHat),
+def service(args, *reads, facts=None, check=False, module="service", failing=None):
+    """Run with the reads served in turn (apply reads the end state again); (result, commands sent)."""
+    answers = [(needle, [ok(read) for read in reads]) for needle in READS]
+    result, host = run_on(module, args, ([failing] if failing else []) + answers, facts=facts, check=check)
+    return result, [command.removesuffix(" </dev/null") for command in host.commands
+                    if not any(needle in command for needle in READS)]
+
+
+@pytest.mark.parametrize("manager, facts, kind", [
+    ("systemd", {}, Systemctl),
+    ("service", DEBIAN, SysVinit),
+    ("sysvinit", REDHAT, SysVinitRedHat),
+    ("openrc", {}, SysVinit),
 ])
-def test_init_system_follows_the_facts(facts, kind):
-    assert type(init_system(FactsOnly(facts))) is kind
+def test_init_system_follows_the_facts(manager, facts, kind):
+    assert type(init_system(manager, facts)) is kind
 
 
-def plan(args, state, facts):
-    module = Service(Service.check_args(args), FactsOnly(facts))
-    module.init = init_system(module.context)
-    return module.diff(state)
+def test_read_command_is_the_init_systems_own_or_asks_the_host_first():
+    assert read_command("nvidia-persistenced", SYSTEMD) == \
+        "systemctl show --property=LoadState,ActiveState,UnitFileState -- nvidia-persistenced"
+    assert read_command("ssh", DEBIAN).startswith("n=ssh\nif [ -x \"/etc/init.d/$n\" ]")
+    probe = read_command("ssh", {})
+    assert probe.startswith("if [ -d /run/systemd/system ]; then echo @@provision-init:systemd\nsystemctl show")
+    assert "else echo @@provision-init:service\nn=ssh\n" in probe
+    assert read_command(None, SYSTEMD) is None  # daemon_reload alone reads nothing
 
 
-def test_systemd_commands():
-    facts = {"ansible_service_mgr": "systemd"}
-    stopped = ServiceState(True, False, False)
-    result = plan({"name": "nvidia-persistenced", "state": "started", "enabled": True}, stopped, facts)
-    assert result.commands == ["systemctl enable -- nvidia-persistenced", "systemctl start -- nvidia-persistenced"]
-    running = ServiceState(True, True, True)
-    assert plan({"name": "x", "state": "started", "enabled": True}, running, facts) is None
-    assert plan({"name": "x", "state": "restarted"}, running, facts).commands == ["systemctl restart -- x"]
-
-
-def test_sysv_commands_debian_and_redhat():
-    stopped = ServiceState(True, False, False)
-    debian = plan({"name": "ssh", "enabled": True}, stopped, {"ansible_service_mgr": "service"})
-    assert debian.commands == ["update-rc.d ssh defaults && update-rc.d ssh enable"]
-    redhat = plan({"name": "sshd", "enabled": False}, ServiceState(True, True, True),
-                  {"ansible_service_mgr": "sysvinit", "ansible_os_family": "RedHat"})
-    assert redhat.commands == ["chkconfig sshd off"]
+def test_parse_says_which_init_system_read_it():
+    state = parse_state("ssh", {}, ok("@@provision-init:service\n" + SCRIPT_RUNNING))
+    assert state == ServiceState(True, True, True) and state.init.name == "sysvinit"
+    state = parse_state("ssh", {}, ok("@@provision-init:systemd\n" + RUNNING))
+    assert state.init.name == "systemd" and state.status["UnitFileState"] == "enabled"
+    assert parse_state("ssh", DEBIAN, ok("missing\n")).exists is False
 
 
 def test_systemctl_show_parsing():
     parse = Systemctl().parse
-    assert parse("LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n") == ServiceState(True, True, True)
-    assert parse("LoadState=not-found\nActiveState=inactive\nUnitFileState=\n").exists is False
-    assert parse("LoadState=loaded\nActiveState=inactive\nUnitFileState=static\n").enabled is None
+    assert parse(RUNNING) == ServiceState(True, True, True)
+    assert parse(NOT_FOUND).exists is False
+    assert parse(STATIC).enabled is None
     assert parse("LoadState=masked\nActiveState=inactive\nUnitFileState=masked\n").masked is True
+    assert parse("LoadState=loaded\nActiveState=activating\nUnitFileState=enabled-runtime\n").running is True
+
+
+@pytest.mark.parametrize("facts, args, before, expected", [
+    (SYSTEMD, {"state": "started", "enabled": True}, STOPPED, ["systemctl enable -- x", "systemctl start -- x"]),
+    (SYSTEMD, {"state": "started", "enabled": True}, RUNNING, []),
+    (SYSTEMD, {"state": "stopped"}, RUNNING, ["systemctl stop -- x"]),
+    (SYSTEMD, {"state": "stopped"}, STOPPED, []),
+    (SYSTEMD, {"state": "restarted"}, RUNNING, ["systemctl restart -- x"]),
+    (SYSTEMD, {"state": "restarted"}, STOPPED, ["systemctl restart -- x"]),
+    (SYSTEMD, {"state": "reloaded"}, RUNNING, ["systemctl reload -- x"]),
+    (SYSTEMD, {"state": "reloaded"}, STOPPED, ["systemctl start -- x"]),
+    (SYSTEMD, {"enabled": True}, STATIC, []),  # a static unit cannot be enabled: nothing to do
+    (SYSTEMD, {"state": "started", "daemon_reload": True}, STOPPED, ["systemctl daemon-reload", "systemctl start -- x"]),
+    (DEBIAN, {"enabled": True}, SCRIPT_STOPPED, ["update-rc.d x defaults && update-rc.d x enable"]),
+    (DEBIAN, {"enabled": False}, SCRIPT_RUNNING, ["update-rc.d x disable"]),
+    (DEBIAN, {"state": "started"}, SCRIPT_STOPPED, ["/etc/init.d/x start"]),
+    (DEBIAN, {"state": "restarted"}, SCRIPT_RUNNING, ["/etc/init.d/x restart"]),
+    (DEBIAN, {"state": "started", "daemon_reload": True}, SCRIPT_RUNNING, []),  # only systemd caches units
+    (REDHAT, {"enabled": False}, SCRIPT_RUNNING, ["chkconfig x off"]),
+    ({}, {"state": "started"}, "@@provision-init:systemd\n" + STOPPED, ["systemctl start -- x"]),
+    ({}, {"state": "started"}, "@@provision-init:service\n" + SCRIPT_STOPPED, ["/etc/init.d/x start"]),
+])
+def test_commands(facts, args, before, expected):
+    result, commands = service({"name": "x", **args}, before, facts=facts)
+    assert result.status == ("changed" if expected else "ok"), result.msg
+    assert commands == expected
+
+
+def test_check_mode_says_what_it_would_do_and_sends_nothing():
+    result, commands = service({"name": "x", "state": "started", "enabled": True}, STOPPED, facts=SYSTEMD, check=True)
+    assert result.status == "changed" and commands == []
+    assert result.diff == "running: False, enabled: False\nenable x\nstart x\n"
+
+
+def test_registered_data_is_the_state_the_service_ended_in():
+    result, _ = service({"name": "x", "state": "started"}, STOPPED, RUNNING, facts=SYSTEMD)
+    assert result.status == "changed"
+    assert {key: result.data[key] for key in ("name", "state", "enabled", "init_system")} == \
+        {"name": "x", "state": "started", "enabled": True, "init_system": "systemd"}
+    assert result.data["status"] == {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled"}
+    converged, _ = service({"name": "x", "state": "stopped"}, SCRIPT_STOPPED, facts=DEBIAN)
+    assert converged.data == {"name": "x", "state": "stopped", "enabled": False, "init_system": "sysvinit"}
+
+
+@pytest.mark.parametrize("facts, args, before, message", [
+    (DEBIAN, {"name": "no-such-daemon", "state": "started"}, "missing\n", "no service 'no-such-daemon' on this host (sysvinit)"),
+    (SYSTEMD, {"name": "no-such-daemon", "state": "started"}, NOT_FOUND, "no service 'no-such-daemon' on this host (systemd)"),
+    (SYSTEMD, {"name": "x; reboot", "state": "started"}, RUNNING, "'x; reboot' is not a valid service name"),
+    (SYSTEMD, {"name": "x"}, RUNNING, "one of 'state', 'enabled', 'daemon_reload' is required"),
+])
+def test_failures_are_clear(facts, args, before, message):
+    result, commands = service(args, before, facts=facts)
+    assert result.status == "failed" and message in result.msg and commands == []
+
+
+def test_a_failing_command_is_named_with_its_output():
+    refused = ("systemctl start", CommandResult(1, "", "Job for x.service failed because the control process exited"))
+    result, _ = service({"name": "x", "state": "started"}, STOPPED, facts=SYSTEMD, failing=refused)
+    assert result.status == "failed"
+    assert "service: systemctl start -- x failed (rc 1): Job for x.service failed" in result.msg
 
 
 # ---- over SSH ----------------------------------------------------------------------------------
@@ -78,31 +151,13 @@ def test_start_and_enable_check_apply_then_ok(sandbox, fake, module_context):
     assert applied.data["state"] == "started" and applied.data["enabled"] is True
     assert is_running(sandbox, HOST) and boot_links(sandbox, HOST) == "S"
     assert run_module("service", args, module_context(HOST)).status == "ok"
+    restarted = run_module("service", {"name": fake, "state": "restarted"}, module_context(HOST))
+    assert restarted.status == "changed" and log(sandbox, HOST).count("start") == 2  # the script really ran
 
     stop = {"name": fake, "state": "stopped", "enabled": False}
     assert run_module("service", stop, module_context(HOST)).status == "changed"
     assert not is_running(sandbox, HOST) and boot_links(sandbox, HOST) == "K"
     assert run_module("service", stop, module_context(HOST)).status == "ok"
-
-
-@pytest.mark.sandbox
-def test_restarted_and_reloaded_always_act(sandbox, fake, module_context):
-    run_module("service", {"name": fake, "state": "started"}, module_context(HOST))
-    for _ in range(2):
-        assert run_module("service", {"name": fake, "state": "restarted"}, module_context(HOST)).status == "changed"
-    assert log(sandbox, HOST).count("start") == 3
-    assert run_module("service", {"name": fake, "state": "reloaded"}, module_context(HOST)).status == "changed"
-    assert log(sandbox, HOST)[-1] == "reload"
-    assert is_running(sandbox, HOST)
-    checked = run_module("service", {"name": fake, "state": "restarted"}, module_context(HOST, check=True))
-    assert checked.status == "changed" and log(sandbox, HOST).count("start") == 3
-
-
-@pytest.mark.sandbox
-def test_unknown_service_fails_clearly(sandbox, module_context):
-    result = run_module("service", {"name": "no-such-daemon", "state": "started"}, module_context(HOST))
-    assert result.status == "failed"
-    assert "no service 'no-such-daemon'" in result.msg
 
 
 @pytest.mark.sandbox
