@@ -18,6 +18,7 @@ from provision.facts import split_sections
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.remote_file import unified_diff, write_file
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 MODULE_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 FILE_MARK = "@@provision-file:"
@@ -76,7 +77,7 @@ class Modprobe(Module):
             "blacklist": self.args["blacklist_file"] or f"/etc/modprobe.d/blacklist-{name}.conf",
         }
 
-    def read(self) -> KernelModuleState:
+    def read_command(self) -> str:
         if not MODULE_NAME.match(self.module):
             raise ModuleFailed(f"modprobe: {self.module!r} is not a valid module name")
         if self.args["state"] == "present" and self.args["blacklist"]:
@@ -93,14 +94,16 @@ class Modprobe(Module):
         for path in self.paths().values():
             script.append(f"printf '\\n{FILE_MARK}%s@@\\n' {quote(path)}; "
                           f"if [ -f {quote(path)} ]; then cat {quote(path)}; else echo @@absent; fi")
-        result = self.context.run("\n".join(script) + "\n")
-        sections = split_sections(result.stdout.split("\n" + FILE_MARK, 1)[0])
+        return "\n".join(script) + "\n"
+
+    def parse(self, result: CommandResult | None) -> KernelModuleState:
+        output = result.stdout if result is not None else ""
+        sections = split_sections(output.split("\n" + FILE_MARK, 1)[0])
         if "end" not in sections:
-            raise ModuleFailed(f"modprobe: cannot read the module state: {result.stderr.strip()}")
+            error = result.stderr.strip() if result is not None else ""
+            raise ModuleFailed(f"modprobe: cannot read the module state: {error}")
         words = sections.get("module", "").split()
-        self.current = KernelModuleState("loaded" in words, "builtin" in words, "can_load" in words,
-                                         parse_files(result.stdout))
-        return self.current
+        return KernelModuleState("loaded" in words, "builtin" in words, "can_load" in words, parse_files(output))
 
     def wanted_files(self) -> dict[str, str | None]:
         """path -> wanted content (None: absent); paths this task leaves alone are not listed."""
@@ -118,6 +121,7 @@ class Modprobe(Module):
         return wanted
 
     def diff(self, current: KernelModuleState) -> ModprobePlan | None:
+        self.current = current  # a failed load is explained by what was read (no module support)
         plan = ModprobePlan()
         for path, content in self.wanted_files().items():
             if current.files.get(path) != content:

@@ -17,6 +17,7 @@ from provision.facts import split_sections
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.remote_file import unified_diff, write_file
 from provision.shell import join, quote
+from provision.transport.base import CommandResult
 
 KEY = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-*:]+)*$")
 
@@ -80,6 +81,8 @@ class Sysctl(Module):
         "sysctl_set": Arg("bool", default=False, help="same as reload (Ansible's name for it)"),
         "ignoreerrors": Arg("bool", default=False, help="an unknown key is not an error"),
     }
+    # ansible.posix.sysctl: required_if=[('state', 'present', ['value'])]
+    required_if = (("state", "present", ("value",)),)
 
     @property
     def key(self) -> str:
@@ -89,14 +92,12 @@ class Sysctl(Module):
     def live(self) -> bool:
         return self.args["state"] == "present" and (self.args["reload"] or self.args["sysctl_set"])
 
-    def read(self) -> SysctlState:
+    def read_command(self) -> str:
         if not KEY.match(self.key):
             raise ModuleFailed(f"sysctl: {self.key!r} is not a valid key")
-        if self.args["state"] == "present" and self.args["value"] is None:
-            raise ModuleFailed("sysctl: state=present needs a value")
         path = self.args["sysctl_file"]
         proc = "/proc/sys/" + self.key.replace(".", "/")
-        script = (
+        return (
             "s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }\n"
             f"s runtime; cat {quote(proc)} 2>/dev/null || echo @@missing\n"
             f"s folder; [ -d {quote(posixpath.dirname(path) or '.')} ] && echo yes\n"
@@ -104,10 +105,12 @@ class Sysctl(Module):
             # the file comes last and verbatim, so rewriting it keeps every byte of the other lines
             f"s file; [ ! -f {quote(path)} ] || cat {quote(path)}\n"
         )
-        result = self.context.run(script)
+
+    def parse(self, result: CommandResult | None) -> SysctlState:
         marker = "\n@@provision:file@@\n"
-        if not result.ok or marker not in result.stdout:
-            raise ModuleFailed(f"sysctl: cannot read {path}: {result.stderr.strip()}")
+        if result is None or not result.ok or marker not in result.stdout:
+            error = result.stderr.strip() if result is not None else ""
+            raise ModuleFailed(f"sysctl: cannot read {self.args['sysctl_file']}: {error}")
         head, file_text = result.stdout.split(marker, 1)
         sections = split_sections(head)
         runtime = sections.get("runtime", "")

@@ -1,38 +1,126 @@
-"""modprobe over real SSH: sandbox hosts cannot load modules (no CAP_SYS_MODULE), files still work."""
+"""modprobe: its decisions as data on a fake host; over real SSH, a real kernel's built-in module and
+a sandbox host that cannot load modules (no CAP_SYS_MODULE) while its files still work."""
 import pytest
 
-from provision.modules.modprobe import KernelModuleState, Modprobe, parse_files
+from provision.modules.modprobe import parse_files
+from provision.transport.base import CommandResult
 from tests.conftest import run_module, ssh
+from tests.modules.systemhost import ok, run_on
 
 HOST = "host04"
 
 
-class NoHost:
-    facts: dict = {}
-    check = False
+# ---- as data: given /proc/modules and the files, expect these writes and commands (fake host) -
+
+LOAD, OPTIONS = "/etc/modules-load.d/{}.conf", "/etc/modprobe.d/{}.conf"
+BLACKLIST = "/etc/modprobe.d/blacklist-{}.conf"
 
 
-def plan(args, state):
-    return Modprobe(Modprobe.check_args(args), NoHost()).diff(state)
+def kernel(name, words="can_load", files=None):
+    """The read command's output: what the kernel says of the module, then the three files."""
+    files = files or {}
+    output = "\n@@provision:module@@\n" + "\n".join(words.split()) + "\n@@provision:end@@\n"
+    for path in (LOAD.format(name), OPTIONS.format(name), BLACKLIST.format(name)):
+        output += f"\n@@provision-file:{path}@@\n" + files.get(path, "@@absent\n")
+    return output
 
 
-def test_persistent_with_params_writes_load_and_options_files():
-    absent = KernelModuleState(False, False, True, {})
-    result = plan({"name": "nvidia-peermem", "persistent": "present", "params": "peerdirect_support=0"}, absent)
-    assert result.files == {"/etc/modules-load.d/nvidia-peermem.conf": "nvidia-peermem\n",
-                            "/etc/modprobe.d/nvidia-peermem.conf": "options nvidia-peermem peerdirect_support=0\n"}
-    assert result.command == ["modprobe", "--", "nvidia-peermem", "peerdirect_support=0"]
+def modprobe(args, output, check=False, refused=None):
+    answers = [("s module;", ok(output))] + ([("modprobe --", refused)] if refused else [])
+    return run_on("modprobe", args, answers, check=check)
 
 
-def test_builtin_module_cannot_be_unloaded():
-    with pytest.raises(Exception, match="built into the kernel"):
-        plan({"name": "bridge", "state": "absent"}, KernelModuleState(False, True, False, {}))
+def test_read_is_one_command_with_the_kernels_name_and_the_files():
+    _, host = modprobe({"name": "nvidia-peermem"}, kernel("nvidia-peermem", "can_load loaded"))
+    read = host.commands[0]
+    assert read.startswith("n=nvidia_peermem\n")  # the kernel lists modules with underscores
+    assert "if [ -f /etc/modprobe.d/blacklist-nvidia-peermem.conf ]; then cat" in read
+    assert len(host.commands) == 1
+
+
+@pytest.mark.parametrize("args, words, files, writes, command", [
+    ({"name": "dummy"}, "can_load", {}, {}, "modprobe -- dummy"),
+    ({"name": "dummy"}, "can_load loaded", {}, {}, None),
+    ({"name": "bridge"}, "builtin", {}, {}, None),
+    ({"name": "nouveau", "state": "absent"}, "can_load loaded", {}, {}, "modprobe -r -- nouveau"),
+    ({"name": "nouveau", "state": "absent"}, "can_load", {}, {}, None),
+    ({"name": "nvidia-peermem", "persistent": "present", "params": "peerdirect_support=0"}, "can_load", {},
+     {LOAD.format("nvidia-peermem"): "nvidia-peermem\n",
+      OPTIONS.format("nvidia-peermem"): "options nvidia-peermem peerdirect_support=0\n"},
+     "modprobe -- nvidia-peermem peerdirect_support=0"),
+    ({"name": "dummy", "persistent": "present"}, "can_load loaded", {LOAD.format("dummy"): "dummy\n"}, {}, None),
+    ({"name": "nouveau", "state": "absent", "blacklist": True}, "can_load", {},
+     {BLACKLIST.format("nouveau"): "blacklist nouveau\n"}, None),
+    ({"name": "nouveau", "state": "absent", "blacklist": True, "blacklist_file": "/etc/modprobe.d/nv.conf"},
+     "can_load", {}, {"/etc/modprobe.d/nv.conf": "blacklist nouveau\n"}, None),
+    ({"name": "nouveau", "state": "absent", "blacklist": True}, "can_load",
+     {BLACKLIST.format("nouveau"): "blacklist nouveau\n"}, {}, None),
+])
+def test_writes_and_commands(args, words, files, writes, command):
+    result, host = modprobe(args, kernel(args["name"], words, files))
+    assert result.status == ("changed" if writes or command else "ok"), result.msg
+    assert host.writes == {path: text.encode() for path, text in writes.items()}
+    assert [sent for sent in host.actions() if sent.startswith("modprobe")] == ([command] if command else [])
+
+
+@pytest.mark.parametrize("args, files, removed", [
+    ({"name": "dummy", "persistent": "absent"}, {LOAD.format("dummy"): "dummy\n", OPTIONS.format("dummy"): "options dummy x=1\n"},
+     [LOAD.format("dummy"), OPTIONS.format("dummy")]),
+    ({"name": "dummy", "persistent": "present"}, {LOAD.format("dummy"): "dummy\n", OPTIONS.format("dummy"): "options dummy x=1\n"},
+     [OPTIONS.format("dummy")]),  # no params any more: their file goes
+    ({"name": "nouveau", "state": "absent", "blacklist": False}, {BLACKLIST.format("nouveau"): "blacklist nouveau\n"},
+     [BLACKLIST.format("nouveau")]),
+])
+def test_files_no_longer_wanted_are_removed(args, files, removed):
+    result, host = modprobe(args, kernel(args["name"], "can_load loaded" if args.get("state") != "absent" else "can_load",
+                                         files))
+    assert result.status == "changed", result.msg
+    assert [sent for sent in host.actions() if sent.startswith("rm ")] == [f"rm -f -- {path}" for path in removed]
+
+
+def test_check_mode_shows_the_files_and_the_load():
+    result, host = modprobe({"name": "dummy", "persistent": "present"}, kernel("dummy"), check=True)
+    assert result.status == "changed" and host.actions() == []
+    assert "+dummy" in result.diff and result.diff.endswith("load dummy\n")
+
+
+def test_registered_data():
+    result, _ = modprobe({"name": "bridge"}, kernel("bridge", "builtin"))
+    assert result.data == {"name": "bridge", "loaded": True, "builtin": True}
+    applied, _ = modprobe({"name": "dummy", "persistent": "present"}, kernel("dummy"))
+    assert applied.data["files"] == [LOAD.format("dummy")] and applied.data["actions"][-1] == "load dummy"
+
+
+@pytest.mark.parametrize("args, words, message", [
+    ({"name": "bridge", "state": "absent"}, "builtin", "bridge is built into the kernel; it cannot be unloaded"),
+    ({"name": "nouveau", "blacklist": True}, "can_load", "a blacklisted module cannot be wanted present"),
+    ({"name": "x; reboot"}, "can_load", "'x; reboot' is not a valid module name"),
+])
+def test_failures_are_clear(args, words, message):
+    result, host = modprobe(args, kernel(args["name"], words))
+    assert result.status == "failed" and message in result.msg and host.actions() == []
+
+
+@pytest.mark.parametrize("words, error, why", [
+    ("", "modprobe: FATAL: Module dummy not found", "this kernel has no loadable module support (no /proc/modules)"),
+    ("can_load", "modprobe: ERROR: could not insert 'dummy': Operation not permitted",
+     "not permitted (no CAP_SYS_MODULE: a container or sandbox host?)"),
+    ("can_load", "modprobe: FATAL: Module dummy not found", "modprobe failed"),
+])
+def test_a_load_that_fails_says_why(words, error, why):
+    result, host = modprobe({"name": "dummy", "persistent": "present"}, kernel("dummy", words),
+                            refused=CommandResult(1, "", error))
+    assert result.status == "failed"
+    assert result.msg == f"modprobe: the files were written, but could not load dummy: {why}: {error}"
+    assert list(host.writes) == [LOAD.format("dummy")]
 
 
 def test_parse_files_keeps_content_verbatim():
     output = "x\n@@provision-file:/a@@\n@@absent\n\n@@provision-file:/b@@\nblacklist x\n\n"
     assert parse_files(output) == {"/a": None, "/b": "blacklist x\n\n"}
 
+
+# ---- over SSH: sandbox hosts cannot load modules (no CAP_SYS_MODULE), files still work ---------
 
 @pytest.fixture
 def clean(sandbox):
