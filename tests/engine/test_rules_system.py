@@ -1,0 +1,75 @@
+"""Cross-argument rules of the system modules (apt_repository, dnf, service, systemd, sysctl):
+`provision lint` refuses a task that would fail on every host, pointing at the module's line
+(file:line:col), before any host is contacted; the valid forms pass. The rules are Ansible's (each
+module's class attributes name their source)."""
+from __future__ import annotations
+
+import pytest
+
+from provision.cli import main
+
+INVENTORY = "all:\n  hosts:\n    gpu1: {ansible_host: 127.0.0.1}\n"
+HEADER = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: the task\n"
+MODULE_LINE = 5  # the line of the module's key, below HEADER
+
+
+def lint(tmp_path, task: str) -> int:
+    (tmp_path / "inventory.yaml").write_text(INVENTORY)
+    (tmp_path / "files").mkdir(exist_ok=True)
+    (tmp_path / "files" / "vendor.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n")
+    (tmp_path / "playbook.yaml").write_text(HEADER + "      " + task)
+    return main(["lint", str(tmp_path / "inventory.yaml"), str(tmp_path / "playbook.yaml")])
+
+
+REPO = "apt_repository:\n        name: cuda\n        repo: deb https://repo.example/cuda /\n"
+
+REFUSED = [
+    (REPO + "        key_src: vendor.asc\n        key_url: https://repo.example/key.asc\n",
+     "apt_repository: arguments 'key_src' and 'key_url' are mutually exclusive"),
+    (REPO + "        key_content: \"{{ vendor_key }}\"\n        key_url: https://repo.example/key.asc\n"
+     "      vars:\n        vendor_key: x\n",
+     "apt_repository: arguments 'key_content' and 'key_url' are mutually exclusive"),
+    ("dnf:\n        state: latest\n", "dnf: missing required argument 'name'"),
+    ("service:\n        name: nvidia-persistenced\n",
+     "service: one of 'state', 'enabled', 'daemon_reload' is required"),
+    ("ansible.builtin.service:\n        name: nvidia-persistenced\n        enabled:\n",
+     "service: one of 'state', 'enabled', 'daemon_reload' is required"),
+    ("systemd:\n        name: nvidia-fabricmanager\n",
+     "systemd: one of 'state', 'enabled', 'masked', 'daemon_reload' is required"),
+    ("systemd:\n        state: started\n", "systemd: one of 'name', 'daemon_reload' is required"),
+    ("sysctl:\n        name: vm.swappiness\n", "sysctl: state=present requires 'value'"),
+    ("ansible.posix.sysctl:\n        name: vm.swappiness\n        state: present\n        value: ''\n",
+     "sysctl: state=present requires 'value'"),
+]
+
+
+@pytest.mark.parametrize("task, message", REFUSED, ids=[message for _, message in REFUSED])
+def test_lint_refuses_with_file_line_and_column(tmp_path, capsys, task, message):
+    assert lint(tmp_path, task) == 1
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert f"error: {tmp_path / 'playbook.yaml'}:{MODULE_LINE}:7: {message}" in err
+
+
+ACCEPTED = [
+    REPO,
+    REPO + "        key_src: vendor.asc\n",
+    REPO + "        key_url: https://repo.example/key.asc\n",
+    "apt_repository:\n        name: cuda\n        state: absent\n",
+    "apt:\n        update_cache: true\n",  # Ansible's required_one_of counts autoremove's default
+    "apt:\n        name: [nvidia-driver-550]\n        state: present\n",
+    "dnf:\n        name: cuda-drivers\n        state: latest\n",
+    "service:\n        name: nvidia-persistenced\n        enabled: true\n",
+    "service:\n        name: docker\n        state: \"{{ docker_state }}\"\n      vars:\n        docker_state: started\n",
+    "service:\n        name: docker\n        daemon_reload: true\n",
+    "systemd:\n        daemon_reload: true\n",
+    "systemd:\n        name: nouveau-helper\n        masked: true\n",
+    "systemd:\n        name: nvidia-fabricmanager\n        state: started\n        enabled: true\n",
+    "sysctl:\n        name: vm.swappiness\n        value: 10\n",
+    "sysctl:\n        name: vm.swappiness\n        state: absent\n",
+    "modprobe:\n        name: nouveau\n        state: absent\n        blacklist: true\n",
+]
+
+
+@pytest.mark.parametrize("task", ACCEPTED)
+def test_lint_accepts_the_valid_forms(tmp_path, capsys, task):
+    assert lint(tmp_path, task) == 0, capsys.readouterr()
