@@ -25,7 +25,7 @@ from rich.table import Table
 
 from provision import __version__, shell
 from provision.errors import ProvisionError, SandboxError, UsageError, ValidationFailed
-from provision.standin.gpus import PROFILES as GPU_PROFILES
+from provision.sandbox.standin.gpus import PROFILES as GPU_PROFILES
 from provision.yamlsource import read_text
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
@@ -197,9 +197,9 @@ def run_sandbox(args, console: Console) -> int:
     return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
 
 
-from provision.commands import ENGINE_COMMANDS  # noqa: E402
-from provision.commands_history import HISTORY_COMMANDS  # noqa: E402
-from provision.commands_onboard import ONBOARD_COMMANDS  # noqa: E402
+from provision.commands.engine import ENGINE_COMMANDS  # noqa: E402
+from provision.commands.history import HISTORY_COMMANDS  # noqa: E402
+from provision.commands.onboard import ONBOARD_COMMANDS  # noqa: E402
 
 _ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from provision.errors import HostKeyRejected
-from provision.onboard import Target, record_host_key, trust_host_key
-from provision.onboard_inventory import add_host_text, guess_indent
+from provision.onboard.steps import Target, record_host_key, trust_host_key
+from provision.onboard.inventory import add_host_text, guess_indent
 from provision.transport.ssh import fingerprint
 from tests.conftest import ssh, throwaway_sandbox
 from tests.engine.scenario import PROVISION

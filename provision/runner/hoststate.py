@@ -18,8 +18,7 @@ from provision.runner.prefetch import PrefetchCache
 from provision.runner.results import HostRecap
 from provision.templating import TemplateError
 from provision.transport.base import Transport
-from provision.transport.local import LocalTransport
-from provision.transport.ssh import SSHTransport
+from provision.transport.connect import connect
 from provision.variables import layer
 
 
@@ -75,20 +74,7 @@ def open_transport(name: str, variables: dict[str, Any], options: RunOptions) ->
         connection, rendered = rendered_connection(name, variables)
     except TemplateError as error:
         raise ConnectionFailed(f"{name}: connection variables: {error}") from None
-    if connection.connection == "local":
-        return LocalTransport(name)
-    known_hosts = rendered.get("provision_known_hosts_file")
-    key_file = connection.private_key_file
-    return SSHTransport.connect(
-        connection.address,
-        port=connection.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None,
-        user=connection.user,
-        key_filename=os.path.expanduser(key_file) if key_file else None,
-        known_hosts_files=[os.path.expanduser(str(known_hosts))] if known_hosts else None,
-        accept_new_host_keys=options.accept_new_host_keys,
-        connect_timeout=options.connect_timeout,
-        ssh_config_path=options.ssh_config,
-    )
+    return connect(name, connection, rendered, options.connect_options)
 
 
 class HostVars(Mapping):

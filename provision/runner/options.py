@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.transport.connect import ConnectOptions
+
 
 @dataclass
 class RunOptions:
@@ -19,3 +21,7 @@ class RunOptions:
     ssh_config: str | None = None  # -F; default ~/.ssh/config
     connect_timeout: float = 10.0
     command: str = "apply"
+
+    @property
+    def connect_options(self) -> ConnectOptions:
+        return ConnectOptions(self.accept_new_host_keys, self.connect_timeout, self.ssh_config)

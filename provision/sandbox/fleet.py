@@ -26,8 +26,8 @@ from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pyto
 from provision.sandbox.registry import Registry, busybox_layer
 from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
 from provision.sandbox.seed import seed
-from provision.standin.gpus import DEFAULT_PROFILE
-from provision.standin.service import StandinInfo, StandinService
+from provision.sandbox.standin.gpus import DEFAULT_PROFILE
+from provision.sandbox.standin.service import StandinInfo, StandinService
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
 # inotify instances one systemd host uses (systemd, journald, udev-less units: about 6; with room)

@@ -12,8 +12,8 @@ daemon.json keys, the whole role logic) is the production path.
 """
 from __future__ import annotations
 
-from provision.standin.gpus import load_description, seed_files
-from provision.standin.service import StandinInfo
+from provision.sandbox.standin.gpus import load_description, seed_files
+from provision.sandbox.standin.service import StandinInfo
 
 def gpu_stack_vars(standin: StandinInfo) -> dict:
     base = standin.url  # ends with "/"

@@ -44,7 +44,7 @@ mkdir -p "$root/run/sshd" "$root/run/lock"
 
 # STAND-IN GPU kernel state. The host cannot load kernel modules, so the boot plays the kernel's
 # part: when the host's stand-in NVIDIA packages installed a kernel module, the boot "loads" it
-# (provision/standin/files/nvidia-standin-module decides which) and shows it where the kernel does,
+# (provision/sandbox/standin/files/nvidia-standin-module decides which) and shows it where the kernel does,
 # at /proc/driver/nvidia/version and /sys/module/nvidia/version, so the roles read the real paths.
 # The machine's own /sys/module entries stay visible (each bound back in below a small tmpfs).
 module_tool="$root/usr/sbin/nvidia-standin-module"

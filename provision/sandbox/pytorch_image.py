@@ -30,7 +30,7 @@ PYTHON_VERSION = "3.11"  # Debian bookworm's python3; the wheel's cp311 tag must
 WHEEL_FOLDER = "/opt/wheels"
 DEFAULT_TAG = "2.8.0-cuda12.8-cudnn9-runtime"  # the site playbook's default pytorch_image tag
 REPOSITORY = "pytorch/pytorch"
-STANDIN_LABEL = {"org.provision.standin": "CPU build of torch for the sandbox; not the real pytorch/pytorch image"}
+STANDIN_LABEL = {"org.provision.sandbox.standin": "CPU build of torch for the sandbox; not the real pytorch/pytorch image"}
 ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE=1")
 # `python /provision/gpu_verify.py` is how the verification runs, as in the real image
 PYTHON_LAYER = LayerRecipe("python", ("python3",), "ln -sf /usr/bin/python3 /usr/local/bin/python")

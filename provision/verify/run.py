@@ -18,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from provision.errors import ConnectionFailed, InputError
-from provision.inventory import Inventory
+from provision.inventory import Inventory, rendered_connection
 from provision.playbook.roles import main_file
-from provision.runner.hoststate import open_transport
-from provision.runner.options import RunOptions
-from provision.templating import resolve_variables
+from provision.templating import TemplateError, resolve_variables
+from provision.transport.connect import ConnectOptions, connect
 from provision.variables import layer
 from provision.verify.hosts import LOCAL_HOSTNAME, hostspec, ssh_config, target_of
 from provision.yamlsource import load_file
@@ -71,11 +70,13 @@ def role_defaults(roles_dirs: list[str]) -> dict:
     return merged
 
 
-def reachable(inventory: Inventory, names: list[str], options: RunOptions) -> dict[str, str]:
+def reachable(inventory: Inventory, names: list[str], options: ConnectOptions) -> dict[str, str]:
     """Hosts that cannot be reached: name -> why. One short connection each, in parallel."""
     def probe(name: str) -> tuple[str, str | None]:
         try:
-            transport = open_transport(name, inventory.hosts[name].vars, options)
+            transport = connect(name, *rendered_connection(name, inventory.hosts[name].vars), options)
+        except TemplateError as error:
+            return name, f"{name}: connection variables: {error}"
         except ConnectionFailed as error:
             return name, str(error)
         transport.close()
@@ -86,7 +87,7 @@ def reachable(inventory: Inventory, names: list[str], options: RunOptions) -> di
 
 
 def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], site_dir: str | None,
-               options: RunOptions, extra_vars: dict, roles: list[str] | None = None,
+               options: ConnectOptions, extra_vars: dict, roles: list[str] | None = None,
                junit_path: str | None = None) -> VerifyResult:
     result = VerifyResult(junit_path=junit_path)
     result.unreachable = reachable(inventory, names, options)

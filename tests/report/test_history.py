@@ -11,7 +11,7 @@ import threading
 import pytest
 from rich.console import Console
 
-from provision.commands_history import HISTORY_COMMANDS, parse_since
+from provision.commands.history import HISTORY_COMMANDS, parse_since
 from provision.errors import InputError
 from provision.history import HistoryError, HistoryEvents, HistoryStore, gpu_figures, tflops_drops
 from provision.runner.events import Collect

@@ -1,6 +1,6 @@
 """preflight's decisions as data: given what a host showed, which plans are refused and why."""
 from provision.modules.gpu_preflight import assess
-from provision.standin.gpus import load_description, render_lspci
+from provision.sandbox.standin.gpus import load_description, render_lspci
 
 H100X8 = render_lspci(load_description("h100x8")) + "rc=0"
 DEBIAN = {"ansible_distribution": "Debian", "ansible_distribution_version": "12.7"}

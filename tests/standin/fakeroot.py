@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 
-from provision.standin import catalog
-from provision.standin.catalog import toolkit
-from provision.standin.gpus import load_description, seed_files
-from provision.standin.packages import PackageSpec
-from provision.standin.repository import FILES_DIR, render_file
+from provision.sandbox.standin import catalog
+from provision.sandbox.standin.catalog import toolkit
+from provision.sandbox.standin.gpus import load_description, seed_files
+from provision.sandbox.standin.packages import PackageSpec
+from provision.sandbox.standin.repository import FILES_DIR, render_file
 
 
 class FakeRoot:

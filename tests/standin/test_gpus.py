@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from provision.standin.gpus import DescriptionError, load_description, render_lspci, seed_files
+from provision.sandbox.standin.gpus import DescriptionError, load_description, render_lspci, seed_files
 
 
 def test_h100_board_renders_as_lspci_lists_it_sorted_by_address_with_nvswitches():

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from provision.standin.repository import KEYRING_NAME, build_repository, toolkit_path
-from provision.standin.serve import StandinServer
+from provision.sandbox.standin.repository import KEYRING_NAME, build_repository, toolkit_path
+from provision.sandbox.standin.serve import StandinServer
 from tests.conftest import ssh, throwaway_sandbox
 
 pytestmark = pytest.mark.sandbox

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from provision.standin.gpus import load_description, seed_files
-from provision.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
-from provision.standin.serve import StandinServer
+from provision.sandbox.standin.gpus import load_description, seed_files
+from provision.sandbox.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
+from provision.sandbox.standin.serve import StandinServer
 from tests.conftest import ssh
 
 pytestmark = pytest.mark.sandbox

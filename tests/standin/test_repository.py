@@ -7,10 +7,10 @@ import urllib.request
 
 import pytest
 
-from provision.standin import catalog
-from provision.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
-from provision.standin.serve import StandinServer
-from provision.standin.service import StandinService
+from provision.sandbox.standin import catalog
+from provision.sandbox.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
+from provision.sandbox.standin.serve import StandinServer
+from provision.sandbox.standin.service import StandinService
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_debian_metapackages_float_while_ubuntu_drivers_pin_their_parts():
 
 
 def test_the_data_file_is_part_of_the_cache_key(monkeypatch, tmp_path):
-    from provision.standin import repository as builder
+    from provision.sandbox.standin import repository as builder
     before = builder.input_hash("amd64")
     changed = tmp_path / "catalog.yaml"
     changed.write_text(open(catalog.DATA_PATH).read() + "# changed\n")

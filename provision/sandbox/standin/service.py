@@ -19,13 +19,13 @@ import sys
 import time
 from dataclasses import dataclass
 
-from provision.standin.repository import DEFAULT_CACHE, KEYRING_NAME, StandinError, build_repository, \
+from provision.sandbox.standin.repository import DEFAULT_CACHE, KEYRING_NAME, StandinError, build_repository, \
     cuda_path, toolkit_path
 
 STATE_NAME = "standin.json"
 LOG_NAME = "standin.log"
-SERVER_MODULE = "provision.standin.serve"
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER_MODULE = "provision.sandbox.standin.serve"
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
 from provision.runner.interrupts import Interrupt
 from provision.runner.play import targeted_hosts
+from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import show_library_logs
 from provision.yamlsource import dump, load_text
 
@@ -36,7 +37,8 @@ EXIT_CODES = ("exit codes: 0 all good; 1 bad input or usage; 2 a task failed on 
 
 def project_roles_dir() -> str | None:
     """The project's roles/: in the current folder, else beside the installed package's source."""
-    for base in (os.getcwd(), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))):
+    source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for base in (os.getcwd(), source_tree):
         candidate = os.path.join(base, "roles")
         if os.path.isdir(candidate):
             return candidate
@@ -266,7 +268,7 @@ def run_verify_command(args, console: Console) -> int:
     names = targeted_hosts(inventory, "all", args.limit)
     if not names:
         raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
-    options = RunOptions(accept_new_host_keys=args.accept_new_host_keys, connect_timeout=args.timeout)
+    options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout)
     roles_dirs, site_dir = verify_sources()
     result = run_verify(inventory, names, roles_dirs, site_dir, options,
                         parse_extra_vars(args.extra_vars), args.role, args.junit)
@@ -354,7 +356,7 @@ def _check(args, console: Console, inventory, playbook, extra: dict, options: Ru
         names = [name for name in report.recaps if not report.recaps[name].unreachable]
         roles_dirs, site_dir = verify_sources()
         if names:
-            verified = run_verify(inventory, names, roles_dirs, site_dir, options, extra)
+            verified = run_verify(inventory, names, roles_dirs, site_dir, options.connect_options, extra)
             print_verify(console, verified, names, quiet=True)
     counts = {host: len(results) for host, results in drift.items()}
     moved = sorted(host for host, count in counts.items() if count)

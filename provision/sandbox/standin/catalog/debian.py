@@ -9,9 +9,9 @@ The easy thing to get wrong: the metapackages depend on their parts with `>=`, s
 """
 from __future__ import annotations
 
-from provision.standin.catalog.common import Builder, pinned_branches
-from provision.standin.catalog.data import driver_branch, load
-from provision.standin.packages import SUPPORT_PACKAGE, PackageSpec
+from provision.sandbox.standin.catalog.common import Builder, pinned_branches
+from provision.sandbox.standin.catalog.data import driver_branch, load
+from provision.sandbox.standin.packages import SUPPORT_PACKAGE, PackageSpec
 
 
 def driver_packages(distro: str, repositories: tuple[str, ...]) -> list[PackageSpec]:

@@ -1,6 +1,6 @@
 """The stand-in repositories' catalog: which packages each of NVIDIA's repositories serves.
 
-Built from `provision/standin/data/catalog.yaml` (each fact there names its source), one module per
+Built from `provision/sandbox/standin/data/catalog.yaml` (each fact there names its source), one module per
 packaging family, because NVIDIA names the same driver differently per distro:
 
   debian.py   compute/cuda/repos/debian12: nvidia-open, cuda-drivers, nvidia-driver, nvidia-kernel-*-dkms
@@ -14,9 +14,9 @@ other; installing Debian's name from an Ubuntu source has to fail as it does aga
 """
 from __future__ import annotations
 
-from provision.standin.catalog import debian, toolkit, ubuntu
-from provision.standin.catalog.data import DATA_PATH, distros, driver_branch, load
-from provision.standin.packages import TOOLKIT_REPOSITORY, PackageSpec, support_package
+from provision.sandbox.standin.catalog import debian, toolkit, ubuntu
+from provision.sandbox.standin.catalog.data import DATA_PATH, distros, driver_branch, load
+from provision.sandbox.standin.packages import TOOLKIT_REPOSITORY, PackageSpec, support_package
 
 FAMILIES = {"debian": debian.driver_packages, "ubuntu": ubuntu.driver_packages}
 

@@ -10,7 +10,7 @@ import os
 
 import yaml
 
-from provision.standin.packages import DriverBranch
+from provision.sandbox.standin.packages import DriverBranch
 
 DATA_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "catalog.yaml")
 

@@ -5,8 +5,8 @@ version as the real ones do, and the fabric manager carries its own `-1` revisio
 """
 from __future__ import annotations
 
-from provision.standin.catalog.data import fabricmanager_version, load
-from provision.standin.packages import MODULE_SCRIPTS, SERVICE_SCRIPTS, SUPPORT_PACKAGE, DriverBranch, FileSpec, \
+from provision.sandbox.standin.catalog.data import fabricmanager_version, load
+from provision.sandbox.standin.packages import MODULE_SCRIPTS, SERVICE_SCRIPTS, SUPPORT_PACKAGE, DriverBranch, FileSpec, \
     PackageSpec, service_files
 
 PERSISTENCED_PIDFILE = "/var/run/nvidia-persistenced/nvidia-persistenced.pid"

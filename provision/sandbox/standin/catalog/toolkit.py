@@ -8,8 +8,8 @@ to an old version still lets apt take the newest of the others; pin all four.
 """
 from __future__ import annotations
 
-from provision.standin.catalog.data import load
-from provision.standin.packages import SUPPORT_PACKAGE, TOOLKIT_REPOSITORY, FileSpec, PackageSpec
+from provision.sandbox.standin.catalog.data import load
+from provision.sandbox.standin.packages import SUPPORT_PACKAGE, TOOLKIT_REPOSITORY, FileSpec, PackageSpec
 
 
 def versions() -> tuple[str, ...]:

@@ -1,9 +1,9 @@
 """The stand-in packages' shape: NVIDIA's package names and versions, none of NVIDIA's software.
 
 A PackageSpec is one .deb: its control fields, the files it installs (taken from
-`provision/standin/files/` with `@NAME@` placeholders filled in) and the repositories it is served
+`provision/sandbox/standin/files/` with `@NAME@` placeholders filled in) and the repositories it is served
 in. Which packages exist, per distro and branch, is data (`data/catalog.yaml`) turned into specs by
-`provision/standin/catalog/`.
+`provision/sandbox/standin/catalog/`.
 
 The easy thing to get wrong: a name and version can exist in several repositories with different
 contents (Debian's and Ubuntu's `nvidia-fabricmanager-580 580.95.05-1` are two packages), so a spec
@@ -36,7 +36,7 @@ class DriverBranch:
 @dataclass(frozen=True)
 class FileSpec:
     destination: str  # absolute path on the host
-    source: str  # a file under provision/standin/files/
+    source: str  # a file under provision/sandbox/standin/files/
     mode: int = 0o644
     conffile: bool = False
 

@@ -25,8 +25,8 @@ import tempfile
 from email.utils import formatdate
 
 from provision.errors import ProvisionError
-from provision.standin import catalog
-from provision.standin.packages import STAND_IN, TOOLKIT_REPOSITORY, PackageSpec
+from provision.sandbox.standin import catalog
+from provision.sandbox.standin.packages import STAND_IN, TOOLKIT_REPOSITORY, PackageSpec
 
 DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/standin")
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")

@@ -7,21 +7,21 @@ their sources are data in data/catalog.yaml) and whose tools simulate a GPU serv
 an `nvidia-smi` that answers the queries the roles use, an `nvidia-ctk` that merges daemon.json as
 NVIDIA documents, an OCI runtime and hook that let `docker run --runtime nvidia` / `--gpus all` work.
 
-    root = build_repository()                      # cached under /var/cache/provision/standin/<hash>/
+    root = build_repository()                      # cached under /var/cache/provision/sandbox/standin/<hash>/
     pid = StandinService.start(gateway, state_dir)  # background HTTP server; StandinService.stop(pid)
     seed_files(load_description("h100x8"))          # files the sandbox writes into each host
 
 Kernel modules cannot be loaded in a sandbox host: the module packages record what they installed
 and the stand-in "loads" it at the next boot (see files/nvidia-standin-module).
 """
-from provision.standin.catalog import distros, driver_branch
-from provision.standin.catalog.toolkit import versions as toolkit_versions
-from provision.standin.gpus import HOST_DESCRIPTION_PATH, HOST_LSPCI_PATH, LSPCI_COMMAND, PROFILES, load_description, \
+from provision.sandbox.standin.catalog import distros, driver_branch
+from provision.sandbox.standin.catalog.toolkit import versions as toolkit_versions
+from provision.sandbox.standin.gpus import HOST_DESCRIPTION_PATH, HOST_LSPCI_PATH, LSPCI_COMMAND, PROFILES, load_description, \
     render_lspci, seed_files
-from provision.standin.packages import STAND_IN
-from provision.standin.repository import KEYRING_NAME, StandinError, build_repository, cuda_path, toolkit_path
-from provision.standin.serve import StandinServer
-from provision.standin.service import StandinInfo, StandinService
+from provision.sandbox.standin.packages import STAND_IN
+from provision.sandbox.standin.repository import KEYRING_NAME, StandinError, build_repository, cuda_path, toolkit_path
+from provision.sandbox.standin.serve import StandinServer
+from provision.sandbox.standin.service import StandinInfo, StandinService
 
 DRIVER_BRANCHES = tuple(driver_branch(branch) for branch in ("580", "550"))  # Debian-versioned; see catalog
 TOOLKIT_VERSION = toolkit_versions()[0]  # the oldest served, what the roles pinned so far

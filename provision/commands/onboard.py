@@ -1,7 +1,7 @@
 """`provision onboard HOST`: connect, check sudo, preflight, add to the inventory, apply, verify.
 
 Safe to re-run: a host that is already onboarded is left as it is and the command says so. The
-steps themselves live in provision/onboard.py; this file parses options, orders them and prints.
+steps themselves live in provision/onboard/steps.py; this file parses options, orders them and prints.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands import DEFAULT_PLAYBOOK, project_roles_dir, record_verify, verify_sources
+from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir, record_verify, verify_sources
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore, gpu_figures
 from provision.inventory import Inventory, load_inventory
-from provision.onboard import (
+from provision.onboard.steps import (
     OnboardError,
     Target,
     changed_tasks,
@@ -40,7 +40,7 @@ from provision.onboard import (
     scan_host_key,
     trust_host_key,
 )
-from provision.onboard_inventory import add_host_text, load_inventory_text, write_atomically
+from provision.onboard.inventory import add_host_text, load_inventory_text, write_atomically
 from provision.playbook.validate import load_and_validate
 from provision.report.console import ConsoleEvents
 from provision.runner import RunOptions, run_playbook
@@ -270,10 +270,11 @@ def apply_site(args, console: Console, inventory: Inventory, playbook):
 
 def verify(args, console: Console, inventory: Inventory):
     from provision.verify.report import print_verify
+    from provision.transport.connect import ConnectOptions
     from provision.verify.run import run_verify
 
     roles_dirs, site_dir = verify_sources()
-    options = RunOptions(connect_timeout=args.timeout)
+    options = ConnectOptions(timeout=args.timeout, ssh_config=args.ssh_config)
     result = run_verify(inventory, [args.host], roles_dirs, site_dir, options, {})
     print_verify(console, result, [args.host], quiet=True)
     record_verify(args.state_db, args.inventory, result, [args.host])

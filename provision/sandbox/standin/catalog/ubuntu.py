@@ -10,9 +10,9 @@ The easy thing to get wrong: Debian's names (`nvidia-driver`, `nvidia-kernel-ope
 """
 from __future__ import annotations
 
-from provision.standin.catalog.common import Builder, pinned_branches
-from provision.standin.catalog.data import driver_branch, load
-from provision.standin.packages import SUPPORT_PACKAGE, PackageSpec
+from provision.sandbox.standin.catalog.common import Builder, pinned_branches
+from provision.sandbox.standin.catalog.data import driver_branch, load
+from provision.sandbox.standin.packages import SUPPORT_PACKAGE, PackageSpec
 
 RENAMED_FROM = 590  # NVIDIA driver-installation-guide, "Recent updates"
 

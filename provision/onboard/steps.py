@@ -1,7 +1,7 @@
 """`provision onboard`: a new GPU server from "it answers SSH" to "in the inventory and verified".
 
-The steps are small functions here (the inventory edit is in onboard_inventory.py);
-commands_onboard.py strings them together and prints. In order: trust the host key (known, given
+The steps are small functions here (the inventory edit is in provision/onboard/inventory.py);
+provision/commands/onboard.py strings them together and prints. In order: trust the host key (known, given
 as --host-key-fingerprint, or confirmed on a terminal), reach the host with the inventory's key
 (installing it over a password login when the host takes only a password), check sudo, read the
 host with the `preflight` play, add the host to the inventory (comments, order and layout kept),

@@ -1,6 +1,6 @@
 """Serves the stand-in repository over HTTP: in this process (tests) or as a background process.
 
-    python -m provision.standin.serve [--root DIR] --bind ADDR [--port PORT] [--state-file PATH]
+    python -m provision.sandbox.standin.serve [--root DIR] --bind ADDR [--port PORT] [--state-file PATH]
 
 Without --root it builds (or reuses) the cached repository first. With --state-file it writes
 {"pid", "url", "root"} there once it listens, which is how a starter learns a port chosen by the
@@ -60,7 +60,7 @@ class StandinServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m provision.standin.serve",
+    parser = argparse.ArgumentParser(prog="python -m provision.sandbox.standin.serve",
                                      description="Serve provision's stand-in vendor repository "
                                                  "(STAND-IN for tests: not NVIDIA software).")
     parser.add_argument("--root", help="repository folder (default: build or reuse the cached one)")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     root = options.root
     if root is None:
-        from provision.standin.repository import build_repository
+        from provision.sandbox.standin.repository import build_repository
 
         root = build_repository()
     server = StandinServer(root, options.bind, options.port)

@@ -1,0 +1,55 @@
+"""Opening the connection to one host from its connection settings: ssh or local.
+
+The one place that turns "where and how" (the inventory's ansible_* variables, already rendered)
+into a Transport, for everything that reaches hosts: the runner, verify's reachability probe,
+onboarding. It takes plain values, so nothing below the runner needs the runner to connect.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+from provision.transport.base import Transport
+from provision.transport.local import LocalTransport
+from provision.transport.ssh import SSHTransport
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """The command line's say in connecting: -T, --accept-new-host-keys, -F."""
+
+    accept_new_host_keys: bool = False
+    timeout: float = 10.0
+    ssh_config: str | None = None
+
+
+class ConnectionSettings(Protocol):
+    """What connect needs of inventory.Connection (kept structural: transport imports no inventory)."""
+
+    connection: str
+    address: str
+    port: int
+    user: str | None
+    private_key_file: str | None
+
+
+def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any],
+            options: ConnectOptions = ConnectOptions()) -> Transport:
+    """An open Transport to the host; raises ConnectionFailed (HostKeyRejected) when it cannot.
+
+    The port is passed only when the inventory set one, so ~/.ssh/config's Port still applies."""
+    if settings.connection == "local":
+        return LocalTransport(name)
+    known_hosts = rendered.get("provision_known_hosts_file")
+    key_file = settings.private_key_file
+    return SSHTransport.connect(
+        settings.address,
+        port=settings.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None,
+        user=settings.user,
+        key_filename=os.path.expanduser(key_file) if key_file else None,
+        known_hosts_files=[os.path.expanduser(str(known_hosts))] if known_hosts else None,
+        accept_new_host_keys=options.accept_new_host_keys,
+        connect_timeout=options.timeout,
+        ssh_config_path=options.ssh_config,
+    )
