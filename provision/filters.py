@@ -4,7 +4,10 @@ Jinja2's built-ins already cover default/d, int, float, string, lower, upper, jo
 reject, selectattr, unique, first, last, length; the rest is here. provision.templating installs
 them on each Templar's own Environment (no global registration).
 
-The easy thing to get wrong: Ansible's `bool` is not Python's: the string "no" is False.
+The easy thing to get wrong: Ansible's `bool` is not Python's: the string "no" is False. It reads
+the spellings of provision.booleans, and anything else as False, as ansible-core does (which warns
+that this will become an error); the `truthy` and `falsy` tests are Python's truth unless asked
+to `convert_bool`.
 """
 from __future__ import annotations
 
@@ -17,21 +20,23 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError
 from provision.yamlsource import dump as yaml_dump
 from provision.yamlsource import load_data
-
-TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
 
 
 class FilterError(Exception):
     """A filter got a value it cannot handle; templating turns it into a TemplateError."""
 
 
-def to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in TRUE_STRINGS
-    return bool(value)
+def bool_filter(value: Any) -> bool:
+    """`x | bool`: a boolean spelling as everywhere else; any other value is False, the value
+    ansible-core gives (with a deprecation warning: it plans an error from 2.23)."""
+    try:
+        return to_bool(value)
+    except NotABoolean:
+        return False
 
 
 def combine(*dicts: Mapping, recursive: bool = False, list_merge: str = "replace") -> dict:
@@ -193,7 +198,7 @@ def _unique_list(items: list) -> list:
 
 
 FILTERS: dict[str, Any] = {
-    "bool": to_bool,
+    "bool": bool_filter,
     "to_json": to_json, "to_nice_json": to_nice_json, "from_json": from_json,
     "to_yaml": to_yaml, "to_nice_yaml": to_nice_yaml, "from_yaml": from_yaml, "from_yaml_all": from_yaml_all,
     "combine": combine, "dict2items": dict2items, "items2dict": items2dict,
@@ -264,6 +269,21 @@ def test_skipped(result: Any) -> bool:
     return _result_flag(result, "skipped", "skipped")
 
 
+def test_truthy(value: Any, convert_bool: bool = False) -> bool:
+    """Ansible's `truthy`: Python's truth ("no" is truthy), or with convert_bool=true a boolean
+    spelling read as one first (other values keep Python's truth)."""
+    if convert_bool:
+        try:
+            return to_bool(value)
+        except NotABoolean:
+            pass
+    return bool(value)
+
+
+def test_falsy(value: Any, convert_bool: bool = False) -> bool:
+    return not test_truthy(value, convert_bool)
+
+
 def test_match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
     return re.match(pattern, str(value), flags=_flags(ignorecase, multiline)) is not None
 
@@ -283,6 +303,5 @@ TESTS: dict[str, Any] = {
     "subset": lambda a, b: all(item in b for item in a),
     "superset": lambda a, b: all(item in a for item in b),
     "abs": os.path.isabs, "exists": os.path.exists, "file": os.path.isfile, "directory": os.path.isdir,
-    "truthy": lambda value: to_bool(value) if isinstance(value, str) else bool(value),
-    "falsy": lambda value: not (to_bool(value) if isinstance(value, str) else bool(value)),
+    "truthy": test_truthy, "falsy": test_falsy,
 }

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
 from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, read_text, value_mark
@@ -27,8 +28,6 @@ from provision.yamlsource import MarkedDict, input_error, load_file_with_problem
 GROUP_KEYS = ("hosts", "vars", "children")
 VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 CONNECTIONS = ("ssh", "smart", "paramiko", "local")  # ssh, smart and paramiko all mean ssh here
-TRUE_STRINGS = {"yes", "on", "1", "true", "y", "t"}
-BOOLEAN_STRINGS = TRUE_STRINGS | {"no", "off", "0", "false", "n", "f"}
 # Connection variables that must be one word of text (a number is fine: `ansible_user: 1000`).
 TEXT_VARIABLES = ("ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_become_user",
                   "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_become_password",
@@ -44,7 +43,7 @@ class Connection:
     port: int = 22
     user: str | None = None
     private_key_file: str | None = None
-    become: bool = False
+    become: bool | str = False  # a str is Jinja2, rendered by the runner
     become_user: str | None = None
     become_password: str | None = None
     connection: str = "ssh"  # "ssh" or "local"
@@ -87,11 +86,10 @@ class Inventory:
     groups: dict[str, Group] = field(default_factory=dict)
 
 
-def to_bool(value: Any) -> bool:
-    """Ansible's boolean reading of yes/no/on/off/true/false/1/0."""
-    if isinstance(value, str):
-        return value.strip().lower() in TRUE_STRINGS
-    return bool(value)
+def _boolean(value: Any) -> Any:
+    """A connection flag read with provision.booleans; Jinja2 is kept for the runner to render, as
+    every connection setting is (`ansible_become: "{{ use_sudo }}"`)."""
+    return value if _templated(value) else to_bool(value)
 
 
 def connection_view(name: str, variables: dict[str, Any]) -> Connection:
@@ -106,7 +104,7 @@ def connection_view(name: str, variables: dict[str, Any]) -> Connection:
         port=int(port) if port is not None else 22,
         user=first("ansible_user", "ansible_ssh_user"),
         private_key_file=first("ansible_ssh_private_key_file", "ansible_private_key_file"),
-        become=to_bool(first("ansible_become") or False),
+        become=_boolean(first("ansible_become")),
         become_user=first("ansible_become_user"),
         become_password=first("ansible_become_password", "ansible_become_pass"),
         connection="local" if kind == "local" else "ssh",
@@ -117,11 +115,14 @@ def rendered_connection(name: str, variables: dict[str, Any]) -> tuple[Connectio
     """The connection settings with their Jinja2 rendered, and the rendered ansible_*/provision_*
     variables (`provision_known_hosts_file`...). Apply, verify and onboard all reach a host through
     this, so they agree on where it is. Raises TemplateError."""
-    from provision.templating import Templar  # templating needs no inventory; keep imports one-way
+    from provision.templating import Templar, TemplateError  # templating needs no inventory; keep imports one-way
 
     rendered = Templar(variables).render({key: value for key, value in variables.items()
                                           if key.startswith(("ansible_", "provision_"))})
-    return connection_view(name, rendered), rendered
+    try:
+        return connection_view(name, rendered), rendered
+    except NotABoolean as error:  # `ansible_become: "{{ x }}"` with x: maybe
+        raise TemplateError(f"ansible_become: {error}", str(variables.get("ansible_become"))) from None
 
 
 def expand_host_range(name: str) -> list[str]:
@@ -418,11 +419,18 @@ def _connection_problems(host: Host, levels: list) -> list[InputError]:
         elif isinstance(value, str) and not value.strip():
             problems.append(input_error(f"host '{host.name}': {key} is empty", where(key)))
     become = host.vars.get("ansible_become")
-    if become is not None and not _templated(become) and not isinstance(become, bool) \
-            and str(become).strip().lower() not in BOOLEAN_STRINGS:
+    if not _is_boolean(become):
         problems.append(input_error(f"host '{host.name}': ansible_become must be true or false, not {become!r}",
                                     where("ansible_become")))
     return problems
+
+
+def _is_boolean(value: Any) -> bool:
+    try:
+        _boolean(value)
+    except NotABoolean:
+        return False
+    return True
 
 
 def _kind(value: Any) -> str:

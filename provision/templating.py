@@ -25,8 +25,9 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
+from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError, LimitExceeded, ProvisionError
-from provision.filters import FilterError, to_bool
+from provision.filters import FilterError
 from provision.jinja_sandbox import ChainedStrictUndefined, new_environment  # noqa: F401  (validation uses it)
 from provision.limits import DEFAULT_LIMITS, Budget, Limits
 from provision.variables import PRECEDENCE, find_cycles, layer  # noqa: F401  (re-exported for the runner)
@@ -159,7 +160,12 @@ class Templar:
             conditions = [conditions]
         for condition in conditions:
             value = self.evaluate(condition)
-            if not (to_bool(value) if isinstance(value, str) else bool(value)):
+            if isinstance(value, str):  # `when: flag` with flag: "no" is false; flag: "maybe" is an error
+                try:
+                    value = to_bool(value)
+                except NotABoolean as error:
+                    raise TemplateError(f"the condition '{condition}' is not a boolean: {error}", str(condition)) from None
+            if not value:
                 return False
         return True
 

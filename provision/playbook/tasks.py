@@ -15,8 +15,8 @@ import os
 import re
 from typing import Any
 
+from provision.booleans import NotABoolean, to_bool
 from provision.errors import Mark
-from provision.filters import to_bool
 from provision.playbook.context import (
     BLOCK_KEYWORDS, HANDLER_KEYWORDS, INCLUDE_ACTIONS, LOOP_CONTROL_KEYS, TASK_KEYWORDS, UNSUPPORTED_KEYWORDS,
     LoadContext, canonical_name, did_you_mean)
@@ -25,7 +25,6 @@ from provision.playbook.model import Task
 from provision.templating import is_template
 from provision.yamlsource import MarkedDict, mark_of, value_mark
 
-BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"})
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONDITION_KEYWORDS = ("when", "changed_when", "failed_when", "until")
 TEXT_KEYWORDS = ("name", "become_user", "delegate_to", "become_method")
@@ -54,10 +53,12 @@ def checked_bool(data: dict, key: str, context: LoadContext, mark: Mark, default
     value = data.get(key, default)
     if value is None or isinstance(value, bool) or is_template(value):
         return literal_bool(value)
-    if isinstance(value, (str, int)) and str(value).strip().lower() in BOOLEAN_WORDS:
+    try:
         return to_bool(value)
-    context.problem(f"'{key}' must be a boolean (true/false, yes/no), not {_shown(value)}", value_mark(data, key, mark))
-    return literal_bool(default)
+    except NotABoolean:
+        context.problem(f"'{key}' must be a boolean (true/false, yes/no), not {_shown(value)}",
+                        value_mark(data, key, mark))
+        return literal_bool(default)
 
 
 def checked_tags(data: dict, context: LoadContext, mark: Mark) -> set[str]:

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.booleans import to_bool
 from provision.errors import ConnectionFailed
-from provision.filters import to_bool
 from provision.modules import get_module
 from provision.modules.base import ModuleResult
 from provision.modules.context import TaskContext
@@ -27,7 +27,7 @@ from provision.templating import Templar, TemplateError, is_template, resolve_va
 from provision.transport.base import Become, Transport
 from provision.runner.prefetch import NoHost, PrefetchTransport, read_of
 from provision.transport.local import LocalTransport
-from provision.variables import layer
+from provision.variables import layer, task_levels, task_role
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -53,19 +53,10 @@ class TaskRun:
 
     # ---- variables ------------------------------------------------------------------------------
     def variables(self) -> dict[str, Any]:
-        """The host's variables for this task, lowest precedence first (see provision.variables)."""
-        play = self.play.play
-        role = self.scope.role or (play.all_roles.get(self.task.role) if self.task.role else None)
-        all_roles = list(play.all_roles.values())
-        levels: list[dict[str, Any] | None] = [role_level.defaults for role_level in all_roles]
-        levels += [role.defaults if role else None, self.state.host.vars, self.state.facts,
-                   play.vars, play.vars_from_files]
-        levels += [role_level.vars for role_level in all_roles]
-        levels += [role.vars if role else None, role.params if role else None]
-        levels += list(self.scope.vars_layers)
-        levels += [self.task.vars if isinstance(self.task.vars, dict) else None]
-        levels += [self.state.registered, self.play.options.extra_vars]
-        variables = layer(*levels)
+        """The host's variables for this task: the levels of provision.variables.PRECEDENCE, lowest
+        first, then the magic variables (which nothing overrides, as in Ansible)."""
+        role = task_role(self)
+        variables = layer(*task_levels(self))
         variables.update(self.play.magic(self.state.name))
         if role is not None:
             variables.update(role_name=role.name, role_path=role.path)

@@ -1,20 +1,29 @@
-"""Variable precedence, checked against values written by hand from Ansible's documented order.
-
+"""Variable precedence, level by level, against provision.variables.PRECEDENCE (the one list the
+runner iterates and the README prints) and Ansible's documented order:
 https://docs.ansible.com/ansible/latest/playbook_guide/playbooks_variables.html#understanding-variable-precedence
-lists, lowest first: role defaults; inventory group vars; inventory group_vars/all; playbook
-group_vars/all; inventory group_vars/*; playbook group_vars/*; inventory host vars; inventory
-host_vars/*; playbook host_vars/*; facts; play vars; play vars_files; role vars; block vars;
-task vars; ...; extra vars. Inside one level, groups are merged parents before children, then by
-ansible_group_priority, then by name (ansible-core's sort_groups). A group_vars/NAME lookup uses
-the first of NAME/ (a folder, files in name order), NAME.yml, NAME.yaml, NAME.json.
 
-Each variable below is named after the two levels it is set at; its expected value is the level
-that must win. The same tree is read three ways: load_inventory, `provision inventory --host`,
-and a real `provision apply` on two sandbox hosts that writes what the role saw to a file.
+Pure lane: in-process runs on an `ansible_connection: local` host. For each pair of neighbouring
+levels a variable named after the pair is set at both, and the run shows the higher one; then the
+order inside a level (blocks, includes, roles) and the places provision departs from Ansible on
+purpose (include and role parameters are block vars here). The README's list is compared with the
+one generated from PRECEDENCE.
+
+Sandbox lane: the inventory level's inside. Ansible lists, lowest first: inventory group vars;
+inventory group_vars/all; playbook group_vars/all; inventory group_vars/*; playbook group_vars/*;
+inventory host vars; inventory host_vars/*; playbook host_vars/*. Inside one level, groups are
+merged parents before children, then by ansible_group_priority, then by name (ansible-core's
+sort_groups). A group_vars/NAME lookup uses the first of NAME/ (a folder, files in name order),
+NAME.yml, NAME.yaml, NAME.json. Each variable below is named after the two levels it is set at;
+its expected value is the level that must win. The same tree is read three ways: load_inventory,
+`provision inventory --host`, and a real `provision apply` on two sandbox hosts that writes what
+the role saw to a file.
 """
 from __future__ import annotations
 
 import json
+import os
+import platform
+import re
 import textwrap
 
 import pytest
@@ -22,9 +31,247 @@ import yaml
 
 from provision.cli import main
 from provision.inventory import load_inventory
+from provision.playbook.validate import load_and_validate
+from provision.runner import Collect, RunOptions, run_playbook
+from provision.variables import ANSIBLE_ONLY, ANSIBLE_PRECEDENCE, PRECEDENCE, precedence_markdown
 from tests.conftest import ssh
+from tests.engine.scenario import write
 
-pytestmark = pytest.mark.sandbox
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")
+README_HEADING = "### Variable precedence (lowest first)"
+
+
+# ---- the list itself ------------------------------------------------------------------------------
+
+def test_the_readme_prints_the_list_the_runner_iterates():
+    with open(README, encoding="utf-8") as handle:
+        text = handle.read()
+    assert README_HEADING in text, f"README.md has no section {README_HEADING!r}"
+    section = text.split(README_HEADING, 1)[1].split("\n#", 1)[0]
+    printed = [line for line in section.splitlines() if re.match(r"^(\d+\. |   )", line)]
+    assert "\n".join(printed) + "\n" == precedence_markdown(), \
+        "README.md's precedence list differs from provision.variables.PRECEDENCE: paste precedence_markdown()"
+
+
+def test_the_list_keeps_ansibles_order_except_where_it_says_why():
+    position = {name: index for index, name in enumerate(ANSIBLE_PRECEDENCE)}
+    covered = [name for level in PRECEDENCE for name in level.ansible]
+    assert sorted(covered + list(ANSIBLE_ONLY), key=position.__getitem__) == list(ANSIBLE_PRECEDENCE)
+    same_as_ansible = [position[name] for level in PRECEDENCE if not level.unlike_ansible for name in level.ansible]
+    assert same_as_ansible == sorted(same_as_ansible)
+    assert [level.name for level in PRECEDENCE if level.unlike_ansible] == ["role params", "block and include vars"]
+
+
+# ---- neighbours, on a real run --------------------------------------------------------------------
+
+# (lower level, higher level) -> the variable set at both, and the value the run must show.
+NEIGHBOURS = {
+    ("role defaults", "inventory"): ("defaults_vs_inventory", "inventory"),
+    ("inventory", "facts"): ("ansible_system", platform.system()),  # the gathered fact wins
+    ("facts", "play vars"): ("ansible_architecture", "play vars"),
+    ("play vars", "play vars_files"): ("play_vs_vars_files", "play vars_files"),
+    ("play vars_files", "role vars"): ("vars_files_vs_role_vars", "role vars"),
+    ("role vars", "role params"): ("role_vars_vs_params", "role params"),
+    ("role params", "block and include vars"): ("params_vs_block", "block vars"),
+    ("block and include vars", "task vars"): ("block_vs_task", "task vars"),
+    ("task vars", "set_fact and registered"): ("task_vs_set_fact", "set_fact"),
+    ("set_fact and registered", "extra vars"): ("set_fact_vs_extra", "extra vars"),
+}
+REPORT = "{{ {" + ", ".join(f"'{name}': {name}" for name, _ in NEIGHBOURS.values()) + "} | to_json }}"
+LEVELS = {
+    "inventory.yaml": """\
+        all:
+          hosts:
+            here:
+              ansible_connection: local
+              defaults_vs_inventory: inventory
+              ansible_system: inventory
+        """,
+    "site.yaml": """\
+        - hosts: all
+          vars:
+            ansible_architecture: play vars
+            play_vs_vars_files: play vars
+          vars_files: [vars.yml]
+          roles:
+            - role: probe
+              role_vars_vs_params: role params
+              params_vs_block: role params
+        """,
+    "vars.yml": """\
+        play_vs_vars_files: play vars_files
+        vars_files_vs_role_vars: play vars_files
+        """,
+    "roles/probe/defaults/main.yml": "defaults_vs_inventory: role defaults\n",
+    "roles/probe/vars/main.yml": """\
+        vars_files_vs_role_vars: role vars
+        role_vars_vs_params: role vars
+        """,
+    "roles/probe/tasks/main.yml": """\
+        - set_fact:
+            task_vs_set_fact: set_fact
+            set_fact_vs_extra: set_fact
+        - block:
+            - name: report
+              debug:
+                msg: "REPORT"
+              vars:
+                block_vs_task: task vars
+                task_vs_set_fact: task vars
+          vars:
+            params_vs_block: block vars
+            block_vs_task: block vars
+        """.replace("REPORT", REPORT.replace('"', '\\"')),
+}
+
+
+def run_local(base, files: dict[str, str], extra_vars: dict | None = None) -> dict[str, list]:
+    """Run site.yaml in-process against inventory.yaml; task name -> the debug messages it gave."""
+    write(base, files)
+    inventory = load_inventory(str(base / "inventory.yaml"))
+    events = Collect()
+    report = run_playbook(load_and_validate(str(base / "site.yaml"), inventory), inventory,
+                          RunOptions(extra_vars=extra_vars or {}), events)
+    failed = [f"{row.task}: {row.msg}" for row in report.results if row.status == "failed"]
+    assert not failed, failed
+    shown: dict[str, list] = {}
+    for row in events.results:
+        if "msg" in row.output:
+            message = row.output["msg"]
+            shown.setdefault(row.task.split(" : ")[-1], []).append(
+                json.loads(message) if isinstance(message, str) and message.startswith("{") else message)
+    return shown
+
+
+@pytest.fixture(scope="module")
+def neighbours_seen(tmp_path_factory):
+    return run_local(tmp_path_factory.mktemp("levels"), LEVELS, {"set_fact_vs_extra": "extra vars"})["report"][0]
+
+
+def test_every_pair_of_neighbours_is_checked():
+    assert list(NEIGHBOURS) == [(lower.name, higher.name) for lower, higher in zip(PRECEDENCE, PRECEDENCE[1:])]
+
+
+@pytest.mark.parametrize("pair", list(NEIGHBOURS), ids=[f"{lower} < {higher}" for lower, higher in NEIGHBOURS])
+def test_the_higher_of_two_neighbours_wins(neighbours_seen, pair):
+    name, expected = NEIGHBOURS[pair]
+    assert neighbours_seen[name] == expected
+
+
+# ---- inside a level, and where provision departs from Ansible -------------------------------------
+
+def test_inner_blocks_and_includes_win_over_outer_ones_and_task_vars_over_all(tmp_path):
+    seen = run_local(tmp_path, {
+        "inventory.yaml": LEVELS["inventory.yaml"],
+        "site.yaml": """\
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - block:
+                    - block:
+                        - {name: inner block, debug: {msg: "{{ where }}"}}
+                        - include_tasks: shown.yml
+                          vars: {where: include_tasks}
+                        - import_tasks: shown.yml
+                          vars: {where: import_tasks}
+                        - include_role: {name: shown}
+                          vars: {where: include_role}
+                        - import_role: {name: shown}
+                          vars: {where: import_role}
+                        - {name: task vars, debug: {msg: "{{ where }}"}, vars: {where: task vars}}
+                      vars: {where: inner block}
+                  vars: {where: outer block}
+            """,
+        "shown.yml": "- {name: included, debug: {msg: \"{{ where }}\"}}\n",
+        "roles/shown/tasks/main.yml": "- {name: included, debug: {msg: \"{{ where }}\"}}\n",
+    })
+    assert seen["inner block"] == ["inner block"]
+    assert seen["included"] == ["include_tasks", "import_tasks", "include_role", "import_role"]
+    assert seen["task vars"] == ["task vars"]
+
+
+def test_include_parameters_are_block_vars_so_task_vars_and_set_fact_override_them(tmp_path):
+    """Unlike Ansible, where an include's vars beat the included task's own vars and set_fact."""
+    seen = run_local(tmp_path, {
+        "inventory.yaml": LEVELS["inventory.yaml"],
+        "site.yaml": """\
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - include_tasks: inside.yml
+                  vars: {where: include}
+            """,
+        "inside.yml": """\
+            - {name: own vars, debug: {msg: "{{ where }}"}, vars: {where: task vars}}
+            - set_fact: {where: set_fact}
+            - {name: after set_fact, debug: {msg: "{{ where }}"}}
+            """,
+    })
+    assert seen["own vars"] == ["task vars"]
+    assert seen["after set_fact"] == ["set_fact"]
+
+
+def test_role_parameters_are_below_block_vars_and_set_fact(tmp_path):
+    """Unlike Ansible, where role params beat set_fact (and everything but include params and -e)."""
+    seen = run_local(tmp_path, {
+        "inventory.yaml": LEVELS["inventory.yaml"],
+        "site.yaml": """\
+            - hosts: all
+              gather_facts: false
+              roles:
+                - {role: probe, where: role params}
+            """,
+        "roles/probe/tasks/main.yml": """\
+            - {name: params, debug: {msg: "{{ where }}"}}
+            - block:
+                - {name: block, debug: {msg: "{{ where }}"}}
+              vars: {where: block vars}
+            - set_fact: {where: set_fact}
+            - {name: after set_fact, debug: {msg: "{{ where }}"}}
+            """,
+    })
+    assert (seen["params"], seen["block"], seen["after set_fact"]) == (["role params"], ["block vars"], ["set_fact"])
+
+
+def test_a_tasks_own_role_wins_over_the_other_roles_of_the_play(tmp_path):
+    """Every role's defaults and vars are visible to the play (Ansible's private_role_vars = false);
+    a task's own role's come last, so they win inside the role."""
+    seen = run_local(tmp_path, {
+        "inventory.yaml": LEVELS["inventory.yaml"],
+        "site.yaml": """\
+            - hosts: all
+              gather_facts: false
+              roles: [first, second]
+              tasks:
+                - {name: play task, debug: {msg: "{{ default_of }} {{ vars_of }}"}}
+            """,
+        "roles/first/defaults/main.yml": "default_of: first\n",
+        "roles/first/vars/main.yml": "vars_of: first\n",
+        "roles/first/tasks/main.yml": "- {name: in first, debug: {msg: \"{{ default_of }} {{ vars_of }}\"}}\n",
+        "roles/second/defaults/main.yml": "default_of: second\n",
+        "roles/second/vars/main.yml": "vars_of: second\n",
+        "roles/second/tasks/main.yml": "- {name: in second, debug: {msg: \"{{ default_of }} {{ vars_of }}\"}}\n",
+    })
+    assert (seen["in first"], seen["in second"], seen["play task"]) == (["first first"], ["second second"],
+                                                                       ["second second"])
+
+
+def test_registered_results_sit_with_set_fact_and_magic_variables_beat_extra_vars(tmp_path):
+    seen = run_local(tmp_path, {
+        "inventory.yaml": LEVELS["inventory.yaml"],
+        "site.yaml": """\
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - {debug: {msg: registered}, register: result}
+                - {name: registered, debug: {msg: "{{ result.msg }}"}, vars: {result: {msg: task vars}}}
+                - {name: magic, debug: {msg: "{{ inventory_hostname }}"}}
+            """,
+    }, extra_vars={"inventory_hostname": "extra vars"})
+    assert (seen["registered"], seen["magic"]) == (["registered"], ["here"])
+
+
+# ---- the inventory level, on sandbox hosts ------------------------------------------------------
 
 INVENTORY = """\
 all:
