@@ -3,6 +3,7 @@ nvidia-smi output joins the report, the rolling baseline, and check mode writing
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -46,9 +47,10 @@ class Host:
         return CommandResult(0, "", "")
 
     def writes(self):
-        """(destination, content) of each file written (remote_file.write_command's `dest=` line)."""
-        return [(command.split("\n", 1)[0].removeprefix("dest="), stdin) for command, stdin in self.commands
-                if command.startswith("dest=") and 'cat > "$tmp"' in command]
+        """(destination, content) of each file written (remote_file.write_command's `dest=` line,
+        wherever the write sits in the command: it may be wrapped, e.g. followed by a read)."""
+        return [(re.search(r"^(?:\{ )?dest=(\S+)$", command, re.MULTILINE).group(1), stdin)
+                for command, stdin in self.commands if 'cat > "$tmp"' in command]
 
     def docker(self):
         return next(command for command, _ in self.commands if command.startswith("docker run"))
@@ -124,6 +126,7 @@ def test_check_mode_writes_nothing_on_the_host():
     result = run(host)
     assert result.status == "ok"
     assert host.writes() == [], host.writes()
+    assert "--pull never" in host.docker(), "check mode pulls no image either"
     failing = Host(script_report(failing=["hbm_bandwidth"]), check=True)
     assert run(failing).status == "failed" and failing.writes() == []
 
