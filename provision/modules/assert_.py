@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.booleans import to_bool
+from provision.booleans import NotABoolean, to_bool
 from provision.modules.base import Arg, Module, ModuleFailed
 
 
@@ -28,8 +28,13 @@ class Assert(Module):
                 value = expression  # YAML `that: true`, or a value templated before us
             else:
                 value = self.context.evaluate(str(expression))
-            # as for `when`: a condition that comes out as the string "false" or "no" is false
-            if not (to_bool(value) if isinstance(value, str) else value):
+            # as for `when`: the string "false" or "no" is false, and "maybe" is an error, not a guess
+            try:
+                holds = to_bool(value) if isinstance(value, str) else value
+            except NotABoolean as error:
+                raise ModuleFailed(f"the assertion '{expression}' is not a boolean: {error}",
+                                   {"assertion": expression, "evaluated_to": value}) from None
+            if not holds:
                 raise ModuleFailed(
                     self.args.get("fail_msg") or "Assertion failed",
                     {"assertion": expression, "evaluated_to": value},

@@ -79,3 +79,9 @@ def test_a_spec_default_is_not_shared_between_tasks():
     first = JsonMerge.check_args({"path": "/a"})
     first["keys"]["leaked"] = True
     assert JsonMerge.check_args({"path": "/b"})["keys"] == {}
+
+
+def test_assert_on_a_string_that_is_no_boolean_fails_like_when_does():
+    result = run_module("assert", {"that": "mode"}, context(mode="maybe"))
+    assert result.status == "failed" and "the assertion 'mode' is not a boolean" in result.msg
+    assert result.data["evaluated_to"] == "maybe"
