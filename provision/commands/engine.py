@@ -24,6 +24,7 @@ from provision.report.console import ConsoleEvents
 from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
 from provision.runner.interrupts import Interrupt
+from provision.verify.outcome import check_exit_code, drift_of, verify_run_report
 from provision.runner.play import targeted_hosts
 from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import show_library_logs
@@ -279,28 +280,6 @@ def run_verify_command(args, console: Console) -> int:
     return result.exit_code
 
 
-def verify_run_report(result, names: list[str]):
-    """A verify run as the history stores runs: one result per host and check."""
-    import time
-
-    from provision.runner.results import HostRecap, RunReport, TaskResult
-
-    report = RunReport(command="verify", started=time.time())
-    statuses = {"passed": "ok", "failed": "failed", "skipped": "skipped"}
-    for check in result.checks:
-        report.results.append(TaskResult(
-            host=check["host"], play="verify", task=f"verify : {check['test']}", file=check["file"],
-            line=check["line"], status=statuses.get(check["outcome"], "failed"), msg=check["message"],
-            duration=check["duration"], module="testinfra"))
-    for name in names:
-        report.recaps[name] = HostRecap(name, unreachable=int(name in result.unreachable),
-                                        reason=result.unreachable.get(name, ""))
-    for row in report.results:
-        report.recaps.setdefault(row.host, HostRecap(row.host)).count(row)
-    report.finished = time.time()
-    return report
-
-
 def add_check(commands) -> None:
     parser = commands.add_parser(
         "check", help="the nightly drift check: check mode over the fleet plus verify, in one command",
@@ -314,15 +293,6 @@ def add_check(commands) -> None:
     parser.add_argument("--prom", metavar="FILE", help="node_exporter textfile metrics (provision_drift_tasks...)")
     parser.add_argument("--no-verify", action="store_true", help="check mode only, without the testinfra checks")
     parser.set_defaults(handler=run_check, check=True)
-
-
-def drift_of(report) -> dict[str, list]:
-    """host -> the results that would change something (drift), in run order."""
-    drift: dict[str, list] = {name: [] for name in report.recaps}
-    for result in report.results:
-        if result.status == "changed" and not result.handler:
-            drift.setdefault(result.host, []).append(result)
-    return drift
 
 
 def run_check(args, console: Console) -> int:
@@ -376,21 +346,6 @@ def _check(args, console: Console, inventory, playbook, extra: dict, options: Ru
     if args.prom:
         write_prometheus(report, args.prom, counts, exit_code=code)
     return code
-
-
-def check_exit_code(report, verified, moved: list[str]) -> int:
-    """2 a task failed in check mode or the checks could not run; 4 a host unreachable; 3 drift.
-
-    A failed testinfra assertion is drift too (the host is no longer in its verified state), and
-    the verify summary above names it; 2 is kept for "the check itself could not be carried out".
-    """
-    if report.interrupted:
-        return 130
-    if report.failed_hosts or (verified is not None and verified.returncode not in (0, 1, 5)):
-        return 2
-    if report.unreachable_hosts or (verified is not None and verified.unreachable):
-        return 4
-    return 3 if moved or (verified is not None and verified.failed) else 0
 
 
 ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify, add_check]
