@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from provision.errors import ProvisionError
 from provision.runner.events import Events
-from provision.verify.figures import report_figures
+from provision.gpu.figures import report_figures
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult
 
 DEFAULT_PATH = os.path.join(".provision", "history.sqlite")

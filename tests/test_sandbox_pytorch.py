@@ -18,7 +18,7 @@ from provision.sandbox.pytorch_image import DEFAULT_TAG, STANDIN_LABEL
 
 pytestmark = pytest.mark.sandbox
 
-GPU_VERIFY = Path(__file__).resolve().parents[1] / "provision" / "verify" / "gpu_verify.py"
+GPU_VERIFY = Path(__file__).resolve().parents[1] / "provision" / "gpu" / "payload" / "gpu_check.py"
 IMAGE = f"pytorch/pytorch:{DEFAULT_TAG}"
 
 
@@ -73,7 +73,7 @@ def test_the_same_tag_pushed_again_is_the_same_image(fleet):
     assert "Image is up to date" in digest, "the same image, not a new one"
 
 
-@pytest.mark.skipif(not GPU_VERIFY.exists(), reason="provision/verify/gpu_verify.py is not written yet")
+@pytest.mark.skipif(not GPU_VERIFY.exists(), reason="provision/gpu/payload/gpu_check.py is not written yet")
 def test_the_verification_script_runs_in_the_image_and_skips_the_gpu_checks(fleet):
     subprocess.run(["scp", "-q", "-F", fleet.ssh_config_path, str(GPU_VERIFY), "host01:/root/gpu_verify.py"],
                    check=True, timeout=60)

@@ -1,7 +1,7 @@
 """gpu_verify: run provision's verification script inside the PyTorch image, with the GPUs, and read
-the host's own GPU state (provision/verify/host_checks.py) beside it.
+the host's own GPU state (provision/gpu/host_checks.py) beside it.
 
-The script (provision/verify/gpu_verify.py, stdlib + torch only) goes to the container on stdin and
+The script (provision/gpu/payload/gpu_check.py, stdlib + torch only) goes to the container on stdin and
 runs there from the container's /tmp: `docker run -i --gpus all --ipc=host IMAGE python -c BOOTSTRAP
 --json ...`. Its JSON and the host checks are judged together: any failed check fails the task with
 each check's figure, floor and remedy. Outside check mode the report is kept on the host
@@ -23,13 +23,13 @@ from typing import Any
 from provision.modules.base import Arg, Module, ModuleFailed
 from provision.modules.remote_file import write_file
 from provision.shell import join, quote
-from provision.verify.datasheet import memory_bandwidth
-from provision.verify.figures import report_figures
+from provision.gpu.datasheet import memory_bandwidth
+from provision.gpu.figures import report_figures
 from provision.transport.base import CommandResult
-from provision.verify.host_checks import judge_host
-from provision.verify.host_checks import read_command as host_read_command
+from provision.gpu.host_checks import judge_host
+from provision.gpu.host_checks import read_command as host_read_command
 
-SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "verify", "gpu_verify.py")
+SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gpu", "payload", "gpu_check.py")
 STATE_DIR = "/var/lib/provision/gpu_verify"
 # Writes the script into the container's own /tmp and runs it there, so the host keeps no copy (check
 # mode) and the all-reduce's spawned workers can import it by path.

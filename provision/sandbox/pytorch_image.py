@@ -32,7 +32,7 @@ DEFAULT_TAG = "2.8.0-cuda12.8-cudnn9-runtime"  # the site playbook's default pyt
 REPOSITORY = "pytorch/pytorch"
 STANDIN_LABEL = {"org.provision.sandbox.standin": "CPU build of torch for the sandbox; not the real pytorch/pytorch image"}
 ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE=1")
-# `python /provision/gpu_verify.py` is how the verification runs, as in the real image
+# the verification payload (provision/gpu/payload/gpu_check.py) runs under `python`, as in the real image
 PYTHON_LAYER = LayerRecipe("python", ("python3",), "ln -sf /usr/bin/python3 /usr/local/bin/python")
 # Left out of the layer: what a container never reads (docs, headers, CMake files), and the
 # contents of folders Docker mounts over.

@@ -1,10 +1,6 @@
-"""Verification of provisioned hosts.
+"""Verification of provisioned hosts: the roles' testinfra checks through testinfra's own backends
+(run.py, hosts.py, plugin.py), their report, and what a verify or check run comes to (outcome.py).
 
-gpu_verify.py is not imported by provision: it is copied into the PyTorch image and run there
-(`python gpu_verify.py --json ...`), so it depends on the standard library and torch only.
+The GPU verification payload, the script that runs on the host inside the PyTorch image, is not
+here: it is provision/gpu/payload/gpu_check.py, sent by the gpu_verify module.
 """
-from __future__ import annotations
-
-from pathlib import Path
-
-GPU_VERIFY_SCRIPT = Path(__file__).with_name("gpu_verify.py")

@@ -1,6 +1,6 @@
 """Reading figures out of a gpu_verify report: the module's baseline and history's trend agree."""
 from provision.modules.gpu_verify import _passed, _tflops
-from provision.verify.figures import report_figures
+from provision.gpu.figures import report_figures
 
 REPORT = {"checks": [
     {"name": "bf16_tflops_vs_peak", "status": "pass", "value": {"tflops": 712.4, "peak": 989.0, "fraction": 0.5}},

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "provision" / "verify" / "gpu_verify.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "provision" / "gpu" / "payload" / "gpu_check.py"
 CHECK_KEYS = {"name", "status", "detail", "remedy", "value", "floor"}
 
 

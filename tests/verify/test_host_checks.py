@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.verify import host_checks as hc
+from provision.gpu import host_checks as hc
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -10,7 +10,7 @@ import pytest
 
 from provision.modules.gpu_verify import BOOTSTRAP, GpuVerify, _baseline_runs, _median, _peak
 from provision.transport.base import CommandResult
-from provision.verify.host_checks import HOST_CHECKS
+from provision.gpu.host_checks import HOST_CHECKS
 from tests.verify.test_host_checks import host_output
 
 H100_MODELS = [{"device_id": "2330", "bf16_tflops": 989}] * 8

@@ -1,4 +1,4 @@
-"""The figures in a gpu_verify report (provision/verify/gpu_verify.py's JSON), read in one place:
+"""The figures in a gpu_verify report (provision/gpu/payload/gpu_check.py's JSON), read in one place:
 the gpu_verify module records the baseline from them, history stores them, trends plot them."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify a PyTorch-CUDA environment from inside it and print one JSON document.
 
-Copied into the image and run as `python gpu_verify.py --json [options]`, so it uses the standard
+Sent into the image and run as `python gpu_check.py --json [options]`, so it uses the standard
 library and torch only and never imports provision. Each check reports pass, fail or skip, with a
 detail, a remedy for anything but pass, the measured value and the floor it was held to.
 
