@@ -83,6 +83,7 @@ class ModuleContext(Protocol):
 
 
 Rule = tuple[str, ...]
+FREE_FORM_NAME = "the free-form command"  # how a rule names `_raw_params` (command: echo hi)
 
 
 class Module:
@@ -118,6 +119,7 @@ class Module:
     required_one_of: ClassVar[tuple[Rule, ...]] = ()  # at least one of each group
     required_together: ClassVar[tuple[Rule, ...]] = ()  # all or none of each group
     required_if: ClassVar[tuple[tuple[str, Any, Rule], ...]] = ()  # (arg, value, all of these then)
+    required_by: ClassVar[dict[str, Rule]] = {}  # arg given -> all of these too
 
     def __init__(self, args: dict[str, Any], context: ModuleContext):
         self.args = args
@@ -253,24 +255,31 @@ def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
     """What breaks the module's cross-argument rules (pure; validation reports it before any host)."""
     given = {name for name, value in args.items() if value is not None and value != [] and value != ""}
     problems = []
+
+    def named(names: Any, separator: str = ", ") -> str:
+        return separator.join(FREE_FORM_NAME if name == "_raw_params" else repr(name) for name in names)
+
     for group in module.mutually_exclusive:
         both = [name for name in group if name in given]
         if len(both) > 1:
-            problems.append(f"arguments {' and '.join(repr(name) for name in both)} are mutually exclusive")
+            problems.append(f"arguments {named(both, ' and ')} are mutually exclusive")
     for group in module.required_one_of:
         if not given & set(group):
-            problems.append(f"one of {', '.join(repr(name) for name in group)} is required")
+            problems.append(f"one of {named(group)} is required")
     for group in module.required_together:
         present = [name for name in group if name in given]
         if present and len(present) < len(group):
             missing = [name for name in group if name not in given]
-            problems.append(f"{', '.join(repr(name) for name in present)} needs "
-                            f"{', '.join(repr(name) for name in missing)} too")
+            problems.append(f"{named(present)} needs {named(missing)} too")
     for name, value, needed in module.required_if:
         if args.get(name) == value:
             missing = [item for item in needed if item not in given]
             if missing:
-                problems.append(f"{name}={value} requires {', '.join(repr(item) for item in missing)}")
+                problems.append(f"{name}={value} requires {named(missing)}")
+    for name, needed in module.required_by.items():
+        missing = [item for item in needed if item not in given]
+        if name in given and missing:
+            problems.append(f"{named([name])} requires {named(missing)}")
     return problems
 
 

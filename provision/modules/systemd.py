@@ -21,12 +21,10 @@ class Systemd(Service):
     # 'daemon_reexec']] (no daemon_reexec here) and required_by state/enabled/masked -> name, so
     # without a name only daemon_reload is left: one of name and daemon_reload.
     required_one_of = (("state", "enabled", "masked", "daemon_reload"), ("name", "daemon_reload"))
+    required_by = {"state": ("name",), "enabled": ("name",), "masked": ("name",)}
 
     def read_command(self) -> str | None:
-        if not self.args["name"]:
-            wanted = [arg for arg in ("state", "enabled", "masked") if self.args[arg] is not None]
-            if wanted:  # Ansible's required_by, which the rules above cannot say
-                raise ModuleFailed(f"systemd: {', '.join(repr(arg) for arg in wanted)} needs 'name'")
+        if not self.args["name"]:  # state/enabled/masked without a name: refused by required_by
             if not self.args["daemon_reload"]:
                 raise ModuleFailed("systemd: missing required argument 'name' (or daemon_reload alone)")
         return super().read_command()

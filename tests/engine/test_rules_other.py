@@ -20,12 +20,12 @@ def lint(tmp_path, task: str) -> int:
 
 REFUSED = [
     ("command: echo hi\n      args:\n        argv: [echo, hi]\n",
-     "command: arguments '_raw_params' and 'argv' are mutually exclusive"),
+     "command: arguments the free-form command and 'argv' are mutually exclusive"),
     ("command:\n        cmd: echo hi\n        argv: [echo, hi]\n", "arguments 'cmd' and 'argv' are mutually exclusive"),
-    ("command: echo hi\n      args:\n        cmd: echo ho\n", "arguments '_raw_params' and 'cmd' are mutually exclusive"),
-    ("command:\n        chdir: /tmp\n", "command: one of '_raw_params', 'cmd', 'argv' is required"),
-    ("shell:\n        creates: /tmp/x\n", "shell: one of '_raw_params', 'cmd' is required"),
-    ("shell: echo hi\n      args:\n        cmd: echo ho\n", "shell: arguments '_raw_params' and 'cmd' are mutually exclusive"),
+    ("command: echo hi\n      args:\n        cmd: echo ho\n", "arguments the free-form command and 'cmd' are mutually exclusive"),
+    ("command:\n        chdir: /tmp\n", "command: one of the free-form command, 'cmd', 'argv' is required"),
+    ("shell:\n        creates: /tmp/x\n", "shell: one of the free-form command, 'cmd' is required"),
+    ("shell: echo hi\n      args:\n        cmd: echo ho\n", "shell: arguments the free-form command and 'cmd' are mutually exclusive"),
     ("wait_for:\n        port: 22\n        path: /tmp/ready\n",
      "wait_for: arguments 'port' and 'path' are mutually exclusive"),
     ("ansible.builtin.wait_for:\n        port: \"{{ 20 + 2 }}\"\n        path: /tmp/ready\n",

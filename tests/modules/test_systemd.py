@@ -59,7 +59,7 @@ def test_daemon_reload_alone_needs_no_unit(facts, read, expected):
      "masking needs systemd; this host's services are managed by sysvinit"),
     ({"name": "ssh", "masked": True}, {}, "@@provision-init:service\nexists\nrunning\nenabled\n",
      "masking needs systemd"),
-    ({"daemon_reload": True, "state": "started"}, SYSTEMD, "", "'state' needs 'name'"),
+    ({"daemon_reload": True, "state": "started"}, SYSTEMD, "", "'state' requires 'name'"),
     ({"enabled": True}, SYSTEMD, "", "one of 'name', 'daemon_reload' is required"),
     ({"name": "x"}, SYSTEMD, RUNNING, "one of 'state', 'enabled', 'masked', 'daemon_reload' is required"),
 ])
