@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.booleans import to_bool
-from provision.errors import ConnectionFailed
+from provision.errors import ConnectionFailed, ProvisionError
 from provision.modules import get_module
 from provision.modules.base import ModuleResult
 from provision.modules.context import TaskContext
@@ -81,6 +81,8 @@ class TaskRun:
             return Outcome("failed", f"{self.task.mark}: {error}")
         except ConnectionFailed:
             raise
+        except ProvisionError as error:  # e.g. `become: "{{ x }}"` rendering to no boolean
+            return Outcome("failed", f"{self.task.mark}: {error}")
         except Exception as error:  # noqa: BLE001 - a bug in one module must fail one task, not the run
             return Outcome("failed", f"internal error in module {self.task.module!r}: "
                                      f"{type(error).__name__}: {error} (please report it)")

@@ -121,3 +121,19 @@ def test_truthy_and_falsy_are_pythons_truth_unless_asked_to_convert(tmp_path):
     assert templar.evaluate("word is truthy(convert_bool=true)") is False
     assert templar.evaluate("word is falsy(convert_bool=true)") is True
     assert templar.evaluate("other is truthy(convert_bool=true)") is True
+
+
+def test_a_keyword_template_rendering_to_no_boolean_fails_the_task_not_the_engine(tmp_path, capsys):
+    """`become: "{{ x }}"` with x = maybe: the task fails at its line, naming the value; not an
+    "internal error ... please report it"."""
+    from provision.cli import main
+
+    (tmp_path / "inventory.yaml").write_text("all:\n  hosts:\n    localhost: {ansible_connection: local}\n")
+    (tmp_path / "playbook.yaml").write_text(
+        "- hosts: all\n  gather_facts: false\n  vars: {x: maybe}\n  tasks:\n"
+        "    - command: \"true\"\n      become: \"{{ x }}\"\n")
+    code = main(["apply", str(tmp_path / "inventory.yaml"), str(tmp_path / "playbook.yaml"),
+                 "--state-db", str(tmp_path / "history.sqlite")])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "playbook.yaml:5:7: 'maybe' is not a boolean" in out and "internal error" not in out
