@@ -5,6 +5,8 @@ need different `marker` texts or they overwrite each other; an empty block remov
 """
 from __future__ import annotations
 
+from typing import Any
+
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
 from provision.modules.lineinfile import compile_pattern, join_lines, split_lines
@@ -74,4 +76,14 @@ class BlockInFile(ContentModule):
                 raise ModuleFailed(f"Path {self.path} does not exist (use create: true)")
         elif state.content is None:
             raise ModuleFailed(f"{self.path} is too large to edit")
-        return edit_block(state.content or "", self.args).encode()
+        after = edit_block(state.content or "", self.args)
+        if not state.exists:
+            self.message = "File created"
+        elif after != state.content:
+            self.message = "Block inserted" if self.args["state"] == "present" and self.args["block"] else "Block removed"
+        return after.encode()
+
+    message = ""  # Ansible's msg for the edit
+
+    def ansible_data(self) -> dict[str, Any]:
+        return {"msg": self.message} if self.message else {}

@@ -6,23 +6,26 @@ A subclass implements `wanted_content(state)`; returning None leaves the content
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provision.modules.base import Arg, Module, ModuleFailed
-from provision.shell import join
 from provision.transport.base import CommandResult
 from provision.modules.remote_file import (
     CONTENT_LIMIT,
     FileState,
     attribute_changes,
     attribute_command,
+    attribute_data,
     describe_attributes,
     desired_mode,
     read_command,
     read_state,
     sha1,
+    split_after,
     state_from,
+    then_read,
     unified_diff,
     write_file,
 )
@@ -46,6 +49,8 @@ class ContentModule(Module):
     path_arg: ClassVar[str] = "path"
     needs_content: ClassVar[bool] = True  # fetch current content (lineinfile needs it; copy only for diff)
     follow_links: ClassVar[bool] = False  # True: a link at path means its target (editing modules)
+    reports_md5: ClassVar[bool] = False  # Ansible documents md5sum for copy and template
+    known_content: bytes | None = None  # the bytes the file holds once converged, when known
 
     @property
     def path(self) -> str:
@@ -67,12 +72,10 @@ class ContentModule(Module):
     def read(self) -> FileState:
         limit = self.content_limit
         state = super().read()
-        if state.kind == "link" and self.follow_links:
+        if state.kind == "link" and self.follow_links and state.link_source:
             # edit the file the link points to and keep the link (/etc/resolv.conf), as Ansible does
-            target = self.context.run(join(["readlink", "-f", "--", self.path])).stdout.strip()
-            if target:
-                self.args[self.path_arg] = target
-                state = read_state(self.context, target, limit)
+            self.args[self.path_arg] = state.link_source
+            state = read_state(self.context, state.link_source, limit)
         if state.kind not in ("absent", "file"):
             raise ModuleFailed(f"{self.path} is a {state.kind}, not a regular file")
         if state.content is not None and sha1(state.content.encode()) != state.checksum:
@@ -90,6 +93,7 @@ class ContentModule(Module):
     def diff(self, current: FileState) -> ContentPlan | None:
         content = self.wanted_content(current)
         if content is not None and current.exists and sha1(content) == current.checksum:
+            self.known_content = content  # what the file holds: its md5 is known without a read
             content = None
         if content is None and not current.exists:
             return None  # nothing to create (e.g. lineinfile absent on a missing file)
@@ -101,12 +105,17 @@ class ContentModule(Module):
         return ContentPlan(content, attributes, after, mode)
 
     def apply(self, plan: ContentPlan) -> dict[str, Any]:
+        data: dict[str, Any] = {self.path_arg: self.path}
         if plan.content is None:
-            result = self.context.run(attribute_command(self.path, plan.attributes))
+            result = self.context.run(then_read(attribute_command(self.path, plan.attributes), self.path))
             if not result.ok:
                 raise ModuleFailed(f"could not set attributes of {self.path}: {result.stderr.strip()}")
-            return {"path": self.path, **plan.attributes}
-        return write_file(
+            _, after = split_after(self.path, result.stdout)
+            if after is not None:
+                data.update(checksum=after.checksum, **attribute_data(after))
+            return data
+        self.known_content = plan.content
+        written = write_file(
             self.context,
             self.path,
             plan.content,
@@ -116,6 +125,17 @@ class ContentModule(Module):
             backup=bool(self.args.get("backup")),
             validate=self.args.get("validate"),
         )
+        written.pop("dest")
+        return {**data, **written, **self.ansible_data()}
+
+    def ansible_data(self) -> dict[str, Any]:
+        """Keys Ansible returns for this module beyond the file's own (msg, md5sum...)."""
+        return self.md5_data()
+
+    def md5_data(self) -> dict[str, Any]:
+        if self.reports_md5 and self.known_content is not None:
+            return {"md5sum": hashlib.md5(self.known_content).hexdigest()}
+        return {}
 
     def describe(self, current: FileState, plan: ContentPlan) -> str | None:
         text = ""
@@ -129,8 +149,8 @@ class ContentModule(Module):
         return text or None
 
     def result_data(self, current: FileState, plan: ContentPlan | None) -> dict[str, Any]:
+        """Unchanged (or check mode): the file as it is."""
         data: dict[str, Any] = {self.path_arg: self.path}
         if current.exists:
-            data.update(checksum=current.checksum, size=current.size, mode=current.mode,
-                        owner=current.owner, group=current.group)
+            data.update(checksum=current.checksum, **attribute_data(current), **self.md5_data())
         return data

@@ -17,6 +17,7 @@ class Copy(ContentModule):
     name = "copy"
     path_arg = "dest"
     needs_content = False
+    reports_md5 = True
     spec = {
         "dest": Arg("path", required=True),
         "content": Arg("raw", help="text to write; mutually exclusive with src"),
@@ -67,6 +68,3 @@ class Copy(ContentModule):
                 self.args["dest"] = posixpath.join(self.path, posixpath.basename(self.args["src"]))
                 return super().read()
             raise
-
-    def apply(self, plan) -> dict[str, Any]:
-        return {**super().apply(plan), "dest": self.path}

@@ -15,10 +15,13 @@ from provision.modules.remote_file import (
     FileState,
     attribute_changes,
     attribute_command,
+    attribute_data,
     describe_attributes,
     desired_mode,
     read_command,
+    split_after,
     state_from,
+    then_read,
 )
 from provision.modules.stat import stat_data
 from provision.shell import join, quote
@@ -155,10 +158,21 @@ class File(Module):
         return "\n".join(line for line in plan.summary if line) + "\n"
 
     def apply(self, plan: FilePlan) -> dict[str, Any]:
-        result = self.context.run(" && ".join(plan.commands))
+        result = self.context.run(then_read(" && ".join(plan.commands), self.path))
         if not result.ok:
             raise ModuleFailed(f"{self.path}: {result.stderr.strip() or 'failed'}", {"rc": result.rc})
-        return {"path": self.path, "state": self.args["state"] or "file"}
+        _, after = split_after(self.path, result.stdout)
+        return self.data(after) if after is not None else {"path": self.path}
 
     def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
-        return {"path": self.path, **stat_data(current["state"], False)}
+        return self.data(current["state"])
+
+    def data(self, state: FileState) -> dict[str, Any]:
+        """Ansible's keys (path, or dest and src for a link or touch; state, mode, owner, group,
+        uid, gid, size) and stat's (isdir, exists...), from the path's state."""
+        data: dict[str, Any] = {"path": self.path, **stat_data(state, False), **attribute_data(state)}
+        if self.args["state"] in ("link", "touch"):
+            data["dest"] = self.path
+        if state.kind == "link":
+            data["src"] = state.link_target
+        return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -20,8 +21,11 @@ from provision.modules.remote_file import (
     FileState,
     attribute_changes,
     attribute_command,
+    attribute_data,
     describe_attributes,
     desired_mode,
+    split_after,
+    then_read,
 )
 from provision.shell import join, quote
 from provision.transport.base import CommandResult
@@ -76,17 +80,22 @@ class GetUrl(MayNotChange):
     # ---- read --------------------------------------------------------------------------------
     def read_command(self) -> str | None:
         """The path a download would write (dest, or the URL's file name inside a folder dest),
-        its attributes and its checksum in the `checksum` algorithm."""
+        its attributes, its checksum in the `checksum` algorithm and its sha1 (Ansible's
+        checksum_dest)."""
         algorithm, _ = self.expected()
+        sums = f'{algorithm}sum < "$f" | cut -d" " -f1'
+        if algorithm != "sha1":
+            sums += '; sha1sum < "$f" | cut -d" " -f1'
         return (
             f"d={quote(self.args['dest'])}; b={quote(self.file_name())}\n"
             'if [ -d "$d" ]; then f="$d/$b"; else f="$d"; fi\n'
             'echo "$f"\n'
             'if [ -f "$f" ]; then stat -c "%a %u %g %U %G %s" -- "$f" || exit 1; '
-            f'{algorithm}sum < "$f" | cut -d" " -f1; else echo absent; fi\n'
+            f'{sums}; else echo absent; fi\n'
         )
 
     def parse(self, result: CommandResult | None) -> tuple[FileState, str]:
+        """(the destination's state with its sha1 as checksum, its digest in `checksum`'s algorithm)."""
         lines = result.stdout.splitlines() if result is not None else []
         if result is None or not result.ok or len(lines) < 2:
             stderr = result.stderr.strip() if result is not None else ""
@@ -95,9 +104,11 @@ class GetUrl(MayNotChange):
         if lines[1] == "absent":
             return FileState(path, "absent"), ""
         mode, uid, gid, owner, group, *size = lines[1].split()
+        digest = lines[2].strip() if len(lines) > 2 else ""
         state = FileState(path, "file", mode.rjust(4, "0"), int(uid), int(gid), owner, group,
                           int(size[0]) if size else 0)
-        return state, lines[2].strip() if len(lines) > 2 else ""
+        state.checksum = lines[3].strip() if len(lines) > 3 else digest
+        return state, digest
 
     def diff(self, current: tuple[FileState, str]) -> UrlPlan | None:
         state, digest = current
@@ -117,8 +128,15 @@ class GetUrl(MayNotChange):
         return plan.reason + "\n"
 
     def result_data(self, current: tuple[FileState, str], plan: UrlPlan | None) -> dict[str, Any]:
-        state, digest = current
-        return {"dest": state.path, "url": self.args["url"], "checksum_dest": digest}
+        """Unchanged (or check mode): Ansible's keys for the file as it is; no request was made,
+        so no status_code or checksum_src."""
+        state, _ = current
+        data: dict[str, Any] = {"dest": state.path, "url": self.args["url"]}
+        if state.exists:
+            data.update(checksum_dest=state.checksum, **attribute_data(state))
+            if plan is None:
+                data["msg"] = "file already exists"
+        return data
 
     # ---- apply -------------------------------------------------------------------------------
     def download_command(self, dest: str) -> str:
@@ -132,7 +150,9 @@ class GetUrl(MayNotChange):
         for key, value in (self.args["headers"] or {}).items():
             curl += ["-H", f"{key}: {value}"]
             wget.append(f"--header={key}: {value}")
-        fetch = (f'if command -v curl >/dev/null 2>&1; then {join(curl)} -o "$tmp" {quote(url)}; '
+        # curl says the HTTP status (Ansible's status_code); wget is only a fallback and does not
+        fetch = (f'if command -v curl >/dev/null 2>&1; then code=$({join(curl)} -w "%{{http_code}}" -o "$tmp" {quote(url)});'
+                 ' got=$?; echo "status_code=$code"; [ "$got" = 0 ]; '
                  f'else {join(wget)} -O "$tmp" {quote(url)}; fi')
         mode = self.args["mode"]
         return "\n".join([
@@ -141,6 +161,7 @@ class GetUrl(MayNotChange):
             "trap 'rm -f \"$tmp\"' EXIT",
             fetch + ' || { echo "download failed" >&2; exit 1; }',
             f'sum=$({algorithm}sum < "$tmp" | cut -d" " -f1); echo "checksum=$sum"',
+            'echo "checksum_src=$(sha1sum < "$tmp" | cut -d" " -f1)"',
             f"want={quote(wanted)}",
             '[ -z "$want" ] || [ "$sum" = "$want" ] || { echo "checksum mismatch: expected $want, got $sum" >&2; exit 2; }',
             'if [ -f "$f" ] && cmp -s "$tmp" "$f"; then echo same; exit 0; fi',
@@ -157,19 +178,36 @@ class GetUrl(MayNotChange):
         return join(["chown", who, "--"])
 
     def apply(self, plan: UrlPlan) -> dict[str, Any]:
+        """Ansible's keys: dest, url, msg, status_code (curl), checksum_src (sha1 of what came),
+        elapsed (whole seconds of the download), checksum_dest and the file's attributes after."""
         data: dict[str, Any] = {"dest": plan.dest, "url": self.args["url"]}
         written = False
         if plan.download:
-            result = self.context.run(self.download_command(plan.dest), timeout=self.args["timeout"] + 60)
+            started = time.monotonic()
+            command = then_read(self.download_command(plan.dest), plan.dest)
+            result = self.context.run(command, timeout=self.args["timeout"] + 60)
+            data["elapsed"] = int(time.monotonic() - started)
+            own, after = split_after(plan.dest, result.stdout)
+            values = dict(line.split("=", 1) for line in own.splitlines() if "=" in line)
+            if values.get("status_code", "").isdigit() and values["status_code"] != "000":
+                data["status_code"] = int(values["status_code"])
             if not result.ok:
-                raise ModuleFailed(f"get_url: {self.args['url']}: {result.stderr.strip() or 'failed'}", {"rc": result.rc})
-            for line in result.stdout.splitlines():
-                if line.startswith("checksum="):
-                    data["checksum_dest"] = line.removeprefix("checksum=")
-            written = "written" in result.stdout.split()
+                raise ModuleFailed(f"get_url: {self.args['url']}: {result.stderr.strip() or 'failed'}",
+                                   {"rc": result.rc, **data})
+            if "checksum_src" in values:
+                data["checksum_src"] = values["checksum_src"]
+            written = "written" in own.split()
+            if "same" in own.split() and "checksum_src" in data:
+                data["checksum_dest"] = data["checksum_src"]  # dest holds exactly these bytes
+            if after is not None and not plan.attributes:
+                data.update(checksum_dest=after.checksum, **attribute_data(after))
+                data["msg"] = f"OK ({after.size} bytes)"
         if plan.attributes and not written:
-            result = self.context.run(attribute_command(plan.dest, plan.attributes))
+            result = self.context.run(then_read(attribute_command(plan.dest, plan.attributes), plan.dest))
             if not result.ok:
                 raise ModuleFailed(f"get_url: {plan.dest}: {result.stderr.strip()}")
+            _, after = split_after(plan.dest, result.stdout)
+            if after is not None:
+                data.update(checksum_dest=after.checksum, **attribute_data(after))
         data["changed"] = written or bool(plan.attributes)
         return data

@@ -7,6 +7,7 @@ only when nothing matched.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
@@ -129,4 +130,23 @@ class LineInFile(ContentModule):
                 raise ModuleFailed(f"Destination {self.path} does not exist (use create: true)")
         elif state.content is None:
             raise ModuleFailed(f"{self.path} is too large to edit line by line")
-        return edit_line(state.content or "", self.args).encode()
+        before = state.content or ""
+        after = edit_line(before, self.args)
+        removed = len(split_lines(before)) - len(split_lines(after))
+        if self.args["state"] == "absent":
+            self.message = f"{removed} line(s) removed"
+        elif after != before:
+            self.message = "line added" if removed < 0 else "line replaced"
+        return after.encode()
+
+    message = ""  # Ansible's msg for the edit
+
+    def ansible_data(self) -> dict[str, Any]:
+        """Ansible's lineinfile returns msg, and the backup's path as `backup`."""
+        return {"msg": self.message} if self.message else {}
+
+    def apply(self, plan) -> dict[str, Any]:
+        data = super().apply(plan)
+        if "backup_file" in data:
+            data["backup"] = data["backup_file"]
+        return data

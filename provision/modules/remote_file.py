@@ -36,14 +36,27 @@ class FileState:
     link_target: str = ""
     checksum: str = ""  # sha1 of a regular file
     content: str | None = None  # None: not fetched (too large, not a file)
+    atime: int | None = None
+    ctime: int | None = None
+    inode: int | None = None
+    dev: int | None = None
+    nlink: int | None = None
+    type_bits: int | None = None  # st_mode & S_IFMT: tells a fifo, socket or device apart ("other")
+    access: str = ""  # "rwx" for the reading user, "-" where denied; "" when not read
+    link_source: str = ""  # a link's target resolved to an absolute path (readlink -f)
 
     @property
     def exists(self) -> bool:
         return self.kind != "absent"
 
 
+# `%f` is the raw st_mode in hex; the access letters are the reading user's, tested by the shell
+STAT_FORMAT = "%a %u %g %U %G %s %Y %X %Z %i %d %h %f"
+
+
 def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
-    """Shell text printing kind, stat fields, link target, sha1 and (small files) content."""
+    """Shell text printing kind, stat fields, link target, sha1 and (small files) content; for a
+    link, its target resolved in place of the content."""
     show_content = ""
     if content_limit:
         show_content = f'[ "$k" = file ] && [ "$(stat -c %s -- "$p")" -le {int(content_limit)} ] && cat -- "$p"\n'
@@ -55,11 +68,17 @@ def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
         '  case "$(LC_ALL=C stat -c %n -- "$p" 2>&1)" in *"Permission denied"*) echo denied;; *) echo absent;; esac\n'
         '  exit 0\nfi\n'
         'echo "$k"\n'
-        "stat -c '%a %u %g %U %G %s %Y' -- \"$p\" || exit 1\n"
+        f"s=$(stat -c '{STAT_FORMAT}' -- \"$p\") || exit 1\n"
+        'a=-; [ -r "$p" ] && a=r; b=-; [ -w "$p" ] && b=w; c=-; [ -x "$p" ] && c=x; echo "$s $a$b$c"\n'
         'if [ "$k" = link ]; then readlink -- "$p"; else echo; fi\n'
         'if [ "$k" = file ]; then if [ -r "$p" ]; then sha1sum < "$p" | cut -d" " -f1; else echo unreadable; fi;'
-        " else echo -; fi\n" + show_content + "exit 0\n"
+        " else echo -; fi\n"
+        '[ "$k" = link ] && readlink -f -- "$p"\n' + show_content + "exit 0\n"
     )
+
+
+def _number(fields: list[str], index: int, base: int = 10) -> int | None:
+    return int(fields[index], base) if len(fields) > index else None
 
 
 def parse_state(path: str, output: str, content_wanted: bool = True, must_read: bool = True) -> FileState:
@@ -70,13 +89,19 @@ def parse_state(path: str, output: str, content_wanted: bool = True, must_read: 
     if output.strip() == "denied":
         raise ModuleFailed(f"{path}: permission denied on a folder above it (become?)")
     kind, stat_line, link_target, checksum, *rest = output.split("\n", 4) + [""] * 4
-    mode, uid, gid, owner, group, size, mtime = stat_line.split()
+    fields = stat_line.split()
+    mode, uid, gid, owner, group, size, mtime = fields[:7]
     state = FileState(
         path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), int(mtime),
         link_target, "" if checksum in ("-", "unreadable") else checksum,
+        atime=_number(fields, 7), ctime=_number(fields, 8), inode=_number(fields, 9), dev=_number(fields, 10),
+        nlink=_number(fields, 11), type_bits=_number(fields, 12, 16) & 0o170000 if len(fields) > 12 else None,
+        access=fields[13] if len(fields) > 13 else "",
     )
     if checksum == "unreadable" and must_read:
         raise ModuleFailed(f"{path}: cannot read the file (permission denied; become?)")
+    if kind == "link":
+        state.link_source = (rest[0] if rest else "").rstrip("\n")
     if kind == "file" and content_wanted and state.size <= CONTENT_LIMIT:
         state.content = rest[0] if rest else ""
     return state
@@ -95,6 +120,34 @@ def read_state(
 ) -> FileState:
     """One round trip: for a second read inside a module's read(); the first is its read_command."""
     return state_from(path, context.run(read_command(path, content_limit)), content_limit, must_read)
+
+
+# --- the state after a change, in the same round trip -----------------------------------------
+
+AFTER_MARK = "@@provision-state-after@@"
+
+
+def then_read(command: str, path: str) -> str:
+    """`command`, then (if it succeeded) the path's state without content: what a module registers
+    after a change ("after execution", as Ansible says) costs no second round trip."""
+    return f"{{ {command.rstrip()}\n}} || exit $?\necho {AFTER_MARK}\n" + read_command(path, content_limit=None)
+
+
+def split_after(path: str, output: str) -> tuple[str, FileState | None]:
+    """(the command's own output, the state after) from a `then_read` result (pure)."""
+    own, found, after = output.partition(AFTER_MARK + "\n")
+    if not found:
+        return output, None
+    return own, parse_state(path, after, content_wanted=False, must_read=False)
+
+
+def attribute_data(state: FileState) -> dict[str, Any]:
+    """Ansible's file keys a module returns: state, mode, owner, group, uid, gid, size."""
+    if not state.exists:
+        return {"state": "absent"}
+    kind = {"other": "file"}.get(state.kind, state.kind)  # Ansible calls anything else "file" too
+    return {"state": kind, "mode": state.mode, "owner": state.owner, "group": state.group,
+            "uid": state.uid, "gid": state.gid, "size": state.size}
 
 
 def sha1(data: bytes) -> str:
@@ -251,17 +304,22 @@ def write_command(
             'if [ -f "$dest" ]; then b="$dest.$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p -- "$dest" "$b" || exit 1; echo "backup=$b"; fi'
         )
     lines.append('mv -f -- "$tmp" "$dest" || exit 1')
+    lines.append("trap - EXIT")  # the temp file is dest now
     return "\n".join(lines) + "\n"
 
 
 def write_file(context: ModuleContext, dest: str, content: bytes, **options: Any) -> dict[str, Any]:
-    """Write `content` to `dest` atomically, checked on arrival; returns register data."""
-    command = write_command(dest, size=len(content), checksum=sha1(content), **options)
+    """Write `content` to `dest` atomically, checked on arrival; returns register data: dest,
+    checksum, size and (read in the same round trip) the file's state, mode, owner and group after."""
+    command = then_read(write_command(dest, size=len(content), checksum=sha1(content), **options), dest)
     result = context.run(command, stdin=content)
     if not result.ok:
         raise ModuleFailed(f"could not write {dest}: {result.stderr.strip()}", {"rc": result.rc})
+    own, after = split_after(dest, result.stdout)
     data: dict[str, Any] = {"dest": dest, "checksum": sha1(content), "size": len(content)}
-    for line in result.stdout.splitlines():
+    if after is not None:
+        data.update(attribute_data(after))
+    for line in own.splitlines():
         if line.startswith("backup="):
             data["backup_file"] = line.removeprefix("backup=")
     return data

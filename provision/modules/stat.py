@@ -11,10 +11,19 @@ from provision.modules.remote_file import FileState, read_command, state_from
 from provision.transport.base import CommandResult
 
 
+# st_mode's file type bits (S_IFMT) -> Ansible's key for that type
+_TYPES = {0o020000: "ischr", 0o060000: "isblk", 0o010000: "isfifo", 0o140000: "issock"}
+# permission bits -> Ansible's keys: the reading of `mode`, nothing more
+_BITS = {"rusr": 0o400, "wusr": 0o200, "xusr": 0o100, "rgrp": 0o040, "wgrp": 0o020, "xgrp": 0o010,
+         "roth": 0o004, "woth": 0o002, "xoth": 0o001, "isuid": 0o4000, "isgid": 0o2000}
+
+
 def stat_data(state: FileState, with_checksum: bool) -> dict[str, Any]:
+    """Ansible's stat keys that the read gives (mimetype, charset, attributes and version would
+    need tools a host may not have: left out, not guessed)."""
     if not state.exists:
         return {"exists": False, "path": state.path}
-    data = {
+    data: dict[str, Any] = {
         "exists": True,
         "path": state.path,
         "isdir": state.kind == "directory",
@@ -28,8 +37,19 @@ def stat_data(state: FileState, with_checksum: bool) -> dict[str, Any]:
         "size": state.size,
         "mtime": state.mtime,
     }
+    if state.type_bits is not None:
+        data.update({key: state.type_bits == bits for bits, key in _TYPES.items()})
+    mode = int(state.mode, 8)
+    data.update({key: bool(mode & bit) for key, bit in _BITS.items()})
+    for key in ("atime", "ctime", "inode", "dev", "nlink"):
+        if getattr(state, key) is not None:
+            data[key] = getattr(state, key)
+    if state.access:
+        data.update(readable="r" in state.access, writeable="w" in state.access, executable="x" in state.access)
     if state.kind == "link":
-        data["lnk_source"] = data["lnk_target"] = state.link_target
+        data["lnk_target"] = state.link_target
+        if state.link_source:
+            data["lnk_source"] = state.link_source
     if with_checksum and state.kind == "file" and state.checksum:
         data["checksum"] = state.checksum
     return data

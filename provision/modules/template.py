@@ -14,6 +14,7 @@ class Template(ContentModule):
     name = "template"
     path_arg = "dest"
     needs_content = False
+    reports_md5 = True
     spec = {
         "src": Arg("path", required=True, help="local template, looked up in templates/"),
         "dest": Arg("path", required=True),

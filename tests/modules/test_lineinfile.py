@@ -1,4 +1,5 @@
-"""lineinfile over real SSH: the line really lands, reruns are ok, check mode and diffs are right."""
+"""lineinfile over real SSH: the line really lands atomically, bytes survive, become, links on a real
+filesystem. Its decisions are in test_lineinfile_logic.py and test_content_modules_data.py."""
 import pytest
 
 from provision.transport.base import Become
@@ -29,44 +30,12 @@ def test_replaces_a_line_by_regexp_atomically_then_reruns_ok(remote, module_cont
     )
 
 
-def test_check_mode_says_changed_and_leaves_the_file(remote, module_context):
-    path = remote.put("sshd_config", SSHD)
-    before = remote.look(path)
-
-    result = run_module("lineinfile", {"path": path, "line": "UseDNS no"}, module_context(check=True))
-
-    assert result.status == "changed"
-    assert result.diff.endswith(" PasswordAuthentication yes\n+UseDNS no\n")
-    assert remote.look(path) == before
 
 
-def test_absent_removes_matching_lines(remote, module_context):
-    path = remote.put("fstab", "a\n#tmp\nb\n#tmp2\n")
-    result = run_module("lineinfile", {"path": path, "regexp": "^#tmp", "state": "absent"}, module_context())
-    assert result.status == "changed"
-    assert remote.look(path).text == "a\nb\n"
-    assert run_module("lineinfile", {"path": path, "regexp": "^#tmp", "state": "absent"},
-                      module_context()).status == "ok"
 
 
-def test_a_missing_file_fails_unless_create(remote, module_context):
-    path = remote.path("new.conf")
-    refused = run_module("lineinfile", {"path": path, "line": "x=1"}, module_context())
-    assert refused.status == "failed" and "does not exist" in refused.msg
-    assert remote.look(path).exists is False
-
-    created = run_module("lineinfile", {"path": path, "line": "x=1", "create": True, "mode": "0640"}, module_context())
-    assert created.status == "changed"
-    assert (remote.look(path).text, remote.look(path).mode) == ("x=1\n", "0640")
-    absent = run_module("lineinfile", {"path": remote.path("none"), "line": "x", "state": "absent"}, module_context())
-    assert absent.status == "ok"
 
 
-def test_backup_keeps_the_old_file(remote, module_context):
-    path = remote.put("limits", "a\n")
-    result = run_module("lineinfile", {"path": path, "line": "b", "backup": True}, module_context())
-    assert remote.look(result.data["backup_file"]).text == "a\n"
-    assert remote.look(path).text == "a\nb\n"
 
 
 def test_bytes_that_are_not_utf8_are_never_rewritten(remote, module_context):
@@ -83,9 +52,6 @@ def test_a_form_feed_in_the_file_survives_an_edit(remote, module_context):
     assert remote.look(path).content == b"terms\n\f\nmore\nend\n"
 
 
-def test_a_directory_is_refused(remote, module_context):
-    result = run_module("lineinfile", {"path": remote.folder, "line": "x"}, module_context())
-    assert result.status == "failed" and "directory" in result.msg
 
 
 def test_become_with_a_password_edits_a_root_only_file(remote, module_context):

@@ -22,7 +22,10 @@ def test_a_file_directory_link_and_missing_path(remote, module_context):
         "size": 6}
     assert file["checksum"] == "f572d396fae9206628714fb2ce00f72e94f2258f"  # sha1 of "hello\n"
     assert (folder["isdir"], folder["mode"]) == (True, "0755")
-    assert (link["islnk"], link["lnk_target"]) == (True, "conf")
+    assert (link["islnk"], link["lnk_target"], link["lnk_source"]) == (True, "conf", path)
+    # what only the host's stat and test(1) say: the type bits, times, inode, access for this user
+    assert (file["isfifo"], file["rusr"], file["wgrp"], file["readable"], file["nlink"]) == (False, True, False, True, 1)
+    assert all(isinstance(file[key], int) for key in ("atime", "ctime", "inode", "dev"))
     assert missing.status == "ok" and missing.data["stat"] == {"exists": False, "path": remote.path("nope")}
 
 
@@ -40,9 +43,3 @@ def test_a_path_behind_a_folder_it_may_not_enter_is_not_reported_absent(remote, 
                          module_context(user="deploy", become=Become(user="root", password="sandbox")))
     assert denied.status == "failed" and "permission denied" in denied.msg
     assert allowed.data["stat"]["exists"] is True
-
-
-def test_get_checksum_false_leaves_it_out(remote, module_context):
-    path = remote.put("big", "x\n")
-    assert "checksum" not in run_module("stat", {"path": path, "get_checksum": False},
-                                        module_context()).data["stat"]
