@@ -103,7 +103,10 @@ class GetUrl(MayNotChange):
         path = lines[0]
         if lines[1] == "absent":
             return FileState(path, "absent"), ""
-        mode, uid, gid, owner, group, *size = lines[1].split()
+        fields = lines[1].split()
+        if len(fields) < 5 or not fields[1].isdigit() or not fields[2].isdigit():
+            raise ModuleFailed(f"get_url: cannot read {path}: unexpected output {result.stdout[:120]!r}")
+        mode, uid, gid, owner, group, *size = fields
         digest = lines[2].strip() if len(lines) > 2 else ""
         state = FileState(path, "file", mode.rjust(4, "0"), int(uid), int(gid), owner, group,
                           int(size[0]) if size else 0)

@@ -90,6 +90,9 @@ def parse_state(path: str, output: str, content_wanted: bool = True, must_read: 
         raise ModuleFailed(f"{path}: permission denied on a folder above it (become?)")
     kind, stat_line, link_target, checksum, *rest = output.split("\n", 4) + [""] * 4
     fields = stat_line.split()
+    if kind not in ("file", "directory", "link", "other") or len(fields) < 7:
+        # a shell cut short, or a stat without -c: a failure with what came, never a traceback
+        raise ModuleFailed(f"cannot read {path}: unexpected output {output[:120]!r}")
     mode, uid, gid, owner, group, size, mtime = fields[:7]
     state = FileState(
         path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), int(mtime),

@@ -151,6 +151,12 @@ def test_stat_a_folder_it_may_not_enter_is_a_failure_not_absent():
     assert result.status == "failed" and "permission denied" in result.msg
 
 
+@pytest.mark.parametrize("output", ["", "file\n", "file\n644 0 0\n", "surprise\n644 0 0 root root 1 1\n"])
+def test_an_unexpected_read_is_a_failure_not_a_traceback(output):
+    result = run("stat", {"path": PATH}, host(output))
+    assert result.status == "failed" and "unexpected output" in result.msg
+
+
 def test_parse_state_reads_the_older_seven_field_form():
     state = parse_state(PATH, "file\n640 0 4 root adm 7 1700000000\n\nabc\n")
     assert (state.mode, state.inode, state.type_bits, state.access) == ("0640", None, None, "")
@@ -228,6 +234,11 @@ def test_get_url_a_failed_download_fails_with_its_status_code():
     assert result.status == "failed" and "404" in result.msg and result.data["status_code"] == 404
 
 
+def test_get_url_an_unexpected_read_is_a_failure_not_a_traceback():
+    result = run("get_url", ARGS, url_host("/opt/bundle.run\n644 0\n"))
+    assert result.status == "failed" and "unexpected output" in result.msg
+
+
 @pytest.mark.parametrize("args, message", [
     ({**ARGS, "checksum": "sha256"}, "checksum must be ALGORITHM:HEX"),
     ({**ARGS, "url": "gopher://x/y"}, "is not an http, https, ftp or file URL"),
@@ -244,3 +255,17 @@ def test_get_url_headers_and_validate_certs_reach_curl_and_wget():
     command = context.commands[1]
     assert "-H 'Authorization: Bearer x'" in command and "--insecure" in command
     assert "'--header=Authorization: Bearer x'" in command and "--no-check-certificate" in command
+
+
+@pytest.mark.parametrize("name, args", [
+    ("file", {"path": PATH, "state": "directory"}), ("stat", {"path": PATH}), ("get_url", ARGS),
+])
+def test_the_read_is_declared_and_is_the_first_command(name, args):
+    from provision.modules import get_module
+
+    module = get_module(name)
+    context = FakeContext([("stat -c", CommandResult(0, ABSENT if name == "get_url" else "absent\n", ""))], check=True)
+    read = module(module.check_args(dict(args)), context).read_command()
+    assert context.commands == []  # building it ran nothing
+    run(name, args, context)
+    assert context.commands[0] == read
