@@ -253,7 +253,8 @@ def check_args(
 
 def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
     """What breaks the module's cross-argument rules (pure; validation reports it before any host)."""
-    given = {name for name, value in args.items() if value is not None and value != [] and value != ""}
+    # an empty string is given (`content: ""` makes an empty file); an empty list is not
+    given = {name for name, value in args.items() if value is not None and value != []}
     problems = []
 
     def named(names: Any, separator: str = ", ") -> str:

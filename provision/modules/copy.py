@@ -27,10 +27,10 @@ class Copy(ContentModule):
         "validate": Arg("str", help="command run on the new file before it replaces dest; %s is its path"),
         **ATTRIBUTE_ARGS,
     }
-    # Ansible's copy action: "src and content are mutually exclusive". Its other rule, "src (or
-    # content) is required", stays a run-time check: rules count an empty string as not given, and
-    # `content: ""` (an empty flag file) is a valid copy.
+    # Ansible's copy action: "src and content are mutually exclusive", "src (or content) is
+    # required". `content: ""` (an empty flag file) counts as given.
     mutually_exclusive = (("content", "src"),)
+    required_one_of = (("content", "src"),)
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -41,11 +41,7 @@ class Copy(ContentModule):
         return checked
 
     def source_bytes(self) -> bytes:
-        content, source = self.args.get("content"), self.args.get("src")
-        if content is None and source is None:
-            raise ModuleFailed("copy: src (or content) is required")
-        if content is not None and source is not None:  # content: "" escapes the declared rule
-            raise ModuleFailed("copy: src and content are mutually exclusive")
+        content, source = self.args.get("content"), self.args.get("src")  # one of them: the rules
         if content is not None:
             if not isinstance(content, str):
                 import json

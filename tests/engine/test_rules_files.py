@@ -26,6 +26,7 @@ def lint(tmp_path, task: str) -> int:
 REFUSED = [
     ("copy:\n        dest: /etc/motd\n        content: hi\n        src: motd\n",
      "copy: arguments 'content' and 'src' are mutually exclusive"),
+    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of 'content', 'src' is required"),
     ("ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"{{ greeting }}\"\n        src: motd\n"
      "      vars:\n        greeting: hi\n",
      "copy: arguments 'content' and 'src' are mutually exclusive"),

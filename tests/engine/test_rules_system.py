@@ -39,8 +39,6 @@ REFUSED = [
     ("systemd:\n        state: started\n", "systemd: one of 'name', 'daemon_reload' is required"),
     ("systemd:\n        daemon_reload: true\n        state: started\n", "systemd: 'state' requires 'name'"),
     ("sysctl:\n        name: vm.swappiness\n", "sysctl: state=present requires 'value'"),
-    ("ansible.posix.sysctl:\n        name: vm.swappiness\n        state: present\n        value: ''\n",
-     "sysctl: state=present requires 'value'"),
 ]
 
 

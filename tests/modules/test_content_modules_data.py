@@ -143,8 +143,8 @@ def test_a_missing_source_fails_naming_it_and_sends_nothing_but_the_read():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"dest": DEST}, "src (or content) is required"),
-    ({"dest": DEST, "content": "", "src": "a"}, "src and content are mutually exclusive"),
+    ({"dest": DEST}, "one of 'content', 'src' is required"),
+    ({"dest": DEST, "content": "", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
     ({"dest": DEST, "content": "x", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
 ])
 def test_copy_refuses_what_ansible_refuses(args, message):
