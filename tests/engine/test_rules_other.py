@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from provision.cli import main
-
-INVENTORY = "all:\n  hosts:\n    web1: {ansible_host: 127.0.0.1}\n"
-HEADER = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: the task\n"
-MODULE_LINE = 5  # the line of the module's key, below HEADER
-
-
-def lint(tmp_path, task: str) -> int:
-    (tmp_path / "inventory.yaml").write_text(INVENTORY)
-    (tmp_path / "playbook.yaml").write_text(HEADER + task)
-    return main(["lint", str(tmp_path / "inventory.yaml"), str(tmp_path / "playbook.yaml")])
-
+from tests.engine.lintcase import assert_accepted, assert_refused
 
 REFUSED = [
     ("command: echo hi\n      args:\n        argv: [echo, hi]\n",
@@ -37,10 +26,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("task, message", REFUSED, ids=[message for _, message in REFUSED])
 def test_lint_refuses_with_file_line_and_column(tmp_path, capsys, task, message):
-    assert lint(tmp_path, "      " + task) == 1
-    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
-    assert message in err
-    assert f"playbook.yaml:{MODULE_LINE}:7" in err
+    assert_refused(tmp_path, capsys, task, message)
 
 
 ACCEPTED = [
@@ -61,4 +47,4 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("task", ACCEPTED)
 def test_lint_accepts_the_valid_forms(tmp_path, capsys, task):
-    assert lint(tmp_path, "      " + task) == 0, capsys.readouterr()
+    assert_accepted(tmp_path, capsys, task)

@@ -6,20 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from provision.cli import main
-
-INVENTORY = "all:\n  hosts:\n    gpu1: {ansible_host: 127.0.0.1}\n"
-HEADER = "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: the task\n"
-MODULE_LINE = 5  # the line of the module's key, below HEADER
-
-
-def lint(tmp_path, task: str) -> int:
-    (tmp_path / "inventory.yaml").write_text(INVENTORY)
-    (tmp_path / "files").mkdir(exist_ok=True)
-    (tmp_path / "files" / "vendor.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n")
-    (tmp_path / "playbook.yaml").write_text(HEADER + "      " + task)
-    return main(["lint", str(tmp_path / "inventory.yaml"), str(tmp_path / "playbook.yaml")])
-
+from tests.engine.lintcase import assert_accepted, assert_refused
 
 REPO = "apt_repository:\n        name: cuda\n        repo: deb https://repo.example/cuda /\n"
 
@@ -44,9 +31,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("task, message", REFUSED, ids=[message for _, message in REFUSED])
 def test_lint_refuses_with_file_line_and_column(tmp_path, capsys, task, message):
-    assert lint(tmp_path, task) == 1
-    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
-    assert f"error: {tmp_path / 'playbook.yaml'}:{MODULE_LINE}:7: {message}" in err
+    assert_refused(tmp_path, capsys, task, message)
 
 
 ACCEPTED = [
@@ -71,4 +56,4 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("task", ACCEPTED)
 def test_lint_accepts_the_valid_forms(tmp_path, capsys, task):
-    assert lint(tmp_path, task) == 0, capsys.readouterr()
+    assert_accepted(tmp_path, capsys, task)
