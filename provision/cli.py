@@ -26,7 +26,6 @@ from rich.table import Table
 from provision import __version__, shell
 from provision.errors import ProvisionError, SandboxError, UsageError, ValidationFailed
 from provision.sandbox.standin.gpus import PROFILES as GPU_PROFILES
-from provision.yamlsource import read_text
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -52,15 +51,6 @@ def _existing_file(value: Any) -> str | None:
     return None if os.access(path, os.R_OK) else f"cannot read {value}"
 
 
-def _extra_vars_files(values: Any) -> str | None:
-    """`-e @FILE`: the file is read as any input file is (size, UTF-8); a problem has its place."""
-    for value in values or []:
-        text = str(value).strip()
-        if text.startswith("@"):
-            read_text(text[1:], what="extra vars file")  # raises InputError with file:line:column
-    return None
-
-
 @dataclass(frozen=True)
 class ArgumentRule:
     """What an option's value must be, beyond its type; checked on every command that has it."""
@@ -76,7 +66,6 @@ ARGUMENT_RULES = (
     ArgumentRule("ssh_config", "-F/--ssh-config", _existing_file),
     ArgumentRule("hosts", "--hosts", _at_least_one),
     ArgumentRule("port", "-p/--port", _port),
-    ArgumentRule("extra_vars", "-e/--extra-vars", _extra_vars_files),
 )
 
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import os
-import sys
-from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,8 +24,8 @@ from provision.runner.interrupts import Interrupt
 from provision.verify.outcome import check_exit_code, drift_of, verify_run_report
 from provision.runner.play import targeted_hosts
 from provision.transport.connect import ConnectOptions
-from provision.transport.ssh import show_library_logs
-from provision.yamlsource import dump, load_text
+from provision.transport.ssh import library_logs
+from provision.yamlsource import dump, load_text, read_text
 
 DEFAULT_PLAYBOOK = "playbooks/site.yaml"
 BECOME_PASSWORD_VARIABLE = "PROVISION_BECOME_PASSWORD"
@@ -124,12 +121,8 @@ def parse_extra_vars(values: list[str]) -> dict:
     result: dict = {}
     for value in values:
         text = value.strip()
-        if text.startswith("@"):
-            try:
-                with open(text[1:], encoding="utf-8") as handle:
-                    loaded = load_text(handle.read(), text[1:])
-            except OSError as error:
-                raise InputError(f"--extra-vars: cannot read {text[1:]}: {error.strerror}") from None
+        if text.startswith("@"):  # read as any input file is: size limit, UTF-8, errors with their place
+            loaded = load_text(read_text(text[1:], what="extra vars file"), text[1:])
         elif text.startswith(("{", "[")) or ": " in text:
             loaded = load_text(text, "--extra-vars")
         else:
@@ -200,17 +193,6 @@ def run_apply(args, console: Console) -> int:
             write_json(report, args.report_json)
     return report.exit_code
 
-
-@contextmanager
-def library_logs(verbosity: int):
-    """paramiko's own log lines (and tracebacks) reach the terminal only at -vv."""
-    handler = show_library_logs(sys.stderr) if verbosity >= 2 else None
-    try:
-        yield
-    finally:
-        if handler is not None:
-            logging.getLogger("paramiko").removeHandler(handler)
-            logging.getLogger("paramiko").setLevel(logging.NOTSET)
 
 
 def _options(args, extra: dict) -> RunOptions:

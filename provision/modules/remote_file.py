@@ -314,12 +314,13 @@ def write_command(
 def write_file(context: ModuleContext, dest: str, content: bytes, **options: Any) -> dict[str, Any]:
     """Write `content` to `dest` atomically, checked on arrival; returns register data: dest,
     checksum, size and (read in the same round trip) the file's state, mode, owner and group after."""
-    command = then_read(write_command(dest, size=len(content), checksum=sha1(content), **options), dest)
+    checksum = sha1(content)
+    command = then_read(write_command(dest, size=len(content), checksum=checksum, **options), dest)
     result = context.run(command, stdin=content)
     if not result.ok:
         raise ModuleFailed(f"could not write {dest}: {result.stderr.strip()}", {"rc": result.rc})
     own, after = split_after(dest, result.stdout)
-    data: dict[str, Any] = {"dest": dest, "checksum": sha1(content), "size": len(content)}
+    data: dict[str, Any] = {"dest": dest, "checksum": checksum, "size": len(content)}
     if after is not None:
         data.update(attribute_data(after))
     for line in own.splitlines():

@@ -5,7 +5,6 @@ of every play (the run's "one connection per host"), and closed when the run end
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -23,11 +23,9 @@ class Interrupt:
 
     def __init__(self) -> None:
         self.presses = 0
-        self.pressed = threading.Event()
 
     def press(self, *_: object) -> None:
         self.presses += 1
-        self.pressed.set()
 
     @property
     def requested(self) -> bool:

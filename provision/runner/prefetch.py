@@ -2,8 +2,8 @@
 
 A converged host should re-check in about one round trip, not one per task. Before a task list
 runs on a host, each upcoming task's module is asked for its `read_command()` (pure: data, no
-host). Those commands go to the host as one script; their outputs are kept, keyed by the exact command text and become user. When a task
-then really runs, its read finds its output waiting (`PrefetchTransport`) instead of a round trip.
+host). Those commands go to the host as one script; their outputs are kept, keyed by the exact
+command text and become user. When a task then really runs, its read finds its output waiting (`PrefetchTransport`) instead of a round trip.
 
 Why this is safe: a read command is a pure function of the host's state and its own text, and the
 key is the exact text. The one thing that makes a prefetched output stale is the host changing

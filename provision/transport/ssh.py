@@ -15,9 +15,12 @@ import logging
 import os
 import select
 import socket
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import paramiko
 
@@ -41,19 +44,28 @@ DEFAULT_SSH_CONFIG = "~/.ssh/config"
 
 # paramiko logs a traceback for every failed banner read (a host that reboots, an sshd under load)
 # and Python prints unhandled log records to stderr. A library stays quiet unless asked: `-vv`
-# attaches a handler (see `show_library_logs`).
+# attaches a handler (see `library_logs`).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 
-def show_library_logs(stream) -> logging.Handler:
-    """Route paramiko's log records to `stream` (-vv); returns the handler, for removal."""
-    handler = logging.StreamHandler(stream)
+@contextmanager
+def library_logs(verbosity: int, stream=None) -> Iterator[None]:
+    """For the duration, paramiko's log records (and tracebacks) go to `stream` (stderr) at -vv
+    only; below that they stay silent."""
+    if verbosity < 2:
+        yield
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("paramiko: %(message)s"))
     logger = logging.getLogger("paramiko")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-    return handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
 
 def fingerprint(key: paramiko.PKey) -> str:
