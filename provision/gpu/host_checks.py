@@ -7,10 +7,16 @@ down, a fabric manager that never finished, Xids since boot. The easy thing to g
 host without a GPU that is not required to have one (the sandbox), each of them must be a skip,
 whatever a stand-in nvidia-smi prints; on a real GPU host output that cannot be read is a failure,
 never a pass.
+
+Before the container runs, the module also reads the GPU jobs on the host (BUSY_QUERIES: compute
+processes and GPU containers), so it never benchmarks GPUs a job is using. There an nvidia-smi that
+is absent or fails means "no job known", not a fault: the host checks judge the driver afterwards.
 """
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from typing import Any
 
 from provision.shell import join
@@ -34,10 +40,15 @@ QUERIES = {
 MARK = "@@provision-host-check"
 
 
-def read_command() -> str:
-    """One shell text that prints every section between marks, with its exit status."""
-    parts = [f"echo '{MARK} {name}'; ( {command} ) 2>&1; echo \"{MARK} rc=$?\"" for name, command in QUERIES.items()]
+def sections_command(queries: dict[str, str]) -> str:
+    """One shell text that prints each query's output between marks, with its exit status."""
+    parts = [f"echo '{MARK} {name}'; ( {command} ) 2>&1; echo \"{MARK} rc=$?\"" for name, command in queries.items()]
     return "; ".join(parts)
+
+
+def read_command() -> str:
+    """The host checks' round trip (after the container, so Xids it caused show)."""
+    return sections_command(QUERIES)
 
 
 def split_sections(stdout: str) -> dict[str, tuple[str, int]]:
@@ -268,3 +279,77 @@ def judge_host(stdout: str, *, judged: bool, nvswitch_count: int, xid_ignore: li
     return [{**item, "status": SKIP, "remedy": item["remedy"] or "run on a host with an NVIDIA GPU",
              "detail": f"{item['detail']} (not judged: no GPU in the container and gpu_verify_require_gpu is false)"}
             for item in checks]
+
+
+# --- GPU jobs running: read before the container, so a busy GPU is never benchmarked ----------------
+
+# The reboot role's test for a GPU container: the nvidia runtime, or a device request for GPUs
+# (`--gpus`, or CDI's nvidia.com/gpu); one `docker inspect` for all running containers, whose exit
+# status is ignored: a container that stopped since `docker ps` must not hide the others.
+GPU_CONTAINERS = ("command -v docker >/dev/null 2>&1 || exit 0; ids=$(docker ps -q) || exit 1; "
+                  "[ -z \"$ids\" ] || docker inspect -f "
+                  "'{{.Name}} {{.HostConfig.Runtime}} {{json .HostConfig.DeviceRequests}}' $ids 2>/dev/null; true")
+BUSY_QUERIES = {
+    "compute_apps": join(["nvidia-smi", "--query-compute-apps=pid,process_name", "--format=csv,noheader"]),
+    "containers": GPU_CONTAINERS,
+}
+
+
+def parse_compute_apps(section: tuple[str, int] | None) -> list[dict]:
+    """`--query-compute-apps=pid,process_name --format=csv,noheader` rows ("12345, /usr/bin/python3")
+    -> [{"pid": 12345, "name": "python3"}]; nvidia-smi absent or failing -> [] (no process known)."""
+    if section is None or section[1] != 0:
+        return []
+    processes = []
+    for line in section[0].splitlines():
+        match = re.match(r"^\s*(\d+)\s*,\s*(.*?)\s*$", line)
+        if match:
+            name = match.group(2).rstrip("/").rsplit("/", 1)[-1] or match.group(2)
+            processes.append({"pid": int(match.group(1)), "name": name})
+    return processes
+
+
+def _wants_gpu(runtime: str, requests_json: str) -> bool:
+    if runtime == "nvidia":
+        return True
+    try:
+        requests = json.loads(requests_json) or []
+    except ValueError:
+        return '"gpu"' in requests_json or "nvidia.com/gpu" in requests_json
+    for request in requests if isinstance(requests, list) else []:
+        if not isinstance(request, dict):
+            continue
+        capabilities = [item for group in request.get("Capabilities") or [] for item in group or []]
+        devices = [str(item) for item in request.get("DeviceIDs") or []]
+        cdi_gpu = any("nvidia.com/gpu" in item for item in devices)
+        if "gpu" in capabilities or request.get("Driver") == "nvidia" or cdi_gpu:
+            return True
+    return False
+
+
+def parse_gpu_containers(section: tuple[str, int] | None) -> list[str]:
+    """Names of the running containers that hold GPUs, from GPU_CONTAINERS' lines
+    ("/trainer runc [{...\"Capabilities\":[[\"gpu\"]]...}]"); no docker or a failing one -> []."""
+    if section is None or section[1] != 0:
+        return []
+    names = []
+    for line in section[0].splitlines():
+        parts = line.strip().split(" ", 2)
+        if len(parts) == 3 and _wants_gpu(parts[1], parts[2]):
+            names.append(parts[0].lstrip("/"))
+    return names
+
+
+def busy_reason(processes: list[dict], containers: list[str], shown: int = 3) -> str | None:
+    """"2 GPU process(es) running (python3 x2)" and/or "1 GPU container(s) running (trainer)"; None when idle."""
+    def listed(names: list[str]) -> str:
+        counts = Counter(names).most_common()
+        words = [name if count == 1 else f"{name} x{count}" for name, count in counts[:shown]]
+        return ", ".join(words + (["..."] if len(counts) > shown else []))
+
+    parts = []
+    if processes:
+        parts.append(f"{len(processes)} GPU process(es) running ({listed([item['name'] for item in processes])})")
+    if containers:
+        parts.append(f"{len(containers)} GPU container(s) running ({listed(containers)})")
+    return "; ".join(parts) or None

@@ -1,12 +1,21 @@
 """gpu_verify: run provision's verification script inside the PyTorch image, with the GPUs, and read
 the host's own GPU state (provision/gpu/host_checks.py) beside it.
 
-The script (provision/gpu/payload/gpu_check.py, stdlib + torch only) goes to the container on stdin and
-runs there from the container's /tmp: `docker run -i --gpus all --ipc=host IMAGE python -c BOOTSTRAP
---json ...`. Its JSON and the host checks are judged together: any failed check fails the task with
-each check's figure, floor and remedy. Outside check mode the report is kept on the host
-(/var/lib/provision/gpu_verify/last.json) for `provision verify`, and a passing run's bf16 figure joins
-the host's rolling baseline (the median of its last N passing runs), so a later drop is caught.
+Three round trips: the GPU jobs running on the host (and the stored baseline), then the container,
+then the host's own GPU state. The script (provision/gpu/payload/gpu_check.py, stdlib + torch only)
+goes to the container on stdin and runs there from the container's /tmp: `docker run -i --gpus all
+--ipc=host IMAGE python -c BOOTSTRAP --json --depth full ...`. Its JSON and the host checks are
+judged together: any failed check fails the task with each check's figure, floor and remedy.
+
+Two depths: `full` runs every check, the timed benchmarks too; `quick` is a health check (devices,
+arch, a small matmul, NCCL init, the host checks) with no figure. Outside check mode a full report
+is kept on the host (/var/lib/provision/gpu_verify/last.json) for `provision verify`, and a passing
+run's bf16 figure joins the host's rolling baseline (the median of its last N passing runs), so a
+later drop is caught; a quick report goes to last-quick.json and never touches either.
+
+A host whose GPUs run a job (a compute process, or a container holding GPUs) is not checked at all
+unless `when_busy: run`: the job would lose time to the benchmark and the figures would be the
+job's. A forced run on a busy host keeps its report but never enters the baseline.
 
 The easy thing to get wrong: this reads the host, it never changes it, so it runs in check mode too
 (a nightly check must still prove the GPUs work), and then it must write nothing at all: no
@@ -26,7 +35,8 @@ from provision.shell import join, quote
 from provision.gpu.datasheet import memory_bandwidth
 from provision.gpu.figures import report_figures
 from provision.transport.base import CommandResult
-from provision.gpu.host_checks import judge_host
+from provision.gpu.host_checks import BUSY_QUERIES, busy_reason, judge_host, parse_compute_apps, \
+    parse_gpu_containers, sections_command, split_sections
 from provision.gpu.host_checks import read_command as host_read_command
 
 SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gpu", "payload", "gpu_check.py")
@@ -68,18 +78,34 @@ class GpuVerify(Module):
         "xid_ignore": Arg("list", default=[43, 45], elements="int"),
         "require_gpu": Arg("bool", default=True),
         "timeout": Arg("int", default=900),
+        "depth": Arg("str", default="full", choices=("quick", "full"),
+                     help="quick: devices, arch, a small matmul, NCCL init, host checks, nothing timed"),
+        "when_busy": Arg("str", default="skip", choices=("skip", "run"),
+                         help="GPU processes or GPU containers running: skip the host, or check it anyway"),
     }
 
-    def read_command(self) -> str | None:
-        """The stored baseline (the first of three round trips: then the container, then the host's
-        own GPU state); None when the baseline is being reset."""
-        return None if self.args["reset_baseline"] else f"cat {STATE_DIR}/baseline.json 2>/dev/null || true"
+    def read_command(self) -> str:
+        """The first of three round trips: the GPU jobs running, and at full depth the stored
+        baseline (unless it is being reset)."""
+        queries = dict(BUSY_QUERIES)
+        if self.args["depth"] == "full" and not self.args["reset_baseline"]:
+            queries["baseline"] = f"cat {STATE_DIR}/baseline.json 2>/dev/null || true"
+        return sections_command(queries)
 
-    def parse(self, result: CommandResult | None) -> list[float]:
-        return _baseline_runs(result.stdout) if result is not None else []
+    def parse(self, result: CommandResult | None) -> dict[str, Any]:
+        sections = split_sections(result.stdout if result is not None else "")
+        return {"runs": _baseline_runs(sections.get("baseline", ("", 0))[0]),
+                "processes": parse_compute_apps(sections.get("compute_apps")),
+                "containers": parse_gpu_containers(sections.get("containers"))}
 
     def read(self) -> dict[str, Any]:
-        runs = super().read()
+        state = super().read()
+        busy = busy_reason(state["processes"], state["containers"])
+        if busy and self.args["when_busy"] == "skip":
+            # TODO(ModuleSkipped): raise it here, so the task's status is "skipped" (see base.py)
+            return {"skipped_reason": busy, "gpu_processes": state["processes"],
+                    "gpu_containers": state["containers"]}
+        runs = state["runs"]
         baseline = _median(runs)
         with open(SCRIPT_PATH, encoding="utf-8") as handle:
             script = handle.read()
@@ -97,6 +123,8 @@ class GpuVerify(Module):
         report["checks"] += judge_host(host.stdout, judged=judged, nvswitch_count=self.args["nvswitch_count"],
                                        xid_ignore=self.args["xid_ignore"])
         report["summary"] = _summary(report["checks"])
+        if busy:  # when_busy: run
+            report["busy"] = busy
         if not self.context.check:  # check mode reads; it records nothing
             self.record(report, runs)
         failed = [check for check in report["checks"] if check.get("status") == "fail"]
@@ -106,12 +134,16 @@ class GpuVerify(Module):
         return {"report": report, "baseline_tflops": baseline}
 
     def record(self, report: dict[str, Any], runs: list[float]) -> None:
-        """last.json always; the baseline only from a passing run with a figure, so a failing or
-        throttled run never lowers it."""
+        """A full report as last.json, a quick one as last-quick.json (it has less to say, so it never
+        replaces the full one); the baseline only from a passing full run with a figure on GPUs no
+        job was using, so a failing, throttled or shared run never lowers it."""
         self.context.run(f"mkdir -p {STATE_DIR}")
+        if self.args["depth"] != "full":
+            write_file(self.context, f"{STATE_DIR}/last-quick.json", json.dumps(report).encode())
+            return
         write_file(self.context, f"{STATE_DIR}/last.json", json.dumps(report).encode())
         figure = _tflops(report)
-        if figure and _passed(report):
+        if figure and _passed(report) and "busy" not in report:
             runs = (runs + [figure])[-self.args["baseline_runs"]:]
             write_file(self.context, f"{STATE_DIR}/baseline.json",
                        json.dumps({"runs": runs, "bf16_tflops": _median(runs)}).encode())
@@ -142,7 +174,7 @@ class GpuVerify(Module):
         if args["gpus"]:
             words += ["--gpus", args["gpus"]]
         words += ["--shm-size", args["shm_size"]] if args["shm_size"] else ["--ipc=host"]
-        words += [args["image"], "python", "-c", BOOTSTRAP, "--json",
+        words += [args["image"], "python", "-c", BOOTSTRAP, "--json", "--depth", args["depth"],
                   "--expect-gpus", str(args["expect_gpus"]), "--min-shm-gb", str(args["min_shm_gb"]),
                   "--min-stack-mb", str(args["min_stack_mb"]),
                   "--min-fraction", str(args["min_fraction"]), "--baseline-drop", str(args["baseline_drop"]),
@@ -157,8 +189,10 @@ class GpuVerify(Module):
         return join(words)
 
     def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
+        if "skipped_reason" in current:
+            return current
         report = current["report"]
-        return {"report": report, "passed": True, "summary": report.get("summary"),
+        return {"report": report, "passed": True, "depth": self.args["depth"], "summary": report.get("summary"),
                 "bf16_tflops": _tflops(report), "baseline_tflops": current["baseline_tflops"]}
 
 

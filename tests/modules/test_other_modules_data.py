@@ -12,7 +12,6 @@ import pytest
 from provision.modules.command import Command
 from provision.modules.gpu_driver_facts import GpuDriverFacts
 from provision.modules.gpu_preflight import GpuPreflight
-from provision.modules.gpu_verify import GpuVerify
 from provision.modules.reboot import Reboot
 from provision.modules.setup import Setup
 from provision.modules.wait_for import WaitFor
@@ -319,20 +318,4 @@ def test_gpu_preflight_reads_in_one_command_with_its_arguments_quoted():
     context = FakeContext([("lspci", CommandResult(1, "\n@@provision:lspci@@\n", "cut"))])
     result = run_module("gpu_preflight", {}, context)
     assert result.status == "failed" and result.msg == "could not read the host (rc=1): cut"
-
-
-def test_gpu_verify_reads_the_baseline_first_unless_it_is_reset():
-    assert read_command(GpuVerify, {"image": "i"}) == "cat /var/lib/provision/gpu_verify/baseline.json 2>/dev/null || true"
-    assert read_command(GpuVerify, {"image": "i", "reset_baseline": True}) is None
-
-
-def test_gpu_verify_in_check_mode_pulls_no_image():
-    context = FakeContext([("docker run", CommandResult(125, "", "Unable to find image 'i:1' locally\n"))], check=True)
-    result = run_module("gpu_verify", {"image": "i:1"}, context)
-    assert "--pull never" in context.commands[1]
-    assert (result.status, result.msg) == ("failed", "i:1 is not on the host, and check mode pulls nothing "
-                                                     "(a real run pulls it first)")
-    real = FakeContext()
-    run_module("gpu_verify", {"image": "i:1"}, real)
-    assert "--pull" not in real.commands[1], "a real run pulls the image when it is missing"
 

@@ -232,7 +232,7 @@ def options(**overrides):
     values = dict(expect_gpus=2, require_gpu=False, driver_version="580.65.06", min_driver="570.26",
                   min_shm_gb=0.0, peak_tflops=989.0, min_fraction=0.5, baseline_tflops=None, baseline_drop=0.8,
                   matmul_size=256, bandwidth_mb=1, min_h2d_gbps=None, min_busbw_gbps=100.0, nccl_timeout_s=5.0,
-                  skip_performance=False, min_stack_mb=64, h2d_fraction=0.6, hbm_peak_gbps=3350.0, hbm_fraction=0.6,
+                  skip_performance=False, depth="full", min_stack_mb=64, h2d_fraction=0.6, hbm_peak_gbps=3350.0, hbm_fraction=0.6,
                   hbm_mb=1, allreduce_mb=1, sysfs_pci=gv.SYSFS_PCI,
                   inject={"memlock_bytes": -1, "stack_bytes": 64 * 2**20})
     values.update(overrides)

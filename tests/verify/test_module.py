@@ -10,7 +10,7 @@ import pytest
 
 from provision.modules.gpu_verify import BOOTSTRAP, GpuVerify, _baseline_runs, _median, _peak
 from provision.transport.base import CommandResult
-from provision.gpu.host_checks import HOST_CHECKS
+from provision.gpu.host_checks import HOST_CHECKS, MARK
 from tests.verify.test_host_checks import host_output
 
 H100_MODELS = [{"device_id": "2330", "bf16_tflops": 989}] * 8
@@ -25,24 +25,38 @@ def script_report(mode="gpu", tflops=700.0, failing=()):
     return {"schema": "provision.gpu_verify", "mode": mode, "checks": checks, "summary": {}}
 
 
+def first_read(baseline: str | None = None, apps: tuple[str, int] = ("", 0),
+               containers: tuple[str, int] = ("", 0)) -> str:
+    """What the first round trip prints: the GPU jobs (idle by default) and the stored baseline
+    when it was asked for."""
+    sections = {"compute_apps": apps, "containers": containers}
+    if baseline is not None:
+        sections["baseline"] = (baseline, 0)
+    return "".join(f"{MARK} {name}\n{text.rstrip()}\n{MARK} rc={rc}\n" for name, (text, rc) in sections.items())
+
+
 @dataclass
 class Host:
-    """A ModuleContext whose host answers the baseline read, the docker run and the host read."""
+    """A ModuleContext whose host answers the first read (GPU jobs, baseline), the docker run and
+    the host read."""
     report: dict
     baseline: str = ""
     host: str = field(default_factory=host_output)
     check: bool = False
+    apps: tuple = ("", 0)
+    containers: tuple = ("", 0)
     facts: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     commands: list = field(default_factory=list)
 
     def run(self, command, *, stdin=None, timeout=None):
         self.commands.append((command, stdin))
-        if "baseline.json 2>/dev/null" in command:
-            return CommandResult(0, self.baseline, "")
+        if "--query-compute-apps" in command:
+            baseline = self.baseline if "baseline.json" in command else None
+            return CommandResult(0, first_read(baseline, self.apps, self.containers), "")
         if command.startswith("docker run"):
             return CommandResult(0, json.dumps(self.report) + "\n", "")
-        if "@@provision-host-check" in command:
+        if MARK in command:
             return CommandResult(0, self.host, "")
         return CommandResult(0, "", "")
 
@@ -155,7 +169,7 @@ def test_reset_baseline_ignores_the_stored_runs():
     host = Host(script_report(tflops=500.0), baseline=json.dumps({"runs": [900.0], "bf16_tflops": 900.0}))
     run(host, reset_baseline=True)
     assert "--baseline-tflops" not in host.docker()
-    assert not any("baseline.json 2>/dev/null" in command for command, _ in host.commands)
+    assert "baseline.json" not in host.commands[0][0]
     assert json.loads(dict(host.writes())["/var/lib/provision/gpu_verify/baseline.json"])["runs"] == [500.0]
 
 

@@ -10,6 +10,12 @@ every GPU check is skipped with the reason, the checks that need no GPU still ru
 is 0 unless one of those failed. `--require-gpu` turns "no CUDA" into a failure. Exit code: 0 when
 every check passed or was skipped, 1 when any failed, 2 for bad arguments.
 
+Two depths: `--depth full` (the default) runs every check, the timed benchmarks too; `--depth quick`
+is a health check of seconds (devices against --expect-gpus, arch coverage, a small matmul checked
+for correctness, an NCCL process group with one small all-reduce) and times nothing. The report says
+its `depth` and lists the checks it left out in `not_run`: they were not tried, so they are neither
+passes nor skips.
+
 The easy thing to get wrong: a skipped GPU check is not a pass. It says the host could not be
 tested, and the JSON keeps the two apart so a caller can require a GPU where one should be. So
 with `--require-gpu` a check whose floor is unknown (a GPU missing from provision's datasheet
@@ -100,9 +106,9 @@ def check_device_count(count: int, expected: int | None) -> Check:
         return skipped("device_count", f"{count} GPU(s) visible; no --expect-gpus given",
                        "pass --expect-gpus with the number lspci shows", count)
     if count == expected:
-        return passed("device_count", f"{count} GPU(s) visible, as expected", count)
+        return passed("device_count", f"{count} GPU(s) visible, as expected", count, floor=expected)
     return failed("device_count", f"{count} GPU(s) visible, {expected} expected from lspci",
-                  "check nvidia-smi on the host, CUDA_VISIBLE_DEVICES and the container's --gpus", count)
+                  "check nvidia-smi on the host, CUDA_VISIBLE_DEVICES and the container's --gpus", count, expected)
 
 
 def parse_arch_entry(text: str) -> tuple[str, tuple[int, int], str]:
@@ -294,6 +300,23 @@ def check_allreduce(count: int, busbw: float | None, error: str | None, minimum:
                              "pass --min-busbw-gbps (the role sets it from the topology)", require_gpu, round(busbw, 2))
     return at_least("nccl_allreduce", f"all-reduce bus bandwidth over {count} GPUs", busbw, minimum, "GB/s",
                     "check NVLink (nvidia-smi nvlink -s), fabric manager and topology (nvidia-smi topo -m)")
+
+
+def check_nccl_init(count: int, result: dict | None, error: str | None) -> Check:
+    """The quick depth's NCCL check: a process group over every GPU and one small all-reduce whose
+    sum must be exact; untimed, so it proves NCCL works, not how fast. `result`: sum and seconds."""
+    if count < 2:
+        return skipped("nccl_init", f"{count} GPU: no process group to form on a single-GPU host", "nothing to do")
+    remedy = "run with NCCL_DEBUG=INFO; check fabric manager on NVSwitch hosts, --ipc=host and nvidia-smi topo -m"
+    if error is not None:
+        return failed("nccl_init", f"NCCL process group over {count} GPUs failed: {error}", remedy)
+    expected = float(count * (count + 1) // 2)  # rank r contributes r + 1
+    value = {"sum": result["sum"], "seconds": round(result["seconds"], 2)}
+    if result["sum"] != expected:
+        return failed("nccl_init", f"NCCL all-reduce over {count} GPUs gave {result['sum']}, not {expected}",
+                      "suspect NVLink or GPU memory: run dcgmi diag and check dmesg for Xid", value, expected)
+    return passed("nccl_init", f"NCCL process group over {count} GPUs formed and a small all-reduce is exact "
+                  f"({result['seconds']:.1f} s, untimed: quick depth)", value, floor=expected)
 
 
 def check_hbm(per_device: list[dict], peak_gbps: float | None, fraction: float, require_gpu: bool = False) -> Check:
@@ -593,7 +616,7 @@ def rlimit(kind: str, inject: dict) -> int | None:
     return -1 if soft == resource.RLIM_INFINITY else soft
 
 
-def _allreduce_worker(rank: int, world: int, port: int, megabytes: int, result_path: str) -> None:
+def _allreduce_worker(rank: int, world: int, port: int, result_path: str, megabytes: int) -> None:
     import torch
     import torch.distributed as dist
 
@@ -614,16 +637,42 @@ def _allreduce_worker(rank: int, world: int, port: int, megabytes: int, result_p
     dist.destroy_process_group()
 
 
-def allreduce_busbw(count: int, megabytes: int, timeout_s: float) -> tuple[float | None, str | None]:
-    """NCCL all-reduce bus bandwidth (GB/s) over `count` local GPUs, one process each, bounded in time."""
+def _nccl_init_worker(rank: int, world: int, port: int, result_path: str, backend: str = "nccl") -> None:
+    """Form the process group and all-reduce 1024 floats once (rank r gives r + 1). Tests run it
+    with the gloo backend on CPU torch; the payload always with NCCL on GPU `rank`."""
+    import torch
+    import torch.distributed as dist
+
+    device = "cpu"
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+        device = f"cuda:{rank}"
+    start = time.perf_counter()
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    tensor = torch.full((1024,), float(rank + 1), dtype=torch.float32, device=device)
+    dist.all_reduce(tensor)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    expected = float(world * (world + 1) // 2)
+    wrong = tensor[tensor != expected].cpu()
+    if rank == 0:  # the first wrong element, if any, is the sum reported
+        with open(result_path, "w", encoding="utf-8") as handle:
+            json.dump({"sum": float(wrong[0]) if wrong.numel() else expected,
+                       "seconds": time.perf_counter() - start}, handle)
+    dist.destroy_process_group()
+
+
+def run_workers(worker, count: int, extra: tuple, timeout_s: float) -> tuple[dict | None, str | None]:
+    """Run `worker(rank, count, port, result_path, *extra)` in `count` spawned processes, bounded in
+    time: rank 0's JSON result, or why there is none."""
     import torch.multiprocessing as mp
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as folder:
-        result_path = os.path.join(folder, "allreduce.json")
-        context = mp.start_processes(_allreduce_worker, args=(count, port, megabytes, result_path),
+        result_path = os.path.join(folder, "result.json")
+        context = mp.start_processes(worker, args=(count, port, result_path, *extra),
                                      nprocs=count, join=False, start_method="spawn")
         deadline = time.monotonic() + timeout_s
         try:
@@ -635,9 +684,21 @@ def allreduce_busbw(count: int, megabytes: int, timeout_s: float) -> tuple[float
         except Exception as error:  # a worker's exception comes back as ProcessRaisedException
             return None, str(error).strip().splitlines()[-1]
         with open(result_path, encoding="utf-8") as handle:
-            result = json.load(handle)
+            return json.load(handle), None
+
+
+def allreduce_busbw(count: int, megabytes: int, timeout_s: float) -> tuple[float | None, str | None]:
+    """NCCL all-reduce bus bandwidth (GB/s) over `count` local GPUs, one process each, bounded in time."""
+    result, error = run_workers(_allreduce_worker, count, (megabytes,), timeout_s)
+    if result is None:
+        return None, error
     algorithm_bandwidth = result["bytes"] / result["seconds"] / 1e9
     return algorithm_bandwidth * 2 * (count - 1) / count, None
+
+
+def nccl_init(count: int, timeout_s: float) -> tuple[dict | None, str | None]:
+    """The quick depth's NCCL process group and small all-reduce over `count` local GPUs."""
+    return run_workers(_nccl_init_worker, count, ("nccl",), timeout_s)
 
 
 def driver_version_from_proc(path: str = "/proc/driver/nvidia/version") -> str | None:
@@ -663,6 +724,11 @@ def shm_bytes(path: str = "/dev/shm") -> int | None:
 GPU_CHECKS = ("device_count", "arch_coverage", "cuda_driver", "cudnn_version", "cudnn_conv", "nccl_version",
               "bf16_support", "matmul_gpu", "amp_fp16_step", "bf16_tflops_vs_peak", "bf16_tflops_vs_baseline",
               "hbm_bandwidth", "h2d_bandwidth", "pcie_link", "nccl_allreduce")
+# The quick depth is a health check in seconds: the GPUs are there and covered, a small matmul is
+# right, NCCL forms a group. Nothing is timed, so it has no figure for the baseline.
+QUICK_GPU_CHECKS = ("device_count", "arch_coverage", "cuda_driver", "cudnn_version", "nccl_version", "bf16_support",
+                    "matmul_gpu", "nccl_init")
+DEPTHS = ("quick", "full")
 PERFORMANCE_CHECKS = ("bf16_tflops_vs_peak", "bf16_tflops_vs_baseline", "hbm_bandwidth", "h2d_bandwidth", "pcie_link",
                       "nccl_allreduce")
 CONV_TOLERANCE = {"bfloat16": 2e-2, "float32": 1e-4}  # bf16 keeps 8 bits of mantissa; fp32 with TF32 off
@@ -698,8 +764,18 @@ def attempt(function, *args) -> dict:
         return {"failure": (str(error).strip().splitlines() or [type(error).__name__])[0][:300]}
 
 
+def depth_checks(depth: str) -> tuple[str, ...]:
+    """The GPU checks a depth runs (in CPU mode each of them is a skip with the reason)."""
+    return QUICK_GPU_CHECKS if depth == "quick" else GPU_CHECKS
+
+
+def not_run(depth: str) -> list[str]:
+    """The full depth's GPU checks a lighter depth leaves out: not run, so neither passed nor skipped."""
+    return [name for name in GPU_CHECKS if name not in depth_checks(depth)]
+
+
 def gpu_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[Check]:
-    count = len(devices)
+    count, full = len(devices), options.depth == "full"
     checks = [
         check_device_count(count, options.expect_gpus),
         check_arch_coverage(torch.cuda.get_arch_list(), devices),
@@ -707,27 +783,39 @@ def gpu_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[
                           options.driver_version or driver_version_from_proc(), options.min_driver),
         check_cudnn(torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None),
     ]
-    convs = []
-    for device in devices:
-        dtype = "bfloat16" if tuple(device["capability"]) >= (8, 0) else "float32"
-        outcome = attempt(conv_error, torch, f"cuda:{device['index']}", dtype)
-        convs.append({"index": device["index"], "dtype": dtype, "error": outcome.get("result"),
-                      "failure": outcome.get("failure")})
+    if full:
+        checks.append(conv_check(torch, devices))
     checks += [
-        check_conv(convs, CONV_TOLERANCE),
         check_nccl(torch.cuda.nccl.version() if hasattr(torch.cuda, "nccl") else None),
         check_bf16([{**device, "works": bf16_works(torch, device["index"])} for device in devices]),
     ]
     errors = [gpu_matmul_error(torch, device["index"]) for device in devices]
     worst_index = errors.index(max(errors))
     checks.append(check_matmul("matmul_gpu", f"GPU {worst_index} (worst of {count})", errors[worst_index], 1e-4))
+    if not full:
+        result, error = nccl_init(count, options.nccl_timeout_s) if count >= 2 else (None, None)
+        return checks + [check_nccl_init(count, result, error)]
+    checks.append(amp_check(torch, devices))
+    checks.extend(performance_checks(torch, options, devices))
+    return checks
+
+
+def conv_check(torch, devices: list[dict]) -> Check:
+    convs = []
+    for device in devices:
+        dtype = "bfloat16" if tuple(device["capability"]) >= (8, 0) else "float32"
+        outcome = attempt(conv_error, torch, f"cuda:{device['index']}", dtype)
+        convs.append({"index": device["index"], "dtype": dtype, "error": outcome.get("result"),
+                      "failure": outcome.get("failure")})
+    return check_conv(convs, CONV_TOLERANCE)
+
+
+def amp_check(torch, devices: list[dict]) -> Check:
     steps = []
     for device in devices:
         outcome = attempt(amp_step, torch, f"cuda:{device['index']}")
         steps.append({"index": device["index"], **outcome.get("result", {}), "failure": outcome.get("failure")})
-    checks.append(check_amp(steps))
-    checks.extend(performance_checks(torch, options, devices))
-    return checks
+    return check_amp(steps)
 
 
 def performance_checks(torch, options: argparse.Namespace, devices: list[dict]) -> list[Check]:
@@ -782,7 +870,7 @@ def run_checks(torch, options: argparse.Namespace) -> tuple[list[Check], list[di
             limits = [limits[0]] + [judge_without_gpu(check) for check in limits[1:]]
         # (shm_size stays judged: the sandbox's hosts give --ipc=host a server-sized /dev/shm)
         reason = no_cuda_reason(torch.version.cuda)
-        return checks + limits + [skipped(name, reason, GPU_REMEDY) for name in GPU_CHECKS], []
+        return checks + limits + [skipped(name, reason, GPU_REMEDY) for name in depth_checks(options.depth)], []
     devices = describe_devices(torch)
     return checks + limits + gpu_checks(torch, options, devices), devices
 
@@ -801,7 +889,8 @@ def host_info(torch, devices: list[dict], options: argparse.Namespace) -> dict:
 
 
 def build_report(torch, options: argparse.Namespace) -> dict:
-    """The whole document: schema, host, mode, checks, summary."""
+    """The whole document: schema, host, mode, depth (and the checks it left out), the GPU count
+    expected, checks, summary."""
     if torch is None:
         checks, devices = [failed("torch_import", "torch cannot be imported", "use an image with PyTorch installed")], []
     else:
@@ -810,6 +899,9 @@ def build_report(torch, options: argparse.Namespace) -> dict:
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "mode": "gpu" if devices else "cpu",
+        "depth": options.depth,
+        "not_run": not_run(options.depth),
+        "expect_gpus": options.expect_gpus,
         "host": host_info(torch, devices, options),
         "checks": [asdict(check) for check in checks],
         "summary": summarise(checks),
@@ -817,7 +909,7 @@ def build_report(torch, options: argparse.Namespace) -> dict:
 
 
 def render_text(report: dict) -> str:
-    lines = [f"gpu_verify ({report['mode']} mode) on {report['host']['hostname']}"]
+    lines = [f"gpu_verify ({report['mode']} mode, {report['depth']} depth) on {report['host']['hostname']}"]
     for check in report["checks"]:
         lines.append(f"  {check['status'].upper():4} {check['name']}: {check['detail']}")
         if check["status"] == FAIL and check.get("floor") is not None:
@@ -826,6 +918,8 @@ def render_text(report: dict) -> str:
             lines.append(f"       remedy: {check['remedy']}")
     summary = report["summary"]
     lines.append(f"{summary['pass']} passed, {summary['fail']} failed, {summary['skip']} skipped")
+    if report["not_run"]:
+        lines.append(f"not run at {report['depth']} depth: {', '.join(report['not_run'])}")
     return "\n".join(lines)
 
 
@@ -868,6 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Verify PyTorch + CUDA inside this environment.")
     add = parser.add_argument
     add("--json", action="store_true", help="print one JSON document instead of text")
+    add("--depth", choices=DEPTHS, default="full",
+        help="quick: devices, arch, a small matmul and NCCL init, nothing timed; full: every check (default)")
     add("--expect-gpus", type=_number(int, 0), help="GPUs lspci saw on the host")
     add("--require-gpu", action="store_true", help="fail, not skip, when CUDA is unavailable or a floor is unknown")
     add("--driver-version", type=_version, help="host driver version (default: /proc/driver/nvidia/version)")
