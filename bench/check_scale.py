@@ -117,16 +117,12 @@ def drift_gate(project: str, inventory: str, ssh_config: str, names: list[str]) 
 
 
 def verify_failures(report_path: str) -> list[str] | None:
-    """Hosts with a failed check in the check's verify, from its JSON's `verify` section or the
-    `.verify.json` beside it (schema provision.verify/1); None when neither says."""
-    section = read_json(report_path).get("verify")
-    if not (isinstance(section, dict) and isinstance(section.get("hosts"), dict)):
-        beside = report_path + ".verify.json"
-        section = read_json(beside) if os.path.isfile(beside) else None
-    if not (isinstance(section, dict) and isinstance(section.get("hosts"), dict)):
+    """Hosts with a failed check in the check's verify (the report's per-host `checks_failed`);
+    None when the report has no verify part."""
+    report = read_json(report_path)
+    if not isinstance(report.get("verify"), dict):
         return None
-    return sorted(host for host, counts in section["hosts"].items()
-                  if isinstance(counts, dict) and counts.get("failed"))
+    return sorted(host for host, recap in report.get("hosts", {}).items() if recap.get("checks_failed"))
 
 
 def verify_part(report_path: str) -> float | None:
@@ -160,7 +156,7 @@ def measure(count: int, runs: int, project: str, name: str) -> dict:
         part = verify_part(check_json)
         if part is not None:
             check_verify.append(part)
-        times["verify"].append(provision(project, "verify", inventory, "-q")[0])
+        times["verify"].append(provision(project, "verify", inventory, "site.yaml", "-q")[0])
         times["floor"].append(ssh_floor(ssh_config, names))
         print(f"  run {run}/{runs}: apply {times['apply'][-1]:.2f} s, check {times['check'][-1]:.2f} s"
               f"{f' (verify part {part:.2f} s)' if part is not None else ''}, verify {times['verify'][-1]:.2f} s, "

@@ -186,11 +186,12 @@ def run_sandbox(args, console: Console) -> int:
     return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
 
 
+from provision.commands.check import CHECK_COMMANDS  # noqa: E402
 from provision.commands.engine import ENGINE_COMMANDS  # noqa: E402
 from provision.commands.history import HISTORY_COMMANDS  # noqa: E402
 from provision.commands.onboard import ONBOARD_COMMANDS  # noqa: E402
 
-_ENGINE_COMMANDS = ENGINE_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
+_ENGINE_COMMANDS = ENGINE_COMMANDS + CHECK_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
 
 
 def main(argv: list[str] | None = None) -> int:

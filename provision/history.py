@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from provision.errors import ProvisionError
 from provision.runner.events import Events
 from provision.gpu.figures import report_figures
-from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult
+from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult, is_drift
 
 DEFAULT_PATH = os.path.join(".provision", "history.sqlite")
 SCHEMA_VERSION = 1
@@ -221,7 +221,7 @@ class HistoryStore:
         hidden = result.no_log
         values = (run_id, time.time(), result.host, result.play, result.task, result.file, int(result.line or 0),
                   result.module, result.status, int(result.status == "changed"),
-                  int(check and result.status == "changed" and not result.ignored), int(result.ignored),
+                  int(is_drift(result, check)), int(result.ignored),
                   int(result.handler), None if hidden else result.diff, NO_LOG_TEXT if hidden else (result.msg or ""),
                   float(result.duration or 0.0))
         figures = gpu_figures(result) if result.module == "gpu_verify" else None

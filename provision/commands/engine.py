@@ -11,7 +11,6 @@ import os
 
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.history import HistoryEvents, HistoryStore
@@ -21,9 +20,7 @@ from provision.report.console import ConsoleEvents
 from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
 from provision.runner.interrupts import Interrupt
-from provision.verify.outcome import check_exit_code, drift_of, verify_run_report
 from provision.runner.play import targeted_hosts
-from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import library_logs
 from provision.yamlsource import dump, load_text, read_text
 
@@ -33,11 +30,30 @@ EXIT_CODES = ("exit codes: 0 all good; 1 bad input or usage; 2 a task failed on 
               "4 some host unreachable (2|4 = 6 when both); 130 interrupted")
 
 
-def project_roles_dir() -> str | None:
-    """The project's roles/: in the current folder, else beside the installed package's source."""
-    source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for base in (os.getcwd(), source_tree):
-        candidate = os.path.join(base, "roles")
+def project_root() -> str:
+    """The folder of provision's own project (roles/, playbooks/, tests/verify/site/), beside the
+    installed package's source."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def resolve_playbook(path: str) -> str:
+    """The default playbook from any folder (cron, CI): the current folder's playbooks/site.yaml,
+    else the project's own. Any other path is the user's, as given."""
+    if path == DEFAULT_PLAYBOOK and not os.path.isfile(path):
+        bundled = os.path.join(project_root(), DEFAULT_PLAYBOOK)
+        if os.path.isfile(bundled):
+            return bundled
+    return path
+
+
+def project_roles_dir(playbook: str | None = None) -> str | None:
+    """Where roles not beside the playbook are looked up: provision's own roles/ for its own
+    playbooks (from any folder), else the current folder's roles/, else provision's own."""
+    own = os.path.join(project_root(), "roles")
+    if playbook and os.path.realpath(playbook).startswith(os.path.realpath(project_root()) + os.sep) \
+            and os.path.isdir(own):
+        return own
+    for candidate in (os.path.join(os.getcwd(), "roles"), own):
         if os.path.isdir(candidate):
             return candidate
     return None
@@ -75,21 +91,6 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: ok/skipped lines and output; -vv more")
     parser.add_argument("-q", "--quiet", action="store_true", help="only problems and the recap")
     parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
-
-
-def verify_sources() -> tuple[list[str], str | None]:
-    """Where verify's testinfra files are: the project's roles/ and tests/verify/site/."""
-    roles_dir = project_roles_dir()
-    if roles_dir is None:
-        return [], None
-    return [roles_dir], os.path.join(os.path.dirname(roles_dir), "tests", "verify", "site")
-
-
-def record_verify(state_db: str | None, inventory_path: str, result, names: list[str]) -> None:
-    """A verify run into history, as one result per host and check."""
-    with HistoryStore(state_db) as store:
-        run_id = store.begin_run("verify", inventory_path)
-        store.finish_run(run_id, verify_run_report(result, names), exit_code=result.exit_code)
 
 
 def add_lint(commands) -> None:
@@ -141,6 +142,7 @@ def parse_extra_vars(values: list[str]) -> dict:
 def prepare(args) -> tuple:
     """Load and validate everything; raises ValidationFailed with every problem found."""
     extra = parse_extra_vars(args.extra_vars)
+    args.playbook = resolve_playbook(args.playbook)
     errors: list[InputError] = []
     inventory = None
     if not os.path.isfile(args.playbook):
@@ -154,7 +156,7 @@ def prepare(args) -> tuple:
     playbook = None
     if os.path.isfile(args.playbook):
         try:
-            playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir())
+            playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
         except ValidationFailed as failure:
             errors += failure.errors
     if errors:
@@ -223,112 +225,5 @@ def run_inventory(args, console: Console) -> int:
     return 0
 
 
-def add_verify(commands) -> None:
-    parser = commands.add_parser(
-        "verify", help="prove the end state: the roles' testinfra assertions against the hosts",
-        description="Runs roles/<role>/tests/test_*.py and tests/verify/site/test_*.py with testinfra "
-                    "against the inventory's hosts, connecting as apply does (user, port, key, "
-                    "known_hosts, passwordless sudo).",
-        epilog="exit codes: 0 every check passed; 1 bad input; 2 a check failed; 4 a host unreachable (6 both)")
-    parser.add_argument("inventory")
-    parser.add_argument("-l", "--limit", help="Ansible host pattern")
-    parser.add_argument("--role", action="append", help="only this role's checks (repeatable)")
-    parser.add_argument("-e", "--extra-vars", action="append", default=[])
-    parser.add_argument("--junit", metavar="FILE", help="JUnit XML, one test case per host x check")
-    parser.add_argument("--report-json", metavar="FILE", help="every check's outcome as JSON")
-    parser.add_argument("--accept-new-host-keys", action="store_true")
-    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
-    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
-    parser.set_defaults(handler=run_verify_command)
-
-
-def run_verify_command(args, console: Console) -> int:
-    from provision.verify.report import print_verify, write_verify_json
-    from provision.verify.run import run_verify
-
-    inventory = load_inventory(args.inventory)
-    names = targeted_hosts(inventory, "all", args.limit)
-    if not names:
-        raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
-    options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout)
-    roles_dirs, site_dir = verify_sources()
-    result = run_verify(inventory, names, roles_dirs, site_dir, options,
-                        parse_extra_vars(args.extra_vars), args.role, args.junit)
-    print_verify(console, result, names, args.quiet)
-    if args.report_json:
-        write_verify_json(result, names, args.report_json)
-    record_verify(args.state_db, args.inventory, result, names)
-    return result.exit_code
-
-
-def add_check(commands) -> None:
-    parser = commands.add_parser(
-        "check", help="the nightly drift check: check mode over the fleet plus verify, in one command",
-        description="Runs the playbook in check mode (nothing is changed; read-only probes still run) and "
-                    "then the roles' testinfra checks. Quiet when nothing moved; when something did, names "
-                    "each host and task with the diff of what would change.",
-        epilog="exit codes: 0 no drift; 1 bad input; 2 a task or check failed; 3 drift found; 4 a host "
-               "unreachable. When several apply: 2, then 4, then 3.")
-    _run_arguments(parser)
-    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one test case per host x task, drift = failure")
-    parser.add_argument("--prom", metavar="FILE", help="node_exporter textfile metrics (provision_drift_tasks...)")
-    parser.add_argument("--no-verify", action="store_true", help="check mode only, without the testinfra checks")
-    parser.set_defaults(handler=run_check, check=True)
-
-
-def run_check(args, console: Console) -> int:
-    args.check, args.diff = True, True
-    inventory, playbook, extra = prepare(args)
-    options = _options(args, extra)
-    store = HistoryStore(args.state_db)
-    run_id = store.begin_run("check", args.inventory, args.playbook, True)
-    with Interrupt().handling() as interrupt, library_logs(args.verbose):
-        return _check(args, console, inventory, playbook, extra, options, store, run_id, interrupt)
-
-
-def _check(args, console: Console, inventory, playbook, extra: dict, options: RunOptions, store: HistoryStore,
-           run_id: int, interrupt: Interrupt) -> int:
-    from provision.report.junit import write_junit
-    from provision.report.metrics import write_prometheus
-    from provision.verify.report import print_verify, write_verify_json
-    from provision.verify.run import run_verify
-
-    with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, quiet=True, diff=False)) as events:
-        report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
-    drift = drift_of(report)
-    for host, results in drift.items():
-        for result in results:
-            console.print(f"[yellow]drift[/] {escape(host)}: {escape(result.task)} ({escape(result.file)}:{result.line})",
-                          highlight=False, soft_wrap=True)
-            if result.diff and not result.no_log:
-                console.print(Text(result.diff.rstrip("\n")))
-    verified = None
-    if not args.no_verify and not report.interrupted:
-        names = [name for name in report.recaps if not report.recaps[name].unreachable]
-        roles_dirs, site_dir = verify_sources()
-        if names:
-            verified = run_verify(inventory, names, roles_dirs, site_dir, options.connect_options, extra)
-            print_verify(console, verified, names, quiet=True)
-    counts = {host: len(results) for host, results in drift.items()}
-    moved = sorted(host for host, count in counts.items() if count)
-    summary = (f"drift on {len(moved)} of {len(counts)} host(s): {', '.join(moved)}" if moved
-               else f"no drift on {len(counts)} host(s)")
-    console.print(summary)
-    if args.report_json:
-        write_json(report, args.report_json, extra={"drift": {host: [r.task for r in results]
-                                                              for host, results in drift.items()}})
-        if verified is not None:
-            write_verify_json(verified, list(report.recaps), args.report_json + ".verify.json")
-    code = check_exit_code(report, verified, moved)
-    store.finish_run(run_id, report, exit_code=code)
-    store.close()
-    if args.junit:
-        write_junit(report, args.junit, drift_is_failure=True)
-    if args.prom:
-        write_prometheus(report, args.prom, counts, exit_code=code)
-    return code
-
-
-ENGINE_COMMANDS = [add_apply, add_lint, add_inventory, add_verify, add_check]
+ENGINE_COMMANDS = [add_apply, add_lint, add_inventory]
 __all__ = ["ENGINE_COMMANDS", "ProvisionError"]

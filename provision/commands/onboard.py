@@ -9,12 +9,13 @@ import getpass
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir, record_verify, verify_sources
+from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore, gpu_figures
 from provision.inventory import Inventory, load_inventory
@@ -120,7 +121,7 @@ def run_onboard(args, console: Console) -> int:
                   highlight=False)
 
     connect(args, console, target, progress)
-    playbook = load_and_validate(args.playbook, candidate, {}, project_roles_dir())
+    playbook = load_and_validate(args.playbook, candidate, {}, project_roles_dir(args.playbook))
     facts = preflight(args, console, candidate, playbook)
     if args.dry_run:
         console.print("dry run: stopping here; the inventory and the host's configuration are unchanged")
@@ -139,7 +140,7 @@ def run_onboard(args, console: Console) -> int:
         console.print(f"[bold red]apply failed on {escape(args.host)}[/]: the host is in the inventory; fix the "
                       f"cause and re-run the same `provision onboard` command (it is safe to re-run)")
         return code
-    verified = verify(args, console, inventory)
+    verified = verify(args, console, inventory, playbook)
     if verified.exit_code:
         console.print(f"[bold red]verify failed on {escape(args.host)}[/]; re-run `provision onboard` once fixed")
         return verified.exit_code
@@ -268,19 +269,24 @@ def apply_site(args, console: Console, inventory: Inventory, playbook):
     return report.exit_code, report
 
 
-def verify(args, console: Console, inventory: Inventory):
-    from provision.verify.report import print_verify
+def verify(args, console: Console, inventory: Inventory, playbook):
+    """The tests of the roles the site playbook applied to the host, recorded as a verify run."""
+    from provision.commands.check import verify_hosts
     from provision.transport.connect import ConnectOptions
-    from provision.verify.run import run_verify
+    from provision.verify.outcome import verify_run_report
+    from provision.verify.report import print_verify
 
-    roles_dirs, site_dir = verify_sources()
+    started = time.time()
     options = ConnectOptions(timeout=args.timeout, ssh_config=args.ssh_config)
-    result = run_verify(inventory, [args.host], roles_dirs, site_dir, options, {})
-    print_verify(console, result, [args.host], quiet=True)
-    record_verify(args.state_db, args.inventory, result, [args.host])
-    passed = sum(1 for check in result.checks if check["outcome"] == "passed")
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("verify", args.inventory, args.playbook)
+        result, hosts = verify_hosts(console, inventory, playbook, [args.host], {}, options)
+        report = verify_run_report(result, hosts or [args.host], started)
+        store.finish_run(run_id, report)
+    print_verify(console, report, quiet=True)
+    passed = sum(recap.checks_passed for recap in report.recaps.values())
     console.print(f"verify: {passed} check(s) passed on {escape(args.host)}", highlight=False)
-    return result
+    return report
 
 
 def summary(args, console: Console, inventory: Inventory, report, facts: dict, progress: Progress) -> None:

@@ -23,8 +23,10 @@ STYLES = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "
 
 
 class ConsoleEvents(Events):
-    def __init__(self, console: Console, verbosity: int = 0, quiet: bool = False, diff: bool = False):
+    def __init__(self, console: Console, verbosity: int = 0, quiet: bool = False, diff: bool = False,
+                 silent: bool = False):
         self.console = console
+        self.silent = silent  # only the live panel (a command that reports at the end: check)
         self.verbosity = verbosity
         self.quiet = quiet
         self.diff = diff
@@ -34,7 +36,7 @@ class ConsoleEvents(Events):
 
     # ---- live panel -------------------------------------------------------------------------------
     def __enter__(self) -> ConsoleEvents:
-        if self.console.is_terminal and not self.quiet:
+        if self.console.is_terminal and (self.silent or not self.quiet):
             self.live = Live(self._panel(), console=self.console, transient=True, refresh_per_second=8)
             self.live.start()
         return self
@@ -54,7 +56,7 @@ class ConsoleEvents(Events):
 
     # ---- events -----------------------------------------------------------------------------------
     def play_start(self, name: str, hosts: list[str]) -> None:
-        if not self.quiet:
+        if not self.quiet and not self.silent:
             with self.lock:
                 self._print(f"[bold]PLAY[/] \\[{escape(name)}] on {len(hosts)} host(s)")
 
@@ -67,7 +69,7 @@ class ConsoleEvents(Events):
     def task_result(self, result: TaskResult) -> None:
         with self.lock:
             self.current.pop(result.host, None) if result.status == "unreachable" else None
-            if not self._shown(result):
+            if self.silent or not self._shown(result):
                 return
             status = "would change" if result.check and result.status == "changed" else result.status
             if result.ignored:
@@ -97,11 +99,15 @@ class ConsoleEvents(Events):
         return self.verbosity > 0
 
     def note(self, text: str) -> None:
+        if self.silent and not self.console.is_terminal:  # the report's notes carry it
+            return
         with self.lock:
             self._print(f"[bold yellow]note:[/] {escape(text)}")
 
     def run_end(self, report: RunReport) -> None:
         self.__exit__()
+        if self.silent:
+            return
         self.console.print(recap_table(report))
         for name, recap in report.recaps.items():
             if recap.reason and (recap.failed or recap.unreachable):

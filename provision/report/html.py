@@ -80,6 +80,8 @@ def state_of(result: Any) -> str:
     """A result's colour: drift is a change seen in check mode; an ignored failure counts as ok."""
     if result.status in ("failed", "unreachable") and getattr(result, "ignored", False):
         return "ok"
+    if result.status == "failed" and getattr(result, "drift", False):  # a check that failed in a drift check
+        return "drift"
     if result.status == "changed":
         drift = getattr(result, "drift", None)
         if drift is None:

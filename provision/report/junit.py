@@ -1,9 +1,9 @@
 """`--junit FILE`: a run as JUnit XML, so CI servers show each host x task as a test case.
 
-One <testsuite> per host, one <testcase> per task result (classname = host, name = "task
-(file:line)"). Failed -> <failure>, unreachable -> <error>, skipped -> <skipped/>; drift (a change
-seen in check mode) -> <failure message="drift"> when `drift_is_failure`, else a passing case that
-says what would change.
+One <testsuite> per host, one <testcase> per task result and per verify check (classname = host,
+name = "task (file:line)"). Failed -> <failure>, unreachable -> <error>, skipped -> <skipped/>;
+drift (a change seen in check mode, or a check that failed in a drift check) -> <failure
+type="drift"> when `drift_is_failure`, else a passing case that says what would change.
 
 The easy thing to get wrong: messages and diffs carry command output, which may hold characters
 XML 1.0 forbids (terminal escapes, NUL); they are replaced, or CI parsers reject the whole file.
@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from provision.report.files import write_atomic
-from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult
+from provision.runner.results import CHECK_MODULE, NO_LOG_TEXT, RunReport, TaskResult, is_drift
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -55,8 +55,11 @@ def _suite(root: ElementTree.Element, host: str, results: list[TaskResult], repo
         detail = message + (f"\n{result.diff}" if result.diff and not result.no_log else "")
         counts["tests"] += 1
         total += result.duration
-        drift = result.status == "changed" and (result.check or report.check)
-        if result.status == "failed" and not result.ignored:
+        drift = is_drift(result, report.check)
+        if drift and result.module == CHECK_MODULE:  # an assertion that no longer holds
+            counts["failures"] += 1
+            _child(case, "failure", f"drift: {message}" if drift_is_failure else message, "drift", detail)
+        elif result.status == "failed" and not result.ignored:
             counts["failures"] += 1
             _child(case, "failure", message or "failed", "failed", detail)
         elif result.status == "unreachable":

@@ -1,10 +1,11 @@
 """`--prom FILE`: node_exporter textfile metrics of a run, for alerts on drift and failures.
 
-    provision_drift_tasks{host="..."} N                  tasks that would change (check mode)
+    provision_drift_tasks{host="..."} N                  drift: tasks that would change and checks
+                                                         that failed (check mode)
     provision_host_status{host="...",status="..."} 0|1   one series per status; 1 marks the host's
     provision_last_run_timestamp_seconds T               when the run finished (Unix seconds)
     provision_run_exit_code N                            the command's exit code
-    provision_run_duration_seconds S
+    provision_run_duration_seconds S                     the whole command, verify included
 
 The easy thing to get wrong: node_exporter reads the directory while we write, and runs as
 another user. So the file is written beside its target and renamed into place, readable by all,
@@ -15,46 +16,15 @@ from __future__ import annotations
 import time
 
 from provision.report.files import write_text_atomic
-from provision.runner.results import RunReport
-
-HOST_STATES = ("failed", "unreachable", "drift", "changed", "ok")
-
+from provision.runner.results import HOST_STATES, RunReport, drift_of, host_states
 
 def label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def drift_counts_of(report: RunReport) -> dict[str, int]:
-    """Tasks per host that changed in check mode (would change)."""
-    counts = {host: 0 for host in report.recaps}
-    for result in report.results:
-        counts.setdefault(result.host, 0)
-        if result.status == "changed" and (result.check or report.check) and not result.ignored:
-            counts[result.host] += 1
-    return counts
-
-
-def host_states(report: RunReport, drift_counts: dict[str, int]) -> dict[str, str]:
-    states = {}
-    for host in sorted(set(report.recaps) | set(drift_counts) | {result.host for result in report.results}):
-        recap = report.recaps.get(host)
-        if recap is not None and recap.unreachable:
-            states[host] = "unreachable"
-        elif recap is not None and recap.failed:
-            states[host] = "failed"
-        elif drift_counts.get(host):
-            states[host] = "drift"
-        elif recap is not None and recap.changed:
-            states[host] = "changed"
-        else:
-            states[host] = "ok"
-    return states
-
-
-def prometheus_text(report: RunReport, drift_counts: dict[str, int] | None = None,
-                    exit_code: int | None = None) -> str:
-    counts = drift_counts_of(report) if drift_counts is None else drift_counts
-    states = host_states(report, counts)
+def prometheus_text(report: RunReport) -> str:
+    counts = {host: len(results) for host, results in drift_of(report).items()}
+    states = host_states(report)
     finished = report.finished or time.time()
     lines = ["# HELP provision_drift_tasks Tasks that would change on the host (check mode).",
              "# TYPE provision_drift_tasks gauge"]
@@ -69,15 +39,13 @@ def prometheus_text(report: RunReport, drift_counts: dict[str, int] | None = Non
               f"provision_last_run_timestamp_seconds {finished:.3f}",
               "# HELP provision_run_exit_code Exit code of the last provision run.",
               "# TYPE provision_run_exit_code gauge",
-              f"provision_run_exit_code {report.exit_code if exit_code is None else int(exit_code)}",
+              f"provision_run_exit_code {report.exit_code}",
               "# HELP provision_run_duration_seconds How long the last provision run took.",
               "# TYPE provision_run_duration_seconds gauge",
               f"provision_run_duration_seconds {max(finished - report.started, 0.0):.3f}"]
     return "\n".join(lines) + "\n"
 
 
-def write_prometheus(report: RunReport, path: str, drift_counts: dict[str, int] | None = None,
-                     exit_code: int | None = None) -> None:
-    """Write the metrics file atomically; `drift_counts` None counts drift from the report."""
-    text = prometheus_text(report, drift_counts, exit_code)
-    write_text_atomic(path, text)
+def write_prometheus(report: RunReport, path: str) -> None:
+    """Write the metrics file atomically: drift, states and exit code as the report defines them."""
+    write_text_atomic(path, prometheus_text(report))

@@ -57,6 +57,11 @@ def targeted_hosts(inventory: Inventory, pattern: str, limit: str | None) -> lis
     return names
 
 
+def play_pattern(play: Play, extra_vars: dict) -> str:
+    """The play's `hosts:` pattern; Jinja2 there sees only the extra vars, as in Ansible."""
+    return str(Templar(extra_vars).render(play.hosts)) if "{{" in play.hosts else play.hosts
+
+
 def batches(hosts: list[str], serial: list[int | str]) -> list[list[str]]:
     """Ansible's serial: sizes (numbers or percentages); the last size repeats until hosts run out."""
     if not serial:
@@ -118,8 +123,7 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
               states: dict[str, HostState], stop: threading.Event, report: RunReport,
               interrupt: Interrupt) -> bool:
     """Run one play; False when the run must stop (a whole batch failed, Ctrl-C)."""
-    pattern = str(Templar(options.extra_vars).render(play.hosts)) if "{{" in play.hosts else play.hosts
-    hosts = targeted_hosts(inventory, pattern, options.limit)
+    hosts = targeted_hosts(inventory, play_pattern(play, options.extra_vars), options.limit)
     for name in hosts:
         states.setdefault(name, HostState(inventory.hosts[name], HostRecap(name)))
     active = [name for name in hosts if not states[name].done]

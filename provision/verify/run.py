@@ -1,65 +1,87 @@
-"""`provision verify`: the roles' testinfra assertions against an inventory's hosts.
+"""`provision verify`: the roles' testinfra assertions against an inventory's hosts, in parallel.
 
-Test files: `roles/<role>/tests/test_*.py` of each role, and the site-wide `tests/verify/site/`.
-They run in a pytest subprocess with testinfra's own plugin and backends (`--hosts` specs from
-provision.verify.hosts; a local host's run on this machine); hosts that cannot be reached are found
-first, with provision's own connection and timeout, and reported unreachable instead of failing
-every test.
+What runs where comes from provision.verify.plan (the tests of the roles the playbook applies to
+each host). Hosts are cut into slices, and each slice's tests run in its own pytest worker process
+with testinfra's plugin: up to `forks` hosts at once, at most a few workers per core (a worker is
+an interpreter; a host's tests are mostly waiting on the network). Each host is reached through
+provision.verify.backend, one provision SSH connection per host for all of its tests, with the
+same host-key policy as apply; an `ansible_connection: local` host through testinfra's local
+backend. Workers announce what they collected and each outcome on a pipe, so the command can show
+a live line per host, and write their results to a JSON file.
 """
 from __future__ import annotations
 
-import glob
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from provision.errors import ConnectionFailed, InputError
+from provision.errors import InputError
 from provision.inventory import Inventory, rendered_connection
 from provision.playbook.roles import main_file
 from provision.templating import TemplateError, resolve_variables
-from provision.transport.connect import ConnectOptions, connect
+from provision.transport.connect import ConnectOptions
 from provision.variables import layer
-from provision.verify.hosts import LOCAL_HOSTNAME, hostspec, ssh_config, target_of
+from provision.verify.backend import CONNECTIONS_VARIABLE, connection_record
+from provision.verify.hosts import LOCAL_HOSTNAME, hostspec, target_of
+from provision.verify.plan import VerifyGroup, VerifyPlan
+from provision.verify.plugin import EVENTS_VARIABLE
 from provision.yamlsource import load_file
+
+WORKERS_PER_CORE = 4  # a worker mostly waits on its hosts' commands
 
 
 @dataclass
 class VerifyResult:
     checks: list[dict] = field(default_factory=list)  # one per host x test
     unreachable: dict[str, str] = field(default_factory=dict)
-    junit_path: str | None = None
-    returncode: int = 0
-    output: str = ""
+    hosts: list[str] = field(default_factory=list)  # the hosts verified (those with tests)
+    returncode: int = 0  # 0, or the first worker exit code that means pytest itself broke
+    output: str = ""  # what a broken worker printed
+    started: float = 0.0
+    finished: float = 0.0
+    workers: int = 0
 
     @property
     def failed(self) -> list[dict]:
         return [check for check in self.checks if check["outcome"] == "failed"]
 
     @property
+    def broken(self) -> bool:
+        return self.returncode not in (0, 1, 5)
+
+    @property
+    def duration(self) -> float:
+        return max(self.finished - self.started, 0.0)
+
+    @property
     def exit_code(self) -> int:
         """2 any check failed (or pytest itself broke), 4 any host unreachable; both add up."""
-        broken = self.returncode not in (0, 1, 5)
-        code = 2 if self.failed or broken else 0
+        code = 2 if self.failed or self.broken else 0
         return code | (4 if self.unreachable else 0)
 
 
-def test_files(roles_dirs: list[str], site_dir: str | None, roles: list[str] | None = None) -> list[str]:
-    files: list[str] = []
-    for roles_dir in roles_dirs:
-        for path in sorted(glob.glob(os.path.join(roles_dir, "*", "tests", "test_*.py"))):
-            role = os.path.basename(os.path.dirname(os.path.dirname(path)))
-            if roles is None or role in roles:
-                files.append(path)
-    if site_dir and os.path.isdir(site_dir) and roles is None:
-        files += sorted(glob.glob(os.path.join(site_dir, "test_*.py")))
-    return files
+class VerifyListener:
+    """What a verify run announces while it runs; the console's progress overrides these."""
+
+    def collected(self, host: str, total: int) -> None:
+        pass
+
+    def check_done(self, host: str, outcome: str) -> None:
+        pass
+
+    def unreachable(self, host: str, reason: str) -> None:
+        pass
 
 
 def role_defaults(roles_dirs: list[str]) -> dict:
+    """Every role's defaults under `roles_dirs` (onboarding's plan preview reads them)."""
     merged: dict = {}
     for roles_dir in roles_dirs:
         for role in sorted(os.listdir(roles_dir)) if os.path.isdir(roles_dir) else []:
@@ -70,74 +92,160 @@ def role_defaults(roles_dirs: list[str]) -> dict:
     return merged
 
 
-def reachable(inventory: Inventory, names: list[str], options: ConnectOptions) -> dict[str, str]:
-    """Hosts that cannot be reached: name -> why. One short connection each, in parallel."""
-    def probe(name: str) -> tuple[str, str | None]:
-        try:
-            transport = connect(name, *rendered_connection(name, inventory.hosts[name].vars), options)
-        except TemplateError as error:
-            return name, f"{name}: connection variables: {error}"
-        except ConnectionFailed as error:
-            return name, str(error)
-        transport.close()
-        return name, None
-
-    with ThreadPoolExecutor(max_workers=max(1, min(64, len(names)))) as pool:
-        return {name: why for name, why in pool.map(probe, names) if why}
+def worker_count(hosts: int, forks: int) -> int:
+    return max(1, min(hosts, forks, WORKERS_PER_CORE * (os.cpu_count() or 1)))
 
 
-def run_verify(inventory: Inventory, names: list[str], roles_dirs: list[str], site_dir: str | None,
-               options: ConnectOptions, extra_vars: dict, roles: list[str] | None = None,
-               junit_path: str | None = None) -> VerifyResult:
-    result = VerifyResult(junit_path=junit_path)
-    result.unreachable = reachable(inventory, names, options)
-    live = [name for name in names if name not in result.unreachable]
-    files = test_files(roles_dirs, site_dir, roles)
-    if not live or not files:
+def slices(plan: VerifyPlan, workers: int) -> list[VerifyGroup]:
+    """Each group's hosts cut into slices of about the same size, `workers` slices in all (or a
+    few more when groups do not divide evenly)."""
+    total = len(plan.hosts)
+    size = max(1, math.ceil(total / max(1, workers)))
+    return [VerifyGroup(group.hosts[start:start + size], group.files)
+            for group in plan.groups for start in range(0, len(group.hosts), size)]
+
+
+def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, extra_vars: dict,
+               forks: int = 100, listener: VerifyListener | None = None,
+               become_password: str | None = None) -> VerifyResult:
+    listener = _Recording(listener or VerifyListener())
+    result = VerifyResult(started=time.time(), hosts=plan.hosts)
+    if not plan.hosts:
+        result.finished = time.time()
         return result
-    defaults = role_defaults(roles_dirs)
-    targets = [target_of(inventory.hosts[name]) for name in live]
-    local = [target.name for target in targets if target.local]
+    targets = {name: target_of(inventory.hosts[name]) for name in plan.hosts}
+    local = [name for name, target in targets.items() if target.local]
     if len(local) > 1:
         raise InputError(f"hosts {', '.join(local)} all use ansible_connection: local, so they are one machine "
                          "and testinfra's local backend cannot tell them apart; verify one (--limit)")
     with tempfile.TemporaryDirectory(prefix="provision-verify-") as folder:
-        config = os.path.join(folder, "ssh_config")
-        with open(config, "w") as handle:
-            handle.write(ssh_config(targets, options.accept_new_host_keys, control_dir=folder))
-        variables = {name: _jsonable(resolve_variables(layer(defaults, inventory.hosts[name].vars, extra_vars,
+        environment = dict(os.environ)
+        environment[CONNECTIONS_VARIABLE] = _write(folder, "connections.json", _connections(inventory, targets, options, become_password))
+        variables = {name: _jsonable(resolve_variables(layer(plan.defaults, inventory.hosts[name].vars, extra_vars,
                                                              {"inventory_hostname": name})))
-                     for name in live}
+                     for name in plan.hosts}
         if local:  # testinfra's local backend calls its host `local`
             variables[LOCAL_HOSTNAME] = variables[local[0]]
-        vars_path = os.path.join(folder, "vars.json")
-        with open(vars_path, "w") as handle:
-            json.dump(variables, handle)
-        results_path = os.path.join(folder, "results.json")
+        vars_path = _write(folder, "vars.json", variables)
         with open(os.path.join(folder, "pytest.ini"), "w") as handle:
             handle.write("[pytest]\n")
-        specs = ",".join(hostspec(target, config) for target in targets)
-        command = [sys.executable, "-m", "pytest", "-c", os.path.join(folder, "pytest.ini"), "--rootdir", folder,
-                   "-p", "provision.verify.plugin", "-p", "no:cacheprovider", "-q", "--tb=short",
-                   f"--hosts={specs}", f"--provision-vars={vars_path}", f"--provision-results={results_path}"]
-        if junit_path:
-            command.append(f"--junitxml={os.path.abspath(junit_path)}")
-        try:
-            process = subprocess.run(command + files, capture_output=True, text=True, cwd=folder)
-        finally:
-            for target in targets:  # end the multiplexing masters this run started
-                if not target.local:
-                    subprocess.run(["ssh", "-F", config, "-O", "exit", target.name], capture_output=True, timeout=10)
-        result.returncode = process.returncode
-        result.output = process.stdout + process.stderr
-        if os.path.exists(results_path):
-            with open(results_path, encoding="utf-8") as handle:
-                result.checks = json.load(handle)
-            for check in result.checks:  # paths as the user sees them, not from the temporary root
-                check["file"] = os.path.relpath(os.path.normpath(os.path.join(folder, check["file"])))
-                if local and check["host"] == LOCAL_HOSTNAME:
-                    check["host"] = local[0]
+        jobs = slices(plan, worker_count(len(plan.hosts), forks))
+        result.workers = len(jobs)
+        lock = threading.Lock()
+
+        def run_job(number: int, job: VerifyGroup) -> None:
+            checks, code, output = _worker(folder, number, job, targets, vars_path, environment, listener, local)
+            with lock:
+                result.checks += checks
+                if code not in (0, 1, 5) and result.returncode in (0, 1, 5):
+                    result.returncode, result.output = code, output
+
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            for future in [pool.submit(run_job, number, job) for number, job in enumerate(jobs)]:
+                future.result()
+    result.unreachable = dict(listener.hosts)
+    result.checks = [check for check in result.checks if check["host"] not in result.unreachable]
+    order = {name: index for index, name in enumerate(plan.hosts)}
+    result.checks.sort(key=lambda check: (order.get(check["host"], len(order)), check["file"], check["line"]))
+    result.finished = time.time()
     return result
+
+
+class _Recording(VerifyListener):
+    """Passes events on, keeping the hosts a worker's backend could not reach."""
+
+    def __init__(self, inner: VerifyListener):
+        self.inner = inner
+        self.hosts: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def collected(self, host: str, total: int) -> None:
+        self.inner.collected(host, total)
+
+    def check_done(self, host: str, outcome: str) -> None:
+        self.inner.check_done(host, outcome)
+
+    def unreachable(self, host: str, reason: str) -> None:
+        with self.lock:
+            self.hosts.setdefault(host, reason)
+        self.inner.unreachable(host, reason)
+
+
+def _worker(folder: str, number: int, job: VerifyGroup, targets: dict, vars_path: str, environment: dict,
+            listener: VerifyListener, local: list[str]) -> tuple[list[dict], int, str]:
+    """One pytest worker over one slice; returns its checks, exit code and (when broken) output."""
+    results_path = os.path.join(folder, f"results-{number}.json")
+    specs = ",".join(hostspec(targets[name]) for name in job.hosts)
+    command = [sys.executable, "-m", "pytest", "-c", os.path.join(folder, "pytest.ini"), "--rootdir", folder,
+               "-p", "provision.verify.plugin", "-p", "no:cacheprovider", "-q", "--tb=short",
+               f"--hosts={specs}", f"--provision-vars={vars_path}", f"--provision-results={results_path}",
+               *job.files]
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder,
+                                   env={**environment, EVENTS_VARIABLE: str(write_end)}, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read().decode("utf-8", "replace")),
+                              daemon=True)
+    reader.start()
+    with os.fdopen(read_end, encoding="utf-8", errors="replace") as events:
+        for line in events:
+            _dispatch(line, listener, local)
+    code = process.wait()
+    reader.join()
+    checks: list[dict] = []
+    if os.path.exists(results_path):
+        with open(results_path, encoding="utf-8") as handle:
+            checks = json.load(handle)
+    for check in checks:  # paths as the user sees them, not from the temporary root
+        check["file"] = os.path.relpath(os.path.normpath(os.path.join(folder, check["file"])))
+        if local and check["host"] == LOCAL_HOSTNAME:
+            check["host"] = local[0]
+    return checks, code, "".join(output)
+
+
+def _dispatch(line: str, listener: VerifyListener, local: list[str]) -> None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(event, dict):
+        return
+
+    def name(host: str) -> str:
+        return local[0] if local and host == LOCAL_HOSTNAME else host
+
+    if event.get("event") == "collected":
+        for host, total in (event.get("hosts") or {}).items():
+            listener.collected(name(host), int(total))
+    elif event.get("event") == "check":
+        listener.check_done(name(str(event.get("host"))), str(event.get("outcome")))
+    elif event.get("event") == "unreachable":
+        listener.unreachable(name(str(event.get("host"))), str(event.get("reason")))
+
+
+def _connections(inventory: Inventory, targets: dict, options: ConnectOptions, become_password: str | None) -> dict:
+    records = {}
+    for name, target in targets.items():
+        if target.local:
+            continue
+        try:
+            connection, rendered = rendered_connection(name, inventory.hosts[name].vars)
+        except TemplateError as error:
+            raise InputError(f"host {name}: connection variables: {error}") from None
+        become = str(connection.become_user or "root") if connection.become else None
+        records[name] = connection_record(connection, rendered, options, become,
+                                          connection.become_password or become_password)
+    return records
+
+
+def _write(folder: str, name: str, data) -> str:
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    return path
 
 
 def _jsonable(variables: dict) -> dict:

@@ -81,7 +81,8 @@ def test_prometheus_textfile_parses_with_escaped_labels(tmp_path):
     run.results.append(result('odd"host\\\nname', "docker : daemon.json", "changed", check=True))
     run.recaps['odd"host\\\nname'] = HostRecap('odd"host\\\nname', changed=1, ok=1)
     path = tmp_path / "textfile" / "provision.prom"
-    write_prometheus(run, str(path), drift_counts=None, exit_code=3)
+    run.final_exit_code = 3  # what `check` decided
+    write_prometheus(run, str(path))
     text = path.read_text()
     samples = parse_prometheus(text)
     assert samples[("provision_drift_tasks", (("host", "gpu01"),))] == 1
@@ -97,7 +98,10 @@ def test_prometheus_textfile_parses_with_escaped_labels(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644  # node_exporter runs as another user
     assert os.listdir(path.parent) == ["provision.prom"]  # no temporary left behind
 
-    write_prometheus(run, str(path), drift_counts={"gpu01": 7})
+    run.final_exit_code = None
+    run.results.append(result("gpu01", "verify : test_daemon_json", "failed", check=True))
+    run.results[-1].module = "testinfra"  # a failed check in a drift check is drift too
+    write_prometheus(run, str(path))
     samples = parse_prometheus(path.read_text())
-    assert samples[("provision_drift_tasks", (("host", "gpu01"),))] == 7
+    assert samples[("provision_drift_tasks", (("host", "gpu01"),))] == 2
     assert samples[("provision_run_exit_code", ())] == run.exit_code == 6

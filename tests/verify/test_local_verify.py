@@ -20,6 +20,7 @@ from tests.engine.scenario import PROVISION, sandbox_inventory, write
 
 TINY_ROLE = {
     "roles/tiny/tasks/main.yml": "- debug: {msg: tiny}\n",
+    "site.yaml": "- hosts: all\n  roles: [tiny]\n",
     "roles/tiny/tests/test_tiny.py": """
         def test_the_marker_names_this_host(host, provision_vars):
             marker = host.file(provision_vars["tiny_marker"])
@@ -43,16 +44,22 @@ CONNECTIONS = "/tmp/provision-verify-connections"
 
 
 def run_verify(folder, inventory: dict) -> tuple[subprocess.CompletedProcess, dict]:
-    """`provision verify --role tiny` as a user runs it, from the project folder holding roles/."""
+    """`provision verify inventory.yaml site.yaml` as a user runs it, from the project folder."""
     with open(folder / "inventory.yaml", "w") as handle:
         yaml.safe_dump(inventory, handle, sort_keys=False)
     report = folder / "verify.json"
-    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "--role", "tiny", "--report-json", str(report),
+    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "site.yaml", "--report-json", str(report),
                           "--state-db", str(folder / "history.sqlite")],
                          capture_output=True, text=True, timeout=300, cwd=folder, env={**os.environ, "COLUMNS": "200"})
     assert "Traceback" not in run.stdout + run.stderr, run.stdout + run.stderr
     with open(report) as handle:
         return run, json.load(handle)
+
+
+def counts(report: dict, name: str) -> tuple:
+    """(passed, failed, skipped, state) of a host in the run report's schema."""
+    recap = report["hosts"][name]
+    return recap["checks_passed"], recap["checks_failed"], recap["checks_skipped"], report["states"][name]
 
 
 def local_inventory(marker, become: bool = False) -> dict:
@@ -71,8 +78,8 @@ def test_verify_a_local_host_runs_the_checks_on_this_machine(tmp_path, become):
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ssh" not in run.stdout + run.stderr
-    assert report["hosts"] == {"localhost": {"passed": 3, "failed": 0, "skipped": 0, "unreachable": False}}
-    assert {check["host"] for check in report["checks"]} == {"localhost"}
+    assert list(report["hosts"]) == ["localhost"] and counts(report, "localhost") == (3, 0, 0, "ok")
+    assert {row["host"] for row in report["results"] if row["module"] == "testinfra"} == {"localhost"}
 
 
 def test_a_failing_local_check_is_reported_under_the_inventory_name(tmp_path):
@@ -83,7 +90,7 @@ def test_a_failing_local_check_is_reported_under_the_inventory_name(tmp_path):
 
     assert run.returncode == 2, run.stdout + run.stderr
     assert "FAILED localhost: test_the_marker_names_this_host" in run.stdout
-    assert report["hosts"]["localhost"]["failed"] == 1
+    assert counts(report, "localhost") == (2, 1, 0, "failed")
 
 
 @pytest.mark.sandbox
@@ -108,7 +115,7 @@ def test_local_and_ssh_hosts_in_one_run(sandbox, tmp_path):
 
     assert run.returncode == 0, run.stdout + run.stderr
     for name in ("host02", "host02-admin", "localhost"):
-        assert report["hosts"][name] == {"passed": 3, "failed": 0, "skipped": 0, "unreachable": False}, name
+        assert counts(report, name) == (3, 0, 0, "ok"), name
 
 
 def test_two_local_hosts_are_one_machine_and_refused(tmp_path):
@@ -117,7 +124,7 @@ def test_two_local_hosts_are_one_machine_and_refused(tmp_path):
                                    "127.0.0.1": {"ansible_connection": "local"}}}}
     with open(tmp_path / "inventory.yaml", "w") as handle:
         yaml.safe_dump(inventory, handle)
-    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "--role", "tiny",
+    run = subprocess.run([PROVISION, "verify", "inventory.yaml", "site.yaml",
                           "--state-db", str(tmp_path / "history.sqlite")],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
@@ -138,12 +145,13 @@ all:
 @pytest.mark.parametrize("name, spec", [
     ("local-root", "local://"),
     ("local-other", "local://?sudo=true&sudo_user=nobody"),
-    ("ssh-root", "ssh://ssh-root?ssh_config=C&timeout=10&controlpersist=120"),
-    ("ssh-admin", "ssh://ssh-admin?ssh_config=C&timeout=10&controlpersist=120&sudo=true&sudo_user=root"),
-    ("ssh-plain", "ssh://ssh-plain?ssh_config=C&timeout=10&controlpersist=120"),
+    ("ssh-root", "provision://ssh-root"),  # user, key, sudo: provision.verify.backend's connection file
+    ("ssh-admin", "provision://ssh-admin"),
+    ("ssh-plain", "provision://ssh-plain"),
 ])
 def test_host_specs(tmp_path, name, spec):
-    """As root (the suite's user): sudo only where the user changes, local hosts through local://."""
+    """As root (the suite's user): local hosts through local://, sudo only where the user changes;
+    ssh hosts through provision's own connection."""
     path = tmp_path / "hosts.yaml"
     path.write_text(HOSTS)
-    assert hostspec(target_of(load_inventory(str(path)).hosts[name]), "C") == spec
+    assert hostspec(target_of(load_inventory(str(path)).hosts[name])) == spec

@@ -1,0 +1,248 @@
+"""`provision verify` and `provision check`: prove the end state, and the nightly drift check.
+
+Both build one RunReport (check mode's task results, then one result per testinfra check) and
+every output reads it: the exit code, the terminal, `--report-json`, `--junit`, `--prom`, the
+history and the HTML report made from it. `check` is quiet for cron: when nothing moved and the
+output is not a terminal it prints nothing (one line with `--summary`); when something moved it
+names each host and task with the diff, and each check that failed with its message.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from provision.commands.engine import (DEFAULT_PLAYBOOK, _options, _run_arguments, parse_extra_vars, prepare,
+                                       project_roles_dir, project_root, resolve_playbook)
+from provision.errors import InputError, ValidationFailed
+from provision.history import HistoryEvents, HistoryStore
+from provision.inventory import Inventory, load_inventory
+from provision.playbook.model import Playbook
+from provision.playbook.validate import load_and_validate
+from provision.report.console import ConsoleEvents
+from provision.report.jsonreport import write_json
+from provision.runner import run_playbook
+from provision.runner.interrupts import Interrupt
+from provision.runner.play import targeted_hosts
+from provision.runner.results import CHECK_MODULE, RunReport, drift_of
+from provision.transport.connect import ConnectOptions
+from provision.transport.ssh import library_logs
+from provision.verify.outcome import fold_verify, check_exit_code, check_summary, verify_run_report
+from provision.verify.plan import plan_of
+from provision.verify.report import VerifyProgress, check_table, print_check_failures, print_verify
+from provision.verify.run import VerifyResult, run_verify
+
+CHECK_EXIT_CODES = ("exit codes: 0 no drift; 1 bad input; 2 a task failed or the checks could not run; 3 drift "
+                    "(a task would change, or a check failed); 4 a host unreachable; 130 interrupted. When several "
+                    "apply: 2, then 4, then 3.")
+
+
+def site_tests_dir() -> str:
+    return os.path.join(project_root(), "tests", "verify", "site")
+
+
+def is_site_playbook(path: str) -> bool:
+    """The project's own site playbook: the site-wide tests describe its end state, no other's."""
+    return os.path.realpath(path) == os.path.realpath(os.path.join(project_root(), DEFAULT_PLAYBOOK)) or \
+        os.path.realpath(path) == os.path.realpath(DEFAULT_PLAYBOOK)
+
+
+def verify_hosts(console: Console, inventory: Inventory, playbook: Playbook, names: list[str], extra: dict,
+                 options: ConnectOptions, forks: int = 100, roles: list[str] | None = None,
+                 become_password: str | None = None, progress: bool = True) -> tuple[VerifyResult, list[str]]:
+    """The tests of the roles `playbook` applies to each of `names`, in parallel, with a live line
+    per host on a terminal. Returns the result and the hosts that had tests."""
+    plan = plan_of(playbook, inventory, names, extra, site_tests_dir(), is_site_playbook(playbook.path), roles)
+    with VerifyProgress(console, plan.hosts, enabled=progress) as listener:
+        result = run_verify(inventory, plan, options, extra, forks=forks, listener=listener,
+                            become_password=become_password)
+    return result, plan.hosts
+
+
+# ---- verify ---------------------------------------------------------------------------------------
+
+def add_verify(commands) -> None:
+    parser = commands.add_parser(
+        "verify", help="prove the end state: the roles' testinfra assertions against the hosts",
+        description="Runs the testinfra tests (roles/<role>/tests/test_*.py) of the roles the playbook applies "
+                    "to each host, plus tests/verify/site/ for the site playbook, against the inventory's hosts: "
+                    "hosts in parallel (up to --forks), one SSH connection per host, connecting as apply does "
+                    "(user, port, key, known_hosts, sudo).",
+        epilog="exit codes: 0 every check passed; 1 bad input; 2 a check failed; 4 a host unreachable (6 both)")
+    parser.add_argument("inventory")
+    parser.add_argument("playbook", nargs="?", default=DEFAULT_PLAYBOOK,
+                        help=f"whose roles' tests to run (default {DEFAULT_PLAYBOOK})")
+    parser.add_argument("-l", "--limit", help="Ansible host pattern")
+    parser.add_argument("--role", action="append", help="only this role's checks (repeatable)")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[])
+    parser.add_argument("-f", "--forks", type=int, default=100, help="hosts verified at once (default 100)")
+    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host, one case per check")
+    parser.add_argument("--report-json", metavar="FILE", help="every check's outcome, in the run report's schema")
+    parser.add_argument("--accept-new-host-keys", action="store_true")
+    parser.add_argument("-F", "--ssh-config", help="ssh config file (default ~/.ssh/config)")
+    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
+    parser.set_defaults(handler=run_verify_command)
+
+
+def run_verify_command(args, console: Console) -> int:
+    started = time.time()
+    if args.forks < 1:
+        raise InputError(f"-f/--forks must be at least 1, got {args.forks}")
+    extra = parse_extra_vars(args.extra_vars)
+    inventory = load_inventory(args.inventory)
+    names = targeted_hosts(inventory, "all", args.limit)
+    if not names:
+        raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
+    args.playbook = resolve_playbook(args.playbook)
+    if not os.path.isfile(args.playbook):
+        raise InputError(f"playbook not found: {args.playbook}")
+    playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
+    options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
+                             ssh_config=args.ssh_config)
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("verify", args.inventory, args.playbook)
+        with library_logs(0):
+            result, verified = verify_hosts(console, inventory, playbook, names, extra, options, args.forks, args.role)
+        report = verify_run_report(result, verified, started)
+        attach_gpu_rows(report)
+        store.finish_run(run_id, report)
+    if not verified:
+        console.print(f"nothing to verify: no tests for the roles {args.playbook} applies to "
+                      f"{args.limit or 'these hosts'}" + (f" (--role {', '.join(args.role)})" if args.role else ""),
+                      highlight=False)
+    print_verify(console, report, args.quiet)
+    print_gpu(console, report)
+    write_outputs(report, args)
+    return report.exit_code
+
+
+# ---- check ----------------------------------------------------------------------------------------
+
+def add_check(commands) -> None:
+    parser = commands.add_parser(
+        "check", help="the nightly drift check: check mode over the fleet plus verify, in one command",
+        description="Runs the playbook in check mode (nothing is changed; read-only probes still run) and then "
+                    "the testinfra tests of the roles it applies. Quiet for cron: when nothing moved and the "
+                    "output is not a terminal it prints nothing (one line with --summary); when something moved "
+                    "it names each host and task with the diff, and each failed check with its message.",
+        epilog=CHECK_EXIT_CODES + " Cron: 0 3 * * * cd /srv/lab && provision check inventories/lab.yaml "
+                                  "--prom /var/lib/node_exporter/provision.prom")
+    _run_arguments(parser)
+    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host; tasks and checks, drift = failure")
+    parser.add_argument("--prom", metavar="FILE", help="node_exporter textfile metrics (provision_drift_tasks...)")
+    parser.add_argument("--no-verify", action="store_true", help="check mode only, without the testinfra checks")
+    parser.add_argument("--summary", action="store_true", help="print the one-line summary even when all is well")
+    parser.add_argument("--gpu-benchmark", action="store_true",
+                        help="run the full GPU benchmark instead of the quick health check")
+    parser.set_defaults(handler=run_check, check=True)
+
+
+def run_check(args, console: Console) -> int:
+    started = time.time()
+    args.check, args.diff = True, True
+    if args.gpu_benchmark:
+        args.extra_vars = list(args.extra_vars) + ["gpu_verify_depth=full"]
+    inventory, playbook, extra = prepare(args)
+    options = _options(args, extra)
+    with HistoryStore(args.state_db) as store:
+        run_id = store.begin_run("check", args.inventory, args.playbook, True)
+        with Interrupt().handling() as interrupt, library_logs(args.verbose):
+            events = HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, diff=False, silent=True))
+            with events:
+                report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
+            report.started = started  # the whole command, validation and verify included
+            if not args.no_verify and not report.interrupted:
+                names = [name for name, recap in report.recaps.items() if not recap.unreachable]
+                if names:
+                    result, _ = verify_hosts(console, inventory, playbook, names, extra, options.connect_options,
+                                             options.forks, become_password=options.become_password)
+                    first = len(report.results)
+                    fold_verify(report, result, names)
+                    for row in report.results[first:]:
+                        events.task_result(row)  # into history, as the tasks' results went
+        attach_gpu_rows(report)
+        report.final_exit_code = check_exit_code(report)
+        report.finished = time.time()
+        store.finish_run(run_id, report)
+    show_check(console, report, args)
+    write_outputs(report, args)
+    return report.exit_code
+
+
+def show_check(console: Console, report: RunReport, args) -> None:
+    """Nothing when all is well and nobody watches (cron); else drift, failures, table, summary."""
+    clean = report.exit_code == 0
+    if clean and (args.quiet or not console.is_terminal):
+        if args.summary:
+            console.print(check_summary(report), highlight=False, soft_wrap=True)
+        return
+    for host, results in drift_of(report).items():
+        for result in results:
+            if result.module == CHECK_MODULE:
+                continue
+            console.print(f"[yellow]drift[/] {escape(host)}: {escape(result.task)} ({escape(result.file)}:{result.line})",
+                          highlight=False, soft_wrap=True)
+            if result.diff and not result.no_log:
+                console.print(Text(result.diff.rstrip("\n")))
+    print_check_failures(console, report, label="[yellow]drift[/]")
+    for result in report.results:
+        if result.status == "failed" and not result.ignored and result.module != CHECK_MODULE:
+            console.print(f"[bold red]FAILED[/] {escape(result.host)}: {escape(result.task)} - {escape(result.msg)}",
+                          highlight=False, soft_wrap=True)
+    for name, recap in report.recaps.items():
+        if recap.unreachable:
+            console.print(f"[bold magenta]UNREACHABLE[/] {escape(name)}: {escape(recap.reason)}",
+                          highlight=False, soft_wrap=True)
+    if report.verify and report.verify.get("broken"):
+        console.print("[bold red]the checks could not run:[/]\n" + escape(report.verify["broken"]), highlight=False)
+    for note in report.notes:
+        console.print(f"[bold yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if not clean or args.verbose:
+        console.print(check_table(report))
+    print_gpu(console, report)
+    console.print(check_summary(report), highlight=False, soft_wrap=True)
+
+
+# ---- shared ---------------------------------------------------------------------------------------
+
+def attach_gpu_rows(report: RunReport) -> None:
+    """The GPU table's rows, from this run's gpu_verify results, else from what verify read."""
+    try:  # TEMPORARY until gpu_table lands
+        from provision.report.gpu_table import gpu_rows, gpu_rows_json
+    except ImportError:
+        return
+    report.gpu = gpu_rows_json(gpu_rows(report.results))
+
+
+def print_gpu(console: Console, report: RunReport) -> None:
+    try:  # TEMPORARY until gpu_table lands
+        from provision.report.gpu_table import gpu_reasons, gpu_rows, gpu_table
+    except ImportError:
+        return
+    rows = gpu_rows(report.results)
+    table = gpu_table(rows)
+    if table is not None:
+        console.print(table)
+        for line in gpu_reasons(rows):
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def write_outputs(report: RunReport, args) -> None:
+    from provision.report.junit import write_junit
+    from provision.report.metrics import write_prometheus
+
+    if getattr(args, "report_json", None):
+        write_json(report, args.report_json, extra={"summary": check_summary(report)} if report.check else None)
+    if getattr(args, "junit", None):
+        write_junit(report, args.junit, drift_is_failure=True)
+    if getattr(args, "prom", None):
+        write_prometheus(report, args.prom)
+
+
+CHECK_COMMANDS = [add_verify, add_check]
+__all__ = ["CHECK_COMMANDS", "ValidationFailed", "verify_hosts"]

@@ -1,0 +1,97 @@
+"""A testinfra backend on provision's own connection: `provision://NAME` in `--hosts`.
+
+Why not testinfra's `ssh` or `paramiko` backends: the first makes one OpenSSH handshake per
+`host.run` unless multiplexing is set up and working, the second accepts unknown host keys with a
+warning. This one opens one provision SSHTransport per host (the host-key policy, known_hosts,
+key, port, user and ssh_config handling of `apply`, exactly) and runs every command of that host's
+tests as a channel on it; `sudo` is provision's become, so a login as the become user runs without
+sudo, as in apply.
+
+It runs inside the pytest worker that provision.verify.run starts: the worker's environment
+variable PROVISION_VERIFY_CONNECTIONS names a JSON file the parent wrote with each host's
+rendered connection settings. A host that cannot be reached, or is lost mid-way, is announced once
+on the events channel (provision.verify.plugin) and its remaining tests are skipped at once,
+instead of each waiting for its own timeout.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import pytest
+from testinfra.backend import base
+
+from provision.errors import ConnectionFailed
+from provision.inventory import Connection
+from provision.transport.base import Become
+from provision.transport.connect import ConnectOptions, connect
+from provision.verify.plugin import send_event
+
+CONNECTIONS_VARIABLE = "PROVISION_VERIFY_CONNECTIONS"
+NAME = "provision"
+
+
+def connection_record(connection: Connection, rendered: dict[str, Any], options: ConnectOptions,
+                      sudo_user: str | None, sudo_password: str | None = None) -> dict[str, Any]:
+    """What a worker needs to reach one host, as JSON-ready data (written by the parent into its
+    private temporary folder, mode 0700, removed when the run ends)."""
+    kept = {key: rendered[key] for key in ("provision_known_hosts_file", "ansible_port", "ansible_ssh_port")
+            if key in rendered}
+    return {"connection": {"address": connection.address, "port": connection.port, "user": connection.user,
+                           "private_key_file": connection.private_key_file, "connection": connection.connection},
+            "rendered": kept, "sudo_user": sudo_user, "sudo_password": sudo_password,
+            "options": {"accept_new_host_keys": options.accept_new_host_keys, "timeout": options.timeout,
+                        "ssh_config": options.ssh_config}}
+
+
+@functools.lru_cache(maxsize=1)
+def connection_records() -> dict[str, dict[str, Any]]:
+    """The parent's connection file, read once by the worker process."""
+    with open(os.environ[CONNECTIONS_VARIABLE], encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class ProvisionBackend(base.BaseBackend):
+    """testinfra's backend interface (run -> CommandResult) over one provision transport."""
+
+    NAME = NAME
+
+    def __init__(self, hostname: str, *args: Any, **kwargs: Any):
+        kwargs.pop("sudo", None)
+        kwargs.pop("sudo_user", None)
+        super().__init__(hostname, *args, **kwargs)
+        self.transport = None
+        self.lost = ""  # why the host cannot be reached; testinfra keeps one backend per host
+        record = connection_records().get(hostname)
+        if record is None:
+            raise RuntimeError(f"provision verify: no connection settings for {hostname}")
+        self.record = record
+        self.become = Become(record["sudo_user"], record.get("sudo_password")) if record["sudo_user"] else None
+
+    def _connect(self):
+        if self.transport is None:
+            record = self.record
+            self.transport = connect(self.hostname, Connection(**record["connection"]), record["rendered"],
+                                     ConnectOptions(**record["options"]))
+        return self.transport
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
+        if self.lost:
+            pytest.skip(f"host unreachable: {self.lost}")
+        text = self.quote(command, *args)
+        try:
+            result = self._connect().run(text, become=self.become)
+        except ConnectionFailed as error:
+            self.lost = str(error)
+            self.close()
+            send_event({"event": "unreachable", "host": self.hostname, "reason": self.lost})
+            pytest.skip(f"host unreachable: {error}")
+        return self.result(result.rc, self.encode(text), result.stdout.encode("utf-8"),
+                           result.stderr.encode("utf-8"))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
