@@ -80,18 +80,19 @@ def gpu_rows(results: Iterable[TaskResult]) -> list[GpuRow]:
     for result in results:
         if result.module != MODULE:
             continue
-        output = {} if result.no_log else (result.output or {})
+        # no_log: the status alone, as in the JSON report
+        output, msg = ({}, "") if result.no_log else (result.output or {}, result.msg)
         skipped = output.get("skipped_reason")  # the busy skip, while the module reports it as ok
         if result.status == "skipped" or skipped:
-            text = str(skipped or result.msg or "skipped")
+            text = str(skipped or msg or "skipped")
             text = text if text.startswith("skipped") else f"skipped: {text}"
-            rows.append(gpu_row(result.host, None, "skipped", text))
+            rows.append(gpu_row(result.host, None, "skipped", text if not result.no_log else ""))
         elif result.status in ("ok", "changed"):
             rows.append(gpu_row(result.host, output.get("report")))
         elif result.status == "failed":
-            rows.append(gpu_row(result.host, output.get("report"), "failed", f"failed: {result.msg}"))
+            rows.append(gpu_row(result.host, output.get("report"), "failed", msg and f"failed: {msg}"))
         else:  # unreachable
-            rows.append(gpu_row(result.host, None, "not run", f"{result.status}: {result.msg}"))
+            rows.append(gpu_row(result.host, None, "not run", msg and f"{result.status}: {msg}"))
     return rows
 
 
