@@ -32,7 +32,8 @@ from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import library_logs
 from provision.verify.outcome import fold_verify, check_exit_code, check_summary, verify_run_report
 from provision.verify.plan import plan_of
-from provision.verify.report import VerifyProgress, check_table, print_check_failures, print_verify
+from provision.verify.report import (VerifyProgress, attach_gpu_rows, check_table, print_check_failures,
+                                     print_gpu, print_verify)
 from provision.verify.run import VerifyResult, run_verify
 
 CHECK_EXIT_CODES = ("exit codes: 0 no drift; 1 bad input; 2 a task failed or the checks could not run; 3 drift "
@@ -209,28 +210,6 @@ def show_check(console: Console, report: RunReport, args) -> None:
 
 
 # ---- shared ---------------------------------------------------------------------------------------
-
-def attach_gpu_rows(report: RunReport) -> None:
-    """The GPU table's rows, from this run's gpu_verify results, else from what verify read."""
-    try:  # TEMPORARY until gpu_table lands
-        from provision.report.gpu_table import gpu_rows, gpu_rows_json
-    except ImportError:
-        return
-    report.gpu = gpu_rows_json(gpu_rows(report.results))
-
-
-def print_gpu(console: Console, report: RunReport) -> None:
-    try:  # TEMPORARY until gpu_table lands
-        from provision.report.gpu_table import gpu_reasons, gpu_rows, gpu_table
-    except ImportError:
-        return
-    rows = gpu_rows(report.results)
-    table = gpu_table(rows)
-    if table is not None:
-        console.print(table)
-        for line in gpu_reasons(rows):
-            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
-
 
 def write_outputs(report: RunReport, args) -> None:
     from provision.report.junit import write_junit

@@ -21,6 +21,7 @@ from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
 from provision.runner.interrupts import Interrupt
 from provision.runner.play import targeted_hosts
+from provision.verify.report import attach_gpu_rows, print_gpu
 from provision.transport.ssh import library_logs
 from provision.yamlsource import dump, load_text, read_text
 
@@ -189,6 +190,8 @@ def run_apply(args, console: Console) -> int:
     with Interrupt().handling() as interrupt, library_logs(args.verbose):
         with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff)) as events:
             report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
+        attach_gpu_rows(report)
+        print_gpu(console, report)
         store.finish_run(run_id, report)
         store.close()
         if args.report_json:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir
+from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir, resolve_playbook
 from provision.errors import InputError
-from provision.history import HistoryEvents, HistoryStore, gpu_figures
+from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
 from provision.onboard.steps import (
     OnboardError,
@@ -47,6 +47,7 @@ from provision.report.console import ConsoleEvents
 from provision.runner import RunOptions, run_playbook
 from provision.runner.hoststate import open_transport
 from provision.templating import Templar, TemplateError
+from provision.verify.report import print_gpu
 from provision.variables import layer
 
 EXIT_CODES = ("exit codes: 0 onboarded (or already was); 1 refused or bad input (nothing written after a "
@@ -107,6 +108,7 @@ def run_onboard(args, console: Console) -> int:
     check_fingerprint_syntax(args.host_key_fingerprint)
     if not os.path.isfile(args.inventory):
         raise InputError(f"inventory not found: {args.inventory}")
+    args.playbook = resolve_playbook(args.playbook)
     if not os.path.isfile(args.playbook):
         raise InputError(f"playbook not found: {args.playbook}")
     progress = Progress()
@@ -299,19 +301,7 @@ def summary(args, console: Console, inventory: Inventory, report, facts: dict, p
     console.print(f"[bold]{escape(args.host)} onboarded[/]", highlight=False)
     installed = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
     console.print(f"  installed     {escape(installed or '-')}", highlight=False, soft_wrap=True)
-    rows = [row for row in report.results if row.host == args.host and row.module == "gpu_verify"]
-    figures = gpu_figures(rows[-1]) if rows else None
-    if figures:
-        passed, tflops, h2d, busbw = figures
-        text = ", ".join(f"{label} {value:.1f}" for label, value in
-                         (("bf16 TFLOPS", tflops), ("H2D GB/s", h2d), ("all-reduce bus GB/s", busbw)) if value is not None)
-        state = "passed" if passed else "FAILED" if passed is False else "?"
-        console.print(f"  gpu_verify    {state}; {escape(text or 'no figures (no GPU visible in the image)')}",
-                      highlight=False)
-        counts = rows[-1].output.get("summary")
-        if isinstance(counts, dict):
-            console.print(f"                checks: {counts.get('pass', 0)} passed, {counts.get('fail', 0)} failed, "
-                          f"{counts.get('skip', 0)} skipped", highlight=False)
+    print_gpu(console, report)  # what the GPU verification measured, and why anything was skipped
     console.print(f"  nightly check provision check {escape(args.inventory)} {escape(args.playbook)} --limit "
                   f"{escape(args.group)}", highlight=False, soft_wrap=True)
     if progress.nothing_done:

@@ -17,7 +17,8 @@ def check_result(check: dict, check_run: bool) -> TaskResult:
     return TaskResult(
         host=check["host"], play="verify", task=f"verify : {check['test']}", file=check["file"],
         line=check["line"], status=STATUSES.get(check["outcome"], "failed"), msg=check["message"].strip(),
-        duration=check["duration"], module=CHECK_MODULE, check=check_run)
+        duration=check["duration"], module=CHECK_MODULE, check=check_run,
+        output={"properties": check["properties"]} if check.get("properties") else {})
 
 
 def fold_verify(report: RunReport, result: VerifyResult, names: list[str]) -> None:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from provision.report.gpu_table import gpu_reasons, gpu_row, gpu_rows, gpu_rows_json, gpu_table
 from provision.runner.results import CHECK_MODULE, RunReport, host_states
 from provision.verify.run import VerifyListener
 
@@ -126,3 +127,32 @@ def check_table(report: RunReport) -> Table:
         table.add_row(name, str(recap.ok), str(recap.changed), str(recap.failed), str(recap.checks_passed),
                       str(recap.checks_failed), f"[{STATE_STYLES.get(state, '')}]{state}[/]")
     return table
+
+
+def gpu_rows_of(report: RunReport) -> list:
+    """The GPU table's rows: this run's gpu_verify results, else (verify) the last report a
+    host keeps, as the gpu_verify role's check recorded it."""
+    rows = gpu_rows(report.results)
+    seen = {row.host for row in rows}
+    for result in report.results:
+        if result.module != CHECK_MODULE or result.host in seen or result.no_log:
+            continue
+        stored = (result.output.get("properties") or {}).get("gpu_verify_report")
+        if isinstance(stored, dict):
+            rows.append(gpu_row(result.host, stored, source="last.json"))
+            seen.add(result.host)
+    return rows
+
+
+def attach_gpu_rows(report: RunReport) -> None:
+    report.gpu = gpu_rows_json(gpu_rows_of(report))
+
+
+def print_gpu(console: Console, report: RunReport) -> None:
+    """The GPU table and, under it, the reason of every skip and failure (nothing without GPU rows)."""
+    rows = gpu_rows_of(report)
+    table = gpu_table(rows)
+    if table is not None:
+        console.print(table)
+        for line in gpu_reasons(rows):
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)

@@ -35,6 +35,8 @@ from provision.verify.plugin import EVENTS_VARIABLE
 from provision.yamlsource import load_file
 
 WORKERS_PER_CORE = 4  # a worker mostly waits on its hosts' commands
+HOSTS_PER_WORKER = 4  # starting a worker (an interpreter with pytest and testinfra) costs ~0.6 s of CPU,
+# about what four hosts' checks cost: fewer hosts per worker would spend more on starting than checking
 
 
 @dataclass
@@ -92,13 +94,16 @@ def role_defaults(roles_dirs: list[str]) -> dict:
     return merged
 
 
-def worker_count(hosts: int, forks: int) -> int:
-    return max(1, min(hosts, forks, WORKERS_PER_CORE * (os.cpu_count() or 1)))
+def worker_count(hosts: int, forks: int, cores: int | None = None) -> int:
+    """Workers for `hosts`: never more than --forks hosts at once, a few per core, a few hosts each."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(math.ceil(hosts / HOSTS_PER_WORKER), forks, WORKERS_PER_CORE * cores))
 
 
 def slices(plan: VerifyPlan, workers: int) -> list[VerifyGroup]:
     """Each group's hosts cut into slices of about the same size, `workers` slices in all (or a
-    few more when groups do not divide evenly)."""
+    few more when groups do not divide evenly). A worker verifies its hosts one after another, so
+    hosts at once = workers <= --forks."""
     total = len(plan.hosts)
     size = max(1, math.ceil(total / max(1, workers)))
     return [VerifyGroup(group.hosts[start:start + size], group.files)
@@ -130,7 +135,7 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
         with open(os.path.join(folder, "pytest.ini"), "w") as handle:
             handle.write("[pytest]\n")
         jobs = slices(plan, worker_count(len(plan.hosts), forks))
-        result.workers = len(jobs)
+        result.workers = min(len(jobs), worker_count(len(plan.hosts), forks))
         lock = threading.Lock()
 
         def run_job(number: int, job: VerifyGroup) -> None:
@@ -140,7 +145,7 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
                 if code not in (0, 1, 5) and result.returncode in (0, 1, 5):
                     result.returncode, result.output = code, output
 
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=worker_count(len(plan.hosts), forks)) as pool:
             for future in [pool.submit(run_job, number, job) for number, job in enumerate(jobs)]:
                 future.result()
     result.unreachable = dict(listener.hosts)

@@ -179,13 +179,13 @@ def test_a_clean_check_from_cron_prints_nothing(project):
     assert summary.stdout.splitlines() == ["no drift on 3 host(s)"]
 
 
-def test_verify_runs_hosts_in_parallel(sandbox, project):
-    """Three hosts, one worker each with -f 3 (test_local_verify.py shows a host's commands share
-    one connection)."""
-    verify = run(project, "verify", "inventory.yaml", "site.yaml", "-f", "3", "--report-json",
+def test_verify_with_one_fork_checks_every_host(sandbox, project):
+    """-f 1: one worker, the hosts one after another (test_local_verify.py shows a host's commands
+    share one connection; test_verify_plan.py how hosts are spread over workers)."""
+    verify = run(project, "verify", "inventory.yaml", "site.yaml", "-f", "1", "--report-json",
                  str(project / "v.json"), "--state-db", str(project / "h.sqlite"))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     report = json.load(open(project / "v.json"))
-    assert report["verify"]["workers"] == 3
+    assert report["verify"]["workers"] == 1
     assert report["states"] == {host: "ok" for host in HOSTS}
     assert all(report["hosts"][host]["checks_passed"] == 3 for host in HOSTS)
