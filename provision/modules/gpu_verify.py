@@ -19,8 +19,8 @@ job's. A forced run on a busy host keeps its report but never enters the baselin
 
 The easy thing to get wrong: this reads the host, it never changes it, so it runs in check mode too
 (a nightly check must still prove the GPUs work), and then it must write nothing at all: no
-script file, no last.json, no baseline, and no image pulled (`--pull never`: in check mode the
-pytorch_image role pulls nothing, and `docker run` would otherwise fetch gigabytes itself).
+script file, no last.json or last-quick.json, no baseline, and no image pulled (`--pull never`: in
+check mode the pytorch_image role pulls nothing, and `docker run` would otherwise fetch gigabytes).
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ class GpuVerify(Module):
         state = super().read()
         busy = busy_reason(state["processes"], state["containers"])
         if busy and self.args["when_busy"] == "skip":
-            # TODO(ModuleSkipped): raise it here, so the task's status is "skipped" (see base.py)
+            # ok with skipped_reason until a module can report "skipped" itself (a ModuleSkipped in
+            # modules/base.py would be raised here with the same data)
             return {"skipped_reason": busy, "gpu_processes": state["processes"],
                     "gpu_containers": state["containers"]}
         runs = state["runs"]
