@@ -166,6 +166,8 @@ def run_check(args, console: Console) -> int:
                     fold_verify(report, result, names)
                     for row in report.results[first:]:
                         events.task_result(row)  # into history, as the tasks' results went
+                    # Ctrl-C reached the workers too (one process group): they stopped; say so
+                    report.interrupted = interrupt.requested
         attach_gpu_rows(report)
         report.final_exit_code = check_exit_code(report)
         report.finished = time.time()

@@ -57,6 +57,16 @@ class ModuleFailed(Exception):
         self.data = data or {}
 
 
+class ModuleSkipped(Exception):
+    """Raised inside a module to skip the task on this host, with the reason (and register data):
+    what the module found makes running it wrong now (gpu_verify on GPUs busy with jobs)."""
+
+    def __init__(self, msg: str, data: dict[str, Any] | None = None):
+        super().__init__(msg)
+        self.msg = msg
+        self.data = data or {}
+
+
 class ModuleContext(Protocol):
     """What a module may use on the host it runs for. Provided by the runner."""
 
@@ -177,6 +187,8 @@ class Module:
                                     data=self.result_data(current, plan))
             data = self.apply(plan)
             return ModuleResult("changed", diff=diff_text, data=data or {})
+        except ModuleSkipped as skip:
+            return ModuleResult("skipped", msg=skip.msg, data={"skipped": True, **skip.data})
         except ModuleFailed as failure:
             return ModuleResult("failed", msg=failure.msg, data=failure.data)
         except BecomeFailed as failure:

@@ -29,7 +29,7 @@ import os
 import statistics
 from typing import Any
 
-from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.base import Arg, Module, ModuleFailed, ModuleSkipped
 from provision.modules.remote_file import write_file
 from provision.shell import join, quote
 from provision.gpu.datasheet import memory_bandwidth
@@ -102,10 +102,8 @@ class GpuVerify(Module):
         state = super().read()
         busy = busy_reason(state["processes"], state["containers"])
         if busy and self.args["when_busy"] == "skip":
-            # ok with skipped_reason until a module can report "skipped" itself (a ModuleSkipped in
-            # modules/base.py would be raised here with the same data)
-            return {"skipped_reason": busy, "gpu_processes": state["processes"],
-                    "gpu_containers": state["containers"]}
+            raise ModuleSkipped(f"skipped: {busy}", {"skipped_reason": busy, "gpu_processes": state["processes"],
+                                                     "gpu_containers": state["containers"]})
         runs = state["runs"]
         baseline = _median(runs)
         with open(SCRIPT_PATH, encoding="utf-8") as handle:
@@ -190,8 +188,6 @@ class GpuVerify(Module):
         return join(words)
 
     def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
-        if "skipped_reason" in current:
-            return current
         report = current["report"]
         return {"report": report, "passed": True, "depth": self.args["depth"], "summary": report.get("summary"),
                 "bf16_tflops": _tflops(report), "baseline_tflops": current["baseline_tflops"]}

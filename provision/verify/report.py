@@ -137,10 +137,13 @@ def gpu_rows_of(report: RunReport) -> list:
     for result in report.results:
         if result.module != CHECK_MODULE or result.host in seen or result.no_log:
             continue
-        stored = (result.output.get("properties") or {}).get("gpu_verify_report")
-        if isinstance(stored, dict):
-            rows.append(gpu_row(result.host, stored, source="last.json"))
-            seen.add(result.host)
+        properties = result.output.get("properties") or {}
+        # the role's check records the newer quick report too, when a later quick run left one
+        for key, source in (("gpu_verify_quick_report", "last-quick.json"), ("gpu_verify_report", "last.json")):
+            if isinstance(properties.get(key), dict):
+                rows.append(gpu_row(result.host, properties[key], source=source))
+                seen.add(result.host)
+                break
     return rows
 
 
