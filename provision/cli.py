@@ -11,21 +11,17 @@ command runs, so no host is contacted on a command line that cannot work.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from provision import __version__, shell
-from provision.errors import ProvisionError, SandboxError, UsageError, ValidationFailed
-from provision.sandbox.standin.gpus import PROFILES as GPU_PROFILES
+from provision import __version__
+from provision.commands.arguments import COMMANDS, settle_targets
+from provision.errors import ProvisionError, UsageError, ValidationFailed
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_DRIFT, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -84,6 +80,11 @@ class _Parser(argparse.ArgumentParser):
                 problem = rule.problem(getattr(namespace, rule.dest))
                 if problem:
                     self.error(f"argument {rule.flag}: {problem}")
+        if "settle_targets" in namespace and "inventory_option" in namespace:
+            problem = settle_targets(namespace)
+            if problem:
+                self.error(problem)
+            del namespace.settle_targets, namespace.inventory_option  # settled once, by the subcommand
         return namespace, extras
 
 
@@ -95,119 +96,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"provision {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_sandbox(commands)
-    for register in _ENGINE_COMMANDS:
+    for register in COMMANDS:
         register(commands)
     return parser
 
 
-def _add_sandbox(commands) -> None:
-    sandbox = commands.add_parser(
-        "sandbox", help="throwaway Linux hosts with real sshd on this machine, to try playbooks on",
-        description="Start, inspect and stop a sandbox of throwaway hosts (needs root on Linux). "
-                    "Each host has its own filesystem (overlay on a shared Debian bookworm image), "
-                    "hostname, PID and network namespaces, and real sshd on port 22.")
-    actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
-    up = actions.add_parser("up", help="start hosts; the last line printed is the inventory's path")
-    up.add_argument("--hosts", type=int, default=3, help="how many hosts (default 3)")
-    up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
-                    help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
-    up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
-    up.add_argument("--gpus", default="h100x8", choices=list(GPU_PROFILES),
-                    help="the STAND-IN GPU hardware each host pretends to have (default h100x8: 8 H100 + NVSwitch)")
-    up.add_argument("--os", dest="os_name", default="debian12", choices=["debian12", "ubuntu22.04", "ubuntu24.04"],
-                    help="the OS the hosts present themselves as (identity files; the userland stays Debian 12's), "
-                         "with NVIDIA's stand-in repository for it (default debian12)")
-    up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
-                    help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
-                         "and cached) into the sandbox registry")
-    up.add_argument("--apt-proxy", action="store_true",
-                    help="start the sandbox's apt proxy on the bridge (it forwards only to this machine's own apt "
-                         "sources, caching .deb files) and point every host's apt at it")
-    down = actions.add_parser("down", help="stop every host of a sandbox and remove what it made")
-    down.add_argument("--name", default="default")
-    status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
-    status.add_argument("--name", default=None, help="one sandbox (default: all)")
-    push = actions.add_parser(
-        "push-image", help="put a tiny busybox image (from the base image's files) into the sandbox registry",
-        description="Starts the sandbox registry if needed. Docker hosts then `docker pull IMAGE` from it.")
-    push.add_argument("--name", default="default")
-    push.add_argument("--image", default="busybox:sandbox", help="NAME:TAG to push it as (default busybox:sandbox)")
-    ssh = actions.add_parser("ssh", help="run a command (or a shell) on a sandbox host; exit code passed through")
-    ssh.add_argument("--name", default="default")
-    ssh.add_argument("--user", "-l", default="root", help="root, admin (sudo NOPASSWD) or deploy (sudo asks a password)")
-    ssh.add_argument("host")
-    ssh.add_argument("remote", nargs=argparse.REMAINDER, help="-- COMMAND...")
-
-
-def run_sandbox(args, console: Console) -> int:
-    from provision.sandbox import Sandbox
-
-    if args.action == "up":
-        sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, os_name=args.os_name, log=lambda text: console.print(text),
-                             pytorch_image=args.pytorch_image, apt_proxy=args.apt_proxy)
-        console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
-                      f"ssh config {sandbox.ssh_config_path}")
-        print(sandbox.inventory_path)
-        return EXIT_OK
-    if args.action == "down":
-        sandbox = Sandbox.load(args.name)
-        if sandbox is None:
-            console.print(f"no sandbox named {args.name}")
-            return EXIT_OK
-        sandbox.down()
-        console.print(f"sandbox {args.name} stopped and removed")
-        return EXIT_OK
-    if args.action == "status":
-        names = [args.name] if args.name else Sandbox.names()
-        table = Table("sandbox", "host", "address", "running", "memory")
-        for name in names:
-            sandbox = Sandbox.load(name)
-            if sandbox is None:
-                raise SandboxError(f"no sandbox named {name}")
-            for row in sandbox.status():
-                memory = f"{row['memory_bytes'] / 2**20:.1f} MiB" if row["memory_bytes"] else "-"
-                table.add_row(name, row["host"], row["address"], "yes" if row["running"] else "NO", memory)
-        console.print(table)
-        return EXIT_OK
-    sandbox = Sandbox.load(args.name)
-    if sandbox is None:
-        raise SandboxError(f"no sandbox named {args.name}; start one with `provision sandbox up --name {args.name}`")
-    if args.action == "push-image":
-        name, _, tag = args.image.partition(":")
-        image = sandbox.push_image(name, tag or "latest")
-        console.print(f"pushed {image} to {sandbox.registry.url} as library/{image}; on a docker host: docker run {image}")
-        return EXIT_OK
-    sandbox.host(args.host)  # a clear error for an unknown host
-    remote = args.remote[1:] if args.remote[:1] == ["--"] else args.remote
-    command = ["ssh", "-F", sandbox.ssh_config_path, "-l", args.user]
-    command += ["-t"] if not remote and sys.stdin.isatty() else []
-    # ssh joins its arguments with spaces: quote them so `-- sh -c "exit 7"` arrives as typed
-    return subprocess.call(command + [args.host] + ([shell.join(remote)] if remote else []))
-
-
-from provision.commands.check import CHECK_COMMANDS  # noqa: E402
-from provision.commands.engine import ENGINE_COMMANDS  # noqa: E402
-from provision.commands.history import HISTORY_COMMANDS  # noqa: E402
-from provision.commands.onboard import ONBOARD_COMMANDS  # noqa: E402
-
-_ENGINE_COMMANDS = ENGINE_COMMANDS + CHECK_COMMANDS + HISTORY_COMMANDS + ONBOARD_COMMANDS
+def handler_of(path: str) -> Callable[[argparse.Namespace, Any], int]:
+    """The command's handler, imported now that it runs ("provision.commands.engine:run_apply")."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        return _usage_error(error)
+    from rich.console import Console
+    from rich.markup import escape
+
     # Logs and CI read the recap too: off a terminal, do not squeeze tables into 80 columns.
     console = Console(stderr=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     errors = Console(stderr=True)
     try:
-        args = parser.parse_args(argv)
-        if args.command == "sandbox":
-            return run_sandbox(args, console)
-        return args.handler(args, console)
+        return handler_of(args.handler)(args, console)
     except UsageError as error:
-        errors.print(escape(error.usage.rstrip()), highlight=False, soft_wrap=True)
-        errors.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False, soft_wrap=True)
-        return EXIT_INPUT
+        return _usage_error(error)
     except ValidationFailed as failure:
         for error in failure.errors:
             errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -219,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
+
+
+def _usage_error(error: UsageError) -> int:
+    """The usage line and one `error:` line on stderr, exit 1 (plain text: no rich needed)."""
+    sys.stderr.write(error.usage.rstrip() + "\n" + f"error: {error.message}\n")
+    return EXIT_INPUT
 
 
 if __name__ == "__main__":

@@ -321,8 +321,14 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     builder.errors.extend(problems)  # duplicate keys: reported, and the rest is still checked
     builder.group("all", Mark(path))
     if data is not None and not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else type(data).__name__.removeprefix("Marked").lower()
+        hint = ""
+        if isinstance(data, list) and any(isinstance(item, dict) and ("hosts" in item or "import_playbook" in item)
+                                          for item in data):
+            hint = ("; this file is a playbook (a list of plays): the inventory comes first, "
+                    "`provision apply INVENTORY PLAYBOOK` (or `-i INVENTORY PLAYBOOK`)")
         raise ValidationFailed([input_error(
-            f"inventory must be a mapping of groups (all:, children:, hosts:), not {type(data).__name__}",
+            f"inventory must be a mapping of groups (all:, children:, hosts:), not {kind}{hint}",
             mark_of(data, None, Mark(path, 1, 1)))])
     for name, group_data in (data or {}).items():
         builder.walk_group(str(name), group_data, mark_of(data, name, Mark(path)))

@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from provision.commands.engine import (DEFAULT_PLAYBOOK, _options, _run_arguments, parse_extra_vars, prepare,
-                                       project_roles_dir, project_root, resolve_playbook)
-from provision.errors import InputError, ValidationFailed
+from provision.commands.arguments import DEFAULT_PLAYBOOK
+from provision.commands.engine import (_options, become_password, command_line_defaults, list_only,
+                                       parse_extra_vars, prepare, project_roles_dir, project_root, resolve_playbook)
+from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
 from provision.playbook.model import Playbook
@@ -36,9 +37,6 @@ from provision.verify.report import (VerifyProgress, attach_gpu_rows, check_tabl
                                      print_gpu, print_verify)
 from provision.verify.run import VerifyResult, run_verify
 
-CHECK_EXIT_CODES = ("exit codes: 0 no drift; 1 bad input; 2 a task failed or the checks could not run; 3 drift "
-                    "(a task would change, or a check failed); 4 a host unreachable; 130 interrupted. When several "
-                    "apply: 2, then 4, then 3.")
 
 
 def site_tests_dir() -> str:
@@ -65,37 +63,13 @@ def verify_hosts(console: Console, inventory: Inventory, playbook: Playbook, nam
 
 # ---- verify ---------------------------------------------------------------------------------------
 
-def add_verify(commands) -> None:
-    parser = commands.add_parser(
-        "verify", help="prove the end state: the roles' testinfra assertions against the hosts",
-        description="Runs the testinfra tests (roles/<role>/tests/test_*.py) of the roles the playbook applies "
-                    "to each host, plus tests/verify/site/ for the site playbook, against the inventory's hosts: "
-                    "hosts in parallel (up to --forks), one SSH connection per host, connecting as apply does "
-                    "(user, port, key, known_hosts, sudo).",
-        epilog="exit codes: 0 every check passed; 1 bad input; 2 a check failed; 4 a host unreachable (6 both)")
-    parser.add_argument("inventory")
-    parser.add_argument("playbook", nargs="?", default=DEFAULT_PLAYBOOK,
-                        help=f"whose roles' tests to run (default {DEFAULT_PLAYBOOK})")
-    parser.add_argument("-l", "--limit", help="Ansible host pattern")
-    parser.add_argument("--role", action="append", help="only this role's checks (repeatable)")
-    parser.add_argument("-e", "--extra-vars", action="append", default=[])
-    parser.add_argument("-f", "--forks", type=int, default=100, help="hosts verified at once (default 100)")
-    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host, one case per check")
-    parser.add_argument("--report-json", metavar="FILE", help="every check's outcome, in the run report's schema")
-    parser.add_argument("--accept-new-host-keys", action="store_true")
-    parser.add_argument("-F", "--ssh-config", help="ssh config file (default ~/.ssh/config)")
-    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
-    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
-    parser.set_defaults(handler=run_verify_command)
-
-
 def run_verify_command(args, console: Console) -> int:
     started = time.time()
     if args.forks < 1:
         raise InputError(f"-f/--forks must be at least 1, got {args.forks}")
     extra = parse_extra_vars(args.extra_vars)
     inventory = load_inventory(args.inventory)
+    command_line_defaults(inventory, args)
     names = targeted_hosts(inventory, "all", args.limit)
     if not names:
         raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
@@ -105,10 +79,12 @@ def run_verify_command(args, console: Console) -> int:
     playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
                              ssh_config=args.ssh_config)
+    password = become_password(args)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("verify", args.inventory, args.playbook)
-        with library_logs(0):
-            result, verified = verify_hosts(console, inventory, playbook, names, extra, options, args.forks, args.role)
+        with library_logs(args.verbose):
+            result, verified = verify_hosts(console, inventory, playbook, names, extra, options, args.forks, args.role,
+                                            become_password=password)
         report = verify_run_report(result, verified, started)
         attach_gpu_rows(report)
         store.finish_run(run_id, report)
@@ -124,31 +100,14 @@ def run_verify_command(args, console: Console) -> int:
 
 # ---- check ----------------------------------------------------------------------------------------
 
-def add_check(commands) -> None:
-    parser = commands.add_parser(
-        "check", help="the nightly drift check: check mode over the fleet plus verify, in one command",
-        description="Runs the playbook in check mode (nothing is changed; read-only probes still run) and then "
-                    "the testinfra tests of the roles it applies. Quiet for cron: when nothing moved and the "
-                    "output is not a terminal it prints nothing (one line with --summary); when something moved "
-                    "it names each host and task with the diff, and each failed check with its message.",
-        epilog=CHECK_EXIT_CODES + " Cron: 0 3 * * * cd /srv/lab && provision check inventories/lab.yaml "
-                                  "--prom /var/lib/node_exporter/provision.prom")
-    _run_arguments(parser)
-    parser.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host; tasks and checks, drift = failure")
-    parser.add_argument("--prom", metavar="FILE", help="node_exporter textfile metrics (provision_drift_tasks...)")
-    parser.add_argument("--no-verify", action="store_true", help="check mode only, without the testinfra checks")
-    parser.add_argument("--summary", action="store_true", help="print the one-line summary even when all is well")
-    parser.add_argument("--gpu-benchmark", action="store_true",
-                        help="run the full GPU benchmark instead of the quick health check")
-    parser.set_defaults(handler=run_check, check=True)
-
-
 def run_check(args, console: Console) -> int:
     started = time.time()
     args.check, args.diff = True, True
     if args.gpu_benchmark:
         args.extra_vars = list(args.extra_vars) + ["gpu_verify_depth=full"]
     inventory, playbook, extra = prepare(args)
+    if list_only(args, inventory, playbook, extra):
+        return 0
     options = _options(args, extra)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("check", args.inventory, args.playbook, True)
@@ -225,5 +184,4 @@ def write_outputs(report: RunReport, args) -> None:
         write_prometheus(report, args.prom)
 
 
-CHECK_COMMANDS = [add_verify, add_check]
-__all__ = ["CHECK_COMMANDS", "ValidationFailed", "verify_hosts"]
+__all__ = ["run_check", "run_verify_command", "verify_hosts"]

@@ -5,18 +5,20 @@ host is contacted; bad input exits 1 with every problem listed and nothing touch
 """
 from __future__ import annotations
 
-import argparse
 import getpass
+import json
 import os
 
 from rich.console import Console
 from rich.markup import escape
 
+from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYBOOK
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import graph, host_view, load_inventory
 from provision.playbook.validate import load_and_validate
 from provision.report.console import ConsoleEvents
+from provision.report.files import write_text_atomic
 from provision.report.jsonreport import write_json
 from provision.runner import RunOptions, run_playbook
 from provision.runner.interrupts import Interrupt
@@ -25,10 +27,6 @@ from provision.verify.report import attach_gpu_rows, print_gpu
 from provision.transport.ssh import library_logs
 from provision.yamlsource import dump, load_text, read_text
 
-DEFAULT_PLAYBOOK = "playbooks/site.yaml"
-BECOME_PASSWORD_VARIABLE = "PROVISION_BECOME_PASSWORD"
-EXIT_CODES = ("exit codes: 0 all good; 1 bad input or usage; 2 a task failed on some host; "
-              "4 some host unreachable (2|4 = 6 when both); 130 interrupted")
 
 
 def project_root() -> str:
@@ -59,65 +57,6 @@ def project_roles_dir(playbook: str | None = None) -> str | None:
             return candidate
     return None
 
-
-def add_apply(commands) -> None:
-    parser = commands.add_parser(
-        "apply", help="converge hosts: run a playbook against an inventory",
-        description="Validate the inventory and playbook as a whole, then run the playbook on every "
-                    "targeted host in parallel, one SSH connection per host.",
-        epilog=EXIT_CODES + ". Example: provision apply inventories/lab.yaml playbooks/site.yaml --limit gpu --check --diff")
-    _run_arguments(parser)
-    parser.set_defaults(handler=run_apply)
-
-
-def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", help="Ansible YAML inventory file")
-    parser.add_argument("playbook", nargs="?", default=DEFAULT_PLAYBOOK, help=f"playbook (default {DEFAULT_PLAYBOOK})")
-    parser.add_argument("-l", "--limit", help="Ansible host pattern: gpu, 'gpu:&h100', 'gpu:!drain', 'node*', @retry-file")
-    parser.add_argument("-C", "--check", action="store_true", help="change nothing; report what would change")
-    parser.add_argument("-D", "--diff", action="store_true", help="show a unified diff of each file change")
-    parser.add_argument("-t", "--tags", default="", help="only tasks with these tags (comma-separated)")
-    parser.add_argument("--skip-tags", default="", help="skip tasks with these tags")
-    parser.add_argument("-e", "--extra-vars", action="append", default=[],
-                        help="KEY=VALUE, YAML/JSON text, or @FILE; highest precedence; repeatable")
-    parser.add_argument("-f", "--forks", type=int, default=100, help="hosts worked on at once (default 100)")
-    parser.add_argument("-K", "--ask-become-pass", action="store_true",
-                        help=f"prompt for the sudo password (or set {BECOME_PASSWORD_VARIABLE})")
-    parser.add_argument("--accept-new-host-keys", action="store_true",
-                        help="record the key of a host never seen before (like OpenSSH accept-new); "
-                             "a changed key is always refused")
-    parser.add_argument("-F", "--ssh-config", help="ssh config file (default ~/.ssh/config)")
-    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout in seconds (default 10)")
-    parser.add_argument("--report-json", metavar="FILE", help="write every task result as JSON (schema in README)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: ok/skipped lines and output; -vv more")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only problems and the recap")
-    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
-
-
-def add_lint(commands) -> None:
-    parser = commands.add_parser(
-        "lint", help="validate an inventory and playbook without touching any host",
-        description="The validation `apply` runs first, alone: YAML, keywords, modules and their "
-                    "arguments, roles, templates, handlers, undefined variables. Exit 0 or 1.")
-    parser.add_argument("inventory")
-    parser.add_argument("playbook", nargs="?", default=DEFAULT_PLAYBOOK)
-    parser.add_argument("-e", "--extra-vars", action="append", default=[])
-    parser.set_defaults(handler=run_lint)
-
-
-def add_inventory(commands) -> None:
-    parser = commands.add_parser("inventory", help="show what an inventory resolves to",
-                                 description="Like ansible-inventory: --graph, --host NAME or --list.")
-    parser.add_argument("inventory")
-    show = parser.add_mutually_exclusive_group()
-    show.add_argument("--graph", action="store_true", help="groups and hosts as a tree (the default)")
-    show.add_argument("--host", metavar="NAME", help="one host's resolved variables, as YAML")
-    show.add_argument("--list", action="store_true", help="every host with its groups")
-    parser.add_argument("-l", "--limit", help="host pattern, with --list")
-    parser.set_defaults(handler=run_inventory)
-
-
-# ---- handlers -------------------------------------------------------------------------------------
 
 def parse_extra_vars(values: list[str]) -> dict:
     result: dict = {}
@@ -162,7 +101,29 @@ def prepare(args) -> tuple:
             errors += failure.errors
     if errors:
         raise ValidationFailed(errors)
+    command_line_defaults(inventory, args)
     return inventory, playbook, extra
+
+
+# Ansible's -u, --private-key, -b, --become-user: defaults below every inventory variable (an
+# inventory's ansible_user wins over -u, as in Ansible), each with the aliases that already set it.
+COMMAND_LINE_DEFAULTS = (
+    ("remote_user", "ansible_user", ("ansible_user", "ansible_ssh_user")),
+    ("private_key", "ansible_ssh_private_key_file", ("ansible_ssh_private_key_file", "ansible_private_key_file")),
+    ("become", "ansible_become", ("ansible_become",)),
+    ("become_user", "ansible_become_user", ("ansible_become_user",)),
+)
+
+
+def command_line_defaults(inventory, args) -> None:
+    """Give every host the command line's connection settings where its inventory sets none."""
+    for option, variable, aliases in COMMAND_LINE_DEFAULTS:
+        value = getattr(args, option, None)
+        if not value:
+            continue
+        for host in inventory.hosts.values():
+            if not any(alias in host.vars for alias in aliases):
+                host.vars[variable] = value
 
 
 def run_lint(args, console: Console) -> int:
@@ -183,6 +144,8 @@ def run_apply(args, console: Console) -> int:
     inventory, playbook, extra = prepare(args)
     if args.limit and not targeted_hosts(inventory, "all", args.limit):
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
+    if list_only(args, inventory, playbook, extra):
+        return 0
     options = _options(args, extra)
     store = HistoryStore(args.state_db)
     run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
@@ -196,14 +159,72 @@ def run_apply(args, console: Console) -> int:
         store.close()
         if args.report_json:
             write_json(report, args.report_json)
+    retry = write_retry_file(report, args.playbook, args.state_db)
+    if retry:
+        console.print(f"to retry the hosts that failed: provision apply {escape(args.inventory)} "
+                      f"{escape(args.playbook)} --limit @{escape(retry)}", highlight=False, soft_wrap=True)
     return report.exit_code
 
 
+def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
+    """Ansible's retry file: the failed and unreachable hosts, one per line, for `--limit @FILE`.
+    Written beside the history (.provision/<playbook>.retry); removed after a run with none."""
+    folder = os.path.dirname(os.path.abspath(state_db)) if state_db else os.path.abspath(".provision")
+    path = os.path.join(folder, os.path.splitext(os.path.basename(playbook))[0] + ".retry")
+    hosts = [name for name, recap in report.recaps.items() if recap.failed or recap.unreachable]
+    if not hosts:
+        if os.path.exists(path):
+            os.remove(path)
+        return None
+    os.makedirs(folder, exist_ok=True)
+    write_text_atomic(path, "".join(f"{name}\n" for name in hosts))
+    return os.path.relpath(path)
+
+
+def list_only(args, inventory, playbook, extra: dict) -> bool:
+    """--list-hosts, --list-tasks, --list-tags: print what would run, contact nothing (plain text
+    in ansible-playbook's layout, so what reads Ansible's listing reads this one)."""
+    if not (getattr(args, "list_hosts", False) or getattr(args, "list_tasks", False)
+            or getattr(args, "list_tags", False)):
+        return False
+    from provision.playbook.names import play_tasks
+    from provision.runner.play import play_pattern
+
+    print(f"playbook: {args.playbook}")
+    every_tag: set[str] = set()
+    for number, play in enumerate(playbook.plays, 1):
+        pattern = play_pattern(play, extra)
+        hosts = targeted_hosts(inventory, pattern, args.limit)
+        print(f"\n  play #{number} ({pattern}): {play.name or pattern}\tTAGS: [{', '.join(sorted(play.tags))}]")
+        if args.list_hosts:
+            print(f"    pattern: ['{pattern}']\n    hosts ({len(hosts)}):")
+            for name in hosts:
+                print(f"      {name}")
+        role_tags = {role.name: role.tags for role in play.roles}
+        handlers = {id(task) for task in play.handlers}
+        tasks = [task for task in play_tasks(play) if task.module and id(task) not in handlers]
+        if args.list_tasks:
+            print("    tasks:")
+        for task in tasks:
+            tags = set(task.tags) | set(play.tags) | set(role_tags.get(task.role or "", set()))
+            every_tag |= tags
+            if args.list_tasks:
+                print(f"      {task.display_name}\tTAGS: [{', '.join(sorted(tags))}]")
+    if args.list_tags:
+        print(f"\n  TASK TAGS: [{', '.join(sorted(every_tag))}]")
+    return True
+
+
+
+def become_password(args) -> str | None:
+    """-K's prompt, else PROVISION_BECOME_PASSWORD, else None (never on a command line)."""
+    if getattr(args, "ask_become_pass", False):
+        return getpass.getpass("BECOME password: ")
+    return os.environ.get(BECOME_PASSWORD_VARIABLE)
+
 
 def _options(args, extra: dict) -> RunOptions:
-    password = os.environ.get(BECOME_PASSWORD_VARIABLE)
-    if args.ask_become_pass:
-        password = getpass.getpass("BECOME password: ")
+    password = become_password(args)
     return RunOptions(
         check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,
         tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
@@ -220,13 +241,37 @@ def run_inventory(args, console: Console) -> int:
     if args.host:
         print(dump(host_view(inventory, args.host)), end="")
     elif args.list:
-        for name in targeted_hosts(inventory, "all", args.limit):
-            host = inventory.hosts[name]
-            console.print(f"{escape(name)}: {', '.join(host.group_names) or '(ungrouped)'}", highlight=False)
+        print(json.dumps(ansible_list(inventory, targeted_hosts(inventory, "all", args.limit)), indent=4,
+                         sort_keys=True, default=str))
     else:
         print(graph(inventory))
     return 0
 
 
-ENGINE_COMMANDS = [add_apply, add_lint, add_inventory]
-__all__ = ["ENGINE_COMMANDS", "ProvisionError"]
+def ansible_list(inventory, names: list[str]) -> dict:
+    """`ansible-inventory --list`'s JSON: every group with its direct hosts, children and own vars,
+    `all` with its children, and each host's variables under _meta.hostvars, so tools that read
+    Ansible inventories (AWX, scripts, `ansible -i`) read this one."""
+    wanted = set(names)
+    listed: dict = {"_meta": {"hostvars": {name: inventory.hosts[name].vars for name in names}}}
+    for name, group in inventory.groups.items():
+        entry: dict = {}
+        hosts = [host for host in group.hosts if host in wanted]
+        if hosts:
+            entry["hosts"] = hosts
+        if group.children:
+            entry["children"] = list(group.children)
+        if name == "all":
+            ungrouped = [host for host in names if inventory.hosts[host].group_names == []]
+            entry["children"] = [child for child in entry.get("children", []) if child != "ungrouped"] + ["ungrouped"]
+            entry.pop("hosts", None)
+            listed["ungrouped"] = {"hosts": ungrouped} if ungrouped else {}
+        variables = {**group.file_vars, **group.vars}
+        if variables and name != "all":
+            entry["vars"] = variables
+        if entry or name == "all":
+            listed[name] = entry
+    return listed
+
+
+__all__ = ["ProvisionError", "run_apply", "run_inventory", "run_lint"]

@@ -19,36 +19,7 @@ from provision.errors import InputError
 from provision.history import DEFAULT_PATH, HistoryStore, Run, tflops_drops
 from provision.report.html import render_html
 
-STATE_DB_HELP = f"the history file (default {DEFAULT_PATH} under the current folder)"
 STATUS_STYLES = {"complete": "green", "running": "cyan", "interrupted": "yellow", "incomplete": "bold red"}
-
-
-def add_history(commands) -> None:
-    parser = commands.add_parser(
-        "history", help="past runs, drift appearing and disappearing per host, GPU figures over time",
-        description="Read the run history that apply, check and verify record. Without options: "
-                    "every run, then per host each drift episode (when a check run first saw a task "
-                    "would change, and the run after which it no longer did).",
-        epilog="Example: provision history --host gpu01 --since 7d; provision history --trend")
-    parser.add_argument("--host", help="only runs and drift of this host")
-    parser.add_argument("--since", help="only what started within this long: 90m, 12h, 7d, 2w")
-    parser.add_argument("--trend", action="store_true",
-                        help="gpu_verify figures (bf16 TFLOPS, H2D and all-reduce bandwidth) per host over time")
-    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
-    parser.set_defaults(handler=run_history)
-
-
-def add_report(commands) -> None:
-    parser = commands.add_parser(
-        "report", help="write one run as a self-contained HTML page",
-        description="A heatmap of hosts x roles coloured by status; click a cell for that host's "
-                    "results, messages and diffs; gpu_verify figures with their trend. The page "
-                    "loads nothing from the network.",
-        epilog="Example: provision report -o report.html; provision report --run 12 -o run12.html")
-    parser.add_argument("--run", type=int, metavar="ID", help="the run (default: the latest)")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the page")
-    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
-    parser.set_defaults(handler=run_report)
 
 
 def parse_since(text: str | None) -> float | None:
@@ -203,5 +174,4 @@ def _when(stamp: float | None) -> str:
     return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M") if stamp else ""
 
 
-HISTORY_COMMANDS = [add_history, add_report]
-__all__ = ["HISTORY_COMMANDS"]
+__all__ = ["parse_since", "run_history", "run_report"]

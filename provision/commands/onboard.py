@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands.engine import DEFAULT_PLAYBOOK, project_roles_dir, resolve_playbook
+from provision.commands.engine import project_roles_dir, resolve_playbook
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
@@ -49,46 +49,6 @@ from provision.runner.hoststate import open_transport
 from provision.templating import Templar, TemplateError
 from provision.verify.report import print_gpu
 from provision.variables import layer
-
-EXIT_CODES = ("exit codes: 0 onboarded (or already was); 1 refused or bad input (nothing written after a "
-              "refused host key); 2 apply or verify failed on the host; 4 the host became unreachable")
-
-
-def add_onboard(commands) -> None:
-    parser = commands.add_parser(
-        "onboard", help="bring a new GPU server into the inventory and to a verified state, in one command",
-        description="Trust the host key (shown and confirmed, or --host-key-fingerprint), install the "
-                    "inventory's key if the host takes only a password, check sudo, run preflight, add the "
-                    "host to the inventory (comments and layout kept), apply the site playbook to it, verify. "
-                    "Safe to re-run.",
-        epilog=EXIT_CODES + ". Example: provision onboard gpu07 --inventory inventories/lab.yaml --group gpu "
-                            "--address 10.0.0.17 --user ubuntu --ask-pass")
-    parser.add_argument("host", help="the host's name in the inventory")
-    parser.add_argument("--inventory", "-i", required=True, help="Ansible YAML inventory file to add the host to")
-    parser.add_argument("--group", "-g", required=True, help="the group to add it to (made if missing)")
-    parser.add_argument("--address", help="address or DNS name to connect to (default: HOST)")
-    parser.add_argument("--user", "-u", help="login user (default: the inventory's ansible_user, else yours)")
-    parser.add_argument("--port", "-p", type=int, help="SSH port (default 22)")
-    password = parser.add_mutually_exclusive_group()
-    password.add_argument("--ask-pass", "-k", action="store_true",
-                          help="prompt for the login password when the host does not take the key yet")
-    password.add_argument("--password-env", metavar="VAR",
-                          help="read the login password from this environment variable (automation)")
-    parser.add_argument("--host-key-fingerprint", metavar="SHA256:...",
-                        help="the host key's fingerprint, for unattended use; any other key is refused")
-    parser.add_argument("--key", metavar="FILE",
-                        help="private key to log in with (its .pub is installed); default: the inventory's "
-                             "ansible_ssh_private_key_file")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="stop after preflight: show what the host is and what would be installed")
-    parser.add_argument("--playbook", default=DEFAULT_PLAYBOOK, help=f"site playbook (default {DEFAULT_PLAYBOOK})")
-    parser.add_argument("--state-db", metavar="PATH", help="run history (SQLite); default .provision/history.sqlite")
-    parser.add_argument("-F", "--ssh-config", help="ssh config file (default ~/.ssh/config)")
-    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout (default 10)")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    parser.add_argument("-q", "--quiet", action="store_true", help="only problems, the recap and the summary")
-    parser.set_defaults(handler=run_onboard)
-
 
 @dataclass
 class Progress:
@@ -313,5 +273,4 @@ def summary(args, console: Console, inventory: Inventory, report, facts: dict, p
                       + (", key installed" if progress.key_installed else ""))
 
 
-ONBOARD_COMMANDS = [add_onboard]
-__all__ = ["ONBOARD_COMMANDS", "OnboardError"]
+__all__ = ["OnboardError", "run_onboard"]

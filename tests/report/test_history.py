@@ -11,7 +11,8 @@ import threading
 import pytest
 from rich.console import Console
 
-from provision.commands.history import HISTORY_COMMANDS, parse_since
+from provision.cli import build_parser, handler_of
+from provision.commands.history import parse_since
 from provision.errors import InputError
 from provision.history import HistoryError, HistoryEvents, HistoryStore, gpu_figures, tflops_drops
 from provision.runner.events import Collect
@@ -205,13 +206,9 @@ def test_gpu_figures_are_read_tolerantly_and_trend_flags_a_drop(tmp_path):
 
 
 def _cli(*words: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser(prog="provision")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for register in HISTORY_COMMANDS:
-        register(commands)
-    args = parser.parse_args(list(words))
+    args = build_parser().parse_args(list(words))
     console = Console(record=True, width=200, force_terminal=False)
-    code = args.handler(args, console)
+    code = handler_of(args.handler)(args, console)
     return code, console.export_text()
 
 

@@ -1,0 +1,210 @@
+"""The command line as an Ansible user types it: `-i`, swapped arguments, the same common options on
+every run command, --list-hosts/--list-tasks/--list-tags, `-u`/`--private-key`/`-b` below the
+inventory's own settings, a retry file after failures, `inventory --list` in ansible-inventory's
+JSON, the default playbook from any folder, and a start that imports nothing heavy.
+
+Everything here runs without a remote host: local-connection hosts, or an address no test contacts
+(the listings stop before connecting)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from provision.cli import build_parser, main
+from provision.commands.engine import command_line_defaults
+from provision.inventory import load_inventory
+from tests.engine.scenario import PROVISION, write
+
+UNREACHABLE = "192.0.2.10"  # TEST-NET-1: nothing answers; a listing must not even try
+
+PROJECT = {
+    "inventory.yaml": f"""
+        all:
+          vars: {{site: lab}}
+          children:
+            gpu:
+              vars: {{tier: gpu}}
+              hosts:
+                gpu01: {{ansible_host: {UNREACHABLE}}}
+                gpu02: {{ansible_host: {UNREACHABLE}, ansible_user: ops}}
+            cpu:
+              children:
+                small: {{hosts: {{cpu01: {{ansible_host: {UNREACHABLE}}}}}}}
+          hosts:
+            lonely: {{ansible_host: {UNREACHABLE}}}
+    """,
+    "site.yaml": """
+        - name: base
+          hosts: all
+          tags: [base]
+          tasks:
+            - name: say hello
+              debug: {msg: hello}
+              tags: [hello]
+        - name: gpu things
+          hosts: gpu
+          roles:
+            - {role: tiny, tags: [gpu]}
+    """,
+    "roles/tiny/tasks/main.yml": """
+        - name: tiny task
+          debug: {msg: tiny}
+    """,
+}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    write(tmp_path, PROJECT)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*words: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([PROVISION, *words], capture_output=True, text=True, timeout=120, cwd=cwd,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_dash_i_is_the_inventory_as_in_ansible_playbook(project, capsys):
+    assert main(["lint", "-i", "inventory.yaml", "site.yaml"]) == 0
+    assert main(["lint", "inventory.yaml", "site.yaml"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == out[1] == "ok: 4 host(s), 2 play(s), 2 task(s); no problems"
+
+
+@pytest.mark.parametrize("words, message", [
+    (["apply"], "the inventory is required: INVENTORY as the first argument, or -i INVENTORY"),
+    (["apply", "-i", "inventory.yaml", "inventory.yaml", "site.yaml"], "the inventory is given twice"),
+    (["verify", "-i", "inventory.yaml", "inventory.yaml", "site.yaml"], "the inventory is given twice"),
+])
+def test_a_missing_or_doubled_inventory_is_a_usage_error(project, capsys, words, message):
+    assert main(words) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: provision {words[0]}") and message in err
+
+
+def test_swapped_arguments_say_which_comes_first(project, capsys):
+    assert main(["apply", "site.yaml", "inventory.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "this file is a playbook (a list of plays): the inventory comes first" in err
+    assert "Marked" not in err
+
+
+COMMON = ["-i", "inventory.yaml", "-l", "gpu", "-e", "x=1", "-f", "5", "-u", "ops", "--private-key", "k",
+          "--accept-new-host-keys", "-T", "3", "-b", "--become-user", "root", "-K", "-v", "-q", "--state-db", "h.db"]
+
+
+@pytest.mark.parametrize("command", ["apply", "check", "verify"])
+def test_every_run_command_takes_the_same_common_options(command):
+    args = build_parser().parse_args([command, *COMMON, "site.yaml"])
+    assert (args.inventory, args.playbook, args.limit, args.extra_vars, args.forks) == \
+        ("inventory.yaml", "site.yaml", "gpu", ["x=1"], 5)
+    assert (args.remote_user, args.private_key, args.become, args.become_user, args.ask_become_pass) == \
+        ("ops", "k", True, "root", True)
+    assert (args.timeout, args.verbose, args.quiet, args.state_db, args.accept_new_host_keys) == \
+        (3.0, 1, True, "h.db", True)
+
+
+def test_listings_print_what_would_run_and_contact_nothing(project):
+    listed = run("apply", "-i", "inventory.yaml", "site.yaml", "--list-hosts", "--list-tasks", "--list-tags",
+                 "-T", "30", cwd=project)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    out = listed.stdout
+    assert "play #1 (all): base\tTAGS: [base]" in out and "play #2 (gpu): gpu things\tTAGS: []" in out
+    assert "    hosts (4):\n      gpu01\n      gpu02\n      cpu01\n      lonely" in out
+    assert "    hosts (2):\n      gpu01\n      gpu02" in out
+    assert "      say hello\tTAGS: [base, hello]" in out
+    assert "      tiny : tiny task\tTAGS: [gpu]" in out
+    assert "TASK TAGS: [base, gpu, hello]" in out
+    limited = run("check", "inventory.yaml", "site.yaml", "--list-hosts", "-l", "gpu02", cwd=project)
+    assert limited.returncode == 0 and "hosts (1):\n      gpu02" in limited.stdout
+
+
+def test_user_key_and_become_from_the_command_line_stay_below_the_inventory(project):
+    inventory = load_inventory("inventory.yaml")
+    command_line_defaults(inventory, argparse.Namespace(remote_user="admin", private_key="~/.ssh/lab",
+                                                        become=True, become_user=None))
+    assert inventory.hosts["gpu01"].connection.user == "admin"
+    assert inventory.hosts["gpu02"].connection.user == "ops", "ansible_user wins over -u, as in Ansible"
+    assert inventory.hosts["lonely"].connection.private_key_file == "~/.ssh/lab"
+    assert all(host.connection.become is True for host in inventory.hosts.values())
+    assert all(host.connection.become_user is None for host in inventory.hosts.values())
+
+
+def test_a_failed_run_leaves_a_retry_file_for_limit(tmp_path):
+    write(tmp_path, {
+        "inventory.yaml": """
+            all:
+              hosts:
+                good: {ansible_connection: local}
+                bad: {ansible_connection: local, broken: true}
+        """,
+        "site.yaml": """
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - fail: {msg: broken on purpose}
+                  when: broken | default(false)
+        """,
+    })
+    failed = run("apply", "inventory.yaml", "site.yaml", "--state-db", "state/h.sqlite", cwd=tmp_path)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    retry = tmp_path / "state" / "site.retry"
+    assert retry.read_text() == "bad\n"
+    assert "to retry the hosts that failed: provision apply inventory.yaml site.yaml --limit @state/site.retry" \
+        in failed.stdout
+    again = run("apply", "inventory.yaml", "site.yaml", "--state-db", "state/h.sqlite", "--limit", "@state/site.retry",
+                "-e", "broken=false", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "good" not in again.stdout.split("RECAP")[-1], "only the host in the retry file ran"
+    assert not retry.exists(), "a run with no failure removes the retry file"
+
+
+def test_inventory_list_is_ansible_inventorys_json(project, capsys):
+    assert main(["inventory", "--list", "-i", "inventory.yaml"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["all"] == {"children": ["gpu", "cpu", "ungrouped"]}
+    assert listed["gpu"] == {"hosts": ["gpu01", "gpu02"], "vars": {"tier": "gpu"}}
+    assert listed["cpu"] == {"children": ["small"]}
+    assert listed["small"] == {"hosts": ["cpu01"]}
+    assert listed["ungrouped"] == {"hosts": ["lonely"]}
+    assert listed["_meta"]["hostvars"]["gpu02"] == {"site": "lab", "tier": "gpu", "ansible_host": UNREACHABLE,
+                                                    "ansible_user": "ops"}
+
+
+def test_the_default_playbook_is_found_from_any_folder(tmp_path):
+    write(tmp_path, {"inventory.yaml": "all:\n  children:\n    gpu:\n      hosts:\n        g1: {}\n"})
+    listed = run("apply", "inventory.yaml", "--list-tasks", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    project_site = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "playbooks", "site.yaml")
+    assert listed.stdout.startswith(f"playbook: {project_site}")
+    assert "nvidia_driver : " in listed.stdout
+
+
+def test_help_and_version_import_nothing_heavy():
+    """`provision --help`, `provision apply --help` and `--version` build every parser without
+    importing the engine, paramiko, pytest, Jinja2, YAML or rich."""
+    probe = ("import sys, provision.cli\n"
+             "provision.cli.build_parser()\n"
+             "heavy = ('paramiko', 'pytest', 'jinja2', 'yaml', 'ruamel', 'rich', 'testinfra', 'provision.runner',\n"
+             "         'provision.playbook', 'provision.verify', 'provision.sandbox', 'provision.modules')\n"
+             "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n")
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "[]"
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("provision ")
+
+
+def test_the_sandbox_gpu_choices_are_the_stand_in_profiles():
+    """arguments.py lists them without importing the sandbox (start-up time): kept equal here."""
+    from provision.commands.arguments import GPU_PROFILES
+    from provision.sandbox.standin.gpus import PROFILES
+
+    assert GPU_PROFILES == tuple(PROFILES)
