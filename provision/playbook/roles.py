@@ -70,6 +70,8 @@ def load_role(entry: Any, context: LoadContext, mark: Mark, tasks_from: str = "m
     finally:
         context.role_stack.pop()
     role.dependencies = [dependency for dependency in dependencies if dependency.name != role.name]
+    for dependency in dependencies:  # Ansible: a role entry's tags reach everything in its dependencies
+        _add_role_tags(dependency, role.tags)
     return dependencies + [role]
 
 
@@ -124,8 +126,15 @@ def _load_contents(role: Role, context: LoadContext, tasks_from: str, entry: dic
         data = context.load(handlers_path, role.mark)
         role.handlers = load_task_list(data, context, Mark(handlers_path, 1, 1), role.path, role.name,
                                        handlers=True, section="handlers")
-    for task in role.tasks:
-        _add_tags(task, role.tags)
+    _add_role_tags(role, role.tags)
+
+
+def _add_role_tags(role: Role, tags: set[str]) -> None:
+    """Tags given where a role is listed go on the role, its tasks and its handlers, as in Ansible
+    (which then runs a notified handler whatever --tags says: tags select tasks, not handlers)."""
+    role.tags |= tags
+    for task in role.tasks + role.handlers:
+        _add_tags(task, tags)
 
 
 def _add_tags(task: Task, tags: set[str]) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provision.playbook.model import Role, Task
+from provision.playbook.tags import selected  # Ansible's tag rule, kept beside the tag listing
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,4 @@ class Scope:
         )
 
 
-def selected(tags: set[str] | frozenset[str], only: set[str], skip: set[str]) -> bool:
-    """Ansible's tag rules: `always` runs unless skipped by name; `never` only when asked for."""
-    if tags & skip:
-        return False
-    if "always" in tags and "always" not in skip:
-        return True
-    if not only or "all" in only:
-        return "never" not in tags
-    if "tagged" in only and tags - {"never"}:
-        return True
-    if "untagged" in only and not tags:
-        return True
-    return bool(tags & only)
+__all__ = ["Scope", "selected"]
