@@ -131,3 +131,12 @@ def select_hosts(inventory: Inventory, pattern: str) -> list[Host]:
         selected &= other
     selected -= exclusions
     return [host for name, host in inventory.hosts.items() if name in selected]
+
+
+def targeted_hosts(inventory: Inventory, pattern: str, limit: str | None) -> list[str]:
+    """The names `pattern` selects, narrowed by --limit (both Ansible host patterns)."""
+    names = [host.name for host in select_hosts(inventory, pattern)]
+    if limit:
+        allowed = {host.name for host in select_hosts(inventory, limit)}
+        names = [name for name in names if name in allowed]
+    return names

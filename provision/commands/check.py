@@ -17,7 +17,8 @@ from rich.text import Text
 
 from provision.commands.arguments import DEFAULT_PLAYBOOK
 from provision.commands.engine import (_options, become_password, command_line_defaults, list_only,
-                                       parse_extra_vars, prepare, project_roles_dir, project_root, resolve_playbook)
+                                       parse_extra_vars, prepare, project_roles_dir, project_root, resolve_playbook,
+                                       warn_unmatched_tags)
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
@@ -27,7 +28,7 @@ from provision.report.console import ConsoleEvents
 from provision.report.jsonreport import write_json
 from provision.runner import run_playbook
 from provision.runner.interrupts import Interrupt
-from provision.runner.play import targeted_hosts
+from provision.hostpatterns import targeted_hosts
 from provision.runner.results import CHECK_MODULE, RunReport, drift_of
 from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import library_logs
@@ -106,6 +107,7 @@ def run_check(args, console: Console) -> int:
     if args.gpu_benchmark:
         args.extra_vars = list(args.extra_vars) + ["gpu_verify_depth=full"]
     inventory, playbook, extra = prepare(args)
+    warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0
     options = _options(args, extra)

@@ -14,18 +14,13 @@ from rich.markup import escape
 
 from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYBOOK
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
-from provision.history import HistoryEvents, HistoryStore
+from provision.hostpatterns import targeted_hosts
 from provision.inventory import graph, host_view, load_inventory
 from provision.playbook.validate import load_and_validate
-from provision.report.console import ConsoleEvents
-from provision.report.files import write_text_atomic
-from provision.report.jsonreport import write_json
-from provision.runner import RunOptions, run_playbook
-from provision.runner.interrupts import Interrupt
-from provision.runner.play import targeted_hosts
-from provision.verify.report import attach_gpu_rows, print_gpu
-from provision.transport.ssh import library_logs
 from provision.yamlsource import dump, load_text, read_text
+
+# `lint` and `inventory` import only the above (they run in well under a second); what `apply`
+# needs to reach hosts (runner, transport, history, reports) is imported when it runs.
 
 
 
@@ -141,9 +136,18 @@ def _count(playbook):
 
 
 def run_apply(args, console: Console) -> int:
+    from provision.history import HistoryEvents, HistoryStore
+    from provision.report.console import ConsoleEvents
+    from provision.report.jsonreport import write_json
+    from provision.runner import run_playbook
+    from provision.runner.interrupts import Interrupt
+    from provision.transport.ssh import library_logs
+    from provision.verify.report import attach_gpu_rows, print_gpu
+
     inventory, playbook, extra = prepare(args)
     if args.limit and not targeted_hosts(inventory, "all", args.limit):
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
+    warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0
     options = _options(args, extra)
@@ -166,7 +170,18 @@ def run_apply(args, console: Console) -> int:
     return report.exit_code
 
 
+def warn_unmatched_tags(args, console: Console, playbook) -> None:
+    """A -t/--skip-tags tag that no task carries would silently run nothing (or everything): say so."""
+    from provision.playbook.tags import tag_warning
+
+    warning = tag_warning(playbook, _tags(args.tags), _tags(args.skip_tags))
+    if warning:
+        console.print(f"[bold yellow]{escape(warning)}[/]", highlight=False, soft_wrap=True)
+
+
 def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
+    from provision.report.files import write_text_atomic
+
     """Ansible's retry file: the failed and unreachable hosts, one per line, for `--limit @FILE`.
     Written beside the history (.provision/<playbook>.retry); removed after a run with none."""
     folder = os.path.dirname(os.path.abspath(state_db)) if state_db else os.path.abspath(".provision")
@@ -183,13 +198,15 @@ def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
 
 def list_only(args, inventory, playbook, extra: dict) -> bool:
     """--list-hosts, --list-tasks, --list-tags: print what would run, contact nothing (plain text
-    in ansible-playbook's layout, so what reads Ansible's listing reads this one)."""
+    in ansible-playbook's layout, so what reads Ansible's listing reads this one). Tasks are listed
+    with every tag they inherit (play, role entry, block, include), filtered by -t/--skip-tags."""
     if not (getattr(args, "list_hosts", False) or getattr(args, "list_tasks", False)
             or getattr(args, "list_tags", False)):
         return False
-    from provision.playbook.names import play_tasks
+    from provision.playbook.tags import selected_tasks
     from provision.runner.play import play_pattern
 
+    chosen = selected_tasks(playbook, _tags(args.tags), _tags(args.skip_tags))
     print(f"playbook: {args.playbook}")
     every_tag: set[str] = set()
     for number, play in enumerate(playbook.plays, 1):
@@ -200,20 +217,15 @@ def list_only(args, inventory, playbook, extra: dict) -> bool:
             print(f"    pattern: ['{pattern}']\n    hosts ({len(hosts)}):")
             for name in hosts:
                 print(f"      {name}")
-        role_tags = {role.name: role.tags for role in play.roles}
-        handlers = {id(task) for task in play.handlers}
-        tasks = [task for task in play_tasks(play) if task.module and id(task) not in handlers]
         if args.list_tasks:
             print("    tasks:")
-        for task in tasks:
-            tags = set(task.tags) | set(play.tags) | set(role_tags.get(task.role or "", set()))
-            every_tag |= tags
+        for item in (item for item in chosen if item.play is play):
+            every_tag |= item.tags
             if args.list_tasks:
-                print(f"      {task.display_name}\tTAGS: [{', '.join(sorted(tags))}]")
+                print(f"      {item.task.display_name}\tTAGS: [{', '.join(sorted(item.tags))}]")
     if args.list_tags:
         print(f"\n  TASK TAGS: [{', '.join(sorted(every_tag))}]")
     return True
-
 
 
 def become_password(args) -> str | None:
@@ -223,7 +235,9 @@ def become_password(args) -> str | None:
     return os.environ.get(BECOME_PASSWORD_VARIABLE)
 
 
-def _options(args, extra: dict) -> RunOptions:
+def _options(args, extra: dict):
+    from provision.runner.options import RunOptions
+
     password = become_password(args)
     return RunOptions(
         check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,

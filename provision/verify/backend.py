@@ -27,23 +27,10 @@ from provision.errors import ConnectionFailed
 from provision.inventory import Connection
 from provision.transport.base import Become
 from provision.transport.connect import ConnectOptions, connect
+from provision.verify.hosts import CONNECTIONS_VARIABLE
 from provision.verify.plugin import send_event
 
-CONNECTIONS_VARIABLE = "PROVISION_VERIFY_CONNECTIONS"
 NAME = "provision"
-
-
-def connection_record(connection: Connection, rendered: dict[str, Any], options: ConnectOptions,
-                      sudo_user: str | None, sudo_password: str | None = None) -> dict[str, Any]:
-    """What a worker needs to reach one host, as JSON-ready data (written by the parent into its
-    private temporary folder, mode 0700, removed when the run ends)."""
-    kept = {key: rendered[key] for key in ("provision_known_hosts_file", "ansible_port", "ansible_ssh_port")
-            if key in rendered}
-    return {"connection": {"address": connection.address, "port": connection.port, "user": connection.user,
-                           "private_key_file": connection.private_key_file, "connection": connection.connection},
-            "rendered": kept, "sudo_user": sudo_user, "sudo_password": sudo_password,
-            "options": {"accept_new_host_keys": options.accept_new_host_keys, "timeout": options.timeout,
-                        "ssh_config": options.ssh_config}}
 
 
 @functools.lru_cache(maxsize=1)

@@ -33,6 +33,8 @@ class VerifyTarget:
     local: bool = False  # ansible_connection: local, checked on this machine
 
 
+CONNECTIONS_VARIABLE = "PROVISION_VERIFY_CONNECTIONS"  # the worker's connection file (verify/backend.py)
+EVENTS_VARIABLE = "PROVISION_VERIFY_EVENTS"  # the worker's events pipe, a file descriptor (verify/plugin.py)
 LOCAL_HOSTNAME = "local"  # testinfra's name for its local backend's host, in results and variables
 
 
@@ -61,3 +63,16 @@ def hostspec(target: VerifyTarget) -> str:
         return f"provision://{target.name}"
     sudo = {"sudo": "true", "sudo_user": target.sudo_user} if target.sudo else {}
     return f"local://?{urlencode(sudo)}" if sudo else "local://"
+
+
+def connection_record(connection, rendered: dict, options, sudo_user: str | None,
+                      sudo_password: str | None = None) -> dict:
+    """What a worker needs to reach one host, as JSON-ready data (written by the parent into its
+    private temporary folder, mode 0700, removed when the run ends; read by verify/backend.py)."""
+    kept = {key: rendered[key] for key in ("provision_known_hosts_file", "ansible_port", "ansible_ssh_port")
+            if key in rendered}
+    return {"connection": {"address": connection.address, "port": connection.port, "user": connection.user,
+                           "private_key_file": connection.private_key_file, "connection": connection.connection},
+            "rendered": kept, "sudo_user": sudo_user, "sudo_password": sudo_password,
+            "options": {"accept_new_host_keys": options.accept_new_host_keys, "timeout": options.timeout,
+                        "ssh_config": options.ssh_config}}

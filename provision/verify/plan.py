@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from provision.inventory import Inventory
 from provision.playbook.model import Playbook
-from provision.runner.play import play_pattern, targeted_hosts
+from provision.hostpatterns import targeted_hosts
+from provision.runner.play import play_pattern
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-EVENTS_VARIABLE = "PROVISION_VERIFY_EVENTS"
+from provision.verify.hosts import EVENTS_VARIABLE
 
 
 @functools.lru_cache(maxsize=1)

@@ -28,10 +28,9 @@ from provision.playbook.roles import main_file
 from provision.templating import TemplateError, resolve_variables
 from provision.transport.connect import ConnectOptions
 from provision.variables import layer
-from provision.verify.backend import CONNECTIONS_VARIABLE, connection_record
-from provision.verify.hosts import LOCAL_HOSTNAME, hostspec, target_of
+from provision.verify.hosts import (CONNECTIONS_VARIABLE, EVENTS_VARIABLE, LOCAL_HOSTNAME, connection_record, hostspec,
+                                    target_of)
 from provision.verify.plan import VerifyGroup, VerifyPlan
-from provision.verify.plugin import EVENTS_VARIABLE
 from provision.yamlsource import load_file
 
 WORKERS_PER_CORE = 4  # a worker mostly waits on its hosts' commands

@@ -208,3 +208,13 @@ def test_the_sandbox_gpu_choices_are_the_stand_in_profiles():
     from provision.sandbox.standin.gpus import PROFILES
 
     assert GPU_PROFILES == tuple(PROFILES)
+
+
+def test_a_tag_that_matches_no_task_is_named_with_the_likely_one(project):
+    listed = run("apply", "inventory.yaml", "site.yaml", "-t", "helo", "--list-tasks", cwd=project)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "warning: --tags helo matches no task of site.yaml (did you mean hello?" in listed.stdout
+    assert "say hello" not in listed.stdout, "and indeed nothing is selected"
+    chosen = run("apply", "inventory.yaml", "site.yaml", "-t", "gpu", "--list-tasks", cwd=project)
+    assert "warning" not in chosen.stdout and "tiny : tiny task\tTAGS: [gpu]" in chosen.stdout
+    assert "say hello" not in chosen.stdout
