@@ -116,7 +116,8 @@ def test_nightly_check_names_exactly_what_moved(gpu_fleet, converged, tmp_path):
         assert f'provision_drift_tasks{{host="{host}"}} {len(names)}' in metrics
     assert provision("apply", gpu_fleet.inventory_path, SITE, "-q", "--state-db", history,
                      timeout=600).returncode == 0
-    calm = provision("check", gpu_fleet.inventory_path, SITE, "--state-db", history, timeout=600)
+    # --summary: from cron (stdout not a terminal) a clean check prints nothing at all
+    calm = provision("check", gpu_fleet.inventory_path, SITE, "--summary", "--state-db", history, timeout=600)
     assert calm.returncode == 0, calm.stdout[-3000:]
     assert "no drift on 2 host(s)" in calm.stdout
     shown = provision("history", "--host", "host01", "--state-db", history).stdout
