@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sqlite3
 import subprocess
 
@@ -155,6 +156,9 @@ def test_second_run_has_nothing_to_do(fleet, lab, onboarded):
     run = onboard(fleet, lab, "--host-key-fingerprint", host_fingerprint(fleet))
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert "already onboarded: nothing to do" in run.stdout
+    # and it says what it re-checked to know that
+    assert re.search(r"re-checked: the site playbook converged \(\d+ task\(s\) ok, 0 changed\); "
+                     r"verify: [1-9]\d* check\(s\) passed\)", run.stdout), run.stdout[-2000:]
     assert ((lab / "lab.yaml").read_bytes(), (lab / "known_hosts").read_bytes()) == before
     assert root_authorized_keys(fleet).count("ssh-ed25519") == 1, "the key is not added twice"
 

@@ -286,6 +286,10 @@ def add_sandbox(commands) -> None:
     up.add_argument("--no-pytorch-image", dest="pytorch_image", action="store_false",
                     help="docker kind: do not put the stand-in pytorch/pytorch image (CPU torch, built once "
                          "and cached) into the sandbox registry")
+    up.add_argument("--password-only", action="store_true",
+                    help="make the hosts take only a root password, like a new server, to rehearse `provision "
+                         "onboard` (the password: --password-env's variable, else one made up and printed)")
+    up.add_argument("--password-env", metavar="VAR", help="with --password-only: the root password's variable")
     up.add_argument("--apt-proxy", action="store_true",
                     help="start the sandbox's apt proxy on the bridge (it forwards only to this machine's own apt "
                          "sources, caching .deb files) and point every host's apt at it")

@@ -68,11 +68,12 @@ def runs_table(runs: list[Run], host: str | None) -> Table:
     for column in ("id", "started", "command", "inventory", "playbook", "status", "exit", "hosts", "changed",
                    "drift", "failed", "time"):
         table.add_column(column, justify="right" if column in ("id", "exit", "hosts", "changed", "drift", "failed",
-                                                              "time") else "left", no_wrap=column != "playbook")
+                                                              "time") else "left",
+                         no_wrap=column not in ("inventory", "playbook"), overflow="fold")
     for run in runs:
         command = run.command + (" --check" if run.check and run.command != "check" else "")
         took = f"{run.finished - run.started:.1f}s" if run.finished else ""
-        table.add_row(str(run.id), _when(run.started), Text(command), Text(run.inventory), Text(run.playbook),
+        table.add_row(str(run.id), _when(run.started), Text(command), Text(_short(run.inventory)), Text(_short(run.playbook)),
                       Text(run.status, style=STATUS_STYLES.get(run.status, "")),
                       "" if run.exit_code is None else str(run.exit_code), str(run.hosts), str(run.changed),
                       Text(str(run.drift), style="yellow" if run.drift else ""),
@@ -80,6 +81,14 @@ def runs_table(runs: list[Run], host: str | None) -> Table:
     if not runs:
         table.caption = "no runs match"
     return table
+
+
+def _short(path: str) -> str:
+    """A path as the user typed it from here: relative when under the current folder."""
+    if not path:
+        return ""
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return relative if not relative.startswith("..") else path
 
 
 def drift_table(store: HistoryStore, host: str | None, since: float | None) -> Table:
@@ -117,9 +126,12 @@ def trend_table(store: HistoryStore, host: str | None, since: float | None) -> T
         table.add_column(column, justify="right" if column in ("run", "bf16 TFLOPS", "H2D GB/s",
                                                               "all-reduce GB/s") else "left", no_wrap=True)
     previous_host = None
+    without = 0
     for figure in figures:
         if figure.recorded < cutoff:
             continue
+        if figure.bf16_tflops is None and figure.h2d_gbps is None and figure.allreduce_busbw_gbps is None:
+            without += 1
         ratio = drops.get((figure.run_id, figure.host))
         signal = Text(f"TFLOPS DROP: {ratio:.0%} of recent median", style="bold red") if ratio is not None else ""
         passed = "" if figure.passed is None else "yes" if figure.passed else Text("no", style="red")
@@ -129,6 +141,10 @@ def trend_table(store: HistoryStore, host: str | None, since: float | None) -> T
         previous_host = figure.host
     if table.row_count == 0:
         table.caption = "no gpu_verify figures recorded"
+    elif without:
+        table.caption = (f"{without} run(s) without figures: the verification ran in CPU mode (no GPU visible in "
+                         "the container, as in the sandbox) or its quick depth (no benchmark); their checks are "
+                         "in `provision report`")
     return table
 
 

@@ -106,7 +106,7 @@ def run_onboard(args, console: Console) -> int:
     if verified.exit_code:
         console.print(f"[bold red]verify failed on {escape(args.host)}[/]; re-run `provision onboard` once fixed")
         return verified.exit_code
-    summary(args, console, inventory, report, facts, progress)
+    summary(args, console, inventory, report, facts, progress, verified)
     return 0
 
 
@@ -251,7 +251,8 @@ def verify(args, console: Console, inventory: Inventory, playbook):
     return report
 
 
-def summary(args, console: Console, inventory: Inventory, report, facts: dict, progress: Progress) -> None:
+def summary(args, console: Console, inventory: Inventory, report, facts: dict, progress: Progress,
+            verified) -> None:
     transport = open_transport(args.host, inventory.hosts[args.host].vars,
                                RunOptions(connect_timeout=args.timeout, ssh_config=args.ssh_config))
     try:
@@ -264,8 +265,12 @@ def summary(args, console: Console, inventory: Inventory, report, facts: dict, p
     print_gpu(console, report)  # what the GPU verification measured, and why anything was skipped
     console.print(f"  nightly check provision check {escape(args.inventory)} {escape(args.playbook)} --limit "
                   f"{escape(args.group)}", highlight=False, soft_wrap=True)
+    recap = report.recaps.get(args.host)
+    tasks = f"{recap.ok} task(s) ok, {recap.changed} changed" if recap is not None else "no task ran"
+    checks = sum(host.checks_passed for host in verified.recaps.values())
+    rechecked = f"re-checked: the site playbook converged ({tasks}); verify: {checks} check(s) passed"
     if progress.nothing_done:
-        console.print("already onboarded: nothing to do")
+        console.print(f"already onboarded: nothing to do ({rechecked})", highlight=False)
     else:
         console.print(f"changed: {len(progress.changed_tasks)} task(s)"
                       + (", inventory" if progress.inventory_changed else "")

@@ -1,6 +1,8 @@
 """`provision sandbox`: start, inspect and stop throwaway SSH hosts on this machine."""
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 
@@ -21,6 +23,13 @@ def run_sandbox(args, console: Console) -> int:
                              pytorch_image=args.pytorch_image, apt_proxy=args.apt_proxy)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "
                       f"ssh config {sandbox.ssh_config_path}")
+        if args.password_only:
+            password = os.environ.get(args.password_env or "") or secrets.token_urlsafe(9)
+            sandbox.password_only(password)
+            shown = f"${args.password_env}" if args.password_env and os.environ.get(args.password_env) else password
+            console.print(f"password-only: root logs in with the password {shown}, no key; rehearse onboarding "
+                          f"with `provision onboard {sandbox.hosts[0].name} --address {sandbox.hosts[0].address} "
+                          "--user root --ask-pass --inventory lab.yaml --group gpu`", highlight=False, soft_wrap=True)
         print(sandbox.inventory_path)
         return EXIT_OK
     if args.action == "down":

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -302,6 +304,23 @@ class Sandbox:
         self.save()
         host.wait_ready()
         return host
+
+    def password_only(self, password: str) -> None:
+        """Make every host take only a password for root, as a new server from the rack does, to
+        rehearse `provision onboard` (it installs the inventory's key again). The password travels
+        on ssh's stdin, never on a command line."""
+        script = ("set -e\n"
+                  "printf 'PasswordAuthentication yes\\nPermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/00-password-only.conf\n"
+                  "IFS= read -r password\n"
+                  "printf 'root:%s\\n' \"$password\" | chpasswd\n"
+                  "rm -f /root/.ssh/authorized_keys\n"
+                  "kill -HUP \"$(cat /run/sshd.pid)\"\n")
+        for host in self.hosts:
+            done = subprocess.run(["ssh", "-F", self.ssh_config_path, "-l", "root", host.name,
+                                   f"sh -c {shlex.quote(script)}"], input=password + "\n", capture_output=True,
+                                  text=True, timeout=60)
+            if done.returncode != 0:
+                raise SandboxError(f"{host.name}: could not switch to password-only login: {done.stderr.strip()}")
 
     def status(self) -> list[dict]:
         rows = []

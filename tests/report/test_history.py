@@ -257,3 +257,21 @@ def test_since_durations(text, seconds):
 def test_since_rejects_nonsense():
     with pytest.raises(InputError, match="--since"):
         parse_since("soon")
+
+
+def test_history_says_why_figures_are_empty_and_shows_paths_as_typed(tmp_path, monkeypatch):
+    """A CPU-mode verification (the sandbox) records no figures: the trend says why. Inventory and
+    playbook are shown alike, relative to the current folder, never cut."""
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "h.sqlite")
+    with HistoryStore(path) as store:
+        run_id = store.begin_run("apply", str(tmp_path / "inventories" / "lab.yaml"),
+                                 str(tmp_path / "playbooks" / "a-rather-long-playbook-name.yaml"))
+        cpu = gpu_result("gpu01", None, h2d=None, busbw=None)
+        store.record(run_id, cpu)
+        store.finish_run(run_id, report([cpu], "apply"))
+    code, text = _cli("history", "--trend", "--state-db", path)
+    assert code == 0 and "1 run(s) without figures: the verification ran in CPU mode" in " ".join(text.split())
+    code, text = _cli("history", "--state-db", path)
+    assert "inventories/lab.yaml" in text and str(tmp_path) not in text
+    assert "playbooks/a-rather-long-playbook-name.yaml" in "".join(text.split())
