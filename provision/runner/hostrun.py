@@ -11,9 +11,11 @@ from dataclasses import replace
 
 from provision.errors import ConnectionFailed
 from provision.facts import FactsFailed
-from provision.playbook.model import Task
+from provision.playbook.model import Play, Task
 from provision.runner.context import PlayContext
+from provision.runner.events import TaskPosition
 from provision.runner.hoststate import HostState
+from provision.runner.options import RunOptions
 from provision.runner.results import TaskResult
 from provision.runner.scope import Scope, selected
 from provision.runner.prefetch import prefetch
@@ -42,14 +44,18 @@ class Stopped(Exception):
 
 
 class HostRun:
-    def __init__(self, state: HostState, play: PlayContext):
+    def __init__(self, state: HostState, play: PlayContext, plan: tuple[int, bool] | None = None):
         self.state = state
         self.play = play
         self.notified: set[str] = set()
+        self.started_tasks = 0  # tasks started in this play: the n of the progress's n/m
+        # the same for every host of a play: the caller may count it once (planned_tasks)
+        self.planned, self.exact = plan or planned_tasks(play.play, play.options)
 
     # ---- the play's sections ------------------------------------------------------------------
     def run(self) -> None:
         started = time.monotonic()
+        ending = "done"
         try:
             self._connect_and_gather()
             play = self.play.play
@@ -71,10 +77,15 @@ class HostRun:
                                       "stopping every host")
         except HostUnreachable:
             self.state.unreachable = True
-        except (EndHost, Stopped):
+        except Stopped:
+            ending = "stopped"
+        except EndHost:
             pass
         finally:
             self.state.recap.duration += time.monotonic() - started
+            if self.state.failed or self.state.unreachable:
+                ending = "failed" if self.state.failed else "unreachable"
+            self.play.events.host_end(self.state.name, ending)
 
     def _connect_and_gather(self) -> None:
         fake = Task(mark=self.play.play.mark, name="Gathering Facts")
@@ -82,7 +93,7 @@ class HostRun:
         try:
             self.state.connect(self.play.options)
             if self.play.play.gather_facts:
-                self.play.events.task_start(self.state.name, "Gathering Facts")
+                self.task_start("Gathering Facts")
                 self.state.gather(self.play.options)
                 self.record(fake, Scope(), Outcome("ok"), started)
         except ConnectionFailed as error:
@@ -147,7 +158,7 @@ class HostRun:
             self.run_meta(task, scope)
             return
         name = self.display_name(task, scope)
-        self.play.events.task_start(self.state.name, name)
+        self.task_start(name)
         started = time.monotonic()
         try:
             if task.run_once or scope.run_once:
@@ -196,6 +207,10 @@ class HostRun:
                     self.run_list([handler], scope)  # a handler may be an include (a block)
 
     # ---- helpers ------------------------------------------------------------------------------
+    def task_start(self, name: str) -> None:
+        self.started_tasks += 1
+        self.play.events.task_start(self.state.name, name, TaskPosition(self.started_tasks, self.planned, self.exact))
+
     def display_name(self, task: Task, scope: Scope) -> str:
         if task.name and "{{" in task.name:
             try:
@@ -229,6 +244,41 @@ class HostRun:
         self.state.recap.count(result)
         self.play.events.task_result(result)
         return result
+
+
+def planned_tasks(play: Play, options: RunOptions) -> tuple[int, bool]:
+    """How many tasks a host starts in `play` if none fails and no handler fires, and whether that
+    count is exact: see TaskPosition for what counts and what makes it an estimate. It walks the
+    sections as `HostRun.run` does, with the same scopes, so the tag selection is the runner's own."""
+    count, exact = (1 if play.gather_facts else 0), True
+    base = Scope(tags=frozenset(play.tags))
+    sections = [(play.pre_tasks, base), *[(role.tasks, base.enter_role(role)) for role in play.roles],
+                (play.tasks, base), (play.post_tasks, base)]
+    for tasks, scope in sections:
+        for task, task_scope in _main_path(tasks, scope):
+            if task.rescue:
+                exact = False
+            elif selected(set(task_scope.tags | task.tags), options.tags, options.skip_tags):
+                if task.module == "meta":
+                    exact = exact and str(task.args.get("_raw_params", "")).strip() not in ("end_host", "end_play")
+                else:
+                    count += 1
+                    exact = exact and not (task.notify and play.handlers)
+    return count, exact
+
+
+def _main_path(tasks: list[Task], scope: Scope):
+    """Every task a host meets when nothing fails: block bodies and `always`; a block itself is
+    yielded (for its `rescue`) only when it has one."""
+    for task in tasks:
+        if task.is_block:
+            inner = scope.enter(task)
+            if task.rescue:
+                yield task, scope
+            yield from _main_path(task.block or [], inner)
+            yield from _main_path(task.always, inner)
+        else:
+            yield task, scope
 
 
 def _flatten(tasks: list[Task], scope: Scope):

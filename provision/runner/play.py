@@ -10,12 +10,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from provision.hostpatterns import select_hosts
+from provision.hostpatterns import targeted_hosts
 from provision.inventory import Inventory
 from provision.playbook.model import Play, Playbook
 from provision.runner.context import PlayContext
-from provision.runner.events import Events
-from provision.runner.hostrun import HostRun
+from provision.runner.events import Events, TaskPosition, takes_position
+from provision.runner.hostrun import HostRun, planned_tasks
 from provision.runner.hoststate import HostState
 from provision.runner.interrupts import Interrupt
 from provision.runner.options import RunOptions
@@ -31,12 +31,19 @@ class _Recorder(Events):
         self.inner = inner
         self.report = report
         self.lock = threading.Lock()
+        self.positions = takes_position(inner)  # a listener older than `position` gets none
 
     def play_start(self, name: str, hosts: list[str]) -> None:
         self.inner.play_start(name, hosts)
 
-    def task_start(self, host: str, task: str) -> None:
-        self.inner.task_start(host, task)
+    def task_start(self, host: str, task: str, position: TaskPosition | None = None) -> None:
+        if self.positions:
+            self.inner.task_start(host, task, position=position)
+        else:
+            self.inner.task_start(host, task)
+
+    def host_end(self, host: str, status: str) -> None:
+        self.inner.host_end(host, status)
 
     def task_result(self, result) -> None:
         with self.lock:
@@ -47,14 +54,6 @@ class _Recorder(Events):
         with self.lock:
             self.report.notes.append(text)
         self.inner.note(text)
-
-
-def targeted_hosts(inventory: Inventory, pattern: str, limit: str | None) -> list[str]:
-    names = [host.name for host in select_hosts(inventory, pattern)]
-    if limit:
-        allowed = {host.name for host in select_hosts(inventory, limit)}
-        names = [name for name in names if name in allowed]
-    return names
 
 
 def play_pattern(play: Play, extra_vars: dict) -> str:
@@ -165,7 +164,8 @@ def _interrupted(interrupt: Interrupt, stop: threading.Event, report: RunReport,
 def _run_batch(context: PlayContext, forks: int, stop: threading.Event, report: RunReport,
                interrupt: Interrupt) -> None:
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(context.batch))), thread_name_prefix="host")
-    futures = [pool.submit(HostRun(context.states[name], context).run) for name in context.batch]
+    plan = planned_tasks(context.play, context.options)  # once, not once per host
+    futures = [pool.submit(HostRun(context.states[name], context, plan).run) for name in context.batch]
     dropped = False
     try:
         pending = set(futures)
