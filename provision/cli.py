@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_parser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]
+    return None
+
+
 def handler_of(path: str) -> Callable[[argparse.Namespace, Any], int]:
     """The command's handler, imported now that it runs ("provision.commands.engine:run_apply")."""
     module, _, name = path.partition(":")
@@ -110,7 +117,10 @@ def handler_of(path: str) -> Callable[[argparse.Namespace, Any], int]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said with the subcommand's usage, not the top-level one
+            command = subcommand_parser(parser, getattr(args, "command", None))
+            (command or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     except UsageError as error:
         return _usage_error(error)
     from rich.console import Console
@@ -134,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
+    except BrokenPipeError:  # `provision ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _usage_error(error: UsageError) -> int:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from provision.errors import ProvisionError
-from provision.runner.events import Events
+from provision.runner.events import Events, TaskPosition, takes_position
 from provision.gpu.figures import report_figures
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult, is_drift
 
@@ -365,13 +365,20 @@ class HistoryEvents(Events):
         self.store = store
         self.run_id = run_id
         self.inner = inner or Events()
+        self.positions = takes_position(self.inner)
         self.write_failed = False
 
     def play_start(self, name: str, hosts: list[str]) -> None:
         self.inner.play_start(name, hosts)
 
-    def task_start(self, host: str, task: str) -> None:
-        self.inner.task_start(host, task)
+    def task_start(self, host: str, task: str, position: TaskPosition | None = None) -> None:
+        if self.positions:
+            self.inner.task_start(host, task, position=position)
+        else:
+            self.inner.task_start(host, task)
+
+    def host_end(self, host: str, status: str) -> None:
+        self.inner.host_end(host, status)
 
     def task_result(self, result: TaskResult) -> None:
         try:

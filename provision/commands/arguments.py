@@ -39,7 +39,8 @@ def targets(parser: argparse.ArgumentParser, playbook: bool = True) -> None:
         parser.add_argument("playbook", nargs="?", metavar="PLAYBOOK",
                             help=f"playbook (default {DEFAULT_PLAYBOOK}: the current folder's, else provision's own)")
     parser.add_argument("-i", "--inventory", dest="inventory_option", metavar="INVENTORY",
-                        help="the inventory, as ansible-playbook takes it (then PLAYBOOK is the only positional)")
+                        help="the inventory, as ansible-playbook takes it" +
+                             (" (then PLAYBOOK is the only positional)" if playbook else ""))
     parser.set_defaults(settle_targets=playbook)
 
 
@@ -117,7 +118,7 @@ def add_apply(commands) -> None:
         description="Validate the inventory and playbook as a whole, then run the playbook on every "
                     "targeted host in parallel, one SSH connection per host.",
         epilog=EXIT_CODES + ". Example: provision apply inventories/lab.yaml playbooks/site.yaml --limit gpu --check "
-                            "--diff (or, as with ansible-playbook: provision apply -i inventories/lab.yaml site.yaml)")
+                            "--diff (or, as with ansible-playbook: provision apply -i inventories/lab.yaml playbooks/site.yaml)")
     targets(parser)
     selection(parser)
     parser.add_argument("-C", "--check", action="store_true", help="change nothing; report what would change")
@@ -139,7 +140,7 @@ def add_check(commands) -> None:
                     "output is not a terminal it prints nothing (one line with --summary); when something moved "
                     "it names each host and task with the diff, and each failed check with its message.",
         epilog=CHECK_EXIT_CODES + " Cron: 0 3 * * * cd /srv/lab && provision check inventories/lab.yaml "
-                                  "--prom /var/lib/node_exporter/provision.prom")
+                                  "--prom /var/lib/node_exporter/textfile/provision.prom")
     targets(parser)
     selection(parser)
     tasks(parser)
@@ -294,16 +295,16 @@ def add_sandbox(commands) -> None:
                     help="start the sandbox's apt proxy on the bridge (it forwards only to this machine's own apt "
                          "sources, caching .deb files) and point every host's apt at it")
     down = actions.add_parser("down", help="stop every host of a sandbox and remove what it made")
-    down.add_argument("--name", default="default")
+    down.add_argument("--name", default="default", help="the sandbox (default: default)")
     status = actions.add_parser("status", help="list a sandbox's hosts, whether they run, their memory")
     status.add_argument("--name", default=None, help="one sandbox (default: all)")
     push = actions.add_parser(
         "push-image", help="put a tiny busybox image (from the base image's files) into the sandbox registry",
         description="Starts the sandbox registry if needed. Docker hosts then `docker pull IMAGE` from it.")
-    push.add_argument("--name", default="default")
+    push.add_argument("--name", default="default", help="the sandbox (default: default)")
     push.add_argument("--image", default="busybox:sandbox", help="NAME:TAG to push it as (default busybox:sandbox)")
     ssh = actions.add_parser("ssh", help="run a command (or a shell) on a sandbox host; exit code passed through")
-    ssh.add_argument("--name", default="default")
+    ssh.add_argument("--name", default="default", help="the sandbox (default: default)")
     ssh.add_argument("--user", "-l", default="root", help="root, admin (sudo NOPASSWD) or deploy (sudo asks a password)")
     ssh.add_argument("host")
     ssh.add_argument("remote", nargs=argparse.REMAINDER, help="-- COMMAND...")

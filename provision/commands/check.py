@@ -138,6 +138,12 @@ def run_check(args, console: Console) -> int:
     return report.exit_code
 
 
+def shown_path(path: str) -> str:
+    """A task's file as the failed checks show theirs: relative to the current folder when under it."""
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if relative.startswith("..") else relative
+
+
 def show_check(console: Console, report: RunReport, args) -> None:
     """Nothing when all is well and nobody watches (cron); else drift, failures, table, summary."""
     clean = report.exit_code == 0
@@ -149,8 +155,8 @@ def show_check(console: Console, report: RunReport, args) -> None:
         for result in results:
             if result.module == CHECK_MODULE:
                 continue
-            console.print(f"[yellow]drift[/] {escape(host)}: {escape(result.task)} ({escape(result.file)}:{result.line})",
-                          highlight=False, soft_wrap=True)
+            console.print(f"[yellow]drift[/] {escape(host)}: {escape(result.task)} ({escape(shown_path(result.file))}:"
+                          f"{result.line})", highlight=False, soft_wrap=True)
             if result.diff and not result.no_log:
                 console.print(Text(result.diff.rstrip("\n")))
     print_check_failures(console, report, label="[yellow]drift[/]")

@@ -117,7 +117,7 @@ class HostRun:
         options = self.play.options
         wanted = []
         for task, task_scope in _flatten(tasks, scope):
-            if selected(set(task_scope.tags | task.tags), options.tags, options.skip_tags):
+            if task_scope.handler or selected(set(task_scope.tags | task.tags), options.tags, options.skip_tags):
                 wanted += TaskRun(task, task_scope, self.state, self.play).reads()
         if wanted:
             try:
@@ -150,7 +150,8 @@ class HostRun:
     # ---- one task -----------------------------------------------------------------------------
     def run_task(self, task: Task, scope: Scope) -> None:
         options = self.play.options
-        if not selected(set(scope.tags | task.tags), options.tags, options.skip_tags):
+        # a notified handler runs whatever -t/--skip-tags say, as in Ansible (its task was selected)
+        if not scope.handler and not selected(set(scope.tags | task.tags), options.tags, options.skip_tags):
             return
         if self.play.stop.is_set():
             raise Stopped()

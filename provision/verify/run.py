@@ -11,6 +11,7 @@ a live line per host, and write their results to a JSON file.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -117,6 +118,10 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
     if not plan.hosts:
         result.finished = time.time()
         return result
+    missing = [name for name in ("pytest", "testinfra") if importlib.util.find_spec(name) is None]
+    if missing:  # without them every worker would fail before a check, and nothing would say so
+        raise InputError(f"verify needs {' and '.join(missing)}, which this installation lacks: "
+                         "pip install 'provision[verify]' (./bootstrap installs it)")
     targets = {name: target_of(inventory.hosts[name]) for name in plan.hosts}
     local = [name for name, target in targets.items() if target.local]
     if len(local) > 1:
@@ -200,9 +205,10 @@ def _worker(folder: str, number: int, job: VerifyGroup, targets: dict, vars_path
     code = process.wait()
     reader.join()
     checks: list[dict] = []
-    if os.path.exists(results_path):
-        with open(results_path, encoding="utf-8") as handle:
-            checks = json.load(handle)
+    if not os.path.exists(results_path):  # the worker died before its session ended: not "no checks"
+        return [], code if code not in (0, 1, 5) else 3, "".join(output) or f"pytest worker exited {code}"
+    with open(results_path, encoding="utf-8") as handle:
+        checks = json.load(handle)
     for check in checks:  # paths as the user sees them, not from the temporary root
         check["file"] = os.path.relpath(os.path.normpath(os.path.join(folder, check["file"])))
         if local and check["host"] == LOCAL_HOSTNAME:

@@ -254,9 +254,6 @@ def test_the_runner_runs_what_selected_tasks_lists(small):
                        if each.label[1] != "in rescue"], tags
 
 
-@pytest.mark.xfail(strict=True, reason="provision/runner/hostrun.py filters handlers by tags (run_task's "
-                   "`selected` check also applies under flush_handlers); Ansible runs a notified handler "
-                   "whatever the tags. Drop this mark once hostrun skips the check for handler scopes.")
 def test_a_notified_handler_runs_whatever_the_tags(small):
     """The site playbook's case: nvidia_container_toolkit (`-t gpu`) notifies the docker role's
     `restart docker`, which carries only `docker`. Here: a handler without the notifying task's tag."""
