@@ -16,6 +16,7 @@ from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYB
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.hostpatterns import targeted_hosts
 from provision.inventory import graph, host_view, load_inventory
+from provision.playbook.context import did_you_mean
 from provision.playbook.validate import load_and_validate
 from provision.yamlsource import dump, load_text, read_text
 
@@ -94,10 +95,26 @@ def prepare(args) -> tuple:
             playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
         except ValidationFailed as failure:
             errors += failure.errors
+    start = getattr(args, "start_at_task", None)
+    if start is not None and playbook is not None:
+        problem = start_at_task_problem(playbook, start)
+        if problem:
+            errors.append(InputError(problem, Mark(args.playbook)))
     if errors:
         raise ValidationFailed(errors)
     command_line_defaults(inventory, args)
     return inventory, playbook, extra
+
+
+def start_at_task_problem(playbook, wanted: str) -> str | None:
+    """--start-at-task naming no task would silently skip the whole playbook: refuse it."""
+    from provision.playbook.names import play_tasks
+
+    names = {name for play in playbook.plays for task in play_tasks(play) if task.name
+             for name in (task.name, task.display_name)}
+    if wanted in names:
+        return None
+    return f"--start-at-task {wanted!r}: no task of the playbook has that name{did_you_mean(wanted, sorted(names))}"
 
 
 # Ansible's -u, --private-key, -b, --become-user: defaults below every inventory variable (an
@@ -243,7 +260,7 @@ def _options(args, extra: dict):
         check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,
         tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
         accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
-        connect_timeout=args.timeout, command=args.command)
+        connect_timeout=args.timeout, command=args.command, start_at_task=getattr(args, "start_at_task", None))
 
 
 def _tags(text: str) -> set[str]:

@@ -147,6 +147,16 @@ class HostRun:
     def _always(self, block: Task, scope: Scope) -> None:
         self.run_list(block.always, scope)
 
+    def reached_start(self, task: Task) -> bool:
+        """--start-at-task: False for every task before the first with that name (as it is written,
+        or "role : name"); from that task on, True for the rest of the run. Facts are still gathered."""
+        wanted = self.play.options.start_at_task
+        if wanted is None or self.state.reached_start:
+            return True
+        if task.name is not None and wanted in (task.name, task.display_name):
+            self.state.reached_start = True
+        return self.state.reached_start
+
     # ---- one task -----------------------------------------------------------------------------
     def run_task(self, task: Task, scope: Scope) -> None:
         options = self.play.options
@@ -155,6 +165,8 @@ class HostRun:
             return
         if self.play.stop.is_set():
             raise Stopped()
+        if not scope.handler and not self.reached_start(task):
+            return
         if task.module == "meta":
             self.run_meta(task, scope)
             return

@@ -32,6 +32,7 @@ class HostState:
     failed: bool = False
     unreachable: bool = False
     cache: PrefetchCache = field(default_factory=PrefetchCache)  # batched reads (runner/prefetch.py)
+    reached_start: bool = False  # --start-at-task: this host has reached the named task
 
     @property
     def name(self) -> str:

@@ -21,6 +21,8 @@ class RunOptions:
     ssh_config: str | None = None  # -F; default ~/.ssh/config
     connect_timeout: float = 10.0
     command: str = "apply"
+    # --start-at-task: skip every task before the first one with this name ("name" or "role : name")
+    start_at_task: str | None = None
 
     @property
     def connect_options(self) -> ConnectOptions:

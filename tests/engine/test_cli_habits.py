@@ -218,3 +218,28 @@ def test_a_tag_that_matches_no_task_is_named_with_the_likely_one(project):
     chosen = run("apply", "inventory.yaml", "site.yaml", "-t", "gpu", "--list-tasks", cwd=project)
     assert "warning" not in chosen.stdout and "tiny : tiny task\tTAGS: [gpu]" in chosen.stdout
     assert "say hello" not in chosen.stdout
+
+
+def test_start_at_task_skips_what_comes_before_and_refuses_an_unknown_name(tmp_path):
+    write(tmp_path, {
+        "inventory.yaml": "all:\n  hosts:\n    here: {ansible_connection: local}\n",
+        "site.yaml": f"""
+            - hosts: all
+              tasks:
+                - name: first
+                  command: touch {tmp_path}/first
+                - name: second
+                  command: touch {tmp_path}/second
+            - hosts: all
+              tasks:
+                - name: third
+                  command: touch {tmp_path}/third
+        """,
+    })
+    ran = run("apply", "inventory.yaml", "site.yaml", "--start-at-task", "second", "--state-db", "h.db", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name in ("first", "second", "third")) == \
+        ["second", "third"]
+    unknown = run("apply", "inventory.yaml", "site.yaml", "--start-at-task", "secnd", "--state-db", "h.db", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert "--start-at-task 'secnd': no task of the playbook has that name (did you mean 'second'?)" in unknown.stderr
