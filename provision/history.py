@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from provision.errors import ProvisionError
-from provision.runner.events import Events, TaskPosition, takes_position
+from provision.runner.events import Events, Forward
 from provision.gpu.figures import report_figures
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult, is_drift
 
@@ -354,7 +354,7 @@ class HistoryStore:
         return spans
 
 
-class HistoryEvents(Events):
+class HistoryEvents(Forward):
     """Forwards every event to `inner` and writes each TaskResult to the store as it arrives.
 
     A failing write (disk full, a lock held too long) must not stop a fleet run: it is reported
@@ -362,23 +362,10 @@ class HistoryEvents(Events):
     """
 
     def __init__(self, store: HistoryStore, run_id: int, inner: Events | None = None):
+        super().__init__(inner)
         self.store = store
         self.run_id = run_id
-        self.inner = inner or Events()
-        self.positions = takes_position(self.inner)
         self.write_failed = False
-
-    def play_start(self, name: str, hosts: list[str]) -> None:
-        self.inner.play_start(name, hosts)
-
-    def task_start(self, host: str, task: str, position: TaskPosition | None = None) -> None:
-        if self.positions:
-            self.inner.task_start(host, task, position=position)
-        else:
-            self.inner.task_start(host, task)
-
-    def host_end(self, host: str, status: str) -> None:
-        self.inner.host_end(host, status)
 
     def task_result(self, result: TaskResult) -> None:
         try:
@@ -388,12 +375,6 @@ class HistoryEvents(Events):
                 self.write_failed = True
                 self.inner.note(f"history: cannot record results in {self.store.path}: {error}")
         self.inner.task_result(result)
-
-    def note(self, text: str) -> None:
-        self.inner.note(text)
-
-    def run_end(self, report: RunReport) -> None:
-        self.inner.run_end(report)
 
     # The console listener is a context manager (its live panel); so is this wrapper.
     def __enter__(self) -> HistoryEvents:

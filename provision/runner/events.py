@@ -72,6 +72,36 @@ def takes_position(listener: Events) -> bool:
                for parameter in parameters)
 
 
+class Forward(Events):
+    """Passes every event on to `inner` (a listener that adds something: the run's report, the
+    history), giving `position` only to a listener that takes it."""
+
+    def __init__(self, inner: Events | None = None):
+        self.inner = inner or Events()
+        self.positions = takes_position(self.inner)
+
+    def play_start(self, name: str, hosts: list[str]) -> None:
+        self.inner.play_start(name, hosts)
+
+    def task_start(self, host: str, task: str, position: TaskPosition | None = None) -> None:
+        if self.positions:
+            self.inner.task_start(host, task, position=position)
+        else:
+            self.inner.task_start(host, task)
+
+    def task_result(self, result: TaskResult) -> None:
+        self.inner.task_result(result)
+
+    def host_end(self, host: str, status: str) -> None:
+        self.inner.host_end(host, status)
+
+    def note(self, text: str) -> None:
+        self.inner.note(text)
+
+    def run_end(self, report: RunReport) -> None:
+        self.inner.run_end(report)
+
+
 class Collect(Events):
     """Keeps every result and note in memory (tests, and the JSON report's source)."""
 

@@ -14,7 +14,7 @@ from provision.hostpatterns import targeted_hosts
 from provision.inventory import Inventory
 from provision.playbook.model import Play, Playbook
 from provision.runner.context import PlayContext
-from provision.runner.events import Events, TaskPosition, takes_position
+from provision.runner.events import Events, Forward
 from provision.runner.hostrun import HostRun, planned_tasks
 from provision.runner.hoststate import HostState
 from provision.runner.interrupts import Interrupt
@@ -24,26 +24,13 @@ from provision.templating import Templar
 from provision.variables import layer
 
 
-class _Recorder(Events):
+class _Recorder(Forward):
     """Forwards to the user's listener and keeps every result for the report."""
 
     def __init__(self, inner: Events, report: RunReport):
-        self.inner = inner
+        super().__init__(inner)
         self.report = report
         self.lock = threading.Lock()
-        self.positions = takes_position(inner)  # a listener older than `position` gets none
-
-    def play_start(self, name: str, hosts: list[str]) -> None:
-        self.inner.play_start(name, hosts)
-
-    def task_start(self, host: str, task: str, position: TaskPosition | None = None) -> None:
-        if self.positions:
-            self.inner.task_start(host, task, position=position)
-        else:
-            self.inner.task_start(host, task)
-
-    def host_end(self, host: str, status: str) -> None:
-        self.inner.host_end(host, status)
 
     def task_result(self, result) -> None:
         with self.lock:
