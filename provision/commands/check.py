@@ -36,7 +36,7 @@ from provision.verify.outcome import fold_verify, check_exit_code, check_summary
 from provision.verify.plan import plan_of
 from provision.verify.report import (VerifyProgress, attach_gpu_rows, check_table, print_check_failures,
                                      print_gpu, print_verify)
-from provision.verify.run import VerifyResult, run_verify
+from provision.verify.run import VerifyResult, run_verify, verify_preconditions
 
 
 
@@ -73,7 +73,8 @@ def run_verify_command(args, console: Console) -> int:
     command_line_defaults(inventory, args)
     names = targeted_hosts(inventory, "all", args.limit)
     if not names:
-        raise InputError(f"no host of {args.inventory} matches {args.limit or 'all'!r}")
+        raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}" if args.limit
+                         else f"{args.inventory} has no host")
     args.playbook = resolve_playbook(args.playbook)
     if not os.path.isfile(args.playbook):
         raise InputError(f"playbook not found: {args.playbook}")
@@ -81,12 +82,22 @@ def run_verify_command(args, console: Console) -> int:
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
                              ssh_config=args.ssh_config)
     password = become_password(args)
+    if args.role:
+        applied = {role for play in playbook.plays for role in play.all_roles}
+        unknown = [role for role in args.role if role not in applied]
+        if unknown:
+            raise InputError(f"--role {', '.join(unknown)}: not a role {args.playbook} applies "
+                             f"(it applies {', '.join(sorted(applied)) or 'none'})")
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("verify", args.inventory, args.playbook)
-        with library_logs(args.verbose):
+        # Ctrl-C and SIGTERM are counted (the workers, in the same process group, stop on Ctrl-C);
+        # the run is then closed as interrupted, its report written and its temporary files removed
+        with Interrupt().handling() as interrupt, library_logs(args.verbose):
             result, verified = verify_hosts(console, inventory, playbook, names, extra, options, args.forks, args.role,
-                                            become_password=password)
+                                            become_password=password, progress=not args.quiet)
         report = verify_run_report(result, verified, started)
+        if interrupt.requested:
+            report.interrupted, report.final_exit_code = True, 130
         attach_gpu_rows(report)
         store.finish_run(run_id, report)
     if not verified:
@@ -110,11 +121,18 @@ def run_check(args, console: Console) -> int:
     warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0
+    if args.limit and not targeted_hosts(inventory, "all", args.limit):  # a typo in a crontab is not "no drift"
+        raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
     options = _options(args, extra)
+    if not args.no_verify:  # before the check-mode run: a verify that cannot start must not waste it
+        plan = plan_of(playbook, inventory, targeted_hosts(inventory, "all", args.limit), extra, site_tests_dir(),
+                       is_site_playbook(playbook.path))
+        verify_preconditions(inventory, plan.hosts, plan.become, options.become_password)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("check", args.inventory, args.playbook, True)
         with Interrupt().handling() as interrupt, library_logs(args.verbose):
-            events = HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, diff=False, silent=True))
+            events = HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, quiet=args.quiet, diff=False,
+                                                                silent=True))
             with events:
                 report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
             report.started = started  # the whole command, validation and verify included
@@ -122,7 +140,8 @@ def run_check(args, console: Console) -> int:
                 names = [name for name, recap in report.recaps.items() if not recap.unreachable]
                 if names:
                     result, _ = verify_hosts(console, inventory, playbook, names, extra, options.connect_options,
-                                             options.forks, become_password=options.become_password)
+                                             options.forks, become_password=options.become_password,
+                                             progress=not args.quiet)
                     first = len(report.results)
                     fold_verify(report, result, names)
                     for row in report.results[first:]:

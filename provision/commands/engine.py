@@ -97,7 +97,7 @@ def prepare(args) -> tuple:
             errors += failure.errors
     start = getattr(args, "start_at_task", None)
     if start is not None and playbook is not None:
-        problem = start_at_task_problem(playbook, start)
+        problem = start_at_task_problem(playbook, start, _tags(args.tags), _tags(args.skip_tags))
         if problem:
             errors.append(InputError(problem, Mark(args.playbook)))
     if errors:
@@ -106,15 +106,17 @@ def prepare(args) -> tuple:
     return inventory, playbook, extra
 
 
-def start_at_task_problem(playbook, wanted: str) -> str | None:
-    """--start-at-task naming no task would silently skip the whole playbook: refuse it."""
-    from provision.playbook.names import play_tasks
+def start_at_task_problem(playbook, wanted: str, tags: set[str], skip_tags: set[str]) -> str | None:
+    """--start-at-task naming no task that would run (a handler, a task -t leaves out, a typo)
+    would silently skip the whole playbook: refuse it."""
+    from provision.playbook.tags import selected_tasks
 
-    names = {name for play in playbook.plays for task in play_tasks(play) if task.name
-             for name in (task.name, task.display_name)}
+    names = {name for item in selected_tasks(playbook, tags, skip_tags) if item.task.name
+             for name in (item.task.name, item.task.display_name)}
     if wanted in names:
         return None
-    return f"--start-at-task {wanted!r}: no task of the playbook has that name{did_you_mean(wanted, sorted(names))}"
+    return (f"--start-at-task {wanted!r}: no task that this run would start has that name (handlers and tasks "
+            f"left out by -t/--skip-tags do not count){did_you_mean(wanted, sorted(names))}")
 
 
 # Ansible's -u, --private-key, -b, --become-user: defaults below every inventory variable (an
@@ -181,7 +183,7 @@ def run_apply(args, console: Console) -> int:
         if args.report_json:
             write_json(report, args.report_json)
     retry = write_retry_file(report, args.playbook, args.state_db)
-    if retry:
+    if retry and not report.check:
         console.print(f"to retry the hosts that failed: provision apply {escape(args.inventory)} "
                       f"{escape(args.playbook)} --limit @{escape(retry)}", highlight=False, soft_wrap=True)
     return report.exit_code
@@ -197,13 +199,22 @@ def warn_unmatched_tags(args, console: Console, playbook) -> None:
 
 
 def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
+    """Ansible's retry file: the failed and unreachable hosts, one per line, for `--limit @FILE`,
+    beside the history (.provision/<playbook>.retry). A later run takes out the hosts it ran
+    without failure and adds its own failures, so `--limit` to some of them forgets none of the
+    others; the file goes when no host is left. Check mode leaves it alone (it changed nothing)."""
     from provision.report.files import write_text_atomic
 
-    """Ansible's retry file: the failed and unreachable hosts, one per line, for `--limit @FILE`.
-    Written beside the history (.provision/<playbook>.retry); removed after a run with none."""
     folder = os.path.dirname(os.path.abspath(state_db)) if state_db else os.path.abspath(".provision")
     path = os.path.join(folder, os.path.splitext(os.path.basename(playbook))[0] + ".retry")
-    hosts = [name for name, recap in report.recaps.items() if recap.failed or recap.unreachable]
+    if report.check:
+        return os.path.relpath(path) if os.path.exists(path) else None
+    failed = [name for name, recap in report.recaps.items() if recap.failed or recap.unreachable]
+    earlier = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            earlier = [line.strip() for line in handle if line.strip() and line.strip() not in report.recaps]
+    hosts = earlier + [name for name in failed if name not in earlier]
     if not hosts:
         if os.path.exists(path):
             os.remove(path)

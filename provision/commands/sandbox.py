@@ -19,6 +19,10 @@ def run_sandbox(args, console: Console) -> int:
     from provision.sandbox import Sandbox
 
     if args.action == "up":
+        if args.password_env and not args.password_only:
+            raise SandboxError("--password-env goes with --password-only")
+        if args.password_env and not os.environ.get(args.password_env):  # checked before any host starts
+            raise SandboxError(f"--password-env {args.password_env}: that variable is not set (or empty)")
         sandbox = Sandbox.up(args.name, hosts=args.hosts, kind=args.kind, gpus=args.gpus, os_name=args.os_name, log=lambda text: console.print(text),
                              pytorch_image=args.pytorch_image, apt_proxy=args.apt_proxy)
         console.print(f"sandbox [bold]{sandbox.name}[/]: {len(sandbox.hosts)} {sandbox.kind} hosts up; "

@@ -181,7 +181,7 @@ class ConsoleEvents(Events):
     # ---- live panel / heartbeat -------------------------------------------------------------------
     def __enter__(self) -> ConsoleEvents:
         self.progress.start()
-        if self.console.is_terminal and (self.silent or not self.quiet):
+        if self.console.is_terminal and not self.quiet:
             self.live = Live(self._panel(), console=self.console, transient=True, refresh_per_second=4,
                              get_renderable=self._panel)  # redrawn on each refresh: the elapsed times move
             self.live.start()

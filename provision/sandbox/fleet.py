@@ -316,9 +316,12 @@ class Sandbox:
                   "rm -f /root/.ssh/authorized_keys\n"
                   "kill -HUP \"$(cat /run/sshd.pid)\"\n")
         for host in self.hosts:
-            done = subprocess.run(["ssh", "-F", self.ssh_config_path, "-l", "root", host.name,
-                                   f"sh -c {shlex.quote(script)}"], input=password + "\n", capture_output=True,
-                                  text=True, timeout=60)
+            try:
+                done = subprocess.run(["ssh", "-F", self.ssh_config_path, "-l", "root", host.name,
+                                       f"sh -c {shlex.quote(script)}"], input=password + "\n", capture_output=True,
+                                      text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                raise SandboxError(f"{host.name}: no answer within 60 s while switching to password-only login") from None
             if done.returncode != 0:
                 raise SandboxError(f"{host.name}: could not switch to password-only login: {done.stderr.strip()}")
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from testinfra.backend import base
 
-from provision.errors import ConnectionFailed
+from provision.errors import BecomeFailed, ConnectionFailed
 from provision.inventory import Connection
 from provision.transport.base import Become
 from provision.transport.connect import ConnectOptions, connect
@@ -31,6 +31,7 @@ from provision.verify.hosts import CONNECTIONS_VARIABLE
 from provision.verify.plugin import send_event
 
 NAME = "provision"
+COMMAND_TIMEOUT = 300  # seconds one check's command may take: a wedged nvidia-smi fails its check, never hangs the run
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,12 +70,15 @@ class ProvisionBackend(base.BaseBackend):
             pytest.skip(f"host unreachable: {self.lost}")
         text = self.quote(command, *args)
         try:
-            result = self._connect().run(text, become=self.become)
+            result = self._connect().run(text, become=self.become, timeout=COMMAND_TIMEOUT)
         except ConnectionFailed as error:
             self.lost = str(error)
             self.close()
             send_event({"event": "unreachable", "host": self.hostname, "reason": self.lost})
             pytest.skip(f"host unreachable: {error}")
+        except BecomeFailed as error:  # the checks cannot run as they must: not a failed assertion
+            send_event({"event": "broken", "host": self.hostname, "reason": str(error)})
+            pytest.skip(f"sudo failed: {error}")
         return self.result(result.rc, self.encode(text), result.stdout.encode("utf-8"),
                            result.stderr.encode("utf-8"))
 

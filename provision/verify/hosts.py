@@ -38,17 +38,19 @@ EVENTS_VARIABLE = "PROVISION_VERIFY_EVENTS"  # the worker's events pipe, a file 
 LOCAL_HOSTNAME = "local"  # testinfra's name for its local backend's host, in results and variables
 
 
-def target_of(host: Host) -> VerifyTarget:
+def target_of(host: Host, play_become: str | None = None, become_password: str | None = None) -> VerifyTarget:
+    """How verify reaches `host`; `play_become` is the user the playbook's plays sudo to on it
+    (verify/plan.py), which wins over the inventory's ansible_become as a play keyword does in apply."""
     try:
         connection, variables = rendered_connection(host.name, host.vars)
     except TemplateError as error:
         raise InputError(f"host {host.name}: connection variables: {error}") from None
     local = connection.connection == "local"
     user = current_user() if local else connection.user
-    become_user = str(connection.become_user or "root")
+    become_user = play_become or str(connection.become_user or "root")
     # As apply does (provision.transport.base.needed_become): no sudo when already that user.
-    sudo = bool(connection.become) and user != become_user
-    if local and sudo and connection.become_password:
+    sudo = (play_become is not None or bool(connection.become)) and user != become_user
+    if local and sudo and (connection.become_password or become_password):
         raise InputError(f"host {host.name}: verify runs sudo on this machine without a password (testinfra's "
                          "local backend cannot type one); give the user NOPASSWD sudo, or run as root")
     return VerifyTarget(host.name, connection.address, connection.port, user,

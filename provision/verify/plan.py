@@ -15,6 +15,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 
+from provision.booleans import NotABoolean, to_bool
 from provision.inventory import Inventory
 from provision.playbook.model import Playbook
 from provision.hostpatterns import targeted_hosts
@@ -35,6 +36,9 @@ class VerifyPlan:
     groups: list[VerifyGroup] = field(default_factory=list)
     defaults: dict = field(default_factory=dict)
     roles: list[str] = field(default_factory=list)  # role names covered, for messages
+    # host -> the user its checks run as through sudo, from the plays that apply its roles with
+    # `become: true` (apply's sudo); a host absent here follows its inventory (ansible_become)
+    become: dict[str, str] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[str]:
@@ -62,6 +66,9 @@ def plan_of(playbook: Playbook, inventory: Inventory, names: list[str], extra_va
     plan = VerifyPlan()
     for play in playbook.plays:
         targets = [name for name in targeted_hosts(inventory, play_pattern(play, extra_vars), None) if name in wanted]
+        if _literally_true(play.become) and any(role_tests(role.path) for role in play.all_roles.values()):
+            for name in targets:
+                plan.become.setdefault(name, str(play.become_user or "root"))
         for role in play.all_roles.values():
             if only_roles is not None and role.name not in only_roles:
                 continue
@@ -81,3 +88,11 @@ def plan_of(playbook: Playbook, inventory: Inventory, names: list[str], extra_va
             grouped.setdefault(tuple(files_of[name]), []).append(name)
     plan.groups = [VerifyGroup(tuple(hosts), files) for files, hosts in grouped.items()]
     return plan
+
+
+def _literally_true(value) -> bool:
+    """A play's `become:` that is true as written (a template is left to the inventory's setting)."""
+    try:
+        return value is not None and "{{" not in str(value) and to_bool(value)
+    except NotABoolean:
+        return False

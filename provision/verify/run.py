@@ -94,6 +94,22 @@ def role_defaults(roles_dirs: list[str]) -> dict:
     return merged
 
 
+def verify_preconditions(inventory: Inventory, names: list[str], become: dict[str, str] | None = None,
+                         become_password: str | None = None) -> dict:
+    """What must hold before any check runs, as InputError; `check` asks before its check-mode
+    run, so a verify that cannot start never throws away a finished run. Returns the targets."""
+    missing = [name for name in ("pytest", "testinfra") if importlib.util.find_spec(name) is None]
+    if missing:  # without them every worker would fail before a check, and nothing would say so
+        raise InputError(f"verify needs {' and '.join(missing)}, which this installation lacks: "
+                         "pip install 'provision[verify]' (./bootstrap installs it)")
+    targets = {name: target_of(inventory.hosts[name], (become or {}).get(name), become_password) for name in names}
+    local = [name for name, target in targets.items() if target.local]
+    if len(local) > 1:
+        raise InputError(f"hosts {', '.join(local)} all use ansible_connection: local, so they are one machine "
+                         "and testinfra's local backend cannot tell them apart; verify one (--limit)")
+    return targets
+
+
 def worker_count(hosts: int, forks: int, cores: int | None = None) -> int:
     """Workers for `hosts`: never more than --forks hosts at once, a few per core, a few hosts each."""
     cores = cores or os.cpu_count() or 1
@@ -118,15 +134,8 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
     if not plan.hosts:
         result.finished = time.time()
         return result
-    missing = [name for name in ("pytest", "testinfra") if importlib.util.find_spec(name) is None]
-    if missing:  # without them every worker would fail before a check, and nothing would say so
-        raise InputError(f"verify needs {' and '.join(missing)}, which this installation lacks: "
-                         "pip install 'provision[verify]' (./bootstrap installs it)")
-    targets = {name: target_of(inventory.hosts[name]) for name in plan.hosts}
+    targets = verify_preconditions(inventory, plan.hosts, plan.become, become_password)
     local = [name for name, target in targets.items() if target.local]
-    if len(local) > 1:
-        raise InputError(f"hosts {', '.join(local)} all use ansible_connection: local, so they are one machine "
-                         "and testinfra's local backend cannot tell them apart; verify one (--limit)")
     with tempfile.TemporaryDirectory(prefix="provision-verify-") as folder:
         environment = dict(os.environ)
         environment[CONNECTIONS_VARIABLE] = _write(folder, "connections.json", _connections(inventory, targets, options, become_password))
@@ -153,6 +162,9 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
             for future in [pool.submit(run_job, number, job) for number, job in enumerate(jobs)]:
                 future.result()
     result.unreachable = dict(listener.hosts)
+    if listener.broken_hosts and not result.broken:
+        result.returncode = 3
+        result.output = "".join(f"{host}: {why}\n" for host, why in listener.broken_hosts.items())
     result.checks = [check for check in result.checks if check["host"] not in result.unreachable]
     order = {name: index for index, name in enumerate(plan.hosts)}
     result.checks.sort(key=lambda check: (order.get(check["host"], len(order)), check["file"], check["line"]))
@@ -166,6 +178,7 @@ class _Recording(VerifyListener):
     def __init__(self, inner: VerifyListener):
         self.inner = inner
         self.hosts: dict[str, str] = {}
+        self.broken_hosts: dict[str, str] = {}  # sudo failed: the checks could not run there
         self.lock = threading.Lock()
 
     def collected(self, host: str, total: int) -> None:
@@ -179,6 +192,10 @@ class _Recording(VerifyListener):
             self.hosts.setdefault(host, reason)
         self.inner.unreachable(host, reason)
 
+    def broken(self, host: str, reason: str) -> None:
+        with self.lock:
+            self.broken_hosts.setdefault(host, reason)
+
 
 def _worker(folder: str, number: int, job: VerifyGroup, targets: dict, vars_path: str, environment: dict,
             listener: VerifyListener, local: list[str]) -> tuple[list[dict], int, str]:
@@ -190,20 +207,28 @@ def _worker(folder: str, number: int, job: VerifyGroup, targets: dict, vars_path
                f"--hosts={specs}", f"--provision-vars={vars_path}", f"--provision-results={results_path}",
                *job.files]
     read_end, write_end = os.pipe()
+    events = os.fdopen(read_end, encoding="utf-8", errors="replace")  # closed below, whatever happens
     try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder,
-                                   env={**environment, EVENTS_VARIABLE: str(write_end)}, pass_fds=(write_end,))
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder,
+                                       env={**environment, EVENTS_VARIABLE: str(write_end)}, pass_fds=(write_end,))
+        finally:
+            os.close(write_end)  # the worker holds the only write end: EOF when it exits
+        with process:  # waited for and its stdout closed, even if a listener raises
+            output: list[str] = []
+            reader = threading.Thread(target=lambda: output.append(process.stdout.read().decode("utf-8", "replace")),
+                                      daemon=True)
+            reader.start()
+            try:
+                for line in events:
+                    _dispatch(line, listener, local)
+            except BaseException:  # nobody reads its events any more: stop it rather than wait on it
+                process.kill()
+                raise
+            code = process.wait()
+            reader.join()
     finally:
-        os.close(write_end)
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.append(process.stdout.read().decode("utf-8", "replace")),
-                              daemon=True)
-    reader.start()
-    with os.fdopen(read_end, encoding="utf-8", errors="replace") as events:
-        for line in events:
-            _dispatch(line, listener, local)
-    code = process.wait()
-    reader.join()
+        events.close()
     checks: list[dict] = []
     if not os.path.exists(results_path):  # the worker died before its session ended: not "no checks"
         return [], code if code not in (0, 1, 5) else 3, "".join(output) or f"pytest worker exited {code}"
@@ -234,6 +259,8 @@ def _dispatch(line: str, listener: VerifyListener, local: list[str]) -> None:
         listener.check_done(name(str(event.get("host"))), str(event.get("outcome")))
     elif event.get("event") == "unreachable":
         listener.unreachable(name(str(event.get("host"))), str(event.get("reason")))
+    elif event.get("event") == "broken" and isinstance(listener, _Recording):
+        listener.broken(name(str(event.get("host"))), str(event.get("reason")))
 
 
 def _connections(inventory: Inventory, targets: dict, options: ConnectOptions, become_password: str | None) -> dict:
@@ -245,9 +272,9 @@ def _connections(inventory: Inventory, targets: dict, options: ConnectOptions, b
             connection, rendered = rendered_connection(name, inventory.hosts[name].vars)
         except TemplateError as error:
             raise InputError(f"host {name}: connection variables: {error}") from None
-        become = str(connection.become_user or "root") if connection.become else None
-        records[name] = connection_record(connection, rendered, options, become,
-                                          connection.become_password or become_password)
+        become = target.sudo_user if (target.sudo or connection.become) else None
+        password = (connection.become_password or become_password) if become else None  # only where sudo runs
+        records[name] = connection_record(connection, rendered, options, become, password)
     return records
 
 

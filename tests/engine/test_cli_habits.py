@@ -136,6 +136,40 @@ def test_user_key_and_become_from_the_command_line_stay_below_the_inventory(proj
     assert all(host.connection.become_user is None for host in inventory.hosts.values())
 
 
+def test_a_handler_or_a_task_left_out_by_tags_is_no_place_to_start(tmp_path):
+    write(tmp_path, {
+        "inventory.yaml": "all:\n  hosts:\n    here: {ansible_connection: local}\n",
+        "site.yaml": """
+            - hosts: all
+              tasks:
+                - name: tagged
+                  debug: {msg: x}
+                  tags: [a]
+                  notify: restart thing
+              handlers:
+                - name: restart thing
+                  debug: {msg: y}
+        """,
+    })
+    for extra in (["--start-at-task", "restart thing"], ["--start-at-task", "tagged", "-t", "b"]):
+        refused = run("apply", "inventory.yaml", "site.yaml", *extra, "--state-db", "h.db", cwd=tmp_path)
+        assert refused.returncode == 1 and "no task that this run would start has that name" in refused.stderr, extra
+
+
+def test_a_limit_that_matches_nothing_is_refused_by_check_too(project):
+    for command in ("apply", "check", "verify"):
+        refused = run(command, "inventory.yaml", "site.yaml", "--limit", "nosuchhost", "--state-db", "h.db",
+                      cwd=project)
+        assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+        assert "nosuchhost" in refused.stderr and "matches no host" in refused.stderr, command
+
+
+def test_verify_refuses_a_role_the_playbook_does_not_apply(project):
+    refused = run("verify", "inventory.yaml", "site.yaml", "--role", "tinny", "--state-db", "h.db", cwd=project)
+    assert refused.returncode == 1
+    assert "--role tinny: not a role site.yaml applies (it applies tiny)" in refused.stderr
+
+
 def test_a_failed_run_leaves_a_retry_file_for_limit(tmp_path):
     write(tmp_path, {
         "inventory.yaml": """
@@ -162,7 +196,34 @@ def test_a_failed_run_leaves_a_retry_file_for_limit(tmp_path):
                 "-e", "broken=false", cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "good" not in again.stdout.split("RECAP")[-1], "only the host in the retry file ran"
-    assert not retry.exists(), "a run with no failure removes the retry file"
+    assert not retry.exists(), "a run with no failure left removes the retry file"
+
+
+def test_a_retry_of_some_failed_hosts_keeps_the_others(tmp_path):
+    write(tmp_path, {
+        "inventory.yaml": """
+            all:
+              hosts:
+                bad1: {ansible_connection: local, broken: true}
+                bad2: {ansible_connection: local, broken: true}
+        """,
+        "site.yaml": """
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - fail: {msg: broken on purpose}
+                  when: broken | bool
+        """,
+    })
+    assert run("apply", "inventory.yaml", "site.yaml", "--state-db", "h.db", cwd=tmp_path).returncode == 2
+    assert (tmp_path / "site.retry").read_text() == "bad1\nbad2\n"
+    fixed = run("apply", "inventory.yaml", "site.yaml", "--state-db", "h.db", "--limit", "bad1", "-e", "broken=false",
+                cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert (tmp_path / "site.retry").read_text() == "bad2\n", "bad2 has not been fixed: it stays to retry"
+    looked = run("apply", "inventory.yaml", "site.yaml", "--state-db", "h.db", "--check", "-e", "broken=false",
+                 cwd=tmp_path)
+    assert looked.returncode == 0 and (tmp_path / "site.retry").read_text() == "bad2\n", "check mode leaves it"
 
 
 def test_inventory_list_is_ansible_inventorys_json(project, capsys):
@@ -242,4 +303,5 @@ def test_start_at_task_skips_what_comes_before_and_refuses_an_unknown_name(tmp_p
         ["second", "third"]
     unknown = run("apply", "inventory.yaml", "site.yaml", "--start-at-task", "secnd", "--state-db", "h.db", cwd=tmp_path)
     assert unknown.returncode == 1
-    assert "--start-at-task 'secnd': no task of the playbook has that name (did you mean 'second'?)" in unknown.stderr
+    assert "--start-at-task 'secnd': no task that this run would start has that name" in unknown.stderr
+    assert "(did you mean 'second'?)" in unknown.stderr

@@ -155,3 +155,42 @@ def test_host_specs(tmp_path, name, spec):
     path = tmp_path / "hosts.yaml"
     path.write_text(HOSTS)
     assert hostspec(target_of(load_inventory(str(path)).hosts[name])) == spec
+
+
+@pytest.mark.sandbox
+def test_the_plays_become_is_verifys_sudo(sandbox, tmp_path):
+    """The inventory logs in as admin and says nothing of sudo; the play says `become: true`, as the
+    site playbook does. apply runs the role as root, so its checks run as root too."""
+    write(tmp_path, TINY_ROLE)
+    (tmp_path / "site.yaml").write_text("- hosts: all\n  become: true\n  roles: [tiny]\n")
+    inventory = sandbox_inventory(sandbox, ["host02"])
+    inventory["all"]["children"]["lab"]["hosts"]["host02"].update(ansible_user="admin", tiny_marker=REMOTE_MARKER)
+    ssh(sandbox, "host02", f"echo host02 > {REMOTE_MARKER}")
+    try:
+        run, report = run_verify(tmp_path, inventory)
+    finally:
+        ssh(sandbox, "host02", f"rm -f {REMOTE_MARKER} {CONNECTIONS}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert counts(report, "host02") == (3, 0, 0, "ok"), "test_runs_as_root passed: sudo came from the play"
+    (tmp_path / "site.yaml").write_text("- hosts: all\n  roles: [tiny]\n")
+    ssh(sandbox, "host02", f"echo host02 > {REMOTE_MARKER}")
+    try:
+        run, report = run_verify(tmp_path, inventory)
+    finally:
+        ssh(sandbox, "host02", f"rm -f {REMOTE_MARKER} {CONNECTIONS}")
+    assert run.returncode == 2 and counts(report, "host02") == (2, 1, 0, "failed"), "without become: admin"
+
+
+@pytest.mark.sandbox
+def test_sudo_that_fails_means_the_checks_could_not_run(sandbox, tmp_path):
+    """deploy's sudo asks a password nobody gave: not a failed assertion (drift), but checks that
+    could not run, which `check` reports as exit 2."""
+    write(tmp_path, TINY_ROLE)
+    inventory = sandbox_inventory(sandbox, ["host02"])
+    inventory["all"]["children"]["lab"]["hosts"]["host02"].update(ansible_user="deploy", ansible_become=True,
+                                                                   tiny_marker=REMOTE_MARKER)
+    run, report = run_verify(tmp_path, inventory)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "host02" in report["verify"]["broken"] and "sudo" in report["verify"]["broken"], report["verify"]
+    assert "the checks could not run" in run.stdout
+    assert counts(report, "host02")[1] == 0, "no check counted as failed"
