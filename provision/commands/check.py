@@ -69,15 +69,16 @@ def run_verify_command(args, console: Console) -> int:
     if args.forks < 1:
         raise InputError(f"-f/--forks must be at least 1, got {args.forks}")
     extra = parse_extra_vars(args.extra_vars)
-    inventory = load_inventory(args.inventory)
+    args.playbook = resolve_playbook(args.playbook)
+    if not os.path.isfile(args.playbook):
+        raise InputError(f"playbook not found: {args.playbook}")
+    # the playbook's group_vars/ and host_vars/ count, as in apply and check
+    inventory = load_inventory(args.inventory, os.path.dirname(os.path.abspath(args.playbook)))
     command_line_defaults(inventory, args)
     names = targeted_hosts(inventory, "all", args.limit)
     if not names:
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}" if args.limit
                          else f"{args.inventory} has no host")
-    args.playbook = resolve_playbook(args.playbook)
-    if not os.path.isfile(args.playbook):
-        raise InputError(f"playbook not found: {args.playbook}")
     playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
                              ssh_config=args.ssh_config)
