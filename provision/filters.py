@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import itertools
 import ntpath
 import os
 import re
@@ -189,6 +190,11 @@ def flatten(value: list, levels: int | None = None) -> list:
     return result
 
 
+def zip_longest(*lists: Any, fillvalue: Any = None) -> list:
+    """Ansible's zip_longest: like zip, padding the shorter lists with `fillvalue`."""
+    return [list(items) for items in itertools.zip_longest(*lists, fillvalue=fillvalue)]
+
+
 def _unique_list(items: list) -> list:
     result: list = []
     for item in items:
@@ -215,7 +221,7 @@ FILTERS: dict[str, Any] = {
     "union": lambda a, b: _unique_list(list(a) + list(b)),
     "symmetric_difference": lambda a, b: [item for item in _unique_list(list(a) + list(b))
                                           if (item in a) != (item in b)],
-    "zip": lambda *lists: [list(items) for items in zip(*lists)],
+    "zip": lambda *lists: [list(items) for items in zip(*lists)], "zip_longest": zip_longest,
     "split": lambda value, separator=None, limit=-1: str(value).split(separator, limit),
 }
 
@@ -269,6 +275,17 @@ def test_skipped(result: Any) -> bool:
     return _result_flag(result, "skipped", "skipped")
 
 
+def test_unreachable(result: Any) -> bool:
+    return _result_flag(result, "unreachable", "unreachable")
+
+
+def test_finished(result: Any) -> bool:
+    """Ansible's async `finished`: a result without async bookkeeping is finished."""
+    if not isinstance(result, Mapping):
+        raise FilterError(f"the 'finished' test expects a registered result (a dictionary), got {type(result).__name__}")
+    return to_bool(result.get("finished", True))
+
+
 def test_truthy(value: Any, convert_bool: bool = False) -> bool:
     """Ansible's `truthy`: Python's truth ("no" is truthy), or with convert_bool=true a boolean
     spelling read as one first (other values keep Python's truth)."""
@@ -294,7 +311,9 @@ def test_search(value: Any, pattern: str, ignorecase: bool = False, multiline: b
 
 TESTS: dict[str, Any] = {
     "version": version_test, "version_compare": version_test,
-    "succeeded": test_succeeded, "success": test_succeeded,
+    "succeeded": test_succeeded, "success": test_succeeded, "successful": test_succeeded,
+    "unreachable": test_unreachable, "reachable": lambda result: not test_unreachable(result),
+    "finished": test_finished,
     "failed": test_failed, "failure": test_failed,
     "changed": test_changed, "change": test_changed,
     "skipped": test_skipped, "skip": test_skipped,
