@@ -7,6 +7,8 @@ probe is allowed to fail and each fact falls back instead of breaking the whole 
 """
 from __future__ import annotations
 
+import configparser
+import json
 import shlex
 from typing import Any
 
@@ -33,6 +35,7 @@ s meminfo; while IFS= read -r l; do case "$l" in MemTotal:*|MemFree:*|SwapTotal:
 s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
 s user; id -un; id -u; id -g; printf '%s\n' "$HOME"
+for f in /etc/ansible/facts.d/*.fact; do [ -f "$f" ] || continue; s "local:${f##*/}"; if [ -x "$f" ]; then "$f" 2>/dev/null; else r "$f"; fi; done
 s end
 """
 
@@ -171,4 +174,22 @@ def parse_facts(output: str) -> dict[str, Any]:
     facts["ansible_user_uid"] = int(user[1]) if user[1].isdigit() else None
     facts["ansible_user_gid"] = int(user[2]) if user[2].isdigit() else None
     facts["ansible_user_dir"] = user[3]
+    facts["ansible_local"] = {name[len("local:"):].removesuffix(".fact"): local_fact(text, name[len("local:"):])
+                              for name, text in sections.items() if name.startswith("local:")}
     return facts
+
+
+def local_fact(text: str, file_name: str) -> Any:
+    """One /etc/ansible/facts.d/NAME.fact as Ansible reads it: JSON, else INI (sections of
+    options), else Ansible's own error string in place of the value. An executable fact file
+    was run, and `text` is what it printed."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return f"error loading facts as JSON or ini - please check content: /etc/ansible/facts.d/{file_name}"
+    return {section: dict(parser.items(section)) for section in parser.sections()}

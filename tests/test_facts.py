@@ -94,3 +94,17 @@ def test_a_short_hostname_from_a_dotted_one():
 def test_section_text_that_looks_like_a_marker_only_counts_on_its_own_line():
     sections = split_sections("\n@@provision:hostname@@\nx @@provision:fqdn@@\n@@provision:end@@\n")
     assert sections["hostname"] == "x @@provision:fqdn@@"
+
+
+def test_local_facts_from_facts_d_are_read_as_ansible_reads_them():
+    """/etc/ansible/facts.d/NAME.fact: JSON, else INI, else Ansible's error string; none: {}."""
+    text = DEBIAN.replace("\n@@provision:end@@\n", "") + (
+        '\n@@provision:local:gpus.fact@@\n{"count": 8, "model": "H100"}'
+        "\n@@provision:local:site.fact@@\n[rack]\nrow = A\nslot = 12"
+        "\n@@provision:local:broken.fact@@\nthis is = neither {"
+        "\n@@provision:end@@\n")
+    local = parse_facts(text)["ansible_local"]
+    assert local["gpus"] == {"count": 8, "model": "H100"}
+    assert local["site"] == {"rack": {"row": "A", "slot": "12"}}
+    assert local["broken"] == "error loading facts as JSON or ini - please check content: /etc/ansible/facts.d/broken.fact"
+    assert parse_facts(DEBIAN)["ansible_local"] == {}
