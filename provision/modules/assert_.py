@@ -35,8 +35,10 @@ class Assert(Module):
                 raise ModuleFailed(f"the assertion '{expression}' is not a boolean: {error}",
                                    {"assertion": expression, "evaluated_to": value}) from None
             if not holds:
+                # Ansible prints the failed assertion beside "Assertion failed" (its result's
+                # `assertion` and `evaluated_to`); one line says the same here
                 raise ModuleFailed(
-                    self.args.get("fail_msg") or "Assertion failed",
+                    self.args.get("fail_msg") or f"Assertion failed: {expression} (evaluated to {value!r})",
                     {"assertion": expression, "evaluated_to": value},
                 )
         return {"msg": self.args.get("success_msg") or "All assertions passed"}

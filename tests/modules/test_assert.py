@@ -36,6 +36,12 @@ def test_assert_reads_the_string_false_as_false_like_when_does():
     assert result.status == "failed"
 
 
+def test_a_failed_assertion_without_fail_msg_names_it_and_its_value():
+    """Ansible shows the failed expression (`assertion`, `evaluated_to`) next to "Assertion failed"."""
+    result = run_module("assert", {"that": ["gpus == 8", "nodes | length > 2"]}, context())
+    assert result.msg == "Assertion failed: nodes | length > 2 (evaluated to False)"
+
+
 def test_assert_on_an_undefined_variable_fails_the_task_naming_it():
     result = run_module("assert", {"that": "no_such_var > 1"}, context())
     assert result.status == "failed" and "no_such_var" in result.msg
