@@ -41,6 +41,10 @@ def targets(parser: argparse.ArgumentParser, playbook: bool = True) -> None:
     parser.add_argument("-i", "--inventory", dest="inventory_option", metavar="INVENTORY",
                         help="the inventory, as ansible-playbook takes it" +
                              (" (then PLAYBOOK is the only positional)" if playbook else ""))
+    if playbook:
+        parser.add_argument("--strict", action="store_true",
+                            help="refuse a module provision lacks even on a task under a `when:` (by default that is "
+                                 "a warning, and a host that reaches the task fails it)")
     parser.set_defaults(settle_targets=playbook)
 
 

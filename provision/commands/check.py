@@ -17,8 +17,8 @@ from rich.text import Text
 
 from provision.commands.arguments import DEFAULT_PLAYBOOK
 from provision.commands.engine import (_options, become_password, command_line_defaults, list_only,
-                                       parse_extra_vars, prepare, project_roles_dir, project_root, resolve_playbook,
-                                       warn_unmatched_tags)
+                                       parse_extra_vars, prepare, print_warnings, project_roles_dir, project_root,
+                                       resolve_playbook, warn_unmatched_tags)
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
@@ -79,7 +79,8 @@ def run_verify_command(args, console: Console) -> int:
     if not names:
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}" if args.limit
                          else f"{args.inventory} has no host")
-    playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
+    playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook), strict=args.strict)
+    print_warnings(console, playbook)
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
                              ssh_config=args.ssh_config)
     password = become_password(args)
@@ -119,6 +120,8 @@ def run_check(args, console: Console) -> int:
     if args.gpu_benchmark:
         args.extra_vars = list(args.extra_vars) + ["gpu_verify_depth=full"]
     inventory, playbook, extra = prepare(args)
+    if playbook.warnings and console.is_terminal:  # from cron a warning would mail every night
+        print_warnings(console, playbook)
     warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0

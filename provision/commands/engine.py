@@ -92,7 +92,8 @@ def prepare(args) -> tuple:
     playbook = None
     if os.path.isfile(args.playbook):
         try:
-            playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook))
+            playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook),
+                                         strict=getattr(args, "strict", False))
         except ValidationFailed as failure:
             errors += failure.errors
     start = getattr(args, "start_at_task", None)
@@ -140,8 +141,15 @@ def command_line_defaults(inventory, args) -> None:
                 host.vars[variable] = value
 
 
+def print_warnings(console: Console, playbook) -> None:
+    """What validation let through for the user to hear, each with its place."""
+    for warning in playbook.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+
+
 def run_lint(args, console: Console) -> int:
     inventory, playbook, _ = prepare(args)
+    print_warnings(console, playbook)
     tasks = sum(1 for _ in _count(playbook))
     console.print(f"ok: {len(inventory.hosts)} host(s), {len(playbook.plays)} play(s), {tasks} task(s); no problems")
     return 0
@@ -166,6 +174,7 @@ def run_apply(args, console: Console) -> int:
     inventory, playbook, extra = prepare(args)
     if args.limit and not targeted_hosts(inventory, "all", args.limit):
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
+    print_warnings(console, playbook)
     warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0

@@ -107,3 +107,6 @@ class Playbook:
     plays: list[Play] = field(default_factory=list)
     # problems found while loading (with strict=False); validate() reports them with its own
     problems: list[InputError] = field(default_factory=list)
+    # what validation let through but the user should hear: a module provision lacks on a task
+    # that may never run (under a `when:`); a host that reaches it fails that task
+    warnings: list[InputError] = field(default_factory=list)

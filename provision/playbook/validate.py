@@ -33,29 +33,75 @@ LOCAL_FILES = {"template": ("src", "templates"), "copy": ("src", "files")}
 
 
 def load_and_validate(path: str, inventory: Inventory | None, extra_vars: Mapping[str, Any] | None = None,
-                      project_roles_dir: str | None = None) -> Playbook:
-    """Load and validate; raise ValidationFailed listing every problem, or return the playbook."""
+                      project_roles_dir: str | None = None, strict: bool = False) -> Playbook:
+    """Load and validate; raise ValidationFailed listing every problem, or return the playbook
+    (with `warnings` for what may never run). `strict`: those are errors too."""
     playbook = load_playbook(path, project_roles_dir, strict=False)
-    errors = list(playbook.problems) + validate(playbook, inventory, extra_vars)
+    errors = list(playbook.problems) + validate(playbook, inventory, extra_vars, strict)
     if errors:
         raise ValidationFailed(_unique(errors))
     return playbook
 
 
-def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mapping[str, Any] | None) -> list[InputError]:
+def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mapping[str, Any] | None,
+             strict: bool = False) -> list[InputError]:
     """Every problem of a loaded playbook. Without an inventory (it failed to load) undefined names
-    are not checked: half the names would be missing and each would be a false alarm."""
+    are not checked: half the names would be missing and each would be a false alarm.
+
+    A module provision does not have is certain trouble only on a task that will run. On a task
+    under a `when:` (its own, or a block's, role entry's or include's), or in a handler, it may
+    never run on these hosts (RedHat-only tasks on Ubuntu, the usual case in real roles): that is
+    a warning in `playbook.warnings`, and a host that reaches the task fails it. `strict` keeps
+    Ansible-content-free all-or-nothing: then it is an error like any other."""
     errors: list[InputError] = []
     check = UndefinedCheck(defined_names(playbook, inventory, extra_vars), report_undefined=inventory is not None)
     for play in playbook.plays:
         handler_names = _handler_names(play)
+        conditional = conditional_tasks(play)
         for task in play_tasks(play):
+            if not strict and id(task) in conditional and _unknown_module(task):
+                mark = task.marks.get(task.module) or task.mark
+                playbook.warnings.append(input_error(
+                    f"module '{task.module}' is not supported by provision; this task runs only when its "
+                    "condition holds, so the run goes on, and a host that reaches it fails the task "
+                    "(--strict refuses the playbook instead)", mark))
+                continue
             errors += check_task(task, handler_names)
             if task.module == "template" and names_knowable(play):
                 _check_template_file(task, check)
         check_play_names(play, check)
     _check_given_variables(inventory, extra_vars, check)
     return errors + check.errors + variable_cycles(playbook, inventory, extra_vars)
+
+
+def _unknown_module(task: Task) -> bool:
+    if task.is_block or task.module in (None, "meta"):
+        return False
+    try:
+        get_module(task.module)
+    except KeyError:
+        return True
+    return False
+
+
+def conditional_tasks(play: Play) -> set[int]:
+    """ids of the tasks that may not run on a host: under a `when:` of their own or of an
+    enclosing block, include or role entry, and every handler (it runs only when notified)."""
+    found: set[int] = set()
+
+    def mark(tasks: list[Task], inherited: bool) -> None:
+        for task in tasks:
+            conditional = inherited or bool(task.when)
+            if conditional:
+                found.add(id(task))
+            mark((task.block or []) + task.rescue + task.always, conditional)
+
+    for section in (play.pre_tasks, play.tasks, play.post_tasks):
+        mark(section, False)
+    for role in play.roles:
+        mark(role.tasks, bool(role.when))
+    mark(play.handlers, True)
+    return found
 
 
 def _check_given_variables(inventory: Inventory | None, extra_vars: Mapping[str, Any] | None,
