@@ -49,8 +49,8 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
     are not checked: half the names would be missing and each would be a false alarm.
 
     A module provision does not have is certain trouble only on a task that will run. On a task
-    under a `when:` (its own, or a block's, role entry's or include's), or in a handler, it may
-    never run on these hosts (RedHat-only tasks on Ubuntu, the usual case in real roles): that is
+    under a `when:` (its own, or a block's, role entry's or include's) it may never run on these
+    hosts (RedHat-only tasks on Ubuntu, the usual case in real roles): that is
     a warning in `playbook.warnings`, and a host that reaches the task fails it. `strict` keeps
     Ansible-content-free all-or-nothing: then it is an error like any other."""
     errors: list[InputError] = []
@@ -86,7 +86,7 @@ def _unknown_module(task: Task) -> bool:
 
 def conditional_tasks(play: Play) -> set[int]:
     """ids of the tasks that may not run on a host: under a `when:` of their own or of an
-    enclosing block, include or role entry, and every handler (it runs only when notified)."""
+    enclosing block, include or role entry."""
     found: set[int] = set()
 
     def mark(tasks: list[Task], inherited: bool) -> None:
@@ -100,7 +100,7 @@ def conditional_tasks(play: Play) -> set[int]:
         mark(section, False)
     for role in play.roles:
         mark(role.tasks, bool(role.when))
-    mark(play.handlers, True)
+    mark(play.handlers, False)  # a handler runs whenever a task notifies it: a `when:` of its own only
     return found
 
 
