@@ -112,6 +112,8 @@ def tasks(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tasks")
     group.add_argument("-t", "--tags", default="", help="only tasks with these tags (comma-separated)")
     group.add_argument("--skip-tags", default="", help="skip tasks with these tags")
+    group.add_argument("--step", action="store_true",
+                       help="ask before each task, once for all hosts: (y)es, (n)o (skip it), (c)ontinue without asking")
     group.add_argument("--start-at-task", metavar="NAME",
                        help="skip every task before the first named NAME (or 'role : NAME'); facts are still gathered")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 
 from rich.console import Console
 from rich.markup import escape
@@ -183,7 +184,8 @@ def run_apply(args, console: Console) -> int:
     run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
     # Ctrl-C and SIGTERM are counted, not raised, until the report and history are written
     with Interrupt().handling() as interrupt, library_logs(args.verbose):
-        with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff)) as events:
+        with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff,
+                                                        live=not args.step)) as events:
             report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
         attach_gpu_rows(report)
         print_gpu(console, report)
@@ -272,15 +274,27 @@ def become_password(args) -> str | None:
     return os.environ.get(BECOME_PASSWORD_VARIABLE)
 
 
+def _ask(question: str) -> str:
+    """--step's question, on the terminal when there is one (stdin may be a pipe)."""
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
 def _options(args, extra: dict):
     from provision.runner.options import RunOptions
+    from provision.runner.step import Stepper
 
     password = become_password(args)
     return RunOptions(
         check=args.check, diff=args.diff, forks=max(1, args.forks), limit=args.limit,
         tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
         accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
-        connect_timeout=args.timeout, command=args.command, start_at_task=getattr(args, "start_at_task", None))
+        connect_timeout=args.timeout, command=args.command, start_at_task=getattr(args, "start_at_task", None),
+        step=Stepper(_ask) if getattr(args, "step", False) else None)
 
 
 def _tags(text: str) -> set[str]:

@@ -165,10 +165,11 @@ class FleetProgress:
 
 class ConsoleEvents(Events):
     def __init__(self, console: Console, verbosity: int = 0, quiet: bool = False, diff: bool = False,
-                 silent: bool = False, clock: Callable[[], float] = time.monotonic,
+                 silent: bool = False, clock: Callable[[], float] = time.monotonic, live: bool = True,
                  heartbeat: float = HEARTBEAT_SECONDS):
         self.console = console
         self.silent = silent  # only the live panel (a command that reports at the end: check)
+        self.live_wanted = live  # False while the run asks questions on the terminal (--step)
         self.verbosity = verbosity
         self.quiet = quiet
         self.diff = diff
@@ -181,7 +182,7 @@ class ConsoleEvents(Events):
     # ---- live panel / heartbeat -------------------------------------------------------------------
     def __enter__(self) -> ConsoleEvents:
         self.progress.start()
-        if self.console.is_terminal and not self.quiet:
+        if self.console.is_terminal and not self.quiet and self.live_wanted:
             self.live = Live(self._panel(), console=self.console, transient=True, refresh_per_second=4,
                              get_renderable=self._panel)  # redrawn on each refresh: the elapsed times move
             self.live.start()

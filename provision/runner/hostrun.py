@@ -171,6 +171,8 @@ class HostRun:
             self.run_meta(task, scope)
             return
         name = self.display_name(task, scope)
+        if options.step is not None and not scope.handler and not options.step.allows(id(task), name):
+            return
         self.task_start(name)
         started = time.monotonic()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.runner.step import Stepper
 from provision.transport.connect import ConnectOptions
 
 
@@ -23,6 +24,7 @@ class RunOptions:
     command: str = "apply"
     # --start-at-task: skip every task before the first one with this name ("name" or "role : name")
     start_at_task: str | None = None
+    step: Stepper | None = None  # --step: ask before each task (runner/step.py)
 
     @property
     def connect_options(self) -> ConnectOptions:

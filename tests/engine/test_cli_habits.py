@@ -305,3 +305,28 @@ def test_start_at_task_skips_what_comes_before_and_refuses_an_unknown_name(tmp_p
     assert unknown.returncode == 1
     assert "--start-at-task 'secnd': no task that this run would start has that name" in unknown.stderr
     assert "(did you mean 'second'?)" in unknown.stderr
+
+
+def test_step_asks_once_per_task_for_every_host(tmp_path):
+    """n skips the task (on every host), y runs it, and the end of input continues without asking."""
+    write(tmp_path, {
+        "inventory.yaml": "all:\n  hosts:\n    here: {ansible_connection: local}\n",
+        "site.yaml": f"""
+            - hosts: all
+              tasks:
+                - name: one
+                  command: touch {tmp_path}/one
+                - name: two
+                  command: touch {tmp_path}/two
+                - name: three
+                  command: touch {tmp_path}/three
+        """,
+    })
+    stepped = subprocess.run([PROVISION, "apply", "inventory.yaml", "site.yaml", "--step", "--state-db", "h.db"],
+                             input="n\ny\n", capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env={**os.environ, "COLUMNS": "200"})
+    assert stepped.returncode == 0, stepped.stdout + stepped.stderr
+    assert stepped.stdout.count("Perform task: ") == 3
+    assert "Perform task: one (N)o/(y)es/(c)ontinue: " in stepped.stdout
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name in ("one", "two", "three")) == \
+        ["three", "two"]
