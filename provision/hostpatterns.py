@@ -140,3 +140,10 @@ def targeted_hosts(inventory: Inventory, pattern: str, limit: str | None) -> lis
         allowed = {host.name for host in select_hosts(inventory, limit)}
         names = [name for name in names if name in allowed]
     return names
+
+
+def slice_of(names: list[str], number: int, count: int) -> list[str]:
+    """The `number`-th (from 1) of `count` slices of `names`, in their (inventory) order: every
+    count-th host from the number-th, so slices differ in size by one at most and a host's slice
+    depends only on its place in the targeted list."""
+    return names[number - 1::count]

@@ -65,8 +65,19 @@ def settle_targets(args: argparse.Namespace) -> str | None:
     return None
 
 
+def slice_spec(text: str) -> tuple[int, int]:
+    """`K/N` for --slice: the K-th (from 1) of N slices."""
+    number, slash, count = text.partition("/")
+    if not (slash and number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N (e.g. 2/4), not {text!r}")
+    return int(number), int(count)
+
+
 def selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-l", "--limit", help="Ansible host pattern: gpu, 'gpu:&h100', 'gpu:!drain', 'node*', @retry-file")
+    parser.add_argument("--slice", type=slice_spec, metavar="K/N", dest="host_slice",
+                        help="only the K-th of N slices of the targeted hosts (AWX's job slicing: N runs, on N "
+                             "machines or CI jobs, share a fleet; the same inventory always slices the same way)")
     parser.add_argument("-e", "--extra-vars", action="append", default=[],
                         help="KEY=VALUE, YAML/JSON text, or @FILE; highest precedence; repeatable")
 

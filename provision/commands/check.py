@@ -28,7 +28,7 @@ from provision.report.console import ConsoleEvents
 from provision.report.jsonreport import write_json
 from provision.runner import run_playbook
 from provision.runner.interrupts import Interrupt
-from provision.hostpatterns import targeted_hosts
+from provision.hostpatterns import slice_of, targeted_hosts
 from provision.runner.results import CHECK_MODULE, RunReport, drift_of
 from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import library_logs
@@ -79,6 +79,8 @@ def run_verify_command(args, console: Console) -> int:
     if not names:
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}" if args.limit
                          else f"{args.inventory} has no host")
+    if args.host_slice is not None:
+        names = slice_of(names, *args.host_slice)
     playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook), strict=args.strict)
     print_warnings(console, playbook)
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
@@ -127,10 +129,11 @@ def run_check(args, console: Console) -> int:
         return 0
     if args.limit and not targeted_hosts(inventory, "all", args.limit):  # a typo in a crontab is not "no drift"
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
-    options = _options(args, extra)
+    options = _options(args, extra, inventory)
     if not args.no_verify:  # before the check-mode run: a verify that cannot start must not waste it
-        plan = plan_of(playbook, inventory, targeted_hosts(inventory, "all", args.limit), extra, site_tests_dir(),
-                       is_site_playbook(playbook.path))
+        targeted = [name for name in targeted_hosts(inventory, "all", args.limit)
+                    if options.only_hosts is None or name in options.only_hosts]
+        plan = plan_of(playbook, inventory, targeted, extra, site_tests_dir(), is_site_playbook(playbook.path))
         verify_preconditions(inventory, plan.hosts, plan.become, options.become_password)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("check", args.inventory, args.playbook, True)

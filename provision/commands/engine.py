@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYBOOK
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
-from provision.hostpatterns import targeted_hosts
+from provision.hostpatterns import slice_of, targeted_hosts
 from provision.inventory import graph, host_view, load_inventory
 from provision.playbook.context import did_you_mean
 from provision.playbook.validate import load_and_validate
@@ -179,7 +179,7 @@ def run_apply(args, console: Console) -> int:
     warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0
-    options = _options(args, extra)
+    options = _options(args, extra, inventory)
     store = HistoryStore(args.state_db)
     run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
     # Ctrl-C and SIGTERM are counted, not raised, until the report and history are written
@@ -246,11 +246,12 @@ def list_only(args, inventory, playbook, extra: dict) -> bool:
     from provision.runner.play import play_pattern
 
     chosen = selected_tasks(playbook, _tags(args.tags), _tags(args.skip_tags))
+    only = sliced_hosts(args, inventory)
     print(f"playbook: {args.playbook}")
     every_tag: set[str] = set()
     for number, play in enumerate(playbook.plays, 1):
         pattern = play_pattern(play, extra)
-        hosts = targeted_hosts(inventory, pattern, args.limit)
+        hosts = [name for name in targeted_hosts(inventory, pattern, args.limit) if only is None or name in only]
         print(f"\n  play #{number} ({pattern}): {play.name or pattern}\tTAGS: [{', '.join(sorted(play.tags))}]")
         if args.list_hosts:
             print(f"    pattern: ['{pattern}']\n    hosts ({len(hosts)}):")
@@ -284,7 +285,15 @@ def _ask(question: str) -> str:
     return line
 
 
-def _options(args, extra: dict):
+def sliced_hosts(args, inventory) -> frozenset[str] | None:
+    """--slice K/N: this slice of the hosts -l targets (None without --slice)."""
+    spec = getattr(args, "host_slice", None)
+    if spec is None:
+        return None
+    return frozenset(slice_of(targeted_hosts(inventory, "all", args.limit), *spec))
+
+
+def _options(args, extra: dict, inventory):
     from provision.runner.options import RunOptions
     from provision.runner.step import Stepper
 
@@ -294,7 +303,7 @@ def _options(args, extra: dict):
         tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
         accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
         connect_timeout=args.timeout, command=args.command, start_at_task=getattr(args, "start_at_task", None),
-        step=Stepper(_ask) if getattr(args, "step", False) else None)
+        step=Stepper(_ask) if getattr(args, "step", False) else None, only_hosts=sliced_hosts(args, inventory))
 
 
 def _tags(text: str) -> set[str]:

@@ -25,6 +25,7 @@ class RunOptions:
     # --start-at-task: skip every task before the first one with this name ("name" or "role : name")
     start_at_task: str | None = None
     step: Stepper | None = None  # --step: ask before each task (runner/step.py)
+    only_hosts: frozenset[str] | None = None  # --slice: the hosts of this slice (None: every targeted host)
 
     @property
     def connect_options(self) -> ConnectOptions:

@@ -110,6 +110,8 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
               interrupt: Interrupt) -> bool:
     """Run one play; False when the run must stop (a whole batch failed, Ctrl-C)."""
     hosts = targeted_hosts(inventory, play_pattern(play, options.extra_vars), options.limit)
+    if options.only_hosts is not None:  # --slice
+        hosts = [name for name in hosts if name in options.only_hosts]
     for name in hosts:
         states.setdefault(name, HostState(inventory.hosts[name], HostRecap(name)))
     active = [name for name in hosts if not states[name].done]

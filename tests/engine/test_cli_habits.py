@@ -330,3 +330,38 @@ def test_step_asks_once_per_task_for_every_host(tmp_path):
     assert "Perform task: one (N)o/(y)es/(c)ontinue: " in stepped.stdout
     assert sorted(path.name for path in tmp_path.iterdir() if path.name in ("one", "two", "three")) == \
         ["three", "two"]
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b", "1/0"])
+def test_a_slice_must_be_k_of_n(project, capsys, text):
+    assert main(["apply", "inventory.yaml", "site.yaml", "--slice", text]) == 1
+    assert "argument --slice: expected K/N with 1 <= K <= N" in capsys.readouterr().err
+
+
+def test_slices_split_the_targeted_hosts_without_overlap(project):
+    """AWX-style job slicing: N runs, each its own slice; together they are every targeted host."""
+    seen = []
+    for number in (1, 2, 3):
+        listed = run("apply", "inventory.yaml", "site.yaml", "--list-hosts", "--slice", f"{number}/3", cwd=project)
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        block = listed.stdout.split("hosts (", 1)[1].split("\n\n")[0]
+        seen.append([line.strip() for line in block.splitlines()[1:] if line.strip()])
+    assert seen == [["gpu01", "lonely"], ["gpu02"], ["cpu01"]]
+    limited = run("apply", "inventory.yaml", "site.yaml", "--list-hosts", "-l", "gpu", "--slice", "2/2", cwd=project)
+    assert "hosts (1):\n      gpu02" in limited.stdout
+
+
+def test_a_slice_runs_only_its_hosts(tmp_path):
+    write(tmp_path, {
+        "inventory.yaml": "all:\n  hosts:\n    a: {ansible_connection: local}\n    b: {ansible_connection: local}\n"
+                          "    c: {ansible_connection: local}\n",
+        "site.yaml": f"""
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - command: touch {tmp_path}/ran-{{{{ inventory_hostname }}}}
+        """,
+    })
+    ran = run("apply", "inventory.yaml", "site.yaml", "--slice", "2/3", "--state-db", "h.db", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("ran-")) == ["ran-b"]
