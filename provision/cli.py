@@ -98,14 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in COMMANDS:
         register(commands)
+    parser.set_defaults(subcommands=commands.choices)  # each command's own parser, for its usage line
     return parser
-
-
-def subcommand_parser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
-            return action.choices[name]
-    return None
 
 
 def handler_of(path: str) -> Callable[[argparse.Namespace, Any], int]:
@@ -119,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # said with the subcommand's usage, not the top-level one
-            command = subcommand_parser(parser, getattr(args, "command", None))
+            command = args.subcommands.get(getattr(args, "command", None))
             (command or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     except UsageError as error:
         return _usage_error(error)

@@ -92,21 +92,34 @@ def _boolean(value: Any) -> Any:
     return value if _templated(value) else to_bool(value)
 
 
-def connection_view(name: str, variables: dict[str, Any]) -> Connection:
-    """Connection settings from ansible_* variables; old ansible_ssh_* spellings are accepted."""
-    def first(*keys: str) -> Any:
-        return next((variables[key] for key in keys if variables.get(key) is not None), None)
+# Each connection setting's variables, the one that wins first; old ansible_ssh_* spellings accepted.
+CONNECTION_VARIABLES: dict[str, tuple[str, ...]] = {
+    "connection": ("ansible_connection",),
+    "address": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "private_key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    "become": ("ansible_become",),
+    "become_user": ("ansible_become_user",),
+    "become_password": ("ansible_become_password", "ansible_become_pass"),
+}
 
-    kind = str(first("ansible_connection") or "ssh")
-    port = first("ansible_port", "ansible_ssh_port")
+
+def connection_view(name: str, variables: dict[str, Any]) -> Connection:
+    """Connection settings from ansible_* variables (CONNECTION_VARIABLES)."""
+    def first(setting: str) -> Any:
+        return next((variables[key] for key in CONNECTION_VARIABLES[setting] if variables.get(key) is not None), None)
+
+    kind = str(first("connection") or "ssh")
+    port = first("port")
     return Connection(
-        address=str(first("ansible_host", "ansible_ssh_host") or name),
+        address=str(first("address") or name),
         port=int(port) if port is not None else 22,
-        user=first("ansible_user", "ansible_ssh_user"),
-        private_key_file=first("ansible_ssh_private_key_file", "ansible_private_key_file"),
-        become=_boolean(first("ansible_become")),
-        become_user=first("ansible_become_user"),
-        become_password=first("ansible_become_password", "ansible_become_pass"),
+        user=first("user"),
+        private_key_file=first("private_key_file"),
+        become=_boolean(first("become")),
+        become_user=first("become_user"),
+        become_password=first("become_password"),
         connection="local" if kind == "local" else "ssh",
     )
 

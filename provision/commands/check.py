@@ -33,7 +33,7 @@ from provision.runner.results import CHECK_MODULE, RunReport, drift_of
 from provision.transport.connect import ConnectOptions
 from provision.transport.ssh import library_logs
 from provision.verify.outcome import fold_verify, check_exit_code, check_summary, verify_run_report
-from provision.verify.plan import plan_of
+from provision.verify.plan import VerifyPlan, plan_of
 from provision.verify.report import (VerifyProgress, attach_gpu_rows, check_table, print_check_failures,
                                      print_gpu, print_verify)
 from provision.verify.run import VerifyResult, run_verify, verify_preconditions
@@ -50,16 +50,18 @@ def is_site_playbook(path: str) -> bool:
         os.path.realpath(path) == os.path.realpath(DEFAULT_PLAYBOOK)
 
 
-def verify_hosts(console: Console, inventory: Inventory, playbook: Playbook, names: list[str], extra: dict,
-                 options: ConnectOptions, forks: int = 100, roles: list[str] | None = None,
-                 become_password: str | None = None, progress: bool = True) -> tuple[VerifyResult, list[str]]:
-    """The tests of the roles `playbook` applies to each of `names`, in parallel, with a live line
-    per host on a terminal. Returns the result and the hosts that had tests."""
-    plan = plan_of(playbook, inventory, names, extra, site_tests_dir(), is_site_playbook(playbook.path), roles)
+def plan_for(playbook: Playbook, inventory: Inventory, names: list[str], extra: dict,
+             roles: list[str] | None = None) -> VerifyPlan:
+    """Which tests prove which of `names`: those of the roles `playbook` applies to each."""
+    return plan_of(playbook, inventory, names, extra, site_tests_dir(), is_site_playbook(playbook.path), roles)
+
+
+def verify_hosts(console: Console, inventory: Inventory, plan: VerifyPlan, extra: dict, options: ConnectOptions,
+                 forks: int = 100, become_password: str | None = None, progress: bool = True) -> VerifyResult:
+    """The plan's tests, hosts in parallel, with a live line per host on a terminal."""
     with VerifyProgress(console, plan.hosts, enabled=progress) as listener:
-        result = run_verify(inventory, plan, options, extra, forks=forks, listener=listener,
-                            become_password=become_password)
-    return result, plan.hosts
+        return run_verify(inventory, plan, options, extra, forks=forks, listener=listener,
+                          become_password=become_password)
 
 
 # ---- verify ---------------------------------------------------------------------------------------
@@ -97,14 +99,15 @@ def run_verify_command(args, console: Console) -> int:
         # Ctrl-C and SIGTERM are counted (the workers, in the same process group, stop on Ctrl-C);
         # the run is then closed as interrupted, its report written and its temporary files removed
         with Interrupt().handling() as interrupt, library_logs(args.verbose):
-            result, verified = verify_hosts(console, inventory, playbook, names, extra, options, args.forks, args.role,
-                                            become_password=password, progress=not args.quiet)
-        report = verify_run_report(result, verified, started)
+            plan = plan_for(playbook, inventory, names, extra, args.role)
+            result = verify_hosts(console, inventory, plan, extra, options, args.forks, become_password=password,
+                                  progress=not args.quiet)
+        report = verify_run_report(result, plan.hosts, started)
         if interrupt.requested:
             report.interrupted, report.final_exit_code = True, 130
         attach_gpu_rows(report)
         store.finish_run(run_id, report)
-    if not verified:
+    if not plan.hosts:
         console.print(f"nothing to verify: no tests for the roles {args.playbook} applies to "
                       f"{args.limit or 'these hosts'}" + (f" (--role {', '.join(args.role)})" if args.role else ""),
                       highlight=False)
@@ -127,13 +130,14 @@ def run_check(args, console: Console) -> int:
     warn_unmatched_tags(args, console, playbook)
     if list_only(args, inventory, playbook, extra):
         return 0
-    if args.limit and not targeted_hosts(inventory, "all", args.limit):  # a typo in a crontab is not "no drift"
+    targeted = targeted_hosts(inventory, "all", args.limit)
+    if args.limit and not targeted:  # a typo in a crontab is not "no drift"
         raise InputError(f"--limit {args.limit!r} matches no host of {args.inventory}")
     options = _options(args, extra, inventory)
+    plan = None
     if not args.no_verify:  # before the check-mode run: a verify that cannot start must not waste it
-        targeted = [name for name in targeted_hosts(inventory, "all", args.limit)
-                    if options.only_hosts is None or name in options.only_hosts]
-        plan = plan_of(playbook, inventory, targeted, extra, site_tests_dir(), is_site_playbook(playbook.path))
+        plan = plan_for(playbook, inventory, [name for name in targeted
+                                              if options.only_hosts is None or name in options.only_hosts], extra)
         verify_preconditions(inventory, plan.hosts, plan.become, options.become_password)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("check", args.inventory, args.playbook, True)
@@ -143,12 +147,12 @@ def run_check(args, console: Console) -> int:
             with events:
                 report = run_playbook(playbook, inventory, options, events, interrupt=interrupt)
             report.started = started  # the whole command, validation and verify included
-            if not args.no_verify and not report.interrupted:
+            if plan is not None and not report.interrupted:
                 names = [name for name, recap in report.recaps.items() if not recap.unreachable]
                 if names:
-                    result, _ = verify_hosts(console, inventory, playbook, names, extra, options.connect_options,
-                                             options.forks, become_password=options.become_password,
-                                             progress=not args.quiet)
+                    result = verify_hosts(console, inventory, plan.only(names), extra, options.connect_options,
+                                          options.forks, become_password=options.become_password,
+                                          progress=not args.quiet)
                     first = len(report.results)
                     fold_verify(report, result, names)
                     for row in report.results[first:]:
@@ -218,4 +222,4 @@ def write_outputs(report: RunReport, args) -> None:
         write_prometheus(report, args.prom)
 
 
-__all__ = ["run_check", "run_verify_command", "verify_hosts"]
+__all__ = ["plan_for", "run_check", "run_verify_command", "verify_hosts"]

@@ -16,7 +16,7 @@ from rich.markup import escape
 from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYBOOK
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.hostpatterns import slice_of, targeted_hosts
-from provision.inventory import graph, host_view, load_inventory
+from provision.inventory import CONNECTION_VARIABLES, graph, host_view, load_inventory
 from provision.playbook.context import did_you_mean
 from provision.playbook.validate import load_and_validate
 from provision.yamlsource import dump, load_text, read_text
@@ -122,24 +122,21 @@ def start_at_task_problem(playbook, wanted: str, tags: set[str], skip_tags: set[
 
 
 # Ansible's -u, --private-key, -b, --become-user: defaults below every inventory variable (an
-# inventory's ansible_user wins over -u, as in Ansible), each with the aliases that already set it.
-COMMAND_LINE_DEFAULTS = (
-    ("remote_user", "ansible_user", ("ansible_user", "ansible_ssh_user")),
-    ("private_key", "ansible_ssh_private_key_file", ("ansible_ssh_private_key_file", "ansible_private_key_file")),
-    ("become", "ansible_become", ("ansible_become",)),
-    ("become_user", "ansible_become_user", ("ansible_become_user",)),
-)
+# inventory's ansible_user wins over -u, as in Ansible): option -> the connection setting it gives.
+COMMAND_LINE_DEFAULTS = (("remote_user", "user"), ("private_key", "private_key_file"), ("become", "become"),
+                         ("become_user", "become_user"))
 
 
 def command_line_defaults(inventory, args) -> None:
     """Give every host the command line's connection settings where its inventory sets none."""
-    for option, variable, aliases in COMMAND_LINE_DEFAULTS:
+    for option, setting in COMMAND_LINE_DEFAULTS:
         value = getattr(args, option, None)
         if not value:
             continue
+        variables = CONNECTION_VARIABLES[setting]
         for host in inventory.hosts.values():
-            if not any(alias in host.vars for alias in aliases):
-                host.vars[variable] = value
+            if not any(variable in host.vars for variable in variables):
+                host.vars[variables[0]] = value
 
 
 def print_warnings(console: Console, playbook) -> None:

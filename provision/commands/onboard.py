@@ -233,7 +233,7 @@ def apply_site(args, console: Console, inventory: Inventory, playbook):
 
 def verify(args, console: Console, inventory: Inventory, playbook):
     """The tests of the roles the site playbook applied to the host, recorded as a verify run."""
-    from provision.commands.check import verify_hosts
+    from provision.commands.check import plan_for, verify_hosts
     from provision.transport.connect import ConnectOptions
     from provision.verify.outcome import verify_run_report
     from provision.verify.report import print_verify
@@ -242,8 +242,9 @@ def verify(args, console: Console, inventory: Inventory, playbook):
     options = ConnectOptions(timeout=args.timeout, ssh_config=args.ssh_config)
     with HistoryStore(args.state_db) as store:
         run_id = store.begin_run("verify", args.inventory, args.playbook)
-        result, hosts = verify_hosts(console, inventory, playbook, [args.host], {}, options)
-        report = verify_run_report(result, hosts or [args.host], started)
+        plan = plan_for(playbook, inventory, [args.host], {})
+        result = verify_hosts(console, inventory, plan, {}, options)
+        report = verify_run_report(result, plan.hosts or [args.host], started)
         store.finish_run(run_id, report)
     print_verify(console, report, quiet=True)
     passed = sum(recap.checks_passed for recap in report.recaps.values())

@@ -10,11 +10,10 @@ provision.verify.run maps `local` back to the inventory name.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from provision.inventory import Host, rendered_connection
+from provision.inventory import Connection, Host, rendered_connection
 from provision.templating import TemplateError
 from provision.errors import InputError
 from provision.transport.local import current_user
@@ -23,11 +22,8 @@ from provision.transport.local import current_user
 @dataclass(frozen=True)
 class VerifyTarget:
     name: str
-    address: str
-    port: int
-    user: str | None
-    key_file: str | None
-    known_hosts: str | None
+    connection: Connection  # rendered once here; the worker's connection record is made from it
+    rendered: dict  # the rendered ansible_*/provision_* variables (known_hosts file, port given or not)
     sudo: bool
     sudo_user: str
     local: bool = False  # ansible_connection: local, checked on this machine
@@ -53,9 +49,7 @@ def target_of(host: Host, play_become: str | None = None, become_password: str |
     if local and sudo and (connection.become_password or become_password):
         raise InputError(f"host {host.name}: verify runs sudo on this machine without a password (testinfra's "
                          "local backend cannot type one); give the user NOPASSWD sudo, or run as root")
-    return VerifyTarget(host.name, connection.address, connection.port, user,
-                        os.path.expanduser(connection.private_key_file) if connection.private_key_file else None,
-                        variables.get("provision_known_hosts_file"), sudo, become_user, local)
+    return VerifyTarget(host.name, connection, variables, sudo, become_user, local)
 
 
 def hostspec(target: VerifyTarget) -> str:

@@ -44,9 +44,13 @@ class VerifyPlan:
     def hosts(self) -> list[str]:
         return [host for group in self.groups for host in group.hosts]
 
-    @property
-    def checks_files(self) -> int:
-        return len({path for group in self.groups for path in group.files})
+    def only(self, names: list[str]) -> VerifyPlan:
+        """The same plan for `names` alone (the hosts a check-mode run could reach)."""
+        wanted = set(names)
+        groups = [VerifyGroup(tuple(host for host in group.hosts if host in wanted), group.files)
+                  for group in self.groups]
+        return VerifyPlan([group for group in groups if group.hosts], self.defaults, self.roles,
+                          {host: user for host, user in self.become.items() if host in wanted})
 
 
 def role_tests(role_path: str) -> list[str]:

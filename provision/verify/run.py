@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from provision.errors import InputError
-from provision.inventory import Inventory, rendered_connection
+from provision.inventory import Inventory
 from provision.playbook.roles import main_file
-from provision.templating import TemplateError, resolve_variables
+from provision.templating import resolve_variables
 from provision.transport.connect import ConnectOptions
 from provision.variables import layer
 from provision.verify.hosts import (CONNECTIONS_VARIABLE, EVENTS_VARIABLE, LOCAL_HOSTNAME, connection_record, hostspec,
@@ -80,6 +80,9 @@ class VerifyListener:
 
     def unreachable(self, host: str, reason: str) -> None:
         pass
+
+    def broken(self, host: str, reason: str) -> None:
+        """The checks could not run on `host` (its sudo failed)."""
 
 
 def role_defaults(roles_dirs: list[str]) -> dict:
@@ -138,7 +141,7 @@ def run_verify(inventory: Inventory, plan: VerifyPlan, options: ConnectOptions, 
     local = [name for name, target in targets.items() if target.local]
     with tempfile.TemporaryDirectory(prefix="provision-verify-") as folder:
         environment = dict(os.environ)
-        environment[CONNECTIONS_VARIABLE] = _write(folder, "connections.json", _connections(inventory, targets, options, become_password))
+        environment[CONNECTIONS_VARIABLE] = _write(folder, "connections.json", _connections(targets, options, become_password))
         variables = {name: _jsonable(resolve_variables(layer(plan.defaults, inventory.hosts[name].vars, extra_vars,
                                                              {"inventory_hostname": name})))
                      for name in plan.hosts}
@@ -259,22 +262,20 @@ def _dispatch(line: str, listener: VerifyListener, local: list[str]) -> None:
         listener.check_done(name(str(event.get("host"))), str(event.get("outcome")))
     elif event.get("event") == "unreachable":
         listener.unreachable(name(str(event.get("host"))), str(event.get("reason")))
-    elif event.get("event") == "broken" and isinstance(listener, _Recording):
+    elif event.get("event") == "broken":
         listener.broken(name(str(event.get("host"))), str(event.get("reason")))
 
 
-def _connections(inventory: Inventory, targets: dict, options: ConnectOptions, become_password: str | None) -> dict:
+def _connections(targets: dict, options: ConnectOptions, become_password: str | None) -> dict:
+    """Each ssh host's connection record for the workers, from its target (rendered once)."""
     records = {}
     for name, target in targets.items():
         if target.local:
             continue
-        try:
-            connection, rendered = rendered_connection(name, inventory.hosts[name].vars)
-        except TemplateError as error:
-            raise InputError(f"host {name}: connection variables: {error}") from None
+        connection = target.connection
         become = target.sudo_user if (target.sudo or connection.become) else None
         password = (connection.become_password or become_password) if become else None  # only where sudo runs
-        records[name] = connection_record(connection, rendered, options, become, password)
+        records[name] = connection_record(connection, target.rendered, options, become, password)
     return records
 
 
