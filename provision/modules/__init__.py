@@ -34,6 +34,7 @@ from provision.modules.stat import Stat
 from provision.modules.sysctl import Sysctl
 from provision.modules.systemd import Systemd
 from provision.modules.template import Template
+from provision.modules.user import User
 from provision.modules.wait_for import WaitFor
 
 MODULES: dict[str, type[Module]] = {
@@ -41,7 +42,7 @@ MODULES: dict[str, type[Module]] = {
     for module in (
         Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, GpuDriverFacts,
         GpuImageCheck, GpuPreflight, GpuVerify, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact, Service, Setup, Shell, Stat, Sysctl,
-        Systemd, Template, WaitFor,
+        Systemd, Template, User, WaitFor,
     )
 }
 

@@ -68,6 +68,7 @@ CASES: dict[str, Case] = {
     "sysctl": Case({"name": "net.ipv4.ip_forward", "value": "1", "sysctl_set": True}, "changed"),
     "systemd": Case({"name": "ssh", "state": "restarted", "daemon_reload": True}, "changed"),
     "template": Case({"src": "walk.j2", "dest": f"{WALK}-rendered.conf"}, "changed"),
+    "user": Case({"name": "walker", "groups": ["adm"], "shell": "/bin/sh"}, "changed"),
     "wait_for": Case({"path": f"{WALK}-never", "timeout": 1}, "skipped"),
 }
 
