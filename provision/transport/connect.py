@@ -13,6 +13,7 @@ from typing import Any, Mapping, Protocol
 from provision.transport.base import Transport
 from provision.transport.local import LocalTransport
 from provision.transport.ssh import SSHTransport
+from provision.transport.sshargs import parse_ssh_args
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,22 @@ def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any]
     The port is passed only when the inventory set one, so ~/.ssh/config's Port still applies."""
     if settings.connection == "local":
         return LocalTransport(name)
+    # ansible_ssh_common_args/extra_args: below the inventory's own variables, above ssh_config
+    extra = parse_ssh_args(rendered.get("ansible_ssh_common_args"), rendered.get("ansible_ssh_extra_args"))
     known_hosts = rendered.get("provision_known_hosts_file")
-    key_file = settings.private_key_file
+    known_files = ([os.path.expanduser(str(known_hosts))] if known_hosts
+                   else [os.path.expanduser(path) for path in extra.options["userknownhostsfile"].split()]
+                   if "userknownhostsfile" in extra.options else None)
+    key_file = settings.private_key_file or extra.options.get("identityfile")
+    port = settings.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None
     return SSHTransport.connect(
         settings.address,
-        port=settings.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None,
+        port=port,
         user=settings.user,
         key_filename=os.path.expanduser(key_file) if key_file else None,
-        known_hosts_files=[os.path.expanduser(str(known_hosts))] if known_hosts else None,
-        accept_new_host_keys=options.accept_new_host_keys,
+        known_hosts_files=known_files,
+        accept_new_host_keys=options.accept_new_host_keys or extra.strict in ("accept-new", "no"),
         connect_timeout=options.timeout,
-        ssh_config_path=options.ssh_config,
+        ssh_config_path=options.ssh_config or extra.config_file,
+        command_line=extra.options,
     )

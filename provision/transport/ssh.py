@@ -127,6 +127,8 @@ class SSHSettings:
     key_filenames: list[str] = field(default_factory=list)
     known_hosts_files: list[str] = field(default_factory=list)
     proxy_command: str | None = None
+    proxy_jump: str | None = None  # [user@]host[:port][,next...], as ssh -J
+    config_path: str | None = None  # the ssh_config these came from: jump hosts are looked up there too
 
 
 def resolve_settings(
@@ -136,14 +138,18 @@ def resolve_settings(
     key_filename: str | list[str] | None,
     known_hosts_files: list[str] | None,
     ssh_config_path: str | None,
+    command_line: dict[str, str] | None = None,
 ) -> SSHSettings:
-    """Inventory values win; ~/.ssh/config (or the explicit -F file) fills the gaps, like ssh."""
+    """Inventory values win; then ssh's command-line options (ansible_ssh_common_args, as
+    transport/sshargs.py reads them); ~/.ssh/config (or the explicit -F file) fills the gaps, like ssh."""
     config_path = os.path.expanduser(ssh_config_path or DEFAULT_SSH_CONFIG)
     options: dict = {}
     if os.path.exists(config_path):
         options = paramiko.SSHConfig.from_path(config_path).lookup(address)
     elif ssh_config_path:
         raise ConnectionFailed(f"ssh config file {ssh_config_path} does not exist")
+    for key, value in (command_line or {}).items():
+        options[key] = [value] if key == "identityfile" else value
     keys = [key_filename] if isinstance(key_filename, str) else list(key_filename or [])
     if not keys:
         keys = [os.path.expanduser(path) for path in options.get("identityfile", [])]
@@ -156,7 +162,9 @@ def resolve_settings(
         user=user or options.get("user") or getpass.getuser(),
         key_filenames=keys,
         known_hosts_files=[os.path.expanduser(path) for path in known],
-        proxy_command=options.get("proxycommand"),
+        proxy_command=options.get("proxycommand") if options.get("proxycommand", "none").lower() != "none" else None,
+        proxy_jump=options.get("proxyjump") if options.get("proxyjump", "none").lower() != "none" else None,
+        config_path=ssh_config_path,
     )
 
 
@@ -176,13 +184,16 @@ class SSHTransport(Transport):
         connect_timeout: float = 10,
         ssh_config_path: str | None = None,
         password: str | None = None,
+        command_line: dict[str, str] | None = None,
     ):
-        self.settings = resolve_settings(address, port, user, key_filename, known_hosts_files, ssh_config_path)
+        self.settings = resolve_settings(address, port, user, key_filename, known_hosts_files, ssh_config_path,
+                                         command_line)
         self.label = address
         self.accept_new_host_keys = accept_new_host_keys
         self.connect_timeout = connect_timeout
         self._password = password
         self._client: paramiko.SSHClient | None = None
+        self._jump: SSHTransport | None = None
 
     @classmethod
     def connect(cls, address: str, **options) -> SSHTransport:
@@ -205,7 +216,11 @@ class SSHTransport(Transport):
         else:
             client.set_missing_host_key_policy(RefuseUnknownHostKey())
         where = f"{settings.user}@{settings.address}:{settings.port}"
-        sock = paramiko.ProxyCommand(settings.proxy_command) if settings.proxy_command else None
+        try:
+            sock = self._proxy_socket()
+        except ConnectionFailed as error:
+            client.close()
+            raise ConnectionFailed(f"{where}: through ProxyJump {settings.proxy_jump}: {error}") from None
         try:
             client.connect(
                 settings.address,
@@ -240,6 +255,34 @@ class SSHTransport(Transport):
             if isinstance(transport.sock, socket.socket):
                 transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
+
+    def _proxy_socket(self):
+        """The socket the SSH session runs over: a ProxyCommand's pipe, a direct-tcpip channel
+        through the ProxyJump host (opened with the same known_hosts, keys and ssh_config, and
+        its own ProxyJump for a chain `a,b`), or None for a plain TCP connection."""
+        settings = self.settings
+        if settings.proxy_command:
+            return paramiko.ProxyCommand(settings.proxy_command)
+        if not settings.proxy_jump:
+            return None
+        *earlier, last = [hop.strip() for hop in settings.proxy_jump.split(",")]
+        user, _, host = last.rpartition("@")
+        host, _, port = host.partition(":")
+        jump = SSHTransport(host, port=int(port) if port.isdigit() else None, user=user or None,
+                            known_hosts_files=settings.known_hosts_files,
+                            accept_new_host_keys=self.accept_new_host_keys, connect_timeout=self.connect_timeout,
+                            ssh_config_path=settings.config_path,
+                            command_line={"proxyjump": ",".join(earlier) if earlier else "none"})
+        if not jump.settings.key_filenames:
+            jump.settings.key_filenames = list(settings.key_filenames)
+        jump.open()
+        self._jump = jump
+        try:
+            return jump._client.get_transport().open_channel(
+                "direct-tcpip", (settings.address, settings.port), ("127.0.0.1", 0), timeout=self.connect_timeout)
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            raise ConnectionFailed(f"the jump host could not open a channel to {settings.address}:"
+                                   f"{settings.port} ({error or type(error).__name__})") from None
 
     def run(
         self,
@@ -291,6 +334,9 @@ class SSHTransport(Transport):
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._jump is not None:
+            self._jump.close()
+            self._jump = None
 
 
 def _exchange(channel: paramiko.Channel, data: bytes, timeout: float | None) -> tuple[int, bytes, bytes]:

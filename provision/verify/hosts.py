@@ -65,7 +65,8 @@ def connection_record(connection, rendered: dict, options, sudo_user: str | None
                       sudo_password: str | None = None) -> dict:
     """What a worker needs to reach one host, as JSON-ready data (written by the parent into its
     private temporary folder, mode 0700, removed when the run ends; read by verify/backend.py)."""
-    kept = {key: rendered[key] for key in ("provision_known_hosts_file", "ansible_port", "ansible_ssh_port")
+    kept = {key: rendered[key] for key in ("provision_known_hosts_file", "ansible_port", "ansible_ssh_port",
+                                               "ansible_ssh_common_args", "ansible_ssh_extra_args")
             if key in rendered}
     return {"connection": {"address": connection.address, "port": connection.port, "user": connection.user,
                            "private_key_file": connection.private_key_file, "connection": connection.connection},
