@@ -108,7 +108,12 @@ def test_a_failed_write_is_a_note_not_a_crash(tmp_path):
     events.task_result(result("gpu01", "ping"))
     events.task_result(result("gpu01", "pong"))
     assert len(inner.results) == 2
+    events.host_end("gpu01", "done")  # the host's batch is written now, and fails
+    events.task_result(result("gpu02", "ping"))
+    events.host_end("gpu02", "done")
+    assert inner.ended == [("gpu01", "done"), ("gpu02", "done")]
     assert len(inner.notes) == 1 and "cannot record" in inner.notes[0]
+    store.close()  # says nothing more: the failure was said
 
 
 def test_store_is_in_wal_mode_and_refuses_a_newer_schema(tmp_path):

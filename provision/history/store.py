@@ -1,0 +1,477 @@
+"""The run store's one API, written once over a small backend interface (SQLite or PostgreSQL).
+
+`HistoryStore(location)` opens the backend the location names: a `postgresql://` or `postgres://`
+URL opens PostgreSQL (provision/history/postgres.py), anything else is a SQLite file
+(provision/history/sqlite.py), the default `.provision/history.sqlite`. A backend only knows how to
+run one statement, insert rows, and keep its schema version; every query lives here, as one text.
+
+Writes are batched (see provision/history/__init__.py for the promise): `record` only queues a
+result; the queue is written in one transaction when it reaches BATCH_SIZE results, when the
+caller flushes (HistoryEvents does at each host's end), at every read, when the run finishes,
+and by a background thread every FLUSH_INTERVAL seconds. That thread is also the run's heartbeat,
+which lets a store opened on another machine tell a run whose process is gone from a slow one.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from provision.errors import ProvisionError
+from provision.history.figures import gpu_figures
+from provision.history.fleet import FleetRun, build_fleet, counted_runs
+from provision.history.records import (DriftSpan, Figures, Row, Run, StoredResult, figures_of, run_of,
+                                       stored_result_of)
+from provision.history.schema import FIGURE_COLUMNS, RESULT_COLUMNS, SCHEMA_VERSION, statements
+from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult, is_drift
+
+DEFAULT_PATH = os.path.join(".provision", "history.sqlite")
+URL_SCHEMES = ("postgresql", "postgres")
+BATCH_SIZE = 200  # results per transaction at most, while results pour in
+FLUSH_INTERVAL = 0.5  # seconds a result may wait in the queue
+HEARTBEAT_INTERVAL = 30.0  # a running run says it is alive at least this often
+STALE_AFTER = 300.0  # a run on another machine silent this long is gone (ten missed heartbeats)
+
+
+class HistoryError(ProvisionError):
+    """The history cannot be opened or written, or is from a newer provision."""
+
+
+def default_path() -> str:
+    return os.path.join(os.getcwd(), DEFAULT_PATH)
+
+
+def is_database_url(location: str | None) -> bool:
+    """Whether --state-db names a database server (postgresql://...) rather than a SQLite file."""
+    scheme, separator, _ = (location or "").partition("://")
+    return bool(separator) and scheme.lower() in URL_SCHEMES
+
+
+class HistoryStore:
+    """The history, thread-safe: one connection, one lock around it, a queue of pending results.
+
+    Constructing HistoryStore picks the backend from the location (as pathlib.Path picks its
+    flavour); a backend subclass fills in the few methods marked "backend" below.
+    """
+
+    noun = "history"
+    types: dict[str, str] = {}
+    database_errors: tuple[type[BaseException], ...] = (OSError,)
+
+    def __new__(cls, location: str | None = None):
+        if cls is HistoryStore:
+            if is_database_url(location):
+                from provision.history.postgres import PostgresStore
+
+                cls = PostgresStore
+            else:
+                from provision.history.sqlite import SqliteStore
+
+                cls = SqliteStore
+        return super().__new__(cls)
+
+    def __init__(self, location: str | None = None):
+        self.lock = threading.RLock()  # around the connection; reads flush first while holding it
+        self._pending: list[tuple[tuple, tuple | None]] = []
+        self._pending_lock = threading.Lock()  # host threads queue without waiting for the database
+        self._check_modes: dict[int, bool] = {}
+        self._open_runs: set[int] = set()
+        self._flusher: _Flusher | None = None
+        self._last_beat = 0.0
+        self._closed = False
+        self.write_error: str | None = None  # the first failed background write, for HistoryEvents to say
+        self.transactions = 0  # committed write transactions, for the tests of batching
+        self.path = self._where(location)
+        try:
+            self._open(location)
+            self._setup()
+        except self.database_errors as error:
+            self._close_connection_quietly()
+            raise HistoryError(f"cannot open the {self.noun} {self.path}: {self._explain(error)}") from None
+        except HistoryError:
+            self._close_connection_quietly()
+            raise
+        self.mark_dead_runs()
+
+    # ---- backend ---------------------------------------------------------------------------------
+    def _where(self, location: str | None) -> str:
+        """The location as messages show it (a URL without its password)."""
+        raise NotImplementedError
+
+    def _open(self, location: str | None) -> None:
+        raise NotImplementedError
+
+    def _run(self, statement: str, values: tuple = ()) -> list[Row]:
+        """Run one statement written with `?` placeholders; its rows as dicts (none for a write)."""
+        raise NotImplementedError
+
+    def _insert_id(self, statement: str, values: tuple) -> int:
+        raise NotImplementedError
+
+    def _insert_rows(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _schema_version(self) -> int:
+        raise NotImplementedError
+
+    def _set_schema_version(self, version: int) -> None:
+        raise NotImplementedError
+
+    def _lock_schema(self) -> None:
+        """Inside the schema transaction: keep other processes from creating the tables at once."""
+
+    def _close_connection(self) -> None:
+        raise NotImplementedError
+
+    def _explain(self, error: BaseException) -> str:
+        return str(error) or type(error).__name__
+
+    # ---- opening and closing ---------------------------------------------------------------------
+    def _setup(self) -> None:
+        version = self._schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        with self.lock, self._transaction():
+            self._lock_schema()
+            version = self._schema_version()  # again: another process may have just done it
+            if version > SCHEMA_VERSION:
+                raise HistoryError(f"{self.path} was written by a newer provision (schema {version})")
+            for statement in statements(self.types, version):
+                self._run(statement)
+            self._set_schema_version(SCHEMA_VERSION)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._flusher is not None:
+            self._flusher.stop()
+        self._flush_quietly()
+        with self.lock:
+            self._closed = True
+            self._close_connection_quietly()
+
+    def _close_connection_quietly(self) -> None:
+        try:
+            self._close_connection()
+        except (*self.database_errors, AttributeError):
+            pass
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- writes -----------------------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, rolled back on any error: a write is whole or absent."""
+        self._begin()
+        try:
+            yield
+        except BaseException:
+            try:
+                self._run("ROLLBACK")
+            except self.database_errors:
+                pass
+            raise
+        self._run("COMMIT")
+        self.transactions += 1
+
+    @contextmanager
+    def _failing(self, what: str) -> Iterator[None]:
+        """A database error as a HistoryError that says what could not be done where."""
+        try:
+            yield
+        except self.database_errors as error:
+            raise HistoryError(f"{what} {self.path}: {self._explain(error)}") from None
+
+    def _write(self, statement: str, values: tuple, what: str = "cannot write to") -> None:
+        with self.lock, self._failing(what), self._transaction():
+            self._run(statement, values)
+
+    def begin_run(self, command: str, inventory: str = "", playbook: str = "", check: bool = False,
+                  run_group: str | None = None, host_slice: tuple[int, int] | None = None) -> int:
+        """A new run, "running" until finish_run; `run_group` and `host_slice` (K, N) place it in a
+        fleet run whose slices other processes, on this machine or others, record alike."""
+        number, count = host_slice or (0, 0)
+        now = time.time()
+        with self.lock, self._failing("cannot record a run in"), self._transaction():
+            run_id = self._insert_id(
+                "INSERT INTO runs (command, inventory, playbook, started, status, check_mode, pid, pid_started, "
+                "machine, run_group, slice_number, slice_count, heartbeat) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (command, inventory or "", playbook or "", now, int(check), os.getpid(), _process_start(os.getpid()),
+                 socket.gethostname(), run_group or "", number, count, now))
+        self._check_modes[run_id] = bool(check)
+        self._open_runs.add(run_id)
+        self._last_beat = now
+        if self._flusher is None:
+            self._flusher = _Flusher(self)
+            self._flusher.start()
+        return run_id
+
+    def record(self, run_id: int, result: TaskResult) -> None:
+        """Queue one result (and its gpu_verify figures); written with the next batch."""
+        check = result.check or self._check_mode(run_id)
+        hidden = result.no_log
+        now = time.time()
+        values = (run_id, now, result.host, result.play, result.task, result.file, int(result.line or 0),
+                  result.module, result.status, int(result.status == "changed"), int(is_drift(result, check)),
+                  int(result.ignored), int(result.handler), None if hidden else result.diff,
+                  NO_LOG_TEXT if hidden else (result.msg or ""), float(result.duration or 0.0))
+        figures = gpu_figures(result) if result.module == "gpu_verify" else None
+        with self._pending_lock:
+            self._pending.append((values, None if figures is None else (run_id, now, result.host, *figures)))
+            full = len(self._pending) >= BATCH_SIZE
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write every queued result in one transaction (with the open runs' heartbeat); how many.
+        Raises HistoryError when the database refuses: that batch is then lost, as one result was
+        when each had its own transaction, and the run goes on."""
+        with self.lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            beat = bool(self._open_runs) and time.time() - self._last_beat >= HEARTBEAT_INTERVAL
+            if not batch and not beat:
+                return 0
+            with self._failing("cannot record results in"), self._transaction():
+                if batch:
+                    self._insert_rows("results", RESULT_COLUMNS, [values for values, _ in batch])
+                    figures = [row for _, row in batch if row is not None]
+                    if figures:
+                        self._insert_rows("gpu_verify", FIGURE_COLUMNS, figures)
+                if self._open_runs:
+                    self._last_beat = time.time()
+                    ids = sorted(self._open_runs)
+                    self._run(f"UPDATE runs SET heartbeat = ? WHERE id IN ({_marks(ids)})", (self._last_beat, *ids))
+        return len(batch)
+
+    def _flush_quietly(self) -> None:
+        """Flush; a failure is kept in write_error for the run's listener to say, never raised."""
+        try:
+            self.flush()
+        except HistoryError as error:
+            self.write_error = self.write_error or str(error)
+
+    def finish_run(self, run_id: int, report: RunReport, exit_code: int | None = None) -> None:
+        """Close a run: complete or interrupted, with its exit code (default: the report's).
+
+        A caller that did not stream results through HistoryEvents gets the report's results
+        written here, so `verify` can record a report it built after the fact.
+        """
+        self._flush_quietly()
+        recorded = self._query("SELECT COUNT(*) AS n FROM results WHERE run_id = ?", (run_id,))[0]["n"]
+        if not recorded:
+            for result in report.results:
+                self.record(run_id, result)
+            with self._failing("cannot record results in"):
+                self.flush()
+        status = "interrupted" if report.interrupted else "complete"
+        code = report.exit_code if exit_code is None else exit_code
+        self._write("UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?",
+                    (status, code, report.finished or time.time(), run_id), f"cannot record the end of run {run_id} in")
+        self._open_runs.discard(run_id)
+
+    def mark_dead_runs(self) -> list[int]:
+        """Runs left "running" by a process that is gone become "incomplete"; returns their ids.
+
+        On this machine the process is looked up by pid (and start time, against a reused pid); a
+        run of another machine is gone when its heartbeat is older than STALE_AFTER."""
+        rows = self._query("SELECT id, pid, pid_started, machine, started, heartbeat FROM runs "
+                           "WHERE status = 'running'")
+        here, now = socket.gethostname(), time.time()
+        dead = [row for row in rows if (not _alive(row["pid"], row["pid_started"]) if row["machine"] == here
+                                        else row["heartbeat"] is not None and now - row["heartbeat"] > STALE_AFTER)]
+        for row in dead:
+            # The last sign of life is the best guess of when the process died.
+            last = self._query("SELECT MAX(recorded) AS last FROM results WHERE run_id = ?", (row["id"],))[0]["last"]
+            finished = max(value for value in (last, row["heartbeat"], row["started"]) if value is not None)
+            self._write("UPDATE runs SET status = 'incomplete', finished = ? WHERE id = ? AND status = 'running'",
+                        (finished, row["id"]))
+        return [row["id"] for row in dead]
+
+    def _check_mode(self, run_id: int) -> bool:
+        if run_id not in self._check_modes:
+            rows = self._query("SELECT check_mode FROM runs WHERE id = ?", (run_id,))
+            self._check_modes[run_id] = bool(rows and rows[0]["check_mode"])
+        return self._check_modes[run_id]
+
+    # ---- queries ----------------------------------------------------------------------------------
+    def _query(self, statement: str, values: tuple = ()) -> list[Row]:
+        """Rows of one read; what this store queued is written first, so a read sees every write."""
+        with self.lock:
+            if self._pending:
+                self._flush_quietly()
+            with self._failing("cannot read"):
+                return self._run(statement, values)
+
+    def runs(self, host: str | None = None, since_seconds: float | None = None,
+             run_group: str | None = None) -> list[Run]:
+        """Runs, oldest first, with per-run counts; `host` keeps runs that touched that host (and
+        counts only its results); `run_group` keeps that fleet run's runs."""
+        conditions: list[str] = []
+        values: list[Any] = []
+        scope = ""
+        if host is not None:
+            scope = "AND results.host = ?"
+            values += [host] * 4  # one per count below
+        if since_seconds is not None:
+            conditions.append("runs.started >= ?")
+            values.append(time.time() - since_seconds)
+        if host is not None:
+            conditions.append("EXISTS (SELECT 1 FROM results WHERE results.run_id = runs.id AND results.host = ?)")
+            values.append(host)
+        if run_group is not None:
+            conditions.append("runs.run_group = ?")
+            values.append(run_group)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._query(
+            f"SELECT runs.*, (SELECT COUNT(DISTINCT host) FROM results WHERE run_id = runs.id {scope}) AS hosts, "
+            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND changed = 1 AND drift = 0 {scope}) "
+            f"AS n_changed, "
+            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND status IN ('failed', 'unreachable') "
+            f"AND ignored = 0 {scope}) AS n_failed, "
+            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND drift = 1 {scope}) AS n_drift "
+            f"FROM runs {where} ORDER BY runs.started, runs.id", tuple(values))
+        return [run_of(row) for row in rows]
+
+    def run(self, run_id: int | None = None) -> Run | None:
+        """One run by id, or the latest when run_id is None."""
+        runs = self.runs()
+        if run_id is None:
+            return runs[-1] if runs else None
+        return next((run for run in runs if run.id == run_id), None)
+
+    def fleet(self, run_group: str, host: str | None = None) -> FleetRun | None:
+        """The runs of one run group as one run of the whole fleet (None when the group has none):
+        the latest run of each slice counts, a slice with no run is missing."""
+        members = self.runs(run_group=run_group)
+        if not members:
+            return None
+        counted = counted_runs(members)
+        scoped = {run.id: run for run in (self.runs(host=host, run_group=run_group) if host else counted)}
+        ids = [run.id for run in counted]
+        condition = "AND host = ?" if host is not None else ""
+        hosts = self._query(f"SELECT COUNT(DISTINCT host) AS n FROM results WHERE run_id IN ({_marks(ids)}) "
+                            f"{condition}", (*ids, *([host] if host is not None else [])))[0]["n"]
+        return build_fleet(run_group, members, scoped, hosts)
+
+    def timeline(self, host: str | None = None, since_seconds: float | None = None) -> list[Run | FleetRun]:
+        """Runs oldest first, each run group folded into one fleet run where its first run stands."""
+        entries: list[Run | FleetRun] = []
+        seen: set[str] = set()
+        for run in self.runs(host=host, since_seconds=since_seconds):
+            if not run.run_group:
+                entries.append(run)
+            elif run.run_group not in seen:
+                seen.add(run.run_group)
+                fleet = self.fleet(run.run_group, host)
+                if fleet is not None:
+                    entries.append(fleet)
+        return entries
+
+    def results(self, run_id: int, host: str | None = None) -> list[StoredResult]:
+        condition = "AND host = ?" if host is not None else ""
+        rows = self._query(f"SELECT * FROM results WHERE run_id = ? {condition} ORDER BY id",
+                           (run_id, *([host] if host is not None else [])))
+        return [stored_result_of(row) for row in rows]
+
+    def figures(self, run_id: int) -> list[Figures]:
+        rows = self._query("SELECT * FROM gpu_verify WHERE run_id = ? ORDER BY id", (run_id,))
+        return [figures_of(row) for row in rows]
+
+    def trend(self, host: str | None = None, since_seconds: float | None = None) -> list[Figures]:
+        """gpu_verify figures over time, oldest first, for one host or all."""
+        cutoff = time.time() - since_seconds if since_seconds is not None else 0.0
+        condition = "host = ? AND" if host is not None else ""
+        rows = self._query(f"SELECT * FROM gpu_verify WHERE {condition} recorded >= ? ORDER BY host, recorded, id",
+                           (*([host] if host is not None else []), cutoff))
+        return [figures_of(row) for row in rows]
+
+    def drift_timeline(self, host: str | None = None) -> list[DriftSpan]:
+        """Per host and task: when drift appeared (a check run saw "changed") and when it went away.
+
+        Drift goes away when a later check run sees the task "ok", or a later apply run ran it
+        without failing (it put it back). A run that did not reach the task (--limit, a crash, a
+        skip, a failure, another slice) says nothing, so it neither ends nor restarts an episode.
+        """
+        condition = "results.host = ? AND" if host is not None else ""
+        rows = self._query(
+            "SELECT results.*, runs.check_mode, runs.started FROM results JOIN runs ON runs.id = results.run_id "
+            f"WHERE {condition} results.handler = 0 ORDER BY runs.started, runs.id, results.id",
+            tuple([host] if host is not None else []))
+        open_spans: dict[tuple[str, str, str], DriftSpan] = {}
+        spans: list[DriftSpan] = []
+        for row in rows:
+            key = (row["host"], row["task"], row["file"])
+            span = open_spans.get(key)
+            if row["drift"]:
+                if span is None:
+                    span = DriftSpan(row["host"], row["task"], row["file"], row["line"], row["run_id"],
+                                     row["started"], row["run_id"], msg=row["msg"], diff=row["diff"])
+                    open_spans[key] = span
+                    spans.append(span)
+                span.last_seen_run, span.msg, span.diff = row["run_id"], row["msg"], row["diff"]
+            elif span is not None and _clears_drift(row["status"], bool(row["check_mode"])):
+                span.disappeared_run, span.disappeared = row["run_id"], row["started"]
+                del open_spans[key]
+        return spans
+
+
+class _Flusher(threading.Thread):
+    """Flushes its store's queue every FLUSH_INTERVAL seconds until stopped. It holds the store
+    weakly, so a store nobody closed does not live on because of it."""
+
+    def __init__(self, store: HistoryStore):
+        super().__init__(name="history-flush", daemon=True)
+        self.store = weakref.ref(store)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(FLUSH_INTERVAL):
+            store = self.store()
+            if store is None:
+                return
+            store._flush_quietly()
+            del store
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self is not threading.current_thread():
+            self.join()
+
+
+def _marks(values: list) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _clears_drift(status: str, check_mode: bool) -> bool:
+    return status == "ok" if check_mode else status in ("ok", "changed")
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot: tells a live run from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return ""
+    # Field 22; the command name (field 2) may hold spaces and parentheses, so split after it.
+    fields = text.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _alive(pid: int, started: str) -> bool:
+    if not os.path.exists(f"/proc/{pid}"):
+        return False
+    return not started or _process_start(pid) == started
