@@ -2,8 +2,10 @@
 
 Two reasons this file exists apart from the handlers:
 - One set of common options: the same flag means the same thing on every subcommand that has it
-  (`-i`, `-l`, `-e`, `-f`, `-u`, `--private-key`, `-b`, `-K`, `-F`, `-T`, `-v`, `-q`,
-  `--state-db`), with Ansible's spellings where they mean what Ansible means.
+  (`-i`, `-l`, `--slice`, `--run-group`, `-e`, `-f`, `-u`, `--private-key`, `-b`, `-K`, `-F`, `-T`, `-v`,
+  `-q`, `--state-db`), with Ansible's spellings where they mean what Ansible means. The two that
+  may come from the environment ($PROVISION_STATE_DB, $PROVISION_RUN_GROUP) are read when the
+  parser is built: a value, never a connection.
 - Start-up time: this module imports nothing heavy, and a command's handler is named as
   "module:function" and imported only when that command runs, so `provision --help`,
   `provision apply --help` and `--version` never import the engine, paramiko or pytest.
@@ -11,10 +13,16 @@ Two reasons this file exists apart from the handlers:
 from __future__ import annotations
 
 import argparse
+import os
 
 DEFAULT_PLAYBOOK = "playbooks/site.yaml"
 BECOME_PASSWORD_VARIABLE = "PROVISION_BECOME_PASSWORD"
-STATE_DB_HELP = "run history (SQLite); default .provision/history.sqlite under the current folder"
+STATE_DB_VARIABLE = "PROVISION_STATE_DB"
+RUN_GROUP_VARIABLE = "PROVISION_RUN_GROUP"
+STATE_DB_HELP = (f"the run history: a SQLite file (default .provision/history.sqlite under the current folder), or a "
+                 f"PostgreSQL database that runs on several machines share: postgresql://USER@HOST[:PORT]/DATABASE "
+                 f"(its password is best in PGPASSWORD or ${STATE_DB_VARIABLE}: a command line shows in `ps`); "
+                 f"default ${STATE_DB_VARIABLE}")
 EXIT_CODES = ("exit codes: 0 all good; 1 bad input or usage; 2 a task failed on some host; "
               "4 some host unreachable (2|4 = 6 when both); 130 interrupted")
 CHECK_EXIT_CODES = ("exit codes: 0 no drift; 1 bad input; 2 a task failed or the checks could not run; 3 drift "
@@ -73,11 +81,31 @@ def slice_spec(text: str) -> tuple[int, int]:
     return int(number), int(count)
 
 
+def run_group_name(text: str) -> str:
+    """A --run-group name: what the slices of one fleet run share (a CI pipeline id, a Job's name)."""
+    name = text.strip()
+    if not name or len(name) > 200 or not name.isprintable():
+        raise argparse.ArgumentTypeError(f"expected a name of 1 to 200 printable characters, not {text!r}")
+    return name
+
+
+def state_db(parser) -> None:
+    """--state-db, read where it is given (nothing opened while parsing), else from the environment."""
+    parser.add_argument("--state-db", metavar="PATH|URL", default=os.environ.get(STATE_DB_VARIABLE) or None,
+                        help=STATE_DB_HELP)
+
+
 def selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-l", "--limit", help="Ansible host pattern: gpu, 'gpu:&h100', 'gpu:!drain', 'node*', @retry-file")
     parser.add_argument("--slice", type=slice_spec, metavar="K/N", dest="host_slice",
                         help="only the K-th of N slices of the targeted hosts (AWX's job slicing: N runs, on N "
                              "machines or CI jobs, share a fleet; the same inventory always slices the same way)")
+    parser.add_argument("--run-group", metavar="NAME", type=run_group_name,
+                        default=os.environ.get(RUN_GROUP_VARIABLE) or None,
+                        help="record this run as part of the fleet run NAME: the N slices of one fleet run, given "
+                             "the same NAME and one --state-db (PostgreSQL across machines), are one run in `history` and `report`, "
+                             "which say whether all N reported (as AWX's sliced job is one workflow job); e.g. "
+                             f"a CI pipeline id or a Kubernetes Job's name; default ${RUN_GROUP_VARIABLE}")
     parser.add_argument("-e", "--extra-vars", action="append", default=[],
                         help="KEY=VALUE, YAML/JSON text, or @FILE; highest precedence; repeatable")
 
@@ -109,7 +137,7 @@ def output(parser: argparse.ArgumentParser, quiet_help: str = "only problems and
     group = parser.add_argument_group("output")
     group.add_argument("-v", "--verbose", action="count", default=0, help="-v: ok/skipped lines and output; -vv more")
     group.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
-    group.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
+    state_db(group)
 
 
 def listing(parser: argparse.ArgumentParser) -> None:
@@ -229,12 +257,17 @@ def add_history(commands) -> None:
         description="Read the run history that apply, check and verify record. Without options: "
                     "every run, then per host each drift episode (when a check run first saw a task "
                     "would change, and the run after which it no longer did).",
-        epilog="Example: provision history --host gpu01 --since 7d; provision history --trend")
+        epilog="Runs sharing a --run-group (the slices of one fleet run) are one row, with how many of its N "
+               "slices reported. Example: provision history --host gpu01 --since 7d; provision history --trend; "
+               "provision history --run-group nightly-2025-06-01")
     parser.add_argument("--host", help="only runs and drift of this host")
     parser.add_argument("--since", help="only what started within this long: 90m, 12h, 7d, 2w")
     parser.add_argument("--trend", action="store_true",
                         help="gpu_verify figures (bf16 TFLOPS, H2D and all-reduce bandwidth) per host over time")
-    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
+    parser.add_argument("--run-group", metavar="NAME", type=run_group_name,
+                        help="one fleet run: each of its runs (slice by slice, retried slices marked), then the "
+                             "whole fleet as one")
+    state_db(parser)
     parser.set_defaults(**handler("provision.commands.history:run_history"))
 
 
@@ -244,10 +277,15 @@ def add_report(commands) -> None:
         description="A heatmap of hosts x roles coloured by status; click a cell for that host's "
                     "results, messages and diffs; gpu_verify figures with their trend. The page "
                     "loads nothing from the network.",
-        epilog="Example: provision report -o report.html; provision report --run 12 -o run12.html")
-    parser.add_argument("--run", type=int, metavar="ID", help="the run (default: the latest)")
+        epilog="Example: provision report -o report.html; provision report --run 12 -o run12.html; "
+               "provision report --run-group nightly-2025-06-01 -o fleet.html")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run", type=int, metavar="ID",
+                       help="one run (default: the latest; the whole fleet run when the latest is one of its slices)")
+    which.add_argument("--run-group", metavar="NAME", type=run_group_name,
+                       help="the fleet run NAME: every slice's hosts in one page")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the page")
-    parser.add_argument("--state-db", metavar="PATH", help=STATE_DB_HELP)
+    state_db(parser)
     parser.set_defaults(**handler("provision.commands.history:run_report"))
 
 

@@ -95,7 +95,7 @@ def run_verify_command(args, console: Console) -> int:
             raise InputError(f"--role {', '.join(unknown)}: not a role {args.playbook} applies "
                              f"(it applies {', '.join(sorted(applied)) or 'none'})")
     with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("verify", args.inventory, args.playbook)
+        run_id = store.begin_run("verify", args.inventory, args.playbook, False, args.run_group, args.host_slice)
         # Ctrl-C and SIGTERM are counted (the workers, in the same process group, stop on Ctrl-C);
         # the run is then closed as interrupted, its report written and its temporary files removed
         with Interrupt().handling() as interrupt, library_logs(args.verbose):
@@ -140,7 +140,7 @@ def run_check(args, console: Console) -> int:
                                               if options.only_hosts is None or name in options.only_hosts], extra)
         verify_preconditions(inventory, plan.hosts, plan.become, options.become_password)
     with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("check", args.inventory, args.playbook, True)
+        run_id = store.begin_run("check", args.inventory, args.playbook, True, args.run_group, args.host_slice)
         with Interrupt().handling() as interrupt, library_logs(args.verbose):
             events = HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, quiet=args.quiet, diff=False,
                                                                 silent=True))

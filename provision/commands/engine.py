@@ -178,7 +178,7 @@ def run_apply(args, console: Console) -> int:
         return 0
     options = _options(args, extra, inventory)
     store = HistoryStore(args.state_db)
-    run_id = store.begin_run("apply", args.inventory, args.playbook, args.check)
+    run_id = store.begin_run("apply", args.inventory, args.playbook, args.check, args.run_group, args.host_slice)
     # Ctrl-C and SIGTERM are counted, not raised, until the report and history are written
     with Interrupt().handling() as interrupt, library_logs(args.verbose):
         with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, args.diff,
@@ -211,9 +211,12 @@ def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
     beside the history (.provision/<playbook>.retry). A later run takes out the hosts it ran
     without failure and adds its own failures, so `--limit` to some of them forgets none of the
     others; the file goes when no host is left. Check mode leaves it alone (it changed nothing)."""
+    from provision.history import is_database_url
     from provision.report.files import write_text_atomic
 
-    folder = os.path.dirname(os.path.abspath(state_db)) if state_db else os.path.abspath(".provision")
+    # beside a history file; a history on a database server has no folder here: .provision/
+    local = state_db and not is_database_url(state_db)
+    folder = os.path.dirname(os.path.abspath(state_db)) if local else os.path.abspath(".provision")
     path = os.path.join(folder, os.path.splitext(os.path.basename(playbook))[0] + ".retry")
     if report.check:
         return os.path.relpath(path) if os.path.exists(path) else None

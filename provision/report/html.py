@@ -126,7 +126,7 @@ def _summary(run: Any, results: list[Any]) -> str:
         counts[state_of(result)] = counts.get(state_of(result), 0) + 1
     items = [
         ("status", getattr(run, "status", "")), ("exit code", getattr(run, "exit_code", "")),
-        ("check mode", "yes" if getattr(run, "check", False) else "no"),
+        ("check mode", "yes" if getattr(run, "check", False) else "no"), ("slices", getattr(run, "slice_label", "")),
         ("inventory", getattr(run, "inventory", "")), ("playbook", getattr(run, "playbook", "")),
         ("started", _when(getattr(run, "started", None))), ("finished", _when(getattr(run, "finished", None))),
     ]
