@@ -4,6 +4,8 @@
 own packages in a shared layer; its hosts keep CAP_MKNOD (runc gives every container the default
 Docker capabilities, and cannot raise one its parent lacks) but a devices cgroup lets them open
 only harmless character devices. `systemd` adds systemd and boots under `systemd-nspawn --boot`.
+`python` adds Debian's python3 (and python3-apt) for tools that run Python on their targets, as
+Ansible does; the benchmark (bench/drift20.py) runs provision, pyinfra and Ansible on it alike.
 """
 from __future__ import annotations
 
@@ -43,6 +45,17 @@ systemctl enable ssh.service
 rm -f /usr/local/sbin/reboot
 """
 
+# sshd logs at VERBOSE into a file of the host, so a benchmark counts the sessions each tool opens
+# ("Starting session: command ..." per exec channel) on the host side, whatever the tool. The base
+# image's sshd logs to syslog, which no host runs; `-E` (through the init script's SSHD_OPTS, so
+# `service ssh restart` keeps it) appends to a file instead.
+PYTHON_SETUP = r"""
+set -eu
+printf 'LogLevel VERBOSE\n' > /etc/ssh/sshd_config.d/sandbox-log.conf
+printf 'SSHD_OPTS="-E /var/log/sshd.log"\n' > /etc/default/ssh
+python3 -c 'import apt, json'
+"""
+
 # Devices a docker host may open (it may create any node, as Docker's own containers may).
 DOCKER_DEVICE_ALLOW = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
                        "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
@@ -64,4 +77,5 @@ KINDS: dict[str, Kind] = {
                    device_allow=DOCKER_DEVICE_ALLOW, docker=True),
     "systemd": Kind("systemd", LayerRecipe("systemd", ("systemd", "systemd-sysv", "dbus"), SYSTEMD_SETUP),
                     systemd=True),
+    "python": Kind("python", LayerRecipe("python", ("python3", "python3-apt"), PYTHON_SETUP)),
 }

@@ -1,0 +1,157 @@
+"""`python -m bench.drift20`: see this package's docstring (bench/drift20/__init__.py)."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from bench import drift20
+from bench.check_scale import BenchFailed, sandbox_down
+from bench.drift20.fleet import TAMPERED_FILE, TAMPERED_TASK, Fleet, open_fleet
+from bench.drift20.report import write_results
+from bench.drift20.tools import TOOL_NAMES, Tool, make_tools
+from bench.drift20.venv import bench_venv, version
+from provision.errors import ProvisionError
+from provision.sandbox import Sandbox
+
+DEFAULT_TOOLS = "provision,provision-check,pyinfra,ansible,floor"
+
+
+def step(tools: list[Tool], failed: dict[str, str], what: str, action) -> None:
+    """Run `action(tool)` for each tool still in the race; one that fails is out, with its reason."""
+    for tool in tools:
+        if tool.name in failed:
+            continue
+        try:
+            action(tool)
+        except (BenchFailed, OSError, ValueError, KeyError) as error:
+            failed[tool.name] = f"{what}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            print(f"  {tool.name}: {what} failed, not timed:\n    " + "\n    ".join(str(error).splitlines()[:14]))
+
+
+def idempotent(tool: Tool, fleet: Fleet) -> None:
+    changed = tool.changes(fleet, check=False)
+    if any(changed.values()):
+        raise BenchFailed(f"a second run changed {dict(changed)}: not idempotent (or another tool's state differs)")
+
+
+def gate(tool: Tool, fleet: Fleet, victims: list[str]) -> None:
+    seen = {host: tasks for host, tasks in tool.changes(fleet, check=True).items() if tasks}
+    wanted = {host: [TAMPERED_TASK] for host in victims}
+    if seen != wanted:
+        raise BenchFailed(f"changed {TAMPERED_FILE} on {victims}: its check names {seen}, not {wanted}")
+
+
+def measure(count: int, runs: int, tools: list[Tool], name: str, work: str) -> dict:
+    started = time.monotonic()
+    try:
+        sandbox = Sandbox.up(name, hosts=count, kind="python", log=lambda text: print(f"  {text}"))
+    except ProvisionError as error:
+        raise BenchFailed(f"sandbox {name} ({count} python hosts) could not start: {error}") from None
+    print(f"{count} hosts: sandbox {name} up in {time.monotonic() - started:.1f} s")
+    fleet = open_fleet(name, sandbox.directory, work)
+    failed: dict[str, str] = {}
+    clock = time.monotonic()
+    step(tools, failed, "converge", lambda tool: tool.converge(fleet))
+    step(tools, failed, "second run", lambda tool: idempotent(tool, fleet))
+    print(f"  converged, and a second run of each changed nothing ({time.monotonic() - clock:.0f} s, untimed)")
+    victims = fleet.tamper()
+    step(tools, failed, "correctness gate", lambda tool: gate(tool, fleet, victims))
+    converger = next((tool for tool in tools if tool.name in ("provision", "pyinfra", "ansible")
+                      and tool.name not in failed), None)
+    if converger is None:
+        raise BenchFailed("no tool passed the gate to re-converge with: " + "; ".join(failed.values()))
+    converger.converge(fleet)
+    print(f"  gate: {TAMPERED_FILE} changed on {len(victims)} host(s) {victims[:5]}{'...' if len(victims) > 5 else ''}: "
+          f"named exactly by {', '.join(tool.name for tool in tools if tool.name not in failed)}; "
+          f"re-converged by {converger.name}")
+    load = os.getloadavg()[0]
+    samples: dict[str, list[dict]] = {tool.name: [] for tool in tools if tool.name not in failed}
+    for round_number in range(1, runs + 1):  # interleaved: a change of load hits every tool alike
+        line = []
+        for tool in list(tools):
+            if tool.name not in samples:
+                continue
+            before = fleet.sshd_counts()
+            try:
+                outcome = tool.timed(fleet)
+            except BenchFailed as error:
+                failed[tool.name] = f"timed run {round_number}: {str(error).splitlines()[0]}"
+                print(f"  {tool.name}: {error}")
+                del samples[tool.name]
+                continue
+            after = fleet.sshd_counts()
+            per_host = [(after[host][0] - before[host][0], after[host][1] - before[host][1]) for host in fleet.hosts]
+            samples[tool.name].append({
+                "seconds": outcome.seconds, "cpu": outcome.cpu, "peak_rss_kib": outcome.peak_rss_kib,
+                "channels": statistics.median(sessions for sessions, _ in per_host),
+                "connections": statistics.median(connections for _, connections in per_host)})
+            line.append(f"{tool.name} {outcome.seconds:.2f} s")
+        print(f"  run {round_number}/{runs}: " + ", ".join(line))
+    results = {name_: summary(values, count) for name_, values in samples.items()}
+    return {"hosts": count, "load": load, "tools": results, "failed": failed}
+
+
+def summary(values: list[dict], count: int) -> dict:
+    def median(key: str) -> float:
+        return statistics.median(value[key] for value in values)
+    return {"seconds": median("seconds"), "runs": [value["seconds"] for value in values],
+            "cpu_per_host_ms": median("cpu") * 1000 / count, "peak_rss_mib": max(v["peak_rss_kib"] for v in values) / 1024,
+            "channels": median("channels"), "connections": median("connections")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=drift20.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[10, 50], help="fleet sizes (default 10 50)")
+    parser.add_argument("--runs", type=int, default=5, help="timed rounds per size (default 5)")
+    parser.add_argument("--tools", default=DEFAULT_TOOLS,
+                        help=f"comma-separated, from {', '.join(TOOL_NAMES)} (default: all)")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.tools.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TOOL_NAMES]
+    if unknown or not names or args.runs < 1 or any(count < 1 for count in args.hosts):
+        parser.error(f"--tools from {', '.join(TOOL_NAMES)} ({', '.join(unknown) or 'none given'}?); "
+                     "--runs and --hosts at least 1")
+    load_at_start = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load_at_start:.2f}; {args.runs} run(s) per size; "
+          f"tools: {', '.join(names)}")
+    venv, versions, notes = None, {}, []
+    if {"pyinfra", "ansible"} & set(names):
+        try:
+            venv = bench_venv()
+            versions = {"pyinfra": version(venv, "pyinfra"), "ansible": version(venv, "ansible-playbook")}
+        except RuntimeError as error:
+            notes.append(f"pyinfra and ansible not measured: their venv could not be made: {str(error).splitlines()[0]}")
+            print(f"  {notes[-1]}")
+            names = [name for name in names if name not in ("pyinfra", "ansible")]
+    tools = make_tools(names, venv)
+    rows, failed_any = [], False
+    for count in args.hosts:
+        name = f"bd{os.getpid()}n{count}"
+        work = tempfile.mkdtemp(prefix="provision-drift20-")
+        try:
+            rows.append(measure(count, args.runs, tools, name, work))
+            for tool_name, reason in rows[-1]["failed"].items():
+                notes.append(f"{count} hosts: {tool_name} not timed: {reason}")
+                failed_any = True
+        except BenchFailed as error:
+            print(f"  {count} hosts: {error}")
+            notes.append(f"{count} hosts: not measured: {str(error).splitlines()[0]}")
+            failed_any = True
+        finally:
+            sandbox_down(name)
+            shutil.rmtree(work, ignore_errors=True)
+    text = write_results(rows, tools, args.runs, load_at_start, versions, notes, venv)
+    print("\n" + text)
+    return 1 if failed_any else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the sandbox went down in `finally`
+        sys.exit(130)

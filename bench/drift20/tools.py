@@ -1,0 +1,235 @@
+"""The tools the benchmark times, one small class each, all of one shape.
+
+A tool can `converge` the fleet (apply drift20 for real), say which task it sees would change or
+changed on which host (`changes`: {host: [task names]}, from the tool's own machine-readable output
+where it has one), and give the `timed` command: its check/dry mode of drift20 as a user types it.
+Every command runs as a whole process in the fleet's work folder; `run` measures its wall time,
+CPU time and peak RSS from the child's own rusage (os.wait4).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+from bench.check_scale import BenchFailed, ssh_floor
+from bench.drift20.fleet import Fleet
+
+PROVISION = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         ".venv", "bin", "provision")
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    cpu: float         # user + system seconds of the command and the children it waited for
+    peak_rss_kib: int  # ru_maxrss: the largest single process of the command's tree
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(command: list[str], cwd: str, env: dict[str, str] | None = None) -> Outcome:
+    # files, not pipes: nothing to drain while waiting, so os.wait4 can wait for the rusage
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        texts = []
+        for stream in (stdout, stderr):
+            stream.seek(0)
+            texts.append(stream.read().decode(errors="replace"))
+    return Outcome(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode, *texts)
+
+
+def expect(outcome: Outcome, what: str, codes: tuple[int, ...] = (0,)) -> Outcome:
+    if outcome.returncode not in codes:
+        tail = "\n    ".join(outcome.output.strip().splitlines()[-12:])
+        raise BenchFailed(f"{what} exited {outcome.returncode} (expected {' or '.join(map(str, codes))}):\n    {tail}")
+    return outcome
+
+
+class Tool:
+    name = ""    # the key in results and --tools
+    label = ""   # the column header
+    command = ""  # the timed command, as the table's notes show it
+
+    def converge(self, fleet: Fleet) -> None:
+        """Apply drift20 for real (not timed)."""
+
+    def changes(self, fleet: Fleet, check: bool) -> dict[str, list[str]]:
+        """{host: [tasks]} this tool's run (check mode, or for real) reports as (would be) changed."""
+        return {}
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        raise NotImplementedError
+
+
+class Provision(Tool):
+    """`provision apply --check` of the playbook: like for like with the others' check/dry modes."""
+    name, label = "provision", "provision apply --check"
+    command = "provision apply --check -f N INVENTORY drift20.yaml"
+
+    def _run(self, fleet: Fleet, *arguments: str, codes=(0,)) -> Outcome:
+        line = [PROVISION, *arguments, fleet.inventory, "drift20.yaml", "-q", "-f", str(len(fleet.hosts))]
+        return expect(run(line, fleet.work), "`provision " + " ".join(arguments) + "`", codes)
+
+    def converge(self, fleet: Fleet) -> None:
+        self._run(fleet, "apply")
+
+    def changes(self, fleet: Fleet, check: bool) -> dict[str, list[str]]:
+        report = os.path.join(fleet.work, "provision.json")
+        self._run(fleet, "apply", *(["--check"] if check else []), "--report-json", report)
+        with open(report) as handle:
+            results = json.load(handle)["results"]
+        found: dict[str, list[str]] = {}
+        for result in results:
+            if result.get("changed"):
+                found.setdefault(result["host"], []).append(result["task"])
+        return found
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        return self._run(fleet, "apply", "--check")
+
+
+class ProvisionCheck(Provision):
+    """`provision check`: the nightly drift command (check mode plus the roles' testinfra checks;
+    drift20 has no roles, so no checks). Exit 0: nothing drifted."""
+    name, label = "provision-check", "provision check"
+    command = "provision check -f N INVENTORY drift20.yaml"
+
+    def converge(self, fleet: Fleet) -> None:
+        pass  # the same playbook as `provision`: converged there
+
+    def changes(self, fleet: Fleet, check: bool) -> dict[str, list[str]]:
+        if not check:
+            return {}
+        report = os.path.join(fleet.work, "provision-check.json")
+        self._run(fleet, "check", "--report-json", report, codes=(0, 3))
+        with open(report) as handle:
+            return {host: tasks for host, tasks in json.load(handle)["drift"].items() if tasks}
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        return self._run(fleet, "check")
+
+
+class Pyinfra(Tool):
+    """`pyinfra INVENTORY deploy.py --dry`: pyinfra 3's check. (`--dry -y` would skip its change
+    detection altogether: -y means "no change detection, execute at once", --dry then stops.)"""
+    name, label = "pyinfra", "pyinfra --dry"
+    command = "pyinfra pyinfra_inventory.py deploy.py --dry --parallel N"
+
+    def __init__(self, venv: str):
+        self.binary = os.path.join(venv, "bin", "pyinfra")
+
+    def _run(self, fleet: Fleet, *arguments: str) -> Outcome:
+        line = [self.binary, "pyinfra_inventory.py", "deploy.py", "--parallel", str(len(fleet.hosts)), *arguments]
+        return expect(run(line, fleet.work), "`pyinfra ... " + " ".join(arguments) + "`")
+
+    def converge(self, fleet: Fleet) -> None:
+        self._run(fleet, "-y")
+
+    def changes(self, fleet: Fleet, check: bool) -> dict[str, list[str]]:
+        # --json: the plan's hosts with a (conditional) change for --dry; for a real run (-y, which
+        # skips change detection) the results' hosts whose operation ran with a change ("success")
+        outcome = self._run(fleet, *(["--dry", "--json"] if check else ["-y", "--json"]))
+        report = json.loads(outcome.stdout)
+        found: dict[str, list[str]] = {}
+        for operation in report["plan"] if check else report["results"]["operations"]:
+            hosts = (operation["hosts_with_change"] + operation["hosts_with_conditional_change"] if check
+                     else operation["success"] + operation["error"])
+            for host in hosts:
+                found.setdefault(host, []).append(operation["name"])
+        return found
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        return self._run(fleet, "--dry")
+
+
+class Ansible(Tool):
+    """`ansible-playbook --check`, forks=N, pipelining, ControlPersist (the work folder's ansible.cfg).
+    Each run gets a fresh ControlPath folder and its masters are closed after it, so no run rides
+    on the connections of the one before (a nightly check starts cold too)."""
+    name, label = "ansible", "ansible-playbook --check"
+    command = "ansible-playbook -i INVENTORY drift20.yaml --check (forks=N, pipelining, ControlPersist)"
+    TASK = re.compile(r"^TASK \[(.*)\] \**$")
+    CHANGED = re.compile(r"^changed: \[([^\]]+)\]")
+    RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)")
+
+    def __init__(self, venv: str):
+        self.binary = os.path.join(venv, "bin", "ansible-playbook")
+        self.runs = 0
+
+    def _run(self, fleet: Fleet, *arguments: str) -> Outcome:
+        self.runs += 1
+        control = os.path.join(fleet.work, f".ansible-cp{self.runs}")
+        env = {**os.environ, "ANSIBLE_CONFIG": os.path.join(fleet.work, "ansible.cfg"),
+               "ANSIBLE_HOME": os.path.join(fleet.work, ".ansible"), "ANSIBLE_SSH_CONTROL_PATH_DIR": control,
+               "ANSIBLE_NOCOLOR": "1"}
+        try:
+            outcome = run([self.binary, "-i", fleet.inventory, "drift20.yaml", *arguments], fleet.work, env)
+        finally:
+            close_masters(control)
+        return expect(outcome, "`ansible-playbook " + " ".join(arguments) + "`")
+
+    def converge(self, fleet: Fleet) -> None:
+        self._run(fleet)
+
+    def changes(self, fleet: Fleet, check: bool) -> dict[str, list[str]]:
+        outcome = self._run(fleet, *(["--check"] if check else []))
+        found: dict[str, list[str]] = {}
+        task = "?"
+        for line in outcome.output.splitlines():
+            if header := self.TASK.match(line):
+                task = header.group(1)
+            elif changed := self.CHANGED.match(line):
+                found.setdefault(changed.group(1), []).append(task)
+            elif (recap := self.RECAP.match(line)) and int(recap.group(2)) != len(found.get(recap.group(1), [])):
+                raise BenchFailed(f"ansible: the recap says changed={recap.group(2)} on {recap.group(1)}, "
+                                  f"its task lines {found.get(recap.group(1), [])}")
+        return found
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        return self._run(fleet, "--check")
+
+
+def close_masters(control: str) -> None:
+    """Stop the ssh ControlPersist masters a run left (they outlive ansible by design)."""
+    if not os.path.isdir(control):
+        return
+    for socket in os.listdir(control):
+        subprocess.run(["ssh", "-o", f"ControlPath={os.path.join(control, socket)}", "-O", "exit", "unused"],
+                       capture_output=True)
+
+
+class Floor(Tool):
+    """The SSH floor: one `ssh -F <sandbox ssh_config> HOST true` per host, all at once."""
+    name, label = "floor", "SSH floor"
+    command = "ssh -F SSH_CONFIG HOST true, one per host, all at once"
+
+    def timed(self, fleet: Fleet) -> Outcome:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds = ssh_floor(fleet.ssh_config, fleet.hosts)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return Outcome(seconds, cpu, 0, 0, "", "")
+
+
+def make_tools(names: list[str], venv: str | None) -> list[Tool]:
+    known = {"provision": Provision, "provision-check": ProvisionCheck, "pyinfra": Pyinfra,
+             "ansible": Ansible, "floor": Floor}
+    return [known[name](venv) if name in ("pyinfra", "ansible") else known[name]() for name in names]
+
+
+TOOL_NAMES = ("provision", "provision-check", "pyinfra", "ansible", "floor")
