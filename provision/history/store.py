@@ -228,8 +228,11 @@ class HistoryStore:
                   int(result.ignored), int(result.handler), None if hidden else result.diff,
                   NO_LOG_TEXT if hidden else (result.msg or ""), float(result.duration or 0.0))
         figures = gpu_figures(result) if result.module == "gpu_verify" else None
+        if figures is not None:  # passed as 0/1 like every flag here: PostgreSQL takes no bool for an INTEGER
+            passed, *measured = figures
+            figures = (run_id, now, result.host, None if passed is None else int(passed), *measured)
         with self._pending_lock:
-            self._pending.append((values, None if figures is None else (run_id, now, result.host, *figures)))
+            self._pending.append((values, figures))
             full = len(self._pending) >= BATCH_SIZE
         if full:
             self.flush()
