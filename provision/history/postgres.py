@@ -132,10 +132,19 @@ class PostgresStore(HistoryStore):
         self.database_errors = (pg8000.exceptions.Error, OSError)
         address = self.address
         connection = _socket(address)
-        self.connection = pg8000.dbapi.connect(
-            user=address.user, password=address.password, database=address.database,
-            host=None if address.unix_socket else address.host, sock=connection,
-            ssl_context=_ssl_context(address), application_name=address.application_name)
+        try:
+            self.connection = pg8000.dbapi.connect(
+                user=address.user, password=address.password, database=address.database,
+                host=None if address.unix_socket else address.host, sock=connection,
+                ssl_context=_ssl_context(address), application_name=address.application_name)
+        except (AttributeError, pg8000.exceptions.InterfaceError) as error:
+            connection.close()
+            # pg8000 without a password meets a server that asks for one: it says so (md5), or
+            # fails on the missing password itself (SCRAM)
+            if address.password is None and (isinstance(error, AttributeError) or "password" in str(error)):
+                raise HistoryError(f"cannot open the {self.noun} {self.path}: the server asks for the password of "
+                                   f"{address.user}: give it in PGPASSWORD (or in the URL)") from None
+            raise
         self.connection.autocommit = True  # each write says BEGIN/COMMIT itself, as with SQLite
 
     def _run(self, statement: str, values: tuple = ()) -> list[Row]:
@@ -187,6 +196,8 @@ class PostgresStore(HistoryStore):
         if isinstance(fields, dict):
             hint = HINTS.get(fields.get("C", ""), "").format(user=address.user, database=address.database)
             return f"{fields.get('M', 'error')}{hint}"
+        if str(error) == "Server refuses SSL":
+            return f"{address.endpoint} offers no TLS, which sslmode={address.sslmode} requires"
         cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
         if isinstance(cause, ConnectionRefusedError):
             return f"connection refused at {address.endpoint}: no PostgreSQL server listens there"

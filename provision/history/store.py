@@ -445,7 +445,10 @@ class _Flusher(threading.Thread):
             store = self.store()
             if store is None:
                 return
-            store._flush_quietly()
+            try:
+                store._flush_quietly()
+            except Exception as error:  # noqa: BLE001 - a thread's traceback would reach the user's terminal
+                store.write_error = store.write_error or f"cannot record results in {store.path}: {error!r}"
             del store
 
     def stop(self) -> None:
