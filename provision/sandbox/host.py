@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -29,6 +30,13 @@ while :; do
   [ "$rc" -eq 129 ] || exit "$rc"
   echo "host rebooted" >&2
 done
+"""
+
+# Prepended to either supervisor: its arguments start with a count and that many cgroup folders,
+# which it enters (taking them off its arguments) before it starts the host.
+ENTER_CGROUPS = """
+count=$1; shift
+while [ "$count" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; count=$((count - 1)); done
 """
 
 # A systemd host: systemd-nspawn exits 133 when systemd inside asks for a reboot.
@@ -61,21 +69,25 @@ class SandboxHost:
         return asdict(self)
 
     # ---- network ---------------------------------------------------------------------------
-    def create_network(self, bridge: str, prefix_length: int) -> None:
-        netns_path = f"/run/netns/{self.netns}"
-        if os.path.exists(netns_path):
-            self.remove_network()
-        system.run("ip", "netns", "add", self.netns)
-        system.run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
-        system.run("ip", "link", "set", self.veth, "master", bridge, "up")
-        system.run("ip", "-n", self.netns, "addr", "add", f"{self.address}/{prefix_length}", "dev", "eth0")
-        system.run("ip", "-n", self.netns, "link", "set", "eth0", "up")
-        system.run("ip", "-n", self.netns, "link", "set", "lo", "up")
-        # deliberately no default route: this machine forwards, and a host must not reach out
+    # Made in two steps so a big sandbox costs few processes: what lives in this machine's network
+    # namespace (the host's namespace, its veth pair, the bridge port) for all hosts in one `ip
+    # -batch` (Sandbox.up joins every host's network_commands), then the host's own side, one `ip -n` per host (configure_network).
+    def network_commands(self, bridge: str) -> list[str]:
+        """`ip -batch` lines: the host's network namespace and its veth, one end on `bridge`."""
+        stale = [f"netns del {self.netns}"] if os.path.exists(f"/run/netns/{self.netns}") else []
+        return stale + [f"netns add {self.netns}",
+                        f"link add {self.veth} type veth peer name eth0 netns {self.netns}",
+                        f"link set {self.veth} master {bridge} up"]
 
-    def remove_network(self) -> None:
-        system.run("ip", "link", "del", self.veth, check=False)
-        system.run("ip", "netns", "del", self.netns, check=False)
+    def configure_network(self, prefix_length: int) -> None:
+        """The host's side: its address on eth0, eth0 and lo up, and deliberately no default route
+        (this machine forwards, and a host must not reach out)."""
+        system.ip_batch([f"addr add {self.address}/{prefix_length} dev eth0", "link set eth0 up",
+                         "link set lo up"], netns=self.netns)
+
+    def removal_commands(self) -> list[str]:
+        """`ip -batch` lines that remove the host's veth and network namespace."""
+        return [f"link del {self.veth}", f"netns del {self.netns}"]
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self, image_lower: str) -> None:
@@ -91,24 +103,20 @@ class SandboxHost:
         if kind.systemd:
             boot = str(resources.files("provision.sandbox") / "hostboot-systemd.sh")
             drop = ",".join("CAP_" + cap.upper() for cap in dropped)
-            command = ["/bin/sh", "-c", SYSTEMD_SUPERVISOR, "supervisor", boot, *layout, self.netns, drop]
+            supervisor, arguments = SYSTEMD_SUPERVISOR, [boot, *layout, self.netns, drop]
         else:
             hostinit = str(resources.files("provision.sandbox") / "hostinit.sh")
             drop = ",".join("-" + cap for cap in dropped)
             docker_data = os.path.join(self.directory, "docker") if kind.docker else ""
-            command = ["/bin/sh", "-c", SUPERVISOR, "supervisor", f"/run/netns/{self.netns}", hostinit, *layout,
-                       drop, docker_data]
-        log = open(os.path.join(self.directory, "host.log"), "ab")
-
-        def enter_cgroups() -> None:
-            for directory in cgroups:
-                with open(os.path.join(directory, "cgroup.procs"), "w") as handle:
-                    handle.write(str(os.getpid()))
-
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            preexec_fn=enter_cgroups)
-        log.close()
+            dev = _device_folder(os.path.join(self.directory, "dev"))
+            supervisor, arguments = SUPERVISOR, [f"/run/netns/{self.netns}", hostinit, *layout, drop, dev, docker_data]
+        # the supervisor enters the host's cgroups itself (ENTER_CGROUPS) before it starts anything:
+        # a preexec_fn would do it in the forked child, unsafe while `up` starts hosts from several
+        # threads (and a full fork of this process where a vfork does)
+        command = ["/bin/sh", "-c", ENTER_CGROUPS + supervisor, "supervisor", str(len(cgroups)), *cgroups, *arguments]
+        with open(os.path.join(self.directory, "host.log"), "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                       start_new_session=True)
         self.supervisor_pid = process.pid
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -149,6 +157,31 @@ class SandboxHost:
         """Throw away everything written on the host (its overlay upper folder)."""
         for sub in ("upper", "work", "docker"):
             shutil.rmtree(os.path.join(self.directory, sub), ignore_errors=True)
+
+
+# What a host's /dev (a tmpfs) starts with, copied in by hostinit.sh in one `cp -a`: the character
+# devices a program expects (all of them harmless), the mount points of pts and shm, and the links.
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+DEVICE_LINKS = {"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+                "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+
+
+def _device_folder(folder: str) -> str:
+    """Make `folder` hold DEVICES, DEVICE_LINKS and the empty pts/ and shm/ (once; kept across starts)."""
+    if os.path.islink(os.path.join(folder, "stderr")):  # made last
+        return folder
+    for sub in ("pts", "shm"):
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    os.chmod(folder, 0o755)
+    for name, (major, minor) in DEVICES.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(path, 0o666)  # mknod's mode passes through the umask
+    for name, target in DEVICE_LINKS.items():
+        if not os.path.islink(os.path.join(folder, name)):
+            os.symlink(target, os.path.join(folder, name))
+    return folder
 
 
 def _kill(pid: int) -> None:

@@ -1,11 +1,14 @@
 #!/bin/sh
 # PID 1 of a sandbox host, before it becomes tini. Runs in the host's own mount, UTS, IPC, PID and
 # network namespaces, so every mount made here vanishes with the host: a crash leaves none behind.
-# Usage: hostinit.sh LOWER UPPER WORK ROOT HOSTNAME DROP_CAPS [DOCKER_DATA]
-# LOWER is an overlay lower string (`layer:base`); DOCKER_DATA, for docker hosts, is the folder
-# mounted on /var/lib/docker (overlay2 cannot keep its layers on an overlay) and asks for cgroups.
+# Usage: hostinit.sh LOWER UPPER WORK ROOT HOSTNAME DROP_CAPS DEV [DOCKER_DATA]
+# LOWER is an overlay lower string (`layer:base`); DEV a folder holding what /dev starts with (its
+# device nodes and links, made by host.py); DOCKER_DATA, for docker hosts, is the folder mounted on
+# /var/lib/docker (overlay2 cannot keep its layers on an overlay) and asks for cgroups.
+# Every external command here runs once per host start, 1,000 times for a big sandbox: what a shell
+# builtin can do is done by one.
 set -eu
-lower=$1 upper=$2 work=$3 root=$4 name=$5 drop=$6 docker_data=${7:-}
+lower=$1 upper=$2 work=$3 root=$4 name=$5 drop=$6 dev=$7 docker_data=${8:-}
 
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
@@ -17,28 +20,19 @@ mount --bind "$root/proc/sys" "$root/proc/sys"
 mount --bind "$root/proc/sys/net" "$root/proc/sys/net"
 mount -o remount,bind,ro "$root/proc/sys"
 # A fresh boot id per start, so a reboot inside the host is visible as one (the kernel's is shared).
-cat /proc/sys/kernel/random/uuid > "$upper/../boot_id"
+read -r boot_id < /proc/sys/kernel/random/uuid
+echo "$boot_id" > "$upper/../boot_id"
 mount --bind "$upper/../boot_id" "$root/proc/sys/kernel/random/boot_id"
 [ -e "$root/proc/sysrq-trigger" ] && mount --bind /dev/null "$root/proc/sysrq-trigger"
 
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys" || true
 mount -t tmpfs -o mode=755,size=8m,nosuid dev "$root/dev"
-for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
-  IFS=: read -r file major minor <<NODE
-$node
-NODE
-  mknod -m 666 "$root/dev/$file" c "$major" "$minor"
-done
-mkdir -p "$root/dev/pts" "$root/dev/shm"
+# null, zero, full, random, urandom, tty, the pts/ and shm/ folders, ptmx, fd, stdin, stdout, stderr
+cp -a "$dev/." "$root/dev/"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$root/dev/pts"
-ln -s pts/ptmx "$root/dev/ptmx"
 # half the memory, as on a real server: `docker run --ipc=host` (how GPU containers run) sees this
 # one, and the verification wants >= 1 GiB. tmpfs takes memory only as it is written.
 mount -t tmpfs -o mode=1777,size=50% shm "$root/dev/shm"
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
 mount -t tmpfs -o mode=755,size=32m,nosuid,nodev run "$root/run"
 mkdir -p "$root/run/sshd" "$root/run/lock"
 
@@ -78,24 +72,18 @@ if [ -n "$docker_data" ]; then
   done
 fi
 
-hostname "$name"
+echo "$name" > /proc/sys/kernel/hostname  # this process's own UTS namespace: `hostname NAME`
+# The new root on top of the old at the same place, then the old one detached from under it
+# (runc's way): no folder to make in the host's root and remove again.
 cd "$root"
-mkdir -p .provision-oldroot
-pivot_root . .provision-oldroot
+pivot_root . .
+umount -l .
 cd /
-umount -l /.provision-oldroot
-rmdir /.provision-oldroot 2>/dev/null || true
 
 # Drop the capabilities that would reach this machine (modules, clock, raw I/O, device nodes).
 # A kind whose layer brings /usr/local/sbin/sandbox-boot starts its services there, then sshd.
 # sshd is started by its init script, as on a real machine, and PID 1's child only idles: so
 # `service ssh restart` restarts sshd, and the host stays up while sshd is down.
-cat > /run/sandbox-boot <<'SH'
-#!/bin/sh
-/etc/init.d/ssh start >/dev/null || /usr/sbin/sshd -e
-exec sleep infinity
-SH
-chmod 755 /run/sandbox-boot
-boot=/run/sandbox-boot
-[ -x /usr/local/sbin/sandbox-boot ] && boot=/usr/local/sbin/sandbox-boot
-exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- $boot
+boot='/etc/init.d/ssh start >/dev/null || /usr/sbin/sshd -e; exec sleep infinity'
+[ -x /usr/local/sbin/sandbox-boot ] && boot='exec /usr/local/sbin/sandbox-boot'
+exec setpriv --bounding-set "$drop" -- /usr/bin/tini -s -g -- /bin/sh -c "$boot"

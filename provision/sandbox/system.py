@@ -55,34 +55,85 @@ def check_tool(tool: str, package: str) -> None:
 
 
 INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
+# The root network namespace keeps one ARP entry per host it talks to, all sandboxes together; past
+# gc_thresh3 (1,024 by default) a new one is refused ("neighbour table overflow") and SSH to that
+# host fails. Below gc_thresh1 no entry is ever collected.
+NEIGHBOUR_THRESHOLDS = tuple(f"/proc/sys/net/ipv4/neigh/default/gc_thresh{level}" for level in (1, 2, 3))
 
 
 def raise_inotify_instances(needed: int, state_root: str) -> None:
     """systemd hosts each hold several inotify instances, all counted against root: raise the
     limit for them, remembering this machine's own value once so the last `down` restores it."""
-    saved = os.path.join(state_root, ".inotify-max-user-instances")
-    with open(INOTIFY_LIMIT) as handle:
-        current = int(handle.read())
-    if not os.path.exists(saved):
-        with open(saved, "w") as handle:
-            handle.write(str(current))
-    with open(saved) as handle:
-        original = int(handle.read())
-    if current < original + needed:
+    original = remember_setting(INOTIFY_LIMIT, state_root)
+    if read_setting(INOTIFY_LIMIT) < original + needed:
         _write(INOTIFY_LIMIT, str(original + needed))
 
 
 def restore_inotify_instances(state_root: str, still_needed: bool) -> None:
-    saved = os.path.join(state_root, ".inotify-max-user-instances")
-    if still_needed or not os.path.exists(saved):
+    if not still_needed:
+        restore_setting(INOTIFY_LIMIT, state_root)
+
+
+def raise_neighbour_thresholds(neighbours: int, state_root: str) -> None:
+    """Make room for `neighbours` more ARP entries than this machine's own thresholds allow, so
+    every host of every sandbox stays reachable; remembered once, restored by
+    restore_neighbour_thresholds."""
+    for path in NEIGHBOUR_THRESHOLDS:
+        wanted = remember_setting(path, state_root) + neighbours
+        if read_setting(path) < wanted:
+            _write(path, str(wanted))
+
+
+def restore_neighbour_thresholds(state_root: str) -> None:
+    for path in NEIGHBOUR_THRESHOLDS:
+        restore_setting(path, state_root)
+
+
+def read_setting(path: str) -> int:
+    with open(path) as handle:
+        return int(handle.read())
+
+
+def remember_setting(path: str, state_root: str) -> int:
+    """This machine's own value of a kernel setting: saved the first time a sandbox raises it,
+    read back from there while it stays raised (the live value is ours by then)."""
+    saved = _saved_setting(path, state_root)
+    if not os.path.exists(saved):
+        os.makedirs(state_root, exist_ok=True)
+        with open(saved, "w") as handle:
+            handle.write(str(read_setting(path)))
+    with open(saved) as handle:
+        return int(handle.read())
+
+
+def restore_setting(path: str, state_root: str) -> None:
+    """Put back the value remember_setting saved, if a sandbox raised it."""
+    saved = _saved_setting(path, state_root)
+    if not os.path.exists(saved):
         return
     with open(saved) as handle:
-        _write(INOTIFY_LIMIT, handle.read().strip())
+        _write(path, handle.read().strip())
     os.remove(saved)
+
+
+def _saved_setting(path: str, state_root: str) -> str:
+    """`.inotify-max-user-instances`, `.default-gc-thresh1`: named by the last two parts of its path."""
+    return os.path.join(state_root, "." + "-".join(path.split("/")[-2:]).replace("_", "-"))
 
 
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(list(argv), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise SandboxError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return result
+
+
+def ip_batch(lines: list[str], netns: str = "", check: bool = True) -> subprocess.CompletedProcess:
+    """Run `ip` commands, one a line, in one `ip -batch` process (in network namespace `netns` if
+    given): a sandbox of 1,000 hosts needs thousands of them, and a process each costs seconds.
+    Every line is tried (`-force`); with `check`, any that failed raises, naming them."""
+    argv = ["ip", *(["-n", netns] if netns else []), "-force", "-batch", "-"]
+    result = subprocess.run(argv, input="\n".join(lines) + "\n", capture_output=True, text=True)
     if check and result.returncode != 0:
         raise SandboxError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
     return result
