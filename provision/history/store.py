@@ -210,9 +210,9 @@ class HistoryStore:
                 "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (command, inventory or "", playbook or "", now, int(check), os.getpid(), _process_start(os.getpid()),
                  socket.gethostname(), run_group or "", number, count, now))
+            self._open_runs.add(run_id)  # under the lock: the flusher reads it for the heartbeat
+            self._last_beat = now
         self._check_modes[run_id] = bool(check)
-        self._open_runs.add(run_id)
-        self._last_beat = now
         if self._flusher is None:
             self._flusher = _Flusher(self)
             self._flusher.start()
@@ -283,7 +283,8 @@ class HistoryStore:
         code = report.exit_code if exit_code is None else exit_code
         self._write("UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?",
                     (status, code, report.finished or time.time(), run_id), f"cannot record the end of run {run_id} in")
-        self._open_runs.discard(run_id)
+        with self.lock:
+            self._open_runs.discard(run_id)
 
     def mark_dead_runs(self) -> list[int]:
         """Runs left "running" by a process that is gone become "incomplete"; returns their ids.
