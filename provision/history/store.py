@@ -3,7 +3,8 @@
 `HistoryStore(location)` opens the backend the location names: a `postgresql://` or `postgres://`
 URL opens PostgreSQL (provision/history/postgres.py), anything else is a SQLite file
 (provision/history/sqlite.py), the default `.provision/history.sqlite`. A backend only knows how to
-run one statement, insert rows, and keep its schema version; every query lives here, as one text.
+run one statement, insert rows, and keep its schema version; every write lives here and every read
+in provision/history/queries.py, each as one text of SQL for both.
 
 Writes are batched (see provision/history/__init__.py for the promise): `record` only queues a
 result; the queue is written in one transaction when it reaches BATCH_SIZE results, when the
@@ -19,13 +20,12 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
 from provision.errors import ProvisionError
 from provision.history.figures import gpu_figures
-from provision.history.fleet import FleetRun, build_fleet, counted_runs
-from provision.history.records import (DriftSpan, Figures, Row, Run, StoredResult, figures_of, run_of,
-                                       stored_result_of)
+from provision.history.queries import HistoryQueries, placeholders
+from provision.history.records import Row
 from provision.history.schema import FIGURE_COLUMNS, RESULT_COLUMNS, SCHEMA_VERSION, statements
 from provision.runner.results import NO_LOG_TEXT, RunReport, TaskResult, is_drift
 
@@ -51,7 +51,7 @@ def is_database_url(location: str | None) -> bool:
     return bool(separator) and scheme.lower() in URL_SCHEMES
 
 
-class HistoryStore:
+class HistoryStore(HistoryQueries):
     """The history, thread-safe: one connection, one lock around it, a queue of pending results.
 
     Constructing HistoryStore picks the backend from the location (as pathlib.Path picks its
@@ -256,7 +256,7 @@ class HistoryStore:
                 if self._open_runs:
                     self._last_beat = time.time()
                     ids = sorted(self._open_runs)
-                    self._run(f"UPDATE runs SET heartbeat = ? WHERE id IN ({_marks(ids)})", (self._last_beat, *ids))
+                    self._run(f"UPDATE runs SET heartbeat = ? WHERE id IN ({placeholders(ids)})", (self._last_beat, *ids))
         return len(batch)
 
     def _flush_quietly(self) -> None:
@@ -319,118 +319,6 @@ class HistoryStore:
             with self._failing("cannot read"):
                 return self._run(statement, values)
 
-    def runs(self, host: str | None = None, since_seconds: float | None = None,
-             run_group: str | None = None) -> list[Run]:
-        """Runs, oldest first, with per-run counts; `host` keeps runs that touched that host (and
-        counts only its results); `run_group` keeps that fleet run's runs."""
-        conditions: list[str] = []
-        values: list[Any] = []
-        scope = ""
-        if host is not None:
-            scope = "AND results.host = ?"
-            values += [host] * 4  # one per count below
-        if since_seconds is not None:
-            conditions.append("runs.started >= ?")
-            values.append(time.time() - since_seconds)
-        if host is not None:
-            conditions.append("EXISTS (SELECT 1 FROM results WHERE results.run_id = runs.id AND results.host = ?)")
-            values.append(host)
-        if run_group is not None:
-            conditions.append("runs.run_group = ?")
-            values.append(run_group)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._query(
-            f"SELECT runs.*, (SELECT COUNT(DISTINCT host) FROM results WHERE run_id = runs.id {scope}) AS hosts, "
-            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND changed = 1 AND drift = 0 {scope}) "
-            f"AS n_changed, "
-            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND status IN ('failed', 'unreachable') "
-            f"AND ignored = 0 {scope}) AS n_failed, "
-            f"(SELECT COUNT(*) FROM results WHERE run_id = runs.id AND drift = 1 {scope}) AS n_drift "
-            f"FROM runs {where} ORDER BY runs.started, runs.id", tuple(values))
-        return [run_of(row) for row in rows]
-
-    def run(self, run_id: int | None = None) -> Run | None:
-        """One run by id, or the latest when run_id is None."""
-        runs = self.runs()
-        if run_id is None:
-            return runs[-1] if runs else None
-        return next((run for run in runs if run.id == run_id), None)
-
-    def fleet(self, run_group: str, host: str | None = None) -> FleetRun | None:
-        """The runs of one run group as one run of the whole fleet (None when the group has none):
-        the latest run of each slice counts, a slice with no run is missing."""
-        members = self.runs(run_group=run_group)
-        if not members:
-            return None
-        counted = counted_runs(members)
-        scoped = {run.id: run for run in (self.runs(host=host, run_group=run_group) if host else counted)}
-        ids = [run.id for run in counted]
-        condition = "AND host = ?" if host is not None else ""
-        hosts = self._query(f"SELECT COUNT(DISTINCT host) AS n FROM results WHERE run_id IN ({_marks(ids)}) "
-                            f"{condition}", (*ids, *([host] if host is not None else [])))[0]["n"]
-        return build_fleet(run_group, members, scoped, hosts)
-
-    def timeline(self, host: str | None = None, since_seconds: float | None = None) -> list[Run | FleetRun]:
-        """Runs oldest first, each run group folded into one fleet run where its first run stands."""
-        entries: list[Run | FleetRun] = []
-        seen: set[str] = set()
-        for run in self.runs(host=host, since_seconds=since_seconds):
-            if not run.run_group:
-                entries.append(run)
-            elif run.run_group not in seen:
-                seen.add(run.run_group)
-                fleet = self.fleet(run.run_group, host)
-                if fleet is not None:
-                    entries.append(fleet)
-        return entries
-
-    def results(self, run_id: int, host: str | None = None) -> list[StoredResult]:
-        condition = "AND host = ?" if host is not None else ""
-        rows = self._query(f"SELECT * FROM results WHERE run_id = ? {condition} ORDER BY id",
-                           (run_id, *([host] if host is not None else [])))
-        return [stored_result_of(row) for row in rows]
-
-    def figures(self, run_id: int) -> list[Figures]:
-        rows = self._query("SELECT * FROM gpu_verify WHERE run_id = ? ORDER BY id", (run_id,))
-        return [figures_of(row) for row in rows]
-
-    def trend(self, host: str | None = None, since_seconds: float | None = None) -> list[Figures]:
-        """gpu_verify figures over time, oldest first, for one host or all."""
-        cutoff = time.time() - since_seconds if since_seconds is not None else 0.0
-        condition = "host = ? AND" if host is not None else ""
-        rows = self._query(f"SELECT * FROM gpu_verify WHERE {condition} recorded >= ? ORDER BY host, recorded, id",
-                           (*([host] if host is not None else []), cutoff))
-        return [figures_of(row) for row in rows]
-
-    def drift_timeline(self, host: str | None = None) -> list[DriftSpan]:
-        """Per host and task: when drift appeared (a check run saw "changed") and when it went away.
-
-        Drift goes away when a later check run sees the task "ok", or a later apply run ran it
-        without failing (it put it back). A run that did not reach the task (--limit, a crash, a
-        skip, a failure, another slice) says nothing, so it neither ends nor restarts an episode.
-        """
-        condition = "results.host = ? AND" if host is not None else ""
-        rows = self._query(
-            "SELECT results.*, runs.check_mode, runs.started FROM results JOIN runs ON runs.id = results.run_id "
-            f"WHERE {condition} results.handler = 0 ORDER BY runs.started, runs.id, results.id",
-            tuple([host] if host is not None else []))
-        open_spans: dict[tuple[str, str, str], DriftSpan] = {}
-        spans: list[DriftSpan] = []
-        for row in rows:
-            key = (row["host"], row["task"], row["file"])
-            span = open_spans.get(key)
-            if row["drift"]:
-                if span is None:
-                    span = DriftSpan(row["host"], row["task"], row["file"], row["line"], row["run_id"],
-                                     row["started"], row["run_id"], msg=row["msg"], diff=row["diff"])
-                    open_spans[key] = span
-                    spans.append(span)
-                span.last_seen_run, span.msg, span.diff = row["run_id"], row["msg"], row["diff"]
-            elif span is not None and _clears_drift(row["status"], bool(row["check_mode"])):
-                span.disappeared_run, span.disappeared = row["run_id"], row["started"]
-                del open_spans[key]
-        return spans
-
 
 class _Flusher(threading.Thread):
     """Flushes its store's queue every FLUSH_INTERVAL seconds until stopped. It holds the store
@@ -456,14 +344,6 @@ class _Flusher(threading.Thread):
         self.stopping.set()
         if self is not threading.current_thread():
             self.join()
-
-
-def _marks(values: list) -> str:
-    return ", ".join("?" * len(values))
-
-
-def _clears_drift(status: str, check_mode: bool) -> bool:
-    return status == "ok" if check_mode else status in ("ok", "changed")
 
 
 def _process_start(pid: int) -> str:
