@@ -256,7 +256,8 @@ class HistoryStore(HistoryQueries):
                 if self._open_runs:
                     self._last_beat = time.time()
                     ids = sorted(self._open_runs)
-                    self._run(f"UPDATE runs SET heartbeat = ? WHERE id IN ({placeholders(ids)})", (self._last_beat, *ids))
+                    self._run(f"UPDATE runs SET heartbeat = ? WHERE id IN ({placeholders(ids)})",
+                              (self._last_beat, *ids))
         return len(batch)
 
     def _flush_quietly(self) -> None:

@@ -3,7 +3,8 @@ machine's cluster.
 
 initdb into a temporary folder (as the `postgres` user when the tests run as root: the server
 refuses root), listening on 127.0.0.1 on a free port and on a unix socket in that folder, with
-password authentication for its one superuser; fsync off, since nothing of it must survive. It is
+password authentication for its one superuser; no locale (the messages the tests read are English
+whatever the machine's); fsync off, since nothing of it must survive. It is
 stopped by its PID at the end; a folder left by a test run that was killed is found by the pid in
 its name, and its server stopped, at the next session's start.
 """
@@ -92,8 +93,8 @@ def start_server() -> PostgresServer:
     as_owner = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []} if owner else {}
     data = os.path.join(folder, "data")
     subprocess.run([os.path.join(binaries, "initdb"), "-D", data, "-U", SUPERUSER, "--pwfile",
-                    os.path.join(folder, "password"), "--auth=scram-sha-256", "-E", "UTF8", "--no-sync",
-                    "--no-instructions"], check=True, capture_output=True, text=True, cwd=folder, **as_owner)
+                    os.path.join(folder, "password"), "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
+                    "--no-sync", "--no-instructions"], check=True, capture_output=True, text=True, cwd=folder, **as_owner)
     port = _free_port()
     log = open(os.path.join(folder, "server.log"), "w")
     process = subprocess.Popen(

@@ -86,7 +86,8 @@ def test_four_slices_in_four_processes_are_one_fleet_report_identical_to_a_singl
     listed = capsys.readouterr().out
     row = next(line for line in listed.splitlines() if "fleet-1" in line)
     assert re.search(r"\b4/4\s+complete\s+3\s+4\s+0\s+5\s+0\b", row), row
-    assert main(["report", "--run-group", "fleet-1", "--state-db", postgres_url, "-o", str(tmp_path / "fleet.html")]) == 0
+    assert main(["report", "--run-group", "fleet-1", "--state-db", postgres_url,
+                 "-o", str(tmp_path / "fleet.html")]) == 0
     assert main(["report", "--run", str(alone.id), "--state-db", postgres_url, "-o", str(tmp_path / "one.html")]) == 0
     capsys.readouterr()
     assert page_content(tmp_path / "fleet.html") == page_content(tmp_path / "one.html")

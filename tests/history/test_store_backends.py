@@ -185,8 +185,8 @@ CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT N
 CREATE TABLE gpu_verify (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, recorded REAL NOT NULL,
     host TEXT NOT NULL, passed INTEGER, bf16_tflops REAL, h2d_gbps REAL, allreduce_busbw_gbps REAL);
 INSERT INTO runs VALUES (1, 'check', 'inv.yaml', 'site.yaml', 100.0, 110.0, 'complete', 3, 1, 1, '', 'old');
-INSERT INTO results VALUES (1, 1, 105.0, 'gpu01', 'site', 'docker : daemon.json', 'roles/docker/tasks/main.yaml', 3, 'copy', 'changed',
-    1, 1, 0, 0, '-a', '', 0.5);
+INSERT INTO results VALUES (1, 1, 105.0, 'gpu01', 'site', 'docker : daemon.json', 'roles/docker/tasks/main.yaml',
+    3, 'copy', 'changed', 1, 1, 0, 0, '-a', '', 0.5);
 PRAGMA user_version=1;
 """
 
