@@ -24,7 +24,7 @@ DEFAULT_TOOLS = "provision,provision-check,pyinfra,ansible,floor"
 def step(tools: list[Tool], failed: dict[str, str], what: str, action) -> None:
     """Run `action(tool)` for each tool still in the race; one that fails is out, with its reason."""
     for tool in tools:
-        if tool.name in failed:
+        if tool.name in failed or not tool.checks:
             continue
         try:
             action(tool)
@@ -67,7 +67,7 @@ def measure(count: int, runs: int, tools: list[Tool], name: str, work: str) -> d
         raise BenchFailed("no tool passed the gate to re-converge with: " + "; ".join(failed.values()))
     converger.converge(fleet)
     print(f"  gate: {TAMPERED_FILE} changed on {len(victims)} host(s) {victims[:5]}{'...' if len(victims) > 5 else ''}: "
-          f"named exactly by {', '.join(tool.name for tool in tools if tool.name not in failed)}; "
+          f"named exactly by {', '.join(tool.name for tool in tools if tool.checks and tool.name not in failed)}; "
           f"re-converged by {converger.name}")
     load = os.getloadavg()[0]
     samples: dict[str, list[dict]] = {tool.name: [] for tool in tools if tool.name not in failed}
@@ -123,7 +123,8 @@ def main() -> int:
     if {"pyinfra", "ansible"} & set(names):
         try:
             venv = bench_venv()
-            versions = {"pyinfra": version(venv, "pyinfra"), "ansible": version(venv, "ansible-playbook")}
+            versions = {name: version(venv, "ansible-playbook" if name == "ansible" else name)
+                        for name in ("pyinfra", "ansible") if name in names}
         except RuntimeError as error:
             notes.append(f"pyinfra and ansible not measured: their venv could not be made: {str(error).splitlines()[0]}")
             print(f"  {notes[-1]}")

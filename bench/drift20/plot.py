@@ -18,6 +18,9 @@ def main(source: str, target: str) -> None:
         if points:
             axes.plot(*zip(*points), marker="o", label=label, linestyle=":" if name == "floor" else "-")
     axes.set_yscale("log")
+    sizes = [row["hosts"] for row in data["rows"]]
+    if sizes and max(sizes) >= 10 * min(sizes):  # 10 ... 1,000 hosts: spread them evenly
+        axes.set_xscale("log")
     axes.set_xlabel("hosts (N)")
     axes.set_ylabel("median seconds (log)")
     axes.set_title(f"drift20, converged fleet, check mode; {data['date']}, {data['cores']} cores", fontsize=10)

@@ -27,7 +27,7 @@ def table(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, 
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} cores; load average at start {load_at_start:.2f}; "
         f"medians of {runs} interleaved run(s) of each whole command (`python -m bench.drift20`: 20 checks per "
         "host on `python` sandbox hosts, strict host keys for every tool). "
-        + "; ".join(f"{tool}: {text}" for tool, text in versions.items()),
+        + "; ".join(versions.values()),
         "",
         "| N | tool | median s | / provision | / SSH floor | exec channels per host | connections per host | "
         "controller CPU ms per host | peak RSS MiB | load at N |",

@@ -64,6 +64,7 @@ class Tool:
     name = ""    # the key in results and --tools
     label = ""   # the column header
     command = ""  # the timed command, as the table's notes show it
+    checks = True  # converges and checks drift20 (the floor does neither: it is not gated)
 
     def converge(self, fleet: Fleet) -> None:
         """Apply drift20 for real (not timed)."""
@@ -216,6 +217,7 @@ def close_masters(control: str) -> None:
 class Floor(Tool):
     """The SSH floor: one `ssh -F <sandbox ssh_config> HOST true` per host, all at once."""
     name, label = "floor", "SSH floor"
+    checks = False
     command = "ssh -F SSH_CONFIG HOST true, one per host, all at once"
 
     def timed(self, fleet: Fleet) -> Outcome:
