@@ -139,7 +139,7 @@ def main() -> int:
             for tool_name, reason in rows[-1]["failed"].items():
                 notes.append(f"{count} hosts: {tool_name} not timed: {reason}")
                 failed_any = True
-        except BenchFailed as error:
+        except (BenchFailed, ProvisionError, OSError) as error:
             print(f"  {count} hosts: {error}")
             notes.append(f"{count} hosts: not measured: {str(error).splitlines()[0]}")
             failed_any = True
