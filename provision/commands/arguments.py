@@ -124,6 +124,13 @@ def connection(parser: argparse.ArgumentParser, forks_help: str = "hosts worked 
     group.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout in seconds (default 10)")
 
 
+def workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes sharing the hosts, past one interpreter's limit (default: one per 200 "
+                             "targeted hosts, at most one per core; 1: this process alone). A playbook that looks "
+                             "across hosts (hostvars, run_once, serial...) always runs in one")
+
+
 def privilege(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("privilege escalation")
     group.add_argument("-b", "--become", action="store_true",
@@ -173,6 +180,7 @@ def add_apply(commands) -> None:
     tasks(parser)
     listing(parser)
     connection(parser)
+    workers(parser)
     privilege(parser)
     parser.add_argument("--report-json", metavar="FILE", help="write every task result as JSON (schema in README)")
     output(parser)
@@ -193,6 +201,7 @@ def add_check(commands) -> None:
     tasks(parser)
     listing(parser)
     connection(parser)
+    workers(parser)
     privilege(parser)
     group = parser.add_argument_group("reports")
     group.add_argument("--report-json", metavar="FILE", help="every task and check as JSON (schema in README)")

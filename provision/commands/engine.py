@@ -303,7 +303,18 @@ def _options(args, extra: dict, inventory):
         tags=_tags(args.tags), skip_tags=_tags(args.skip_tags), extra_vars=extra, become_password=password,
         accept_new_host_keys=args.accept_new_host_keys, ssh_config=args.ssh_config,
         connect_timeout=args.timeout, command=args.command, start_at_task=getattr(args, "start_at_task", None),
-        step=Stepper(_ask) if getattr(args, "step", False) else None, only_hosts=sliced_hosts(args, inventory))
+        step=Stepper(_ask) if getattr(args, "step", False) else None, only_hosts=sliced_hosts(args, inventory),
+        workers=_workers(args))
+
+
+def _workers(args) -> int | None:
+    """--workers N (None: sized to the machine); --step asks on this terminal: one process."""
+    if getattr(args, "step", False):
+        return 1
+    requested = getattr(args, "workers", None)
+    if requested is not None and requested < 1:
+        raise InputError(f"--workers {requested}: give 1 or more (1: this process alone)")
+    return requested
 
 
 def _tags(text: str) -> set[str]:

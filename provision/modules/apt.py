@@ -1,9 +1,13 @@
 """apt: Debian/Ubuntu packages present, absent or latest, with version pins, holds and purge.
 
-The state is read in one round trip: the host's clock and package-index age, one `dpkg-query` for
-what is installed (version, held, config files left) and one `apt-cache policy` for candidates and
-the version table. A pin (`nvidia-driver=550.*`) is resolved here to the newest matching version
-in that table, so apt is always asked for an exact version.
+The state is read in one round trip that is the same text for every apt task: the host's clock and
+package-index age and one `dpkg-query` of every package the host knows (version, held, config files
+left). The runner batches it with the other reads and serves it to all the apt tasks of a run, so
+a host's package state is read once, as pyinfra's package facts are. `apt-cache policy` (it loads
+the whole package cache, the slow part) runs, in a second round trip, only for the packages that
+need a candidate or the version table: one not installed, a pin the installed version does not
+match, `state: latest`. A pin (`nvidia-driver=550.*`) is resolved there to the newest matching
+version in that table, so apt is always asked for an exact version.
 
 The easy thing to get wrong: another apt or unattended-upgrades holding the dpkg lock. Every apt
 command waits for it, bounded by `lock_timeout`, instead of failing at once. And a refreshed index
@@ -153,14 +157,17 @@ def parse_policy(text: str) -> dict[str, Available]:
     return available
 
 
-def read_command(names: list[str], with_policy: bool) -> str:
+def read_command(names: list[str] | None, with_policy: bool) -> str:
+    """names None: every package dpkg knows (the one read all apt tasks share)."""
     script = [
         "s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }",
         "s now; date +%s",
         f"s cache; [ -e {CACHE_STAMP} ] && stat -c %Y {CACHE_STAMP}",
         "ls /var/lib/apt/lists/ 2>/dev/null | grep -q _Packages && stat -c %Y /var/lib/apt/lists",
     ]
-    if names:
+    if names is None:
+        script.append("s dpkg; dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' 2>/dev/null")
+    elif names:
         script.append("s dpkg; dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' "
                       + join(["--", *names]) + " 2>/dev/null")
     if names and with_policy:
@@ -185,7 +192,6 @@ def parse_state(output: str) -> AptState:
 
 class Apt(MayNotChange):
     name = "apt"
-    opaque = True
     spec = {
         "name": Arg("list", elements="str", aliases=("pkg", "package"),
                     help="packages, each optionally pinned: nvidia-driver=550.*"),
@@ -216,10 +222,29 @@ class Apt(MayNotChange):
             pinned = next((f"{name}={pin}" for name, pin in wanted if pin), None)
             if pinned:
                 raise ModuleFailed(f"apt: state=latest cannot be used with a version pin ({pinned})")
-        return read_command([name for name, _ in wanted], self.state != "absent")
+            return read_command([name for name, _ in wanted], True)  # candidates are always needed
+        return read_command(None, False)
 
     def parse(self, result: CommandResult | None) -> AptState:
         return parse_state(result.stdout if result is not None else "")
+
+    def read(self) -> AptState:
+        state = self.parse(self.context.run(self.read_command()))
+        needed = [name for name, pin in self.wanted() if bare(name) not in state.available
+                  and self._needs_candidates(state.installed.get(bare(name)), pin)]
+        if needed:
+            extra = self.parse(self.context.run(read_command(needed, True)))
+            state.installed.update(extra.installed)
+            state.available.update(extra.available)
+        return state
+
+    def _needs_candidates(self, have: Installed | None, pin: str | None) -> bool:
+        """Whether planning this package needs apt-cache policy (absent and converged ones do not)."""
+        if self.state == "absent":
+            return False
+        if have is None or not have.present or self.state == "latest":
+            return True
+        return pin is not None and not fnmatch.fnmatchcase(have.version, pin)
 
     # ---- plan --------------------------------------------------------------------------------
     def diff(self, current: AptState) -> AptPlan | None:

@@ -22,6 +22,8 @@ from provision.runner.prefetch import prefetch
 from provision.runner.taskrun import Outcome, TaskRun
 from provision.templating import Templar, TemplateError
 
+REBATCH_WINDOW = 8  # tasks whose reads are batched again after a task changed the host
+
 
 class HostFailed(Exception):
     """A task failed on this host (not ignored): unwinds to the nearest rescue, else ends the play."""
@@ -105,8 +107,18 @@ class HostRun:
             raise HostFailed(self.play_result(fake, Outcome("failed", str(error)), 0.0)) from None
 
     def run_list(self, tasks: list[Task], scope: Scope) -> None:
+        # After a change, only the next few tasks are batched again: a host taking many changes
+        # (a first apply) would otherwise re-read the whole rest of the list after each one. A
+        # window that passes without a change is followed by the rest of the list in one batch.
+        cache = self.state.cache
         self.prefetch(tasks, scope)
-        for task in tasks:
+        generation, batched_until = cache.generation, len(tasks)
+        for index, task in enumerate(tasks):
+            if cache.generation != generation or index == batched_until:
+                changed = cache.generation != generation
+                batched_until = index + REBATCH_WINDOW if changed else len(tasks)
+                self.prefetch(tasks[index:batched_until], scope)
+                generation = cache.generation
             if task.is_block:
                 self.run_block(task, scope)
             else:

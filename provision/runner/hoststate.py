@@ -63,6 +63,7 @@ class HostState:
         """Close the connection; `reason` is what a command cut by this close reports."""
         transport = self.transport
         if transport is not None:
+            self.recap.exec_channels += transport.commands_sent
             transport.closed_reason = reason
             transport.close()
             self.transport = None

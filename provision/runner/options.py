@@ -26,6 +26,7 @@ class RunOptions:
     start_at_task: str | None = None
     step: Stepper | None = None  # --step: ask before each task (runner/step.py)
     only_hosts: frozenset[str] | None = None  # --slice: the hosts of this slice (None: every targeted host)
+    workers: int | None = 1  # processes sharing the hosts (runner/workers.py); None: sized to the machine
 
     @property
     def connect_options(self) -> ConnectOptions:

@@ -20,6 +20,7 @@ from provision.runner.hoststate import HostState
 from provision.runner.interrupts import Interrupt
 from provision.runner.options import RunOptions
 from provision.runner.results import HostRecap, RunReport
+from provision.runner.workers import run_split, split_reason, worker_count
 from provision.templating import Templar
 from provision.variables import layer
 
@@ -80,7 +81,35 @@ def run_playbook(playbook: Playbook, inventory: Inventory, options: RunOptions,
                  interrupt: Interrupt | None = None) -> RunReport:
     """Run every play. An `interrupt` press (see runner/interrupts.py) lets the tasks in flight
     finish and starts no new one; a second drops them. Without the counting handler, a
-    KeyboardInterrupt in this thread does the first."""
+    KeyboardInterrupt in this thread does the first.
+
+    A fleet big enough for `options.workers` (None: sized to the machine) runs in worker
+    processes (runner/workers.py) unless the playbook looks across hosts."""
+    plays = [(play.name or play.hosts, _play_hosts(play, inventory, options)) for play in playbook.plays]
+    count = worker_count(options.workers, len({name for _, names in plays for name in names}))
+    if count <= 1 or split_reason(playbook) is not None:
+        return run_here(playbook, inventory, options, events, stop, interrupt)
+    report = RunReport(command=options.command, started=time.time(), check=options.check)
+    listener = _Recorder(events or Events(), report)
+    try:
+        run_split(playbook, inventory, options, plays, count, listener, report, interrupt or Interrupt())
+    finally:
+        report.finished = time.time()
+        (events or Events()).run_end(report)
+    return report
+
+
+def _play_hosts(play: Play, inventory: Inventory, options: RunOptions) -> list[str]:
+    hosts = targeted_hosts(inventory, play_pattern(play, options.extra_vars), options.limit)
+    if options.only_hosts is not None:  # --slice
+        hosts = [name for name in hosts if name in options.only_hosts]
+    return hosts
+
+
+def run_here(playbook: Playbook, inventory: Inventory, options: RunOptions,
+             events: Events | None = None, stop: threading.Event | None = None,
+             interrupt: Interrupt | None = None) -> RunReport:
+    """run_playbook in this process: the hosts in threads (at most `options.forks` at once)."""
     report = RunReport(command=options.command, started=time.time(), check=options.check)
     listener = _Recorder(events or Events(), report)
     stop = stop or threading.Event()
@@ -109,9 +138,7 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
               states: dict[str, HostState], stop: threading.Event, report: RunReport,
               interrupt: Interrupt) -> bool:
     """Run one play; False when the run must stop (a whole batch failed, Ctrl-C)."""
-    hosts = targeted_hosts(inventory, play_pattern(play, options.extra_vars), options.limit)
-    if options.only_hosts is not None:  # --slice
-        hosts = [name for name in hosts if name in options.only_hosts]
+    hosts = _play_hosts(play, inventory, options)
     for name in hosts:
         states.setdefault(name, HostState(inventory.hosts[name], HostRecap(name)))
     active = [name for name in hosts if not states[name].done]

@@ -8,8 +8,17 @@ command text and become user. When a task then really runs, its read finds its o
 Why this is safe: a read command is a pure function of the host's state and its own text, and the
 key is the exact text. The one thing that makes a prefetched output stale is the host changing
 in between, so every cached output is dropped as soon as a task changes something, fails, or runs
-a command whose effect cannot be known (command, shell, reboot...). On a converged host nothing
-changes, so every read is served from the batch.
+a command whose effect cannot be known (command, shell, reboot...); the reads of the tasks still
+to come are then batched again, in one more round trip (`generation` tells the runner). On a
+converged host nothing changes, so every read is served from the first batch.
+
+Why not drop only the reads of the paths a change touched: two names can be one file (a symlink,
+or a symlinked folder above it), and a read served stale through the other name would be a wrong
+answer. One round trip per change is the price of never giving one.
+
+Within one task, only the module's reads before its first live command are served from the batch:
+a module that writes and then reads again (apt after `apt-get update`, user after usermod) must
+see the host as it is now.
 """
 from __future__ import annotations
 
@@ -54,6 +63,7 @@ class PrefetchCache:
     outputs: dict[tuple[str, str | None], CommandResult] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     served: int = 0
+    generation: int = 0  # how many times the cache was dropped: the runner batches again after a drop
 
     def take(self, command: str, become: Become | None) -> CommandResult | None:
         """The batched output of this read, as often as asked until the host may have changed
@@ -67,22 +77,26 @@ class PrefetchCache:
     def clear(self) -> None:
         with self.lock:
             self.outputs.clear()
+            self.generation += 1
 
 
 class PrefetchTransport(Transport):
-    """The host's transport, answering prefetched reads from the cache."""
+    """The host's transport for one module run, answering its prefetched reads from the cache
+    until it sends its first live command (after which the host may differ from the batch)."""
 
     name = "prefetch"
 
     def __init__(self, inner: Transport, cache: PrefetchCache):
         self.inner = inner
         self.cache = cache
+        self.live = False
 
     def run(self, command: str, *, stdin=None, become=None, timeout=None) -> CommandResult:
-        if stdin is None:
+        if stdin is None and not self.live:
             cached = self.cache.take(command, become)
             if cached is not None:
                 return cached
+        self.live = True
         return self.inner.run(command, stdin=stdin, become=become, timeout=timeout)
 
     def close(self) -> None:

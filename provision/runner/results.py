@@ -66,6 +66,7 @@ class HostRecap:
     checks_passed: int = 0  # verify's testinfra checks, counted apart from tasks
     checks_failed: int = 0
     checks_skipped: int = 0
+    exec_channels: int = 0  # commands sent to the host (SSH exec channels), the facts and batches included
 
     def count(self, result: TaskResult) -> None:
         if result.module == CHECK_MODULE:

@@ -173,10 +173,13 @@ class TaskRun:
             return Outcome("failed", f"module '{self.task.module}' is not supported by provision "
                                      "(this host met the task's condition, so it ran)", None, {})
         args = templar.render(dict(self.task.args))
-        result: ModuleResult = module(args, self.context(templar, self.transport(templar))).run()
+        context = self.context(templar, self.transport(templar))
+        result: ModuleResult = module(args, context).run()
         # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.
+        # In check mode a module only reads, whatever it would change.
         probe = _literally_false(self.task.changed_when)
-        if result.status == "failed" or (not probe and (result.status == "changed" or module.opaque)):
+        if not context.check and (result.status == "failed"
+                                  or (not probe and (result.status == "changed" or module.opaque))):
             self.state.cache.clear()  # the host may have moved: batched reads are stale now
         data = dict(result.data)
         facts = data.get("ansible_facts")

@@ -38,6 +38,9 @@ class Transport(ABC):
     # Why provision itself closed the connection (set before close by another thread, e.g. on a
     # second Ctrl-C): a command cut by that close reports this, not "the host closed it".
     closed_reason: str = ""
+    # Commands sent to the host: each is an exec channel (a session: sshd forks, the user's shell
+    # starts) and a round trip, the unit a converged run's cost is counted in.
+    commands_sent: int = 0
 
     @property
     def local(self) -> bool:

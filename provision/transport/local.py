@@ -41,6 +41,7 @@ class LocalTransport(Transport):
         timeout: float | None = None,
     ) -> CommandResult:
         become = needed_become(become, self.user)
+        self.commands_sent += 1
         wrapped = wrap_become(command, become)
         process = subprocess.Popen(
             ["sh", "-c", wrapped.command],

@@ -298,6 +298,7 @@ class SSHTransport(Transport):
         wrapped = wrap_become(command, become)
         # Always sh: the login shell of the remote user may be anything (fish, csh...).
         text = join(["sh", "-c", wrapped.command])
+        self.commands_sent += 1
         try:
             channel = self._client.get_transport().open_session(timeout=self.connect_timeout)
             channel.exec_command(text)

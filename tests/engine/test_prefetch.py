@@ -14,6 +14,8 @@ from tests.engine.scenario import dump_inventory, sandbox_inventory, write
 CONVERGE = """
 - hosts: lab
   tasks:
+    - apt: {name: [openssh-server, sudo], state: present}  # packages first, as real playbooks do
+    - apt: {name: cowsay, state: absent}
     - file: {path: /root/prefetch, state: directory}
     - copy: {content: "one\\n", dest: /root/prefetch/one}
     - copy: {content: "two\\n", dest: /root/prefetch/two, mode: "0600"}
@@ -24,6 +26,21 @@ CONVERGE = """
     - stat: {path: /root/prefetch/one}
       register: one
     - assert: {that: ["one.stat.exists"]}
+    - user: {name: prefetcher, shell: /bin/sh, create_home: false}
+    - command: pgrep -x sshd  # a probe: runs on its own, and leaves the batch good
+      changed_when: false
+"""
+
+# A module that writes and then reads again must see the host as it is now, not the batch.
+REREAD = """
+- hosts: lab
+  gather_facts: false
+  tasks:
+    - stat: {path: /etc/passwd}
+    - user: {name: rereader, shell: "{{ shell }}", create_home: false}
+      register: account
+    - assert:
+        that: ["account.shell == shell"]
 """
 
 STALE = """
@@ -67,10 +84,33 @@ def test_converged_host_rechecks_in_three_round_trips(sandbox, tmp_path, monkeyp
     monkeypatch.setattr(SSHTransport, "run", counting)
     second = run_playbook(playbook, inventory, RunOptions())
     assert second.exit_code == 0 and second.recaps["host03"].changed == 0
-    assert len(commands) <= 3, f"{len(commands)} round trips for 10 converged tasks"  # facts + one batch
+    # facts + one batch + the probe; apt, user and the file tasks are all in the batch
+    assert len(commands) <= 3, f"{len(commands)} round trips for 14 converged tasks"
+    assert second.recaps["host03"].exec_channels == len(commands)
     commands.clear()
     checked = run_playbook(playbook, inventory, RunOptions(check=True))
     assert checked.recaps["host03"].changed == 0 and len(commands) <= 3
+    # drift in check mode changes nothing on the host: the batch stays good for the tasks after it
+    commands.clear()
+    SSHTransport.connect(sandbox.host("host03").address, user="root", key_filename=sandbox.key_path,
+                         known_hosts_files=[sandbox.known_hosts_path]).run("echo drift > /root/prefetch/one")
+    drifted = run_playbook(playbook, inventory, RunOptions(check=True))
+    assert drifted.recaps["host03"].changed == 1 and drifted.recaps["host03"].exec_channels <= 3
+    # in apply, the change is made and the reads after it are batched again: not one round trip each
+    commands.clear()
+    repaired = run_playbook(playbook, inventory, RunOptions())
+    assert repaired.recaps["host03"].changed == 1 and repaired.exit_code == 0
+    assert len(commands) <= 7, commands  # facts, batch, the write (2), batch again, the probe, + 1 spare
+
+
+@pytest.mark.sandbox
+def test_a_module_reads_after_its_own_write_see_the_host(sandbox, tmp_path):
+    write(tmp_path, {"site.yaml": REREAD})
+    inventory = load_inventory(dump_inventory(tmp_path, sandbox_inventory(sandbox, ["host03"])))
+    for shell in ("/bin/sh", "/bin/bash"):
+        playbook = load_and_validate(str(tmp_path / "site.yaml"), inventory, {"shell": shell})
+        report = run_playbook(playbook, inventory, RunOptions(extra_vars={"shell": shell}))
+        assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
 
 
 @pytest.mark.sandbox

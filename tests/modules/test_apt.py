@@ -65,13 +65,23 @@ def test_policy_parse_lists_versions_newest_first():
     assert available["other-fake"].candidate is None
 
 
-def test_read_is_one_command_naming_the_packages():
-    _, host = run_on("apt", {"name": ["hello-fake=1.1*", "other-fake"]}, [("s now", ok(apt_state()))], check=True)
-    assert len(host.commands) == 1
-    assert "dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' -- hello-fake other-fake" in host.commands[0]
-    assert "LC_ALL=C apt-cache policy hello-fake other-fake" in host.commands[0]
-    _, absent = run_on("apt", {"name": ["hello-fake"], "state": "absent"}, [("s now", ok(apt_state()))], check=True)
-    assert "apt-cache policy" not in absent.commands[0]  # removing needs no candidates
+def test_one_shared_read_then_candidates_only_where_needed():
+    shared = "dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' 2>/dev/null"
+    # installed, and the pin matches: the shared read of every package alone, the same text for any apt task
+    _, converged = run_on("apt", {"name": ["hello-fake=1.*"]}, [("s now", ok(apt_state(DPKG_OLD)))], check=True)
+    _, other = run_on("apt", {"name": ["other-fake"], "state": "absent"}, [("s now", ok(apt_state()))], check=True)
+    assert converged.commands == other.commands and len(converged.commands) == 1
+    assert shared in converged.commands[0] and "apt-cache policy" not in converged.commands[0]
+    # one package missing, one pinned past the installed version: policy for those two only
+    _, host = run_on("apt", {"name": ["hello-fake=1.1*", "other-fake", "kept-fake"]},
+                     [("s now", ok(apt_state(DPKG_OLD + "kept-fake\tinstall ok installed\t3\n", policy="")))],
+                     check=True)
+    assert len(host.commands) == 2 and shared in host.commands[0]
+    assert "LC_ALL=C apt-cache policy hello-fake other-fake 2>/dev/null" in host.commands[1]
+    # latest always needs the candidates: asked for in the first read
+    _, latest = run_on("apt", {"name": ["hello-fake"], "state": "latest"}, [("s now", ok(apt_state(DPKG_OLD)))],
+                       check=True)
+    assert len(latest.commands) == 1 and "apt-cache policy hello-fake" in latest.commands[0]
 
 
 @pytest.mark.parametrize("args, dpkg, expected", [
