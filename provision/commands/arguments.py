@@ -342,8 +342,10 @@ def add_sandbox(commands) -> None:
     actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start hosts; the last line printed is the inventory's path")
     up.add_argument("--hosts", type=int, default=3, help="how many hosts (default 3)")
-    up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd"],
-                    help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd")
+    up.add_argument("--kind", default="plain", choices=["plain", "docker", "systemd", "python"],
+                    help="plain: sshd only; docker: with Docker Engine; systemd: booted by systemd; python: with "
+                         "python3 and python3-apt (for Ansible and pyinfra, as the benchmarks need) and sshd "
+                         "logging each session")
     up.add_argument("--name", default="default", help="sandbox name; several can run side by side")
     up.add_argument("--gpus", default="h100x8", choices=GPU_PROFILES,
                     help="the STAND-IN GPU hardware each host pretends to have (default h100x8: 8 H100 + NVSwitch)")

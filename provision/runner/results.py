@@ -11,7 +11,7 @@ failed assertion in a drift check is drift (the host left its verified state), n
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["ok", "changed", "failed", "skipped", "unreachable"]
@@ -43,12 +43,16 @@ class TaskResult:
         return self.status == "changed"
 
     def public(self) -> dict[str, Any]:
-        """The JSON report's view: no_log results keep only their status."""
-        data = asdict(self)
+        """The JSON report's view: no_log results keep only their status. Shallow (the report only
+        reads it): `asdict`'s deep copy of every registered output was most of a big report's cost."""
+        data = {name: getattr(self, name) for name in _RESULT_FIELDS}
         if self.no_log:
             data.update(msg=NO_LOG_TEXT, diff=None, output={})
         data["changed"] = self.changed
         return data
+
+
+_RESULT_FIELDS = tuple(item.name for item in fields(TaskResult))
 
 
 @dataclass
