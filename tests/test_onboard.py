@@ -231,3 +231,18 @@ def test_unknown_host_key_needs_a_yes_and_a_changed_one_is_always_refused(tmp_pa
         trust_host_key(target, other, fingerprint(other), lambda question: True)
     with pytest.raises(HostKeyRejected, match="not the expected"):
         trust_host_key(target, key, fingerprint(other), None)
+
+
+def test_a_history_that_cannot_be_opened_stops_onboarding_before_anything(tmp_path):
+    """The --state-db is opened first: nothing is trusted, written or contacted when it fails
+    (the address is one nothing answers on, so reaching it would say so instead)."""
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text("all:\n  children:\n    gpu:\n      hosts: {}\n")
+    before = inventory.read_bytes()
+    run = subprocess.run([PROVISION, "onboard", "gpu09", "-i", str(inventory), "-g", "gpu", "--address", "10.255.255.1",
+                          "--host-key-fingerprint", "SHA256:" + "A" * 43, "--state-db",
+                          "postgresql://nobody@127.0.0.1:1/history"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 1 and run.stderr.startswith("error: cannot open the history database"), run.stderr
+    assert "10.255.255.1" not in run.stdout + run.stderr and "Traceback" not in run.stderr
+    assert inventory.read_bytes() == before and not (tmp_path / "known_hosts").exists()

@@ -71,6 +71,13 @@ def run_onboard(args, console: Console) -> int:
     args.playbook = resolve_playbook(args.playbook)
     if not os.path.isfile(args.playbook):
         raise InputError(f"playbook not found: {args.playbook}")
+    # The history first: a --state-db that cannot be opened must stop onboarding before it trusts a
+    # key, edits the inventory or touches the host.
+    with HistoryStore(args.state_db) as store:
+        return _onboard(args, console, store)
+
+
+def _onboard(args, console: Console, store: HistoryStore) -> int:
     progress = Progress()
     playbook_dir = os.path.dirname(os.path.abspath(args.playbook))
     with open(args.inventory, encoding="utf-8") as handle:
@@ -96,13 +103,13 @@ def run_onboard(args, console: Console) -> int:
     else:
         console.print(f"inventory: {escape(args.host)} is already in group {escape(args.group)}", highlight=False)
     inventory = load_inventory(args.inventory, playbook_dir)
-    code, report = apply_site(args, console, inventory, playbook)
+    code, report = apply_site(args, console, inventory, playbook, store)
     progress.changed_tasks = changed_tasks(report, args.host)
     if code:
         console.print(f"[bold red]apply failed on {escape(args.host)}[/]: the host is in the inventory; fix the "
                       f"cause and re-run the same `provision onboard` command (it is safe to re-run)")
         return code
-    verified = verify(args, console, inventory, playbook)
+    verified = verify(args, console, inventory, playbook, store)
     if verified.exit_code:
         console.print(f"[bold red]verify failed on {escape(args.host)}[/]; re-run `provision onboard` once fixed")
         return verified.exit_code
@@ -221,17 +228,16 @@ def _plan_variables(inventory: Inventory, host: str) -> dict:
 
 # ---- step 5: apply and verify; step 6: summary -----------------------------------------------------
 
-def apply_site(args, console: Console, inventory: Inventory, playbook):
+def apply_site(args, console: Console, inventory: Inventory, playbook, store: HistoryStore):
     options = RunOptions(limit=args.host, forks=1, connect_timeout=args.timeout, ssh_config=args.ssh_config)
-    with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("apply", args.inventory, args.playbook, False)
-        with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, False)) as events:
-            report = run_playbook(playbook, inventory, options, events)
-        store.finish_run(run_id, report, exit_code=report.exit_code)
+    run_id = store.begin_run("apply", args.inventory, args.playbook, False)
+    with HistoryEvents(store, run_id, ConsoleEvents(console, args.verbose, args.quiet, False)) as events:
+        report = run_playbook(playbook, inventory, options, events)
+    store.finish_run(run_id, report, exit_code=report.exit_code)
     return report.exit_code, report
 
 
-def verify(args, console: Console, inventory: Inventory, playbook):
+def verify(args, console: Console, inventory: Inventory, playbook, store: HistoryStore):
     """The tests of the roles the site playbook applied to the host, recorded as a verify run."""
     from provision.commands.check import plan_for, verify_hosts
     from provision.transport.connect import ConnectOptions
@@ -240,12 +246,11 @@ def verify(args, console: Console, inventory: Inventory, playbook):
 
     started = time.time()
     options = ConnectOptions(timeout=args.timeout, ssh_config=args.ssh_config)
-    with HistoryStore(args.state_db) as store:
-        run_id = store.begin_run("verify", args.inventory, args.playbook)
-        plan = plan_for(playbook, inventory, [args.host], {})
-        result = verify_hosts(console, inventory, plan, {}, options)
-        report = verify_run_report(result, plan.hosts or [args.host], started)
-        store.finish_run(run_id, report)
+    run_id = store.begin_run("verify", args.inventory, args.playbook)
+    plan = plan_for(playbook, inventory, [args.host], {})
+    result = verify_hosts(console, inventory, plan, {}, options)
+    report = verify_run_report(result, plan.hosts or [args.host], started)
+    store.finish_run(run_id, report)
     print_verify(console, report, quiet=True)
     passed = sum(recap.checks_passed for recap in report.recaps.values())
     console.print(f"verify: {passed} check(s) passed on {escape(args.host)}", highlight=False)
