@@ -16,11 +16,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.environment import TemplateExpression
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
@@ -52,6 +54,35 @@ class ChainedStrictUndefined(jinja2.StrictUndefined):
         return self
 
 
+class CodeCache:
+    """Compiled template code by its source text, for every environment of this process.
+
+    A Templar (and so an environment) is made per task, host and loop item, and Jinja2 compiles a
+    template again in each: at 50 hosts that was a third of the controller's CPU. What it compiles
+    to depends only on the text and on the environment's configuration, which is the same for every
+    SandboxedTemplates (the budget, the filters' and `lookup`'s targets are found through the
+    environment at render time), so the code object is shared; each environment still makes its
+    own Template from it. Bounded: the oldest half goes when it is full."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self.codes: dict[tuple, Any] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        return self.codes.get(key)
+
+    def put(self, key: tuple, code: Any) -> None:
+        with self.lock:
+            if len(self.codes) >= self.size:
+                for old in list(self.codes)[: self.size // 2]:
+                    self.codes.pop(old, None)
+            self.codes[key] = code
+
+
+COMPILED = CodeCache()
+
+
 class SandboxedTemplates(SandboxedEnvironment):
     """Jinja2's sandbox, plus a Budget per rendering (`budget`, set by Templar._run) that every loop
     iteration, call, operator, filter and output is charged to. One per Templar: never shared."""
@@ -66,6 +97,35 @@ class SandboxedTemplates(SandboxedEnvironment):
         self.filters = dict(GUARDED_FILTERS)
         self.tests.update(TESTS)
         self.globals.update(lipsum=self._lipsum, range=self._range)
+
+    _expression: str | None = None  # the expression compile_expression is compiling (its cache key)
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                defer_init: bool = False) -> Any:
+        """Jinja2's compile, through COMPILED for a template text or an expression's node tree."""
+        if raw or name is not None or filename is not None:
+            return super().compile(source, name, filename, raw, defer_init)
+        if isinstance(source, str):
+            key: tuple | None = ("template", source, defer_init)
+        else:
+            key = ("expression", self._expression, defer_init) if self._expression is not None else None
+        code = COMPILED.get(key) if key else None
+        if code is None:
+            code = super().compile(source, name, filename, raw, defer_init)
+            if key:
+                COMPILED.put(key, code)
+        return code
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
+        code = COMPILED.get(("expression", source, False))
+        if code is not None:  # parsed and compiled before: only the Template is made here
+            return TemplateExpression(self.template_class.from_code(self, code, self.make_globals(None)),
+                                      undefined_to_none)
+        self._expression = source
+        try:
+            return super().compile_expression(source, undefined_to_none)
+        finally:
+            self._expression = None
 
     def _generate(self, source: nodes.Template, name: str | None, filename: str | None,
                   defer_init: bool = False) -> str:

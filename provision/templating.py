@@ -252,7 +252,21 @@ class Templar:
 
 
 def _is_single_output(environment: jinja2.Environment, text: str) -> bool:
-    """True when the template is one `{{ }}` and nothing else (so its value can stay native)."""
+    """True when the template is one `{{ }}` and nothing else (so its value can stay native).
+    Remembered by text (a pure function of it), like the compiled code in jinja_sandbox."""
+    known = _SINGLE_OUTPUT.get(text)
+    if known is None:
+        known = _parse_single_output(environment, text)
+        if len(_SINGLE_OUTPUT) >= 4096:
+            _SINGLE_OUTPUT.clear()
+        _SINGLE_OUTPUT[text] = known
+    return known
+
+
+_SINGLE_OUTPUT: dict[str, bool] = {}
+
+
+def _parse_single_output(environment: jinja2.Environment, text: str) -> bool:
     try:
         body = environment.parse(text).body
     except (jinja2.TemplateSyntaxError, RecursionError):  # rendering reports either with its message
