@@ -108,6 +108,20 @@ def handler_of(path: str) -> Callable[[argparse.Namespace, Any], int]:
     return getattr(importlib.import_module(module), name)
 
 
+def _open_files_limit() -> None:
+    """One socket per host: a fleet of a thousand must not meet the common soft limit of 1,024 open
+    files (the hard limit is the administrator's word; the soft one is only a default)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -123,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     # Logs and CI read the recap too: off a terminal, do not squeeze tables into 80 columns.
     console = Console(stderr=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     errors = Console(stderr=True)
+    _open_files_limit()
     try:
         return handler_of(args.handler)(args, console)
     except UsageError as error:

@@ -39,6 +39,7 @@ class PlayContext:
     play_hosts: list[str]  # hosts of the play still active at its start
     batch: list[str]
     stop: threading.Event  # Ctrl-C or any_errors_fatal: hosts stop before their next task
+    last_play: bool = False  # a host done with it is done with the run: its connection closes at once
     run_once: dict[int, RunOnce] = field(default_factory=dict)
     run_once_lock: threading.Lock = field(default_factory=threading.Lock)
 

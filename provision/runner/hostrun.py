@@ -87,6 +87,8 @@ class HostRun:
             self.state.recap.duration += time.monotonic() - started
             if self.state.failed or self.state.unreachable:
                 ending = "failed" if self.state.failed else "unreachable"
+            if self.play.last_play or self.state.done:
+                self.state.close()  # a thousand hosts must not hold a thousand idle connections
             self.play.events.host_end(self.state.name, ending)
 
     def _connect_and_gather(self) -> None:

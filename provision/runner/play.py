@@ -149,7 +149,8 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
     serial = Templar(layer(play.vars, play.vars_from_files, options.extra_vars)).render(list(play.serial))
     for number, batch in enumerate(batches(active, [_serial_value(value) for value in serial]), start=1):
         context = PlayContext(play=play, playbook_path=playbook.path, inventory=inventory, options=options,
-                              events=listener, states=states, play_hosts=active, batch=batch, stop=stop)
+                              events=listener, states=states, play_hosts=active, batch=batch, stop=stop,
+                              last_play=play is playbook.plays[-1])
         if _interrupted(interrupt, stop, report, listener):
             return False
         _run_batch(context, options.forks, stop, report, interrupt)
