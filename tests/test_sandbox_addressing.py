@@ -16,7 +16,7 @@ import pytest
 from provision.errors import SandboxError
 from provision.sandbox import Sandbox, system
 from provision.sandbox.addressing import LAST_INDEX, MAX_HOSTS, Network, allocate, indices_in_use
-from provision.sandbox.fleet import _indices_taken
+from provision.sandbox.fleet import indices_taken
 
 
 def test_a_small_sandbox_takes_the_lowest_free_24_and_numbers_hosts_from_11():
@@ -45,7 +45,7 @@ def test_host_counts_no_block_holds_are_refused():
 
 def test_a_thousand_hosts_have_distinct_addresses_inside_their_block_and_names_that_sort_as_they_count():
     sandbox = Sandbox(name="scale-plan", index=244, prefix_length=22)
-    hosts = sandbox._plan_hosts(1000)
+    hosts = sandbox.plan_hosts(1000)
     block = ipaddress.ip_network(sandbox.network.cidr)
     addresses = [ipaddress.ip_address(host.address) for host in hosts]
     assert len(set(addresses)) == 1000 and all(address in block for address in addresses)
@@ -55,8 +55,8 @@ def test_a_thousand_hosts_have_distinct_addresses_inside_their_block_and_names_t
     assert names[:2] + names[-1:] == ["host0001", "host0002", "host1000"] and names == sorted(names)
     assert len({host.netns for host in hosts}) == 1000
     assert max(len(host.veth) for host in hosts) <= 15  # IFNAMSIZ
-    assert [host.name for host in Sandbox(name="small", index=7)._plan_hosts(3)] == ["host01", "host02", "host03"]
-    assert Sandbox(name="mid", index=248, prefix_length=23)._plan_hosts(245)[-1].name == "host245"
+    assert [host.name for host in Sandbox(name="small", index=7).plan_hosts(3)] == ["host01", "host02", "host03"]
+    assert Sandbox(name="mid", index=248, prefix_length=23).plan_hosts(245)[-1].name == "host245"
 
 
 def test_blocks_allocated_one_after_another_never_overlap():
@@ -102,6 +102,6 @@ def test_a_small_sandbox_keeps_its_24_and_a_big_block_keeps_clear_of_it(sandbox)
     assert sandbox.hosts[0].name == "host01"
     on_bridge = system.run("ip", "-o", "-4", "addr", "show", "dev", sandbox.bridge).stdout.split()
     assert f"{sandbox.gateway}/24" in on_bridge
-    taken = _indices_taken(sandbox.root)
+    taken = indices_taken(sandbox.root)
     assert sandbox.index in taken
     assert not allocate(1000, taken).overlaps([sandbox.index])

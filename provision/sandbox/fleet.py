@@ -150,10 +150,10 @@ class Sandbox:
         system.remove_sandbox_cgroups(name)
         with _allocation_lock(root):
             # the block is taken once the state file names it: another `up` waits, then sees it
-            network = allocate(hosts, _indices_taken(root))
+            network = allocate(hosts, indices_taken(root))
             sandbox = cls(name=name, kind=kind, root=root, index=network.index, prefix_length=network.prefix_length,
                           gpus=gpus, os_name=os_name)
-            sandbox.hosts = sandbox._plan_hosts(hosts)
+            sandbox.hosts = sandbox.plan_hosts(hosts)
             os.makedirs(sandbox.directory, exist_ok=True)
             sandbox.save()  # from here on, `down` can clean up whatever gets made
             _fit_neighbour_table(root)
@@ -188,7 +188,7 @@ class Sandbox:
         sandbox._write_client_files()
         return sandbox
 
-    def _plan_hosts(self, count: int) -> list[SandboxHost]:
+    def plan_hosts(self, count: int) -> list[SandboxHost]:
         """The hosts' names, addresses and interfaces: `host01`... (`host001`... from 100 hosts on, so
         names sort as they count), addresses in order across the sandbox's block."""
         width = max(2, len(str(count)))
@@ -458,7 +458,7 @@ def _allocation_lock(root: str):
     return system.file_lock(os.path.join(root, ".allocation.lock"))
 
 
-def _indices_taken(root: str) -> set[int]:
+def indices_taken(root: str) -> set[int]:
     """The /24s of 10.244.0.0/16 in use: every sandbox's block its state names, every block an
     address on this machine covers, and every `pvbr<i>` bridge's own number (a crashed run's)."""
     taken = indices_in_use(system.run("ip", "-o", "-4", "addr", "show").stdout)
@@ -475,8 +475,8 @@ def _fit_neighbour_table(root: str) -> None:
     """Raise the ARP table's thresholds by the hosts of all sandboxes while they total more than
     NEIGHBOURS_UNRAISED, and restore this machine's own values once they do not (under the
     allocation lock: the total must not change meanwhile)."""
-    total = sum(len(sandbox.hosts) for sandbox in map(lambda name: Sandbox.load(name, root), Sandbox.names(root))
-                if sandbox is not None)
+    sandboxes = (Sandbox.load(name, root) for name in Sandbox.names(root))
+    total = sum(len(sandbox.hosts) for sandbox in sandboxes if sandbox is not None)
     if total > NEIGHBOURS_UNRAISED:
         system.raise_neighbour_thresholds(total, root)
     else:
