@@ -5,6 +5,8 @@ use touch or copy), and `recurse` applies owner/group/mode to everything below a
 """
 from __future__ import annotations
 
+import posixpath
+
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +71,19 @@ class File(Module):
         recurse_differs = False
         if self.args["recurse"] and state.kind == "directory":
             recurse_differs = self._tree_differs()
-        return {"state": state, "recurse_differs": recurse_differs}
+        return {"state": state, "recurse_differs": recurse_differs, "missing_source": self._missing_source(state)}
+
+    def _missing_source(self, state: FileState) -> str | None:
+        """A link to be made whose source does not exist, as Ansible resolves it (relative to the
+        link's folder, or to the path itself when that is a directory): the path, else None. Read
+        only when a link would be made without `force`, so a converged link costs nothing more."""
+        source = self.args.get("src")
+        if (self.wanted_state(state) != "link" or self.args["force"] or not source
+                or (state.kind == "link" and state.link_target == source)):
+            return None
+        base = self.path if state.kind == "directory" else posixpath.dirname(self.path)
+        absolute = posixpath.join(base, source)
+        return None if self.context.run(join(["test", "-e", absolute])).rc == 0 else absolute
 
     def _tree_differs(self) -> bool:
         """Does anything below the directory have another owner/group/mode? One round trip.
@@ -134,6 +148,9 @@ class File(Module):
             source = self.args.get("src")
             if not source:
                 raise ModuleFailed("state=link needs src")
+            if current.get("missing_source"):
+                raise ModuleFailed(f'src file does not exist, use "force=yes" if you really want to create the link: '
+                                   f'{current["missing_source"]}', {"path": path, "src": source})
             if state.kind == "directory" or (state.kind == "file" and not self.args["force"]):
                 raise ModuleFailed(f"{path} exists as a {state.kind}; set force: true to replace it with a link")
             if state.kind != "link" or state.link_target != source:

@@ -26,6 +26,7 @@ def load_include(task: Task, value: Any, context: LoadContext, mark: Mark) -> Ta
                         "instead", task.marks.get("loop", task.marks.get("with_items", mark)))
     task.module = None
     task.rescue, task.always = [], []
+    task.dynamic = kind.startswith("include")
     if kind in ("import_role", "include_role"):
         task.block = _role_tasks(task, value, context, mark, kind)
     else:

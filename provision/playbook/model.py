@@ -47,6 +47,9 @@ class Task:
     role: str | None = None  # role name, shown in output as "role : task"
     # what an include/import block came from ("tasks/extra.yml", "role common"), for display
     include: str | None = None
+    # include_tasks/include_role (not import_*): its `when` is decided once, where the include is
+    # reached, as Ansible decides a dynamic include; an import's applies to each task it brings
+    dynamic: bool = False
     # marks of each keyword ("when", "notify"...) and argument ("args.dest"), for precise errors
     marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)
 

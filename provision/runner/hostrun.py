@@ -140,6 +140,10 @@ class HostRun:
                 pass  # the task that needs the host reports it unreachable
 
     def run_block(self, block: Task, scope: Scope) -> None:
+        if block.dynamic and block.when:
+            if not self.include_wanted(block, scope):
+                return
+            block = replace(block, when=[])  # decided: the included tasks do not ask again
         inner = scope.enter(block)
         try:
             self.run_list(block.block or [], inner)
@@ -157,6 +161,25 @@ class HostRun:
         except (HostUnreachable, Stopped, EndHost):
             raise
         self._always(block, inner)
+
+    def include_wanted(self, block: Task, scope: Scope) -> bool:
+        """An include_tasks/include_role's `when`, decided once where the include is reached; a
+        false one is the include's own "skipped" result, as Ansible reports it."""
+        options = self.play.options
+        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+            return False
+        name = self.display_name(block, scope)
+        started = time.monotonic()
+        try:
+            wanted = TaskRun(block, scope, self.state, self.play).templar().is_true(list(scope.when) + block.when)
+        except TemplateError as error:
+            result = self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started, name)
+            raise HostFailed(result) from None
+        if not wanted:
+            self.task_start(name)
+            self.record(block, scope, Outcome("skipped", "conditional result was False", data={"skipped": True}),
+                        started, name)
+        return wanted
 
     def _always(self, block: Task, scope: Scope) -> None:
         self.run_list(block.always, scope)

@@ -91,10 +91,11 @@ class TaskRun:
         items = templar.render_loop(self.task.loop)  # more than limits.loop_items: a TemplateError
         if not isinstance(items, list):
             return Outcome("failed", f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
-        control = templar.render(self.task.loop_control or {})
+        control = _loop_control(templar, self.task.loop_control)
         loop_var = str(control.get("loop_var", "item"))
         index_var = control.get("index_var")
-        results = []
+        label = (self.task.loop_control or {}).get("label")
+        results, labels = [], []
         for index, item in enumerate(items):
             more = {loop_var: item, "ansible_loop_var": loop_var,
                     "ansible_loop": {"index": index + 1, "index0": index, "first": index == 0,
@@ -102,12 +103,17 @@ class TaskRun:
             if index_var:
                 more[str(index_var)] = index
             item_templar = templar.extended(more)
+            labels.append(item_templar.render(label) if label is not None else item)
             if not item_templar.is_true(list(self.scope.when) + self.task.when):
                 outcome = Outcome("skipped", data={"skipped": True})
             else:
                 outcome = self.run_item(item_templar)
+            facts = outcome.data.get("ansible_facts")
+            if isinstance(facts, dict) and facts and outcome.status != "failed":
+                # as in Ansible, the next item sees what this one set (set_fact accumulating in a loop)
+                templar = templar.extended(facts)
             results.append(outcome)
-        return _loop_outcome(results, items, loop_var, control)
+        return _loop_outcome(results, items, loop_var, labels)
 
     def run_item(self, templar: Templar) -> Outcome:
         """The module once (with `until` retries), then changed_when/failed_when."""
@@ -216,7 +222,7 @@ class TaskRun:
             items = [None] if task.loop is None else templar.render_loop(task.loop)
             if not isinstance(items, list):
                 return []
-            control = templar.render(task.loop_control or {})
+            control = _loop_control(templar, task.loop_control)
             wanted = []
             for item in items[:50]:
                 view = templar if task.loop is None else templar.extended({str(control.get("loop_var", "item")): item})
@@ -271,12 +277,19 @@ def _any_true(templar: Templar, conditions: list[Any]) -> bool:
     return any(templar.is_true([condition]) for condition in conditions)
 
 
-def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, control: dict) -> Outcome:
+def _loop_control(templar: Templar, control: dict | None) -> dict:
+    """loop_control rendered for the whole loop; `label` names the loop variable, so it is rendered
+    per item (run_loop), never here."""
+    return templar.render({key: value for key, value in (control or {}).items() if key != "label"})
+
+
+def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, labels: list[Any]) -> Outcome:
     data_results = []
-    for item, outcome in zip(items, results):
+    for item, outcome, label in zip(items, results, labels):
         entry = dict(outcome.data)
         entry.update({loop_var: item, "item": item, "changed": outcome.status == "changed",
-                      "failed": outcome.status == "failed", "skipped": outcome.status == "skipped"})
+                      "failed": outcome.status == "failed", "skipped": outcome.status == "skipped",
+                      "_ansible_item_label": label})
         data_results.append(entry)
     statuses = [outcome.status for outcome in results]
     if "failed" in statuses:
@@ -288,13 +301,10 @@ def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, contr
     else:
         status = "ok"
     failed = [outcome.msg for outcome in results if outcome.status == "failed"]
-    label = control.get("label")
     message = "; ".join(failed) if failed else ("All items completed" if items else "No items in the list")
     diffs = [outcome.diff for outcome in results if outcome.diff]
     data = {"results": data_results, "changed": status == "changed", "failed": status == "failed",
             "msg": message, "skipped": status == "skipped"}
-    if label is not None:
-        data["label"] = label
     return Outcome(status, message if failed else "", "\n".join(diffs) or None, data)
 
 

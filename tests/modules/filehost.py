@@ -68,8 +68,9 @@ class FileHost(FakeContext):
 
     @property
     def writes(self) -> list[str]:
-        """Commands sent after the first read: what changed the host (empty in check mode)."""
-        return self.commands[1:]
+        """Commands sent after the first read that can change the host (empty in check mode): a
+        link's source check (`test -e`) only reads."""
+        return [command for command in self.commands[1:] if not command.startswith("test -e ")]
 
 
 def host(read: str, *, after: str | None = None, written: str = "", failed: CommandResult | None = None,

@@ -39,9 +39,13 @@ def test_link_created_fixed_and_converged(remote, module_context):
 
     first = run_module("file", args, module_context())
     second = run_module("file", args, module_context())
+    # as in Ansible, a link to a source that does not exist needs force
+    missing = run_module("file", {**args, "src": remote.path("v3")}, module_context())
+    remote.put("v3", "3\n")
     moved = run_module("file", {**args, "src": remote.path("v3")}, module_context())
 
-    assert (first.status, second.status, moved.status) == ("changed", "ok", "changed")
+    assert (first.status, second.status, missing.status, moved.status) == ("changed", "ok", "failed", "changed")
+    assert missing.msg.startswith('src file does not exist, use "force=yes"')
     assert remote.sh(f"readlink {link}").strip() == remote.path("v3")
 
 

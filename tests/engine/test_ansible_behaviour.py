@@ -1,0 +1,98 @@
+"""Where provision ran real playbooks differently from Ansible, Ansible's behaviour, each shown on a
+small playbook run for real on this machine (`ansible_connection: local`)."""
+from __future__ import annotations
+
+import os
+
+from provision.inventory import load_inventory
+from provision.playbook.validate import load_and_validate
+from provision.runner import RunOptions, run_playbook
+from tests.engine.scenario import write
+
+INVENTORY = "all:\n  hosts:\n    here: {ansible_connection: local}\n"
+
+
+def run(tmp_path, playbook: str, files: dict[str, str] | None = None):
+    write(tmp_path, {"inventory.yaml": INVENTORY, "site.yaml": playbook, **(files or {})})
+    inventory = load_inventory(str(tmp_path / "inventory.yaml"))
+    report = run_playbook(load_and_validate(str(tmp_path / "site.yaml"), inventory), inventory, RunOptions())
+    return report, {result.task: result for result in report.results}
+
+
+def test_set_fact_in_a_loop_sees_what_the_item_before_set(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - set_fact: {acc: "{{ acc | default([]) + [item] }}"}
+              loop: [1, 2, 3]
+            - assert: {that: ["acc == [1, 2, 3]"]}
+        """)
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+
+def test_a_label_may_name_the_loop_var(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: each
+              debug: {msg: "{{ disk.size }}"}
+              loop: [{name: sda, size: 1}, {name: sdb, size: 2}]
+              loop_control: {loop_var: disk, label: "{{ disk.name }}"}
+              register: each
+            - assert: {that: ["each.results | map(attribute='_ansible_item_label') | list == ['sda', 'sdb']"]}
+        """)
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+
+ROLE = {"roles/flagger/tasks/main.yaml": """
+    - set_fact: {flag: true}
+    - name: after the flag
+      debug: {msg: second}
+    """}
+
+
+def test_include_role_decides_its_when_once_import_role_per_task(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - include_role: {name: flagger}
+              when: flag is not defined
+        """, ROLE)
+    assert report.exit_code == 0 and results["flagger : after the flag"].status == "ok"
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - import_role: {name: flagger}
+              when: flag is not defined
+        """, ROLE)
+    assert report.exit_code == 0 and results["flagger : after the flag"].status == "skipped"
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: not now
+              include_role: {name: flagger}
+              when: false
+        """, ROLE)
+    assert [(r.task, r.status) for r in report.results] == [("flagger : not now", "skipped")]
+
+
+def test_a_link_to_a_missing_source_needs_force(tmp_path):
+    link, missing = tmp_path / "link", tmp_path / "nowhere"
+    report, results = run(tmp_path, f"""
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: plain
+              file: {{path: {link}, src: nowhere, state: link}}
+              ignore_errors: true
+            - name: forced
+              file: {{path: {link}, src: nowhere, state: link, force: true}}
+        """)
+    assert results["plain"].status == "failed" and results["plain"].msg == (
+        f'src file does not exist, use "force=yes" if you really want to create the link: {missing}')
+    assert results["forced"].status == "changed" and os.readlink(link) == "nowhere"
