@@ -11,22 +11,29 @@ from provision.modules.apt_repository import AptRepository
 from provision.modules.assert_ import Assert
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
-from provision.modules.command import Command, Shell
+from provision.modules.command import Command, Raw, Shell
 from provision.modules.copy import Copy
 from provision.modules.debug import Debug
 from provision.modules.dnf import Dnf
 from provision.modules.fail import Fail
 from provision.modules.file import File
 from provision.modules.get_url import GetUrl
+from provision.modules.getent import Getent
 from provision.modules.gpu_driver_facts import GpuDriverFacts
 from provision.modules.gpu_image_check import GpuImageCheck
 from provision.modules.gpu_preflight import GpuPreflight
 from provision.modules.gpu_verify import GpuVerify
+from provision.modules.group import Group
+from provision.modules.include_vars import IncludeVars
 from provision.modules.json_merge import JsonMerge
 from provision.modules.lineinfile import LineInFile
 from provision.modules.modprobe import Modprobe
+from provision.modules.package import Package, Yum
+from provision.modules.pause import Pause
 from provision.modules.ping import Ping
 from provision.modules.reboot import Reboot
+from provision.modules.replace import Replace
+from provision.modules.service_facts import ServiceFacts
 from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
 from provision.modules.setup import Setup
@@ -34,15 +41,18 @@ from provision.modules.stat import Stat
 from provision.modules.sysctl import Sysctl
 from provision.modules.systemd import Systemd
 from provision.modules.template import Template
+from provision.modules.tempfile import Tempfile
 from provision.modules.user import User
 from provision.modules.wait_for import WaitFor
+from provision.modules.wait_for_connection import WaitForConnection
 
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, GpuDriverFacts,
-        GpuImageCheck, GpuPreflight, GpuVerify, JsonMerge, LineInFile, Modprobe, Ping, Reboot, SetFact, Service, Setup, Shell, Stat, Sysctl,
-        Systemd, Template, User, WaitFor,
+        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
+        GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, LineInFile,
+        Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
+        Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum,
     )
 }
 

@@ -102,7 +102,7 @@ class Command(Module):
     def registered(self, result: CommandResult, start: datetime.datetime, end: datetime.datetime) -> dict[str, Any]:
         """What `register` keeps of a run, with Ansible's keys (pure); a non-zero rc fails with it."""
         stdout, stderr = result.stdout, result.stderr
-        if self.args["strip_empty_ends"]:
+        if self.args.get("strip_empty_ends", True):
             stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
         data = {
             "cmd": self.display_command(), "rc": result.rc, "stdout": stdout, "stderr": stderr,
@@ -129,3 +129,27 @@ class Shell(Command):
         if executable:
             return join([executable, "-c", text])
         return "{\n" + text + "\n}"
+
+
+class Raw(Shell):
+    """raw: the text as the host's shell runs it, nothing checked first (no creates/removes, no
+    chdir): Ansible's way to bootstrap a host. Skipped in check mode, as Ansible's raw is."""
+
+    name = "raw"
+    mutually_exclusive = ()
+    required_one_of = (("_raw_params",),)
+    spec = {"executable": Arg("path", help="shell to run the text with (default sh)")}
+
+    def read_command(self) -> str | None:
+        return None
+
+    def command_text(self) -> str:
+        text = self._raw_command()
+        executable = self.args.get("executable")
+        return join([executable, "-c", text]) if executable else "{\n" + text + "\n}"
+
+    def apply(self, plan: Any) -> dict[str, Any]:
+        start = datetime.datetime.now()
+        result = self.context.run(self.command_text())
+        data = self.registered(result, start, datetime.datetime.now())
+        return {key: data[key] for key in ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines")}

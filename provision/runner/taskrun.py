@@ -190,8 +190,11 @@ class TaskRun:
         data = dict(result.data)
         facts = data.get("ansible_facts")
         if isinstance(facts, dict) and result.status != "failed":
-            if module.sets_facts:
+            if module.sets_facts:  # host facts: top-level and under ansible_facts, without the prefix
                 self.state.facts.update(facts)
+                mirror = self.state.facts.setdefault("ansible_facts", {})
+                if isinstance(mirror, dict):
+                    mirror.update({key.removeprefix("ansible_"): value for key, value in facts.items()})
             else:
                 self.state.registered.update(facts)
         return Outcome(result.status, result.msg, result.diff, data)

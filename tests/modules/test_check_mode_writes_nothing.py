@@ -69,6 +69,17 @@ CASES: dict[str, Case] = {
     "systemd": Case({"name": "ssh", "state": "restarted", "daemon_reload": True}, "changed"),
     "template": Case({"src": "walk.j2", "dest": f"{WALK}-rendered.conf"}, "changed"),
     "user": Case({"name": "walker", "groups": ["adm"], "shell": "/bin/sh"}, "changed"),
+    "getent": Case({"database": "passwd", "key": "root"}, "ok"),
+    "group": Case({"name": "walkgroup"}, "changed"),
+    "include_vars": Case({"file": "walk-vars.yaml"}, "ok"),
+    "package": Case({"name": ["cowsay"]}, "changed"),
+    "pause": Case({"seconds": 0}, "ok"),
+    "raw": Case({"_raw_params": f"touch {WALK}-raw"}, "skipped"),
+    "replace": Case({"path": "/etc/hosts", "regexp": "localhost", "replace": "walkhost"}, "changed"),
+    "service_facts": Case({}, "ok"),
+    "tempfile": Case({}, "skipped"),
+    "wait_for_connection": Case({"timeout": 5}, "ok"),
+    "yum": Case({"name": ["nvidia-driver"]}, "changed"),
     "wait_for": Case({"path": f"{WALK}-never", "timeout": 1}, "skipped"),
 }
 
@@ -85,10 +96,12 @@ def test_every_module_has_a_case():
 @pytest.mark.sandbox
 def test_check_mode_writes_nothing_for_every_module(fresh_host, sandbox, module_context, tmp_path):
     (tmp_path / "walk.j2").write_text("value={{ 1 + 1 }}\n")
+    (tmp_path / "walk-vars.yaml").write_text("walked: true\n")
     templar = Templar({"inventory_hostname": "host01"})
     context = module_context("host01", check=True, search_dirs=[str(tmp_path)], render_text=templar.render_text,
                              evaluate_expression=templar.evaluate,
-                             facts={"ansible_distribution": "Debian", "ansible_distribution_version": "12"})
+                             facts={"ansible_distribution": "Debian", "ansible_distribution_version": "12",
+                                    "ansible_pkg_mgr": "apt"})
     # overlayfs marks a folder it first looks into (an xattr, so a new ctime): one walk before the
     # marker, so the walk after it sees only what the modules changed
     ssh(sandbox, "host01", "find / -xdev >/dev/null 2>&1; true")

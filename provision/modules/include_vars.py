@@ -1,0 +1,98 @@
+"""include_vars: variables from a YAML/JSON file (or every file of a folder) set on the host.
+
+Ansible's `include_vars`, run on the controller: the file is found as Ansible finds it (the role's
+`vars/`, the task's folder, the playbook's folder), read with the same size limits and YAML rules
+as the playbook, and its variables become the host's for the rest of the run (the set_fact level:
+Ansible puts include_vars just below it). `name:` puts them under one variable. Templates in
+the values are rendered when the file is included, with the variables of that moment (Ansible
+renders them on use: a value naming a variable set later differs).
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from typing import Any
+
+from provision.errors import ProvisionError
+from provision.modules.base import Arg, Module, ModuleFailed, ModuleResult
+
+EXTENSIONS = ("yaml", "yml", "json")
+
+
+class IncludeVars(Module):
+    name = "include_vars"
+    free_form = True
+    read_only = True
+    spec = {
+        "file": Arg("path"),
+        "dir": Arg("path"),
+        "name": Arg("str", help="put the variables under this one variable"),
+        "files_matching": Arg("str", help="dir: only file names matching this regular expression"),
+        "ignore_files": Arg("list", elements="str", default=[]),
+        "extensions": Arg("list", elements="str", default=list(EXTENSIONS)),
+        "depth": Arg("int", default=0, help="dir: how deep to look (0: all the way)"),
+    }
+    mutually_exclusive = (("file", "dir", "_raw_params"),)
+    required_one_of = (("file", "dir", "_raw_params"),)
+
+    def files(self) -> list[str]:
+        name = self.args.get("file") or self.args.get("_raw_params")
+        if name:
+            return [self.context.find_file("vars", str(name).strip())]
+        folder = self.find_folder(self.args["dir"])
+        pattern = re.compile(self.args["files_matching"]) if self.args["files_matching"] else None
+        found = []
+        for root, folders, names in os.walk(folder):
+            folders.sort()
+            depth = root[len(folder):].count(os.sep)
+            if self.args["depth"] and depth >= self.args["depth"]:
+                folders[:] = []
+            for file_name in sorted(names):
+                if (file_name.rpartition(".")[2] in self.args["extensions"]
+                        and not any(fnmatch.fnmatch(file_name, ignored) for ignored in self.args["ignore_files"])
+                        and (pattern is None or pattern.search(file_name))):
+                    found.append(os.path.join(root, file_name))
+        return found
+
+    def find_folder(self, name: str) -> str:
+        for base in [*getattr(self.context, "search_dirs", []), ""]:
+            for candidate in (os.path.join(base, "vars", name), os.path.join(base, name)):
+                if os.path.isdir(candidate):
+                    return candidate
+        raise ModuleFailed(f"include_vars: folder {name!r} not found")
+
+    def run(self) -> ModuleResult:
+        from provision.yamlsource import load_file
+
+        try:
+            self.args = self.check_args(self.args)
+            variables: dict[str, Any] = {}
+            files = self.files()
+            for path in files:
+                try:
+                    data = load_file(path)
+                except ProvisionError as error:
+                    raise ModuleFailed(f"include_vars: {error}") from None
+                if data is None:
+                    continue
+                if not isinstance(data, dict):
+                    raise ModuleFailed(f"include_vars: {path} must hold a mapping of variables, "
+                                       f"not a {type(data).__name__}")
+                variables.update(self.rendered(data))
+        except ModuleFailed as failure:
+            return ModuleResult("failed", msg=failure.msg, data=failure.data)
+        facts = {self.args["name"]: variables} if self.args["name"] else variables
+        return ModuleResult("ok", data={"ansible_facts": facts, "ansible_included_var_files": files})
+
+    def rendered(self, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1:
+                return self.context.evaluate(text)  # one expression: its value stays native (a list...)
+            return self.context.render(value) if "{{" in value or "{%" in value else value
+        if isinstance(value, dict):
+            return {key: self.rendered(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.rendered(item) for item in value]
+        return value

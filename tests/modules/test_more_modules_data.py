@@ -1,0 +1,122 @@
+"""group, package/yum, getent, service_facts, replace, tempfile, raw, include_vars, pause and
+wait_for_connection as data: given what the host answers, expect these commands and Ansible's
+registered keys (fake host, or this machine for what runs on the controller)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from provision.modules.replace import replaced
+from provision.modules.service_facts import parse_services
+from provision.modules.context import TaskContext
+from provision.templating import Templar
+from provision.transport.base import CommandResult
+from provision.transport.local import LocalTransport
+from tests.conftest import run_module
+from tests.modules.systemhost import ok, run_on
+
+
+def group_entry(line=""):
+    return f"\n@@provision:group@@\n{line}\n@@provision:end@@\n"
+
+
+@pytest.mark.parametrize("args, line, command", [
+    ({"name": "gpu"}, "", "groupadd gpu"),
+    ({"name": "gpu", "gid": 990, "system": True}, "", "groupadd -g 990 -r gpu"),
+    ({"name": "gpu"}, "gpu:x:990:alice", None),
+    ({"name": "gpu", "gid": 991}, "gpu:x:990:", "groupmod -g 991 gpu"),
+    ({"name": "gpu", "state": "absent"}, "gpu:x:990:", "groupdel gpu"),
+    ({"name": "gpu", "state": "absent"}, "", None),
+])
+def test_group_commands(args, line, command):
+    result, host = run_on("group", args, [("s group;", ok(group_entry(line)))])
+    assert result.status == ("changed" if command else "ok"), result.msg
+    assert host.actions()[:1] == ([command] if command else [])
+    if line and args.get("state") != "absent" and not command:
+        assert result.data == {"name": "gpu", "state": "present", "gid": 990, "system": False}
+
+
+def test_package_runs_the_hosts_own_module():
+    dpkg = "\n@@provision:now@@\n1\n@@provision:cache@@\n\n@@provision:dpkg@@\ncurl\tinstall ok installed\t7.88\n@@provision:end@@\n"
+    result, host = run_on("package", {"name": "curl"}, [("s now", ok(dpkg))], facts={"ansible_pkg_mgr": "apt"})
+    assert result.status == "ok" and "dpkg-query" in host.commands[0] and len(host.commands) == 1
+    refused, nothing = run_on("package", {"name": "curl"}, [], facts={"ansible_pkg_mgr": "zypper"})
+    assert refused.status == "failed" and "package manager is 'zypper'" in refused.msg and nothing.commands == []
+    forced, used = run_on("package", {"name": "curl", "use": "dnf"}, [], facts={"ansible_pkg_mgr": "apt"})
+    assert "rpm" in used.commands[0]
+
+
+def test_getent_facts_and_missing_keys():
+    passwd = "root:x:0:0:root:/root:/bin/bash\n@@rc=0\n"
+    result, _ = run_on("getent", {"database": "passwd", "key": "root"}, [("getent", ok(passwd))])
+    assert result.status == "ok"
+    assert result.data["ansible_facts"] == {"getent_passwd": {"root": ["x", "0", "0", "root", "/root", "/bin/bash"]}}
+    missing, _ = run_on("getent", {"database": "passwd", "key": "nobody2"}, [("getent", ok("@@rc=2\n"))])
+    assert missing.status == "failed" and "could not be found" in missing.msg
+    tolerated, _ = run_on("getent", {"database": "passwd", "key": "nobody2", "fail_key": False},
+                          [("getent", ok("@@rc=2\n"))])
+    assert tolerated.status == "ok" and tolerated.data["ansible_facts"] == {"getent_passwd": {"nobody2": None}}
+    hosts, _ = run_on("getent", {"database": "hosts"}, [("getent", ok("127.0.0.1   localhost a\n@@rc=0\n"))])
+    assert hosts.data["ansible_facts"]["getent_hosts"] == {"127.0.0.1": ["localhost", "a"]}
+
+
+def test_service_facts_from_systemd_and_sysv():
+    systemd = parse_services({
+        "units": "ssh.service loaded active running OpenBSD Secure Shell server\n"
+                 "cron.service loaded inactive dead Regular background program processing daemon",
+        "files": "ssh.service enabled enabled\ncron.service disabled enabled\nx.service static -"})
+    assert systemd["ssh.service"] == {"name": "ssh.service", "state": "running", "status": "enabled", "source": "systemd"}
+    assert systemd["cron.service"]["state"] == "stopped" and systemd["x.service"]["status"] == "static"
+    sysv = parse_services({"sysv": " [ + ]  ssh\n [ - ]  procps\n [ ? ]  hwclock.sh"})
+    assert {name: entry["state"] for name, entry in sysv.items()} == {"ssh": "running", "procps": "stopped",
+                                                                      "hwclock.sh": "unknown"}
+
+
+def test_replace_between_markers_with_backreferences():
+    text = "a=1\n# begin\nb=2\nc=3\n# end\nb=9\n"
+    assert replaced(text, r"^(\w)=(\d)$", r"\1: \2", "# begin", "# end") == (
+        "a=1\n# begin\nb: 2\nc: 3\n# end\nb=9\n", 2)
+    assert replaced(text, "zzz", "y", None, None) == (text, 0)
+
+
+def test_tempfile_is_skipped_in_check_mode_and_raw_runs_the_text_as_written():
+    checked, host = run_on("tempfile", {"state": "directory"}, [], check=True)
+    assert checked.status == "skipped" and host.commands == []
+    made, host = run_on("tempfile", {"state": "directory", "suffix": ".build"},
+                        [("mktemp", ok("/tmp/ansible.Ab12Cd34Ef.build\n"))])
+    assert made.data == {"path": "/tmp/ansible.Ab12Cd34Ef.build", "state": "directory"}
+    assert host.commands[0] == "mktemp -d -p \"${TMPDIR:-/tmp}\" ansible.XXXXXXXXXX.build"
+    raw, host = run_on("raw", {"_raw_params": "echo $HOME | tr a-z A-Z"}, [("echo", ok("/ROOT\n"))])
+    assert raw.status == "changed" and raw.data["stdout"] == "/ROOT" and "| tr a-z A-Z" in host.commands[0]
+
+
+def test_include_vars_finds_the_file_in_vars_and_renders_it(tmp_path):
+    (tmp_path / "vars").mkdir()
+    (tmp_path / "vars" / "cuda.yaml").write_text("cuda_version: '12.4'\npackages: '{{ base + [\"cuda\"] }}'\n"
+                                                 "label: 'v{{ cuda_major }}'\n")
+    templar = Templar({"base": ["gcc"], "cuda_major": 12})
+    context = TaskContext(LocalTransport(), search_dirs=[str(tmp_path)], render_text=templar.render_text,
+                          evaluate_expression=templar.evaluate)
+    result = run_module("include_vars", {"_raw_params": "cuda.yaml"}, context)
+    assert result.status == "ok", result.msg
+    assert result.data["ansible_facts"] == {"cuda_version": "12.4", "packages": ["gcc", "cuda"], "label": "v12"}
+    named = run_module("include_vars", {"file": "cuda.yaml", "name": "cuda"}, context)
+    assert list(named.data["ansible_facts"]) == ["cuda"]
+    missing = run_module("include_vars", {"file": "nope.yaml"}, context)
+    assert missing.status == "failed" and "could not find var 'nope.yaml'" in missing.msg
+
+
+def test_pause_and_wait_for_connection_on_this_machine():
+    context = TaskContext(LocalTransport())
+    started = time.monotonic()
+    paused = run_module("pause", {"seconds": 0.3}, context)
+    assert paused.status == "ok" and time.monotonic() - started >= 0.3 and paused.data["user_input"] == ""
+    assert run_module("wait_for_connection", {"timeout": 5}, context).data == {"elapsed": 0}
+
+
+def test_wait_for_connection_times_out_with_the_reason():
+    _, host = run_on("ping", {}, [])
+    host.answers = [("true", CommandResult(1, "", ""))]
+    result = run_module("wait_for_connection", {"timeout": 0.5, "sleep": 0.2}, host)
+    assert result.status == "failed" and result.msg.startswith("timed out waiting for connection")
