@@ -16,6 +16,9 @@ before any host is contacted when the template needs no variable.
 """
 from __future__ import annotations
 
+import glob
+import itertools
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -36,7 +39,8 @@ from provision.yamlsource import read_text
 OMIT = "__omit_place_holder__provision__"
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
-SUPPORTED_LOOKUPS = ("env", "file", "items", "list", "vars")
+SUPPORTED_LOOKUPS = ("dict", "env", "file", "fileglob", "first_found", "indexed_items", "items", "list", "nested",
+                     "sequence", "template", "together", "vars")
 
 
 class TemplateError(ProvisionError):
@@ -124,9 +128,15 @@ class Templar:
 
         return self._run(text, run)
 
-    def render_loop(self, loop: Any) -> Any:
-        """A task's `loop:` rendered; more than `loop_items` items is refused (each is a module run)."""
+    def render_loop(self, loop: Any, lookup: str | None = None) -> Any:
+        """A task's `loop:` rendered; more than `loop_items` items is refused (each is a module run).
+        `lookup`: a `with_<lookup>:` loop, whose rendered value is the lookup's terms."""
         items = self.render(loop)
+        if lookup is not None:
+            try:
+                items = self.query(lookup, *(items if isinstance(items, list) else [items]))
+            except (FilterError, TypeError, ValueError) as error:
+                raise TemplateError(f"with_{lookup}: {error}", str(loop)[:200]) from None
         if isinstance(items, list) and len(items) > self.limits.loop_items:
             raise TemplateError(f"the loop gives {len(items):,} items; provision runs at most "
                                 f"{self.limits.loop_items:,} per task (split the list, or pass it whole to one "
@@ -223,6 +233,8 @@ class Templar:
             if missing and "default" not in options:
                 raise FilterError(f"lookup('vars'): no variable named {missing[0]!r}")
             return [self.variables.get(term, options.get("default")) for term in terms]
+        if kind in CONTROLLER_LOOKUPS:
+            return CONTROLLER_LOOKUPS[kind](self, list(terms), options)
         raise FilterError(f"lookup plugin '{kind}' is not supported ({', '.join(SUPPORTED_LOOKUPS)} are)")
 
     def lookup(self, kind: str, *terms: Any, wantlist: bool = False, **options: Any) -> Any:
@@ -339,3 +351,143 @@ def referenced_names(value: Any, environment: jinja2.Environment) -> set[str]:
         items = value.values() if isinstance(value, dict) else value
         return set().union(*(referenced_names(item, environment) for item in items)) if items else set()
     return set()
+
+
+# ---- lookups that read this machine or reshape lists (Ansible's names and results) ------------------
+
+def _fileglob(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
+    """Files (not folders) matching each pattern: an absolute one as it is, a relative one in the
+    `files/` folder of the role or playbook, then the folder itself, as Ansible looks."""
+    found: list[str] = []
+    for term in terms:
+        pattern = str(term)
+        bases = [""] if os.path.isabs(pattern) else [os.path.join(base, sub) for base in templar.search_dirs
+                                                      for sub in ("files", "")]
+        for base in bases:
+            matches = sorted(path for path in glob.glob(os.path.join(base, pattern)) if os.path.isfile(path))
+            if matches:
+                found += [os.path.abspath(path) for path in matches]
+                break
+    return found
+
+
+def _first_found(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
+    """The first file that exists, of names (or {files, paths} mappings) looked up as Ansible's
+    first_found does: a relative name in the role's or playbook's files/, vars/, templates/ and itself."""
+    names: list[str] = []
+    skip = bool(options.get("skip", False))
+    for term in terms:
+        if isinstance(term, Mapping):
+            files = term.get("files", [])
+            files = [files] if isinstance(files, str) else list(files)
+            paths = term.get("paths", [])
+            paths = [paths] if isinstance(paths, str) else list(paths)
+            names += [os.path.join(str(path), str(name)) for name in files for path in paths] if paths else \
+                [str(name) for name in files]
+            skip = skip or bool(term.get("skip", False))
+        else:
+            names += [part.strip() for part in str(term).split(",")] if "," in str(term) else [str(term)]
+    for name in names:
+        candidates = [name] if os.path.isabs(name) else [
+            os.path.join(base, sub, name) for base in templar.search_dirs for sub in ("files", "vars", "templates", "")]
+        for path in candidates:
+            if os.path.isfile(path):
+                return [os.path.abspath(path)]
+    if skip:
+        return []
+    raise FilterError("No file was found when using first_found (looked for " + ", ".join(names) + ")")
+
+
+_SHORT_SEQUENCE = re.compile(r"^(?:(-?[0-9a-fx]+)-)?(-?[0-9a-fx]+)(?:/(-?[0-9a-fx]+))?(?::(.+))?$", re.I)
+
+
+def _sequence(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
+    """`start=1 end=5 stride=1 format=%02d` or `count=3`, or the short form `1-5/2:host%02d`:
+    strings, as Ansible's sequence lookup gives."""
+    values: list[str] = []
+    for term in terms:
+        settings: dict[str, str] = {str(key): str(value) for key, value in options.items()}
+        text = str(term).strip()
+        if "=" in text:
+            for word in text.split():
+                key, _, value = word.partition("=")
+                settings[key] = value
+        elif text:
+            match = _SHORT_SEQUENCE.match(text)
+            if not match:
+                raise FilterError(f"lookup('sequence'): cannot read {text!r}")
+            start, end, stride, pattern = match.groups()
+            settings.update({key: value for key, value in (("start", start), ("end", end), ("stride", stride),
+                                                           ("format", pattern)) if value is not None})
+
+        def number(key: str, default: int) -> int:
+            return int(settings[key], 0) if key in settings else default
+
+        start, stride = number("start", 1), number("stride", 1)
+        if "count" in settings:
+            end = start + (number("count", 0) - 1) * stride
+        elif "end" in settings:
+            end = number("end", 0)
+        else:
+            raise FilterError("lookup('sequence'): give end= or count=")
+        if stride == 0 or (end - start) * stride < 0:
+            if start == end:
+                values.append(settings.get("format", "%d") % start)
+            continue
+        count = (end - start) // stride + 1
+        if len(values) + count > templar.limits.loop_items:
+            raise FilterError(f"lookup('sequence'): {count:,} items, more than {templar.limits.loop_items:,}")
+        values += [settings.get("format", "%d") % (start + index * stride) for index in range(count)]
+    return values
+
+
+def _listed(term: Any) -> list[Any]:
+    return term if isinstance(term, list) else [term]
+
+
+def _together(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[list[Any]]:
+    return [list(row) for row in itertools.zip_longest(*(_listed(term) for term in terms))]
+
+
+def _nested(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[list[Any]]:
+    sizes = [len(_listed(term)) for term in terms]
+    if math.prod(sizes) > templar.limits.loop_items:
+        raise FilterError(f"lookup('nested'): {math.prod(sizes):,} items, more than {templar.limits.loop_items:,}")
+    return [list(row) for row in itertools.product(*(_listed(term) for term in terms))]
+
+
+def _indexed_items(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[list[Any]]:
+    flat = [item for term in terms for item in _listed(term)]
+    return [[index, item] for index, item in enumerate(flat)]
+
+
+def _dict(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for term in terms:
+        if not isinstance(term, Mapping):
+            raise FilterError(f"lookup('dict') expects a mapping, got {type(term).__name__}")
+        items += [{"key": key, "value": value} for key, value in term.items()]
+    return items
+
+
+def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
+    """Each template file (the role's or playbook's templates/) rendered with the task's variables."""
+    rendered = []
+    for term in terms:
+        name = str(term)
+        candidates = [name] if os.path.isabs(name) else [
+            os.path.join(base, sub, name) for base in templar.search_dirs for sub in ("templates", "")]
+        path = next((candidate for candidate in candidates if os.path.isfile(candidate)), None)
+        if path is None:
+            raise FilterError(f"lookup('template'): '{name}' not found in {', '.join(templar.search_dirs) or 'no folder'}")
+        try:
+            text = read_text(path, templar.limits)
+        except InputError as error:
+            raise FilterError(f"lookup('template'): {error}") from None
+        rendered.append(templar.extended(dict(options.get("template_vars") or {})).render_text(text))
+    return rendered
+
+
+CONTROLLER_LOOKUPS = {"fileglob": _fileglob, "first_found": _first_found, "sequence": _sequence,
+                      "together": _together, "nested": _nested, "indexed_items": _indexed_items, "dict": _dict,
+                      "template": _template}

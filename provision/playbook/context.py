@@ -23,7 +23,8 @@ FREE_FORM_FALLBACK = frozenset({"command", "shell", "raw", "script", "meta", "in
                                 "include", "include_vars", "add_host", "group_by"})
 
 TASK_KEYWORDS = frozenset({
-    "name", "when", "loop", "with_items", "with_list", "with_dict", "loop_control", "register", "notify",
+    "name", "when", "loop", "with_items", "with_list", "with_dict", "with_fileglob", "with_first_found",
+    "with_sequence", "with_together", "with_nested", "with_indexed_items", "loop_control", "register", "notify",
     "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
     "action", "local_action",
@@ -43,9 +44,8 @@ PLAY_KEYWORDS = frozenset({
 UNSUPPORTED_KEYWORDS = frozenset({
     "async", "poll", "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",
     "connection", "delegate_facts", "diff", "timeout", "port", "strategy", "order", "vars_prompt",
-    "force_handlers", "fact_path", "gather_subset", "gather_timeout", "with_fileglob", "with_nested",
-    "with_subelements", "with_sequence", "with_together", "with_first_found", "with_indexed_items",
-    "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
+    "force_handlers", "fact_path", "gather_subset", "gather_timeout",
+    "with_subelements", "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
 })
 
 

@@ -19,6 +19,7 @@ class Task:
     args: dict[str, Any] = field(default_factory=dict)  # raw; free-form text in "_raw_params"
     when: list[Any] = field(default_factory=list)  # raw expressions, all must hold
     loop: Any = None  # raw: a list or a Jinja2 string
+    loop_lookup: str | None = None  # `with_<lookup>:`: `loop` holds the lookup's terms (with_items is a plain loop)
     loop_control: dict[str, Any] = field(default_factory=dict)
     register: str | None = None
     notify: list[str] = field(default_factory=list)

@@ -287,8 +287,12 @@ def _check_loop_control(control: dict, context: LoadContext, mark: Mark) -> None
             context.problem(f"loop_control '{key}' must be a variable name, not {_shown(value)}", where)
 
 
+LOOKUP_LOOPS = ("with_fileglob", "with_first_found", "with_sequence", "with_together", "with_nested",
+                "with_indexed_items")
+
+
 def _set_loop(task: Task, data: dict, context: LoadContext) -> None:
-    loops = [key for key in ("loop", "with_items", "with_list", "with_dict") if key in data]
+    loops = [key for key in ("loop", "with_items", "with_list", "with_dict", *LOOKUP_LOOPS) if key in data]
     if len(loops) > 1:
         context.problem(f"use only one of {', '.join(loops)}", mark_of(data, loops[1], task.mark))
     if not loops:
@@ -301,6 +305,9 @@ def _set_loop(task: Task, data: dict, context: LoadContext) -> None:
             value = "{{ (" + value.strip()[2:-2] + ") | dict2items }}"
     elif loops[0] == "with_items" and isinstance(value, list):
         value = [item for entry in value for item in (entry if isinstance(entry, list) else [entry])]
+    elif loops[0] in LOOKUP_LOOPS:  # the value is the lookup's terms, rendered per host, then looked up
+        task.loop, task.loop_lookup = value, loops[0].removeprefix("with_")
+        return
     if not isinstance(value, (list, str)):
         context.problem(f"'{loops[0]}' must be a list or a Jinja2 expression", mark_of(data, loops[0], task.mark))
         return

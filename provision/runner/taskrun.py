@@ -88,7 +88,7 @@ class TaskRun:
                                      f"{type(error).__name__}: {error} (please report it)")
 
     def run_loop(self, templar: Templar) -> Outcome:
-        items = templar.render_loop(self.task.loop)  # more than limits.loop_items: a TemplateError
+        items = templar.render_loop(self.task.loop, self.task.loop_lookup)  # more than limits.loop_items: a TemplateError
         if not isinstance(items, list):
             return Outcome("failed", f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
         control = _loop_control(templar, self.task.loop_control)
@@ -222,7 +222,7 @@ class TaskRun:
             return []
         try:
             templar = self.templar()
-            items = [None] if task.loop is None else templar.render_loop(task.loop)
+            items = [None] if task.loop is None else templar.render_loop(task.loop, task.loop_lookup)
             if not isinstance(items, list):
                 return []
             control = _loop_control(templar, task.loop_control)

@@ -96,3 +96,36 @@ def test_a_link_to_a_missing_source_needs_force(tmp_path):
     assert results["plain"].status == "failed" and results["plain"].msg == (
         f'src file does not exist, use "force=yes" if you really want to create the link: {missing}')
     assert results["forced"].status == "changed" and os.readlink(link) == "nowhere"
+
+
+def test_with_lookup_loops_give_ansibles_items(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          vars:
+            names: [a, b, c]
+            sizes: [1, 2]
+          tasks:
+            - {name: sequence, debug: {msg: "{{ item }}"}, with_sequence: "start=1 end=9 stride=4 format=gpu%02d", register: s}
+            - {name: short, debug: {msg: "{{ item }}"}, with_sequence: "0x0a-0x0c", register: h}
+            - {name: together, debug: {msg: "{{ item }}"}, with_together: ["{{ names }}", "{{ sizes }}"], register: t}
+            - {name: nested, debug: {msg: "{{ item }}"}, with_nested: [[x, y], "{{ sizes }}"], register: n}
+            - {name: indexed, debug: {msg: "{{ item }}"}, with_indexed_items: "{{ names }}", register: i}
+            - {name: glob, debug: {msg: "{{ item | basename }}"}, with_fileglob: ["*.conf"], register: g}
+            - {name: first, debug: {msg: "{{ item | basename }}"}, register: f,
+               with_first_found: [{files: [missing.yaml, "{{ 'b.conf' }}"], paths: [files]}]}
+            - {name: template, debug: {msg: "{{ lookup('template', 'hello.j2') }}"}, register: tl}
+        """, {"files/a.conf": "a\n", "files/b.conf": "b\n", "files/c.txt": "c\n",
+              "templates/hello.j2": "hello {{ names | join('+') }}"})
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+    def items(task):
+        return [entry["item"] for entry in results[task].output["results"]]
+
+    assert items("sequence") == ["gpu01", "gpu05", "gpu09"] and items("short") == ["10", "11", "12"]
+    assert items("together") == [["a", 1], ["b", 2], ["c", None]]
+    assert items("nested") == [["x", 1], ["x", 2], ["y", 1], ["y", 2]]
+    assert items("indexed") == [[0, "a"], [1, "b"], [2, "c"]]
+    assert [os.path.basename(path) for path in items("glob")] == ["a.conf", "b.conf"]
+    assert [os.path.basename(path) for path in items("first")] == ["b.conf"]
+    assert results["template"].output["msg"] == "hello a+b+c"
