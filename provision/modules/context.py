@@ -40,6 +40,7 @@ class TaskContext:
     render_text: Callable[[str], str] = _no_render
     evaluate_expression: Callable[[str], Any] = _no_evaluate
     reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
+    timeout: float | None = None  # `async: N`: every command without a timeout of its own bounded by N s
 
     def find_file(self, kind: str, name: str) -> str:
         import os
@@ -74,7 +75,8 @@ class TaskContext:
         return command
 
     def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
-        return self.transport.run(self.command_text(command), stdin=stdin, become=self.become, timeout=timeout)
+        return self.transport.run(self.command_text(command), stdin=stdin, become=self.become,
+                                  timeout=timeout if timeout is not None else self.timeout)
 
     def reconnect(self) -> None:
         if self.reopen is not None:

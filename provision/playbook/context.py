@@ -27,23 +27,23 @@ TASK_KEYWORDS = frozenset({
     "with_sequence", "with_together", "with_nested", "with_indexed_items", "loop_control", "register", "notify",
     "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
-    "action", "local_action",
+    "action", "local_action", "async", "poll", "diff",
 })
 HANDLER_KEYWORDS = TASK_KEYWORDS | {"listen"}
 BLOCK_KEYWORDS = frozenset({
     "block", "rescue", "always", "name", "when", "tags", "vars", "become", "become_user", "become_method",
-    "ignore_errors", "environment", "delegate_to", "run_once", "check_mode", "no_log",
+    "ignore_errors", "environment", "delegate_to", "run_once", "check_mode", "no_log", "diff",
 })
 LOOP_CONTROL_KEYS = frozenset({"loop_var", "index_var", "label", "pause", "extended", "extended_allitems"})
 PLAY_KEYWORDS = frozenset({
     "hosts", "name", "vars", "vars_files", "become", "become_user", "become_method", "gather_facts",
     "serial", "max_fail_percentage", "any_errors_fatal", "roles", "pre_tasks", "tasks", "post_tasks",
-    "handlers", "tags", "collections",
+    "handlers", "tags", "collections", "environment", "strategy",
 })
 # Valid in Ansible, not in provision: said plainly rather than "unknown".
 UNSUPPORTED_KEYWORDS = frozenset({
-    "async", "poll", "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",
-    "connection", "delegate_facts", "diff", "timeout", "port", "strategy", "order", "vars_prompt",
+    "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",
+    "connection", "delegate_facts", "timeout", "port", "order", "vars_prompt",
     "force_handlers", "fact_path", "gather_subset", "gather_timeout",
     "with_subelements", "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
 })

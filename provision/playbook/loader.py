@@ -98,6 +98,11 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
         context.problem(problem, value_mark(data, "hosts", mark))
     play = Play(mark=mark, hosts=str(hosts), name=data.get("name"), marks=marks)
     play.vars = _mapping(data, "vars", context, mark)
+    play.environment = _mapping(data, "environment", context, mark)
+    if data.get("strategy") not in (None, "linear", "free", "host_pinned"):
+        # each host always goes through its tasks at its own pace (what `free` asks for)
+        context.problem(f"strategy '{data['strategy']}' is not supported (linear, free and host_pinned are: "
+                        "provision runs each host at its own pace)", value_mark(data, "strategy", mark))
     play.become = checked_bool(data, "become", context, mark)
     play.become_user = data.get("become_user")
     play.gather_facts = checked_bool(data, "gather_facts", context, mark, default=True)

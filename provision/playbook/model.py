@@ -39,6 +39,8 @@ class Task:
     environment: dict[str, Any] = field(default_factory=dict)
     delegate_to: str | None = None
     run_once: bool = False
+    async_seconds: int | None = None  # `async: N` (with poll > 0): every command of the task bounded by N s
+    diff: bool | None = None  # `diff: false`: no diff shown or reported for this task
     # block / rescue / always: set when this task is a block
     block: list[Task] | None = None
     rescue: list[Task] = field(default_factory=list)
@@ -100,6 +102,7 @@ class Play:
     post_tasks: list[Task] = field(default_factory=list)
     handlers: list[Task] = field(default_factory=list)  # play handlers + every role's handlers
     tags: set[str] = field(default_factory=set)
+    environment: dict[str, Any] = field(default_factory=dict)  # play-level: every task's environment
     # every role the play uses, listed or included/imported by a task: task.role -> its defaults/vars
     all_roles: dict[str, Role] = field(default_factory=dict)
     marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)

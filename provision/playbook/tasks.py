@@ -248,9 +248,32 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
                 setattr(task, key, value)
             except (TypeError, ValueError):
                 context.problem(f"'{key}' must be a number from 0 up, not {data[key]!r}", mark_of(data, key, task.mark))
+    task.diff = checked_bool(data, "diff", context, task.mark)
+    _set_async(task, data, context)
     method = data.get("become_method")
     if method not in (None, "sudo"):
         context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))
+
+
+def _set_async(task: Task, data: dict, context: LoadContext) -> None:
+    """`async: N` with `poll` > 0 (Ansible waits, checking every poll seconds): the task runs as
+    usual, each of its commands bounded by N seconds. `poll: 0` (start and do not wait) cannot be:
+    provision waits for every task, and says so."""
+    if "async" not in data:
+        if "poll" in data:
+            context.problem("'poll' without 'async' has no meaning", mark_of(data, "poll", task.mark))
+        return
+    value, poll = data["async"], data.get("poll", 15)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        context.problem(f"'async' must be a number of seconds above 0, not {_shown(value)}", mark_of(data, "async", task.mark))
+        return
+    if isinstance(poll, bool) or not isinstance(poll, int) or poll < 0:
+        context.problem(f"'poll' must be a number of seconds, not {_shown(poll)}", mark_of(data, "poll", task.mark))
+    elif poll == 0:
+        context.problem("async with 'poll: 0' (start the task and do not wait) is not supported: provision waits "
+                        "for every task; drop 'poll: 0', or let the command put itself in the background",
+                        mark_of(data, "poll", task.mark))
+    task.async_seconds = value
 
 
 def _register(data: dict, context: LoadContext, mark: Mark) -> str | None:

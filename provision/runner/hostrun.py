@@ -61,7 +61,7 @@ class HostRun:
         try:
             self._connect_and_gather()
             play = self.play.play
-            base = Scope(tags=frozenset(play.tags))
+            base = Scope(tags=frozenset(play.tags), environment=(play.environment,) if play.environment else ())
             self.run_list(play.pre_tasks, base)
             self.flush_handlers()
             for role in play.roles:
@@ -255,7 +255,8 @@ class HostRun:
             for handler in self.play.play.handlers:
                 names = {handler.name or ""} | set(handler.listen)
                 if names & pending:
-                    scope = Scope(handler=True, role=self.play.play.all_roles.get(handler.role or ""))
+                    scope = Scope(handler=True, role=self.play.play.all_roles.get(handler.role or ""),
+                                  environment=(play.environment,) if (play := self.play.play).environment else ())
                     self.run_list([handler], scope)  # a handler may be an include (a block)
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class HostRun:
         return TaskResult(
             host=self.state.name, play=self.play.play_name, task=name or task.display_name,
             file=task.mark.file, line=task.mark.line, status=outcome.status,  # type: ignore[arg-type]
-            msg=outcome.msg, diff=outcome.diff, duration=duration,
+            msg=outcome.msg, diff=outcome.diff if task.diff is not False else None, duration=duration,
             ignored=outcome.status == "failed" and ignore, check=self.play.options.check,
             handler=scope.handler, output=outcome.data, no_log=bool(task.no_log) or scope.no_log,
             module=task.module or "")

@@ -170,6 +170,7 @@ class TaskRun:
             search_dirs=[task.base_dir, self.play.playbook_dir],
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
+            timeout=float(task.async_seconds) if task.async_seconds else None,
         )
 
     def run_module(self, templar: Templar) -> Outcome:

@@ -129,3 +129,41 @@ def test_with_lookup_loops_give_ansibles_items(tmp_path):
     assert [os.path.basename(path) for path in items("glob")] == ["a.conf", "b.conf"]
     assert [os.path.basename(path) for path in items("first")] == ["b.conf"]
     assert results["template"].output["msg"] == "hello a+b+c"
+
+
+def test_play_environment_async_diff_and_strategy(tmp_path):
+    report, results = run(tmp_path, f"""
+        - hosts: all
+          gather_facts: false
+          strategy: free
+          environment: {{GREETING: hello}}
+          tasks:
+            - {{name: env, shell: 'echo "$GREETING $PART"', environment: {{PART: world}}, register: said}}
+            - {{name: bounded, command: sleep 5, async: 1, poll: 1, ignore_errors: true}}
+            - {{name: quiet, copy: {{dest: "{tmp_path}/quiet", content: "x\\n"}}, diff: false}}
+            - {{name: loud, copy: {{dest: "{tmp_path}/loud", content: "x\\n"}}}}
+        """)
+    assert results["env"].output["stdout"] == "hello world"
+    assert results["bounded"].status == "failed" and "timed out after 1s" in results["bounded"].msg
+    assert results["bounded"].duration < 4
+    assert results["quiet"].diff is None and results["loud"].diff
+
+
+def test_what_cannot_run_as_asked_is_refused_before_any_host(tmp_path):
+    import pytest
+
+    from provision.errors import ValidationFailed
+
+    write(tmp_path, {"site.yaml": """
+        - hosts: all
+          strategy: debug
+          tasks:
+            - {command: sleep 600, async: 600, poll: 0}
+            - {command: "true", poll: 5}
+        """})
+    with pytest.raises(ValidationFailed) as refused:
+        load_and_validate(str(tmp_path / "site.yaml"), None)
+    messages = " | ".join(error.message for error in refused.value.errors)
+    assert "strategy 'debug' is not supported" in messages
+    assert "async with 'poll: 0' (start the task and do not wait) is not supported" in messages
+    assert "'poll' without 'async' has no meaning" in messages
