@@ -35,6 +35,9 @@ s meminfo; while IFS= read -r l; do case "$l" in MemTotal:*|MemFree:*|SwapTotal:
 s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
 s user; id -un; id -u; id -g; printf '%s\n' "$HOME"
+for f in product_name product_version product_serial product_uuid sys_vendor board_vendor board_name board_version bios_vendor bios_version bios_date chassis_vendor; do s "dmi:$f"; r "/sys/class/dmi/id/$f" 2>/dev/null; done
+s addresses; ip -4 -o addr show 2>/dev/null
+s default_route; ip -4 route show default 2>/dev/null
 for f in /etc/ansible/facts.d/*.fact; do [ -f "$f" ] || continue; s "local:${f##*/}"; if [ -x "$f" ]; then "$f" 2>/dev/null; else r "$f"; fi; done
 s end
 """
@@ -174,8 +177,49 @@ def parse_facts(output: str) -> dict[str, Any]:
     facts["ansible_user_uid"] = int(user[1]) if user[1].isdigit() else None
     facts["ansible_user_gid"] = int(user[2]) if user[2].isdigit() else None
     facts["ansible_user_dir"] = user[3]
+    for name, text in sections.items():  # DMI, as Ansible names it; unreadable (serial, not root): NA
+        if name.startswith("dmi:"):
+            key = name[len("dmi:"):]
+            facts[f"ansible_{'system_vendor' if key == 'sys_vendor' else key}"] = text.strip() or "NA"
+    facts.update(network_facts(get("addresses", ""), get("default_route", "")))
     facts["ansible_local"] = {name[len("local:"):].removesuffix(".fact"): local_fact(text, name[len("local:"):])
                               for name, text in sections.items() if name.startswith("local:")}
+    return facts
+
+
+def network_facts(addresses: str, default_route: str) -> dict[str, Any]:
+    """ansible_interfaces, ansible_all_ipv4_addresses and ansible_default_ipv4 (address, interface,
+    gateway, netmask, network, prefix) from `ip -4 -o addr` and `ip -4 route show default` (pure)."""
+    import ipaddress
+
+    interfaces: list[str] = []
+    by_interface: dict[str, list[ipaddress.IPv4Interface]] = {}
+    for line in addresses.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[2] == "inet":
+            name = words[1].split("@")[0]
+            try:
+                address = ipaddress.IPv4Interface(words[3])
+            except ValueError:
+                continue
+            if name not in interfaces:
+                interfaces.append(name)
+            by_interface.setdefault(name, []).append(address)
+    facts: dict[str, Any] = {
+        "ansible_interfaces": interfaces,
+        "ansible_all_ipv4_addresses": [str(address.ip) for name in interfaces for address in by_interface[name]
+                                       if not address.ip.is_loopback],
+        "ansible_default_ipv4": {},
+    }
+    route = default_route.split()
+    device = route[route.index("dev") + 1] if "dev" in route[:-1] else None
+    if device in by_interface:
+        address = by_interface[device][0]
+        facts["ansible_default_ipv4"] = {
+            "address": str(address.ip), "interface": device, "alias": device,
+            "gateway": route[route.index("via") + 1] if "via" in route[:-1] else "",
+            "netmask": str(address.netmask), "network": str(address.network.network_address),
+            "prefix": str(address.network.prefixlen)}
     return facts
 
 

@@ -108,3 +108,21 @@ def test_local_facts_from_facts_d_are_read_as_ansible_reads_them():
     assert local["site"] == {"rack": {"row": "A", "slot": "12"}}
     assert local["broken"] == "error loading facts as JSON or ini - please check content: /etc/ansible/facts.d/broken.fact"
     assert parse_facts(DEBIAN)["ansible_local"] == {}
+
+
+def test_dmi_and_network_facts_with_ansibles_names():
+    output = ("\n@@provision:dmi:product_name@@\nPowerEdge XE9680\n@@provision:dmi:sys_vendor@@\nDell Inc.\n"
+              "@@provision:dmi:product_serial@@\n\n"
+              "@@provision:addresses@@\n1: lo    inet 127.0.0.1/8 scope host lo\n"
+              "2: eno1    inet 10.0.3.17/22 brd 10.0.3.255 scope global eno1\n"
+              "3: ib0    inet 192.168.50.17/24 scope global ib0\n"
+              "@@provision:default_route@@\ndefault via 10.0.0.1 dev eno1 proto static\n@@provision:end@@\n")
+    facts = parse_facts(output)
+    assert facts["ansible_product_name"] == "PowerEdge XE9680" and facts["ansible_system_vendor"] == "Dell Inc."
+    assert facts["ansible_product_serial"] == "NA"  # root-only: unreadable is NA, as in Ansible
+    assert facts["ansible_interfaces"] == ["lo", "eno1", "ib0"]
+    assert facts["ansible_all_ipv4_addresses"] == ["10.0.3.17", "192.168.50.17"]
+    assert facts["ansible_default_ipv4"] == {"address": "10.0.3.17", "interface": "eno1", "alias": "eno1",
+                                             "gateway": "10.0.0.1", "netmask": "255.255.252.0",
+                                             "network": "10.0.0.0", "prefix": "22"}
+    assert parse_facts("\n@@provision:end@@\n")["ansible_default_ipv4"] == {}
