@@ -269,3 +269,15 @@ def test_the_read_is_declared_and_is_the_first_command(name, args):
     assert context.commands == []  # building it ran nothing
     run(name, args, context)
     assert context.commands[0] == read
+
+
+def test_stat_only_keys_from_stat_file_and_lsattr():
+    from provision.modules.stat import extra_data
+
+    assert extra_data("8 4096 0 0\ntext/plain\nus-ascii\n0 --------------e------- /srv/data\n", True, True) == {
+        "blocks": 8, "block_size": 4096, "device_type": 0, "mimetype": "text/plain", "charset": "us-ascii",
+        "version": "0", "attributes": ["extents"]}
+    # /dev/null is char device 1,3; no `file` on the host; lsattr refused (overlayfs): left out
+    assert extra_data("0 4096 1 3\nunknown\nunknown\n\n", True, True) == {
+        "blocks": 0, "block_size": 4096, "device_type": 259, "mimetype": "unknown", "charset": "unknown"}
+    assert extra_data("0 4096 0 0\n\n\n\n", False, False) == {"blocks": 0, "block_size": 4096, "device_type": 0}
