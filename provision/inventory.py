@@ -22,6 +22,7 @@ from typing import Any
 
 from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError, Mark, ValidationFailed
+from provision.ini_inventory import looks_like_ini, parse_ini
 from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
 from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, read_text, value_mark
 
@@ -315,7 +316,8 @@ def read_vars_dir(base: str, kind: str, name: str, errors: list[InputError]) -> 
 
 
 def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
-    """Load a YAML inventory and its group_vars/ and host_vars/; raise ValidationFailed with all errors.
+    """Load a YAML (or Ansible INI) inventory and its group_vars/ and host_vars/; raise
+    ValidationFailed with all errors.
 
     `playbook_dir`, when given, adds the playbook's own group_vars/ and host_vars/ just above the
     inventory's (Ansible precedence levels 5, 7 and 10).
@@ -323,12 +325,9 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     builder = _Builder(path)
     data, problems = load_file_with_problems(path)
     if (data is None and problems) or isinstance(data, (str, list)):
-        ini = _ini_line(path)
-        if ini is not None:
-            raise ValidationFailed([input_error(
-                "this looks like an INI inventory ([group] and 'host key=value' lines): provision reads YAML "
-                "inventories (all:, children:, hosts:); convert it with `ansible-inventory -i FILE --list --yaml`",
-                Mark(path, ini, 1))])
+        ini = _ini_text(path)
+        if ini is not None:  # Ansible's INI format: read into the same shape
+            data, problems = parse_ini(ini, path)
     if data is None and problems:
         raise ValidationFailed(problems)
     builder.errors.extend(problems)  # duplicate keys: reported, and the rest is still checked
@@ -362,20 +361,13 @@ def load_inventory(path: str, playbook_dir: str | None = None) -> Inventory:
     return inventory
 
 
-_INI_LINE = re.compile(r"^\s*(\[[^\]=:]+\]|[^\s:#=]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+)\s*$")
-
-
-def _ini_line(path: str) -> int | None:
-    """The first line that is INI inventory syntax (`[web]`, `web1 ansible_host=10.0.0.1`), if the
-    file's first meaningful line is one; None for anything else."""
+def _ini_text(path: str) -> str | None:
+    """The file's text when it is an INI inventory ([group] and `host key=value` lines), else None."""
     try:
         text = read_text(path)
     except InputError:
         return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip() and not line.lstrip().startswith(("#", ";")):
-            return number if _INI_LINE.match(line) else None
-    return None
+    return text if looks_like_ini(text) else None
 
 
 def _resolve_vars(inventory: Inventory, builder: _Builder, playbook_dir: str | None) -> None:
