@@ -14,7 +14,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "shell", "booleans", "limits"),  # plain helpers, no domain
     ("yamlsource", "filters", "jinja_sandbox", "variables", "templating", "gpu"),  # input reading, GPU facts
-    ("transport", "facts", "hostpatterns", "inventory"),  # reaching hosts; what the inventory says
+    ("transport", "facts", "hostpatterns", "ini_inventory", "inventory"),  # reaching hosts; what the inventory says
     ("modules",),  # one unit each: read, compare, apply
     ("playbook",),  # loading and validating playbooks and roles
     ("runner",),  # running plays over hosts
