@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.text import Text
 
 from provision.commands.arguments import DEFAULT_PLAYBOOK
+from provision.ansible_cfg import load_config
 from provision.commands.engine import (_options, become_password, command_line_defaults, list_only,
-                                       parse_extra_vars, prepare, print_warnings, project_roles_dir, project_root,
+                                       parse_extra_vars, prepare, print_warnings, project_root, roles_dirs, config_defaults,
                                        resolve_playbook, warn_unmatched_tags)
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
@@ -76,6 +77,8 @@ def run_verify_command(args, console: Console) -> int:
         raise InputError(f"playbook not found: {args.playbook}")
     # the playbook's group_vars/ and host_vars/ count, as in apply and check
     inventory = load_inventory(args.inventory, os.path.dirname(os.path.abspath(args.playbook)))
+    config = load_config()
+    config_defaults(config, args)
     command_line_defaults(inventory, args)
     names = targeted_hosts(inventory, "all", args.limit)
     if not names:
@@ -83,7 +86,7 @@ def run_verify_command(args, console: Console) -> int:
                          else f"{args.inventory} has no host")
     if args.host_slice is not None:
         names = slice_of(names, *args.host_slice)
-    playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook), strict=args.strict)
+    playbook = load_and_validate(args.playbook, inventory, extra, roles_dirs(args.playbook, config), strict=args.strict)
     print_warnings(console, playbook)
     options = ConnectOptions(accept_new_host_keys=args.accept_new_host_keys, timeout=args.timeout,
                              ssh_config=args.ssh_config)

@@ -13,6 +13,7 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
+from provision.ansible_cfg import AnsibleConfig, load_config
 from provision.commands.arguments import BECOME_PASSWORD_VARIABLE, DEFAULT_PLAYBOOK
 from provision.errors import InputError, Mark, ProvisionError, ValidationFailed
 from provision.hostpatterns import slice_of, targeted_hosts
@@ -91,9 +92,14 @@ def prepare(args) -> tuple:
     except InputError as error:
         errors.append(error)
     playbook = None
+    config = None
+    try:
+        config = load_config()
+    except InputError as error:
+        errors.append(error)
     if os.path.isfile(args.playbook):
         try:
-            playbook = load_and_validate(args.playbook, inventory, extra, project_roles_dir(args.playbook),
+            playbook = load_and_validate(args.playbook, inventory, extra, roles_dirs(args.playbook, config),
                                          strict=getattr(args, "strict", False))
         except ValidationFailed as failure:
             errors += failure.errors
@@ -104,8 +110,32 @@ def prepare(args) -> tuple:
             errors.append(InputError(problem, Mark(args.playbook)))
     if errors:
         raise ValidationFailed(errors)
+    config_defaults(config, args)
     command_line_defaults(inventory, args)
     return inventory, playbook, extra
+
+
+def roles_dirs(playbook: str, config: AnsibleConfig | None) -> list[str]:
+    """Where roles not beside the playbook are found: ansible.cfg's roles_path when it has one
+    (provision's own roles/ after it only for provision's own playbooks), else project_roles_dir."""
+    project = project_roles_dir(playbook)
+    if config is None or not config.roles_path:
+        return [project] if project else []
+    own = os.path.join(project_root(), "roles")
+    return [*config.roles_path, *([own] if project == own else [])]
+
+
+def config_defaults(config: AnsibleConfig | None, args) -> None:
+    """ansible.cfg's remote_user, private_key_file, become, become_user where the command line
+    gave none (both stay below the inventory's variables); host_key_checking = False: accept-new."""
+    if config is None:
+        return
+    for option, value in (("remote_user", config.remote_user), ("private_key", config.private_key_file),
+                          ("become", config.become), ("become_user", config.become_user)):
+        if hasattr(args, option) and not getattr(args, option) and value:
+            setattr(args, option, value)
+    if not config.host_key_checking and hasattr(args, "accept_new_host_keys"):
+        args.accept_new_host_keys = True
 
 
 def start_at_task_problem(playbook, wanted: str, tags: set[str], skip_tags: set[str]) -> str | None:

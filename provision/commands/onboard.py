@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.markup import escape
 
-from provision.commands.engine import project_roles_dir, resolve_playbook
+from provision.ansible_cfg import load_config
+from provision.commands.engine import project_roles_dir, resolve_playbook, roles_dirs
 from provision.errors import InputError
 from provision.history import HistoryEvents, HistoryStore
 from provision.inventory import Inventory, load_inventory
@@ -90,7 +91,7 @@ def _onboard(args, console: Console, store: HistoryStore) -> int:
                   highlight=False)
 
     connect(args, console, target, progress)
-    playbook = load_and_validate(args.playbook, candidate, {}, project_roles_dir(args.playbook))
+    playbook = load_and_validate(args.playbook, candidate, {}, roles_dirs(args.playbook, load_config()))
     facts = preflight(args, console, candidate, playbook)
     if args.dry_run:
         console.print("dry run: stopping here; the inventory and the host's configuration are unchanged")

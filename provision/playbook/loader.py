@@ -24,10 +24,14 @@ from provision.yamlsource import load_file_with_problems, mark_of, value_mark
 _PERCENT = re.compile(r"^\s*\d+(\.\d+)?\s*%\s*$")
 
 
-def load_playbook(path: str, project_roles_dir: str | None = None,
+def load_playbook(path: str, project_roles_dir: str | list[str] | None = None,
                   modules: Mapping[str, Any] | ModuleLookup | None = None, strict: bool = True) -> Playbook:
-    """Load a playbook file; `modules` defaults to provision.modules.get_module."""
-    roles_dirs = [project_roles_dir] if project_roles_dir else []
+    """Load a playbook file; `modules` defaults to provision.modules.get_module. Roles are found
+    beside the playbook, then in `project_roles_dir` (one folder, or several in order: roles_path)."""
+    if isinstance(project_roles_dir, str):
+        roles_dirs = [project_roles_dir]
+    else:
+        roles_dirs = [folder for folder in project_roles_dir or [] if folder]
     context = LoadContext(os.path.abspath(path), roles_dirs, module_lookup(modules))
     playbook = Playbook(path=path)
     playbook.plays = _load_plays(path, context, [])

@@ -33,7 +33,7 @@ LOCAL_FILES = {"template": ("src", "templates"), "copy": ("src", "files")}
 
 
 def load_and_validate(path: str, inventory: Inventory | None, extra_vars: Mapping[str, Any] | None = None,
-                      project_roles_dir: str | None = None, strict: bool = False) -> Playbook:
+                      project_roles_dir: str | list[str] | None = None, strict: bool = False) -> Playbook:
     """Load and validate; raise ValidationFailed listing every problem, or return the playbook
     (with `warnings` for what may never run). `strict`: those are errors too."""
     playbook = load_playbook(path, project_roles_dir, strict=False)
