@@ -122,6 +122,32 @@ def _open_files_limit() -> None:
             pass
 
 
+def _vault(args):
+    """The command's Ansible Vault passwords (--vault-password-file, --vault-id, -J, or
+    $ANSIBLE_VAULT_PASSWORD_FILE), or None when it was given none."""
+    files = list(getattr(args, "vault_password_file", None) or [])
+    ids = list(getattr(args, "vault_id", None) or [])
+    ask = getattr(args, "ask_vault_pass", False)
+    if not (files or ids or ask) and os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE") and hasattr(args, "vault_id"):
+        files = [os.environ["ANSIBLE_VAULT_PASSWORD_FILE"]]
+    if not (files or ids or ask):
+        return None
+    import getpass
+
+    from provision.vault import Vault, password_from_file
+
+    passwords = [password_from_file(spec) for spec in files]
+    for spec in ids:
+        label, _, source = spec.rpartition("@")
+        if source == "prompt":
+            passwords.append((label or None, getpass.getpass(f"Vault password ({label or 'default'}): ").encode()))
+        else:
+            passwords.append(password_from_file(spec))
+    if ask:
+        passwords.append((None, getpass.getpass("Vault password: ").encode()))
+    return Vault(passwords)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -139,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     errors = Console(stderr=True)
     _open_files_limit()
     try:
-        return handler_of(args.handler)(args, console)
+        from provision.vault import using
+
+        with using(_vault(args)):
+            return handler_of(args.handler)(args, console)
     except UsageError as error:
         return _usage_error(error)
     except ValidationFailed as failure:

@@ -23,7 +23,10 @@ KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def looks_like_ini(text: str) -> bool:
-    """The file's first meaningful line is a `[section]` or a `host key=value` line."""
+    """The file's first meaningful line is a `[section]` or a `host key=value` line (a vault file,
+    whose first line is a bare word too, is not)."""
+    if text.lstrip().startswith("$ANSIBLE_VAULT;"):
+        return False
     for line in text.splitlines():
         stripped = line.strip()
         if stripped and not stripped.startswith(("#", ";")):

@@ -34,7 +34,7 @@ from provision.filters import FilterError
 from provision.jinja_sandbox import ChainedStrictUndefined, new_environment  # noqa: F401  (validation uses it)
 from provision.limits import DEFAULT_LIMITS, Budget, Limits
 from provision.variables import PRECEDENCE, find_cycles, layer  # noqa: F401  (re-exported for the runner)
-from provision.yamlsource import read_text
+from provision.yamlsource import UnsafeStr, read_text
 
 OMIT = "__omit_place_holder__provision__"
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
@@ -84,8 +84,9 @@ class CyclicValue(str):
 
 
 def is_template(value: Any) -> bool:
-    """True for a string Jinja2 would change."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+    """True for a string Jinja2 would change (never for `!unsafe` text)."""
+    return (isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value)
+            and not isinstance(value, UnsafeStr))
 
 
 class Templar:

@@ -22,6 +22,7 @@ import yaml
 
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.limits import DEFAULT_LIMITS, Limits, readable
+from provision.vault import VaultError, decrypt_text, remember_values
 
 VAULT_HEADER = "$ANSIBLE_VAULT;"
 
@@ -178,6 +179,23 @@ class _MarkingLoader(yaml.SafeLoader):
             data.item_marks.append(self.to_mark(item.start_mark))
 
 
+class UnsafeStr(str):
+    """`!unsafe` text: never rendered as a template, as Ansible keeps it."""
+
+
+def _construct_vault(loader: _MarkingLoader, node: yaml.ScalarNode) -> str:
+    """`!vault |` value: decrypted with the command's vault passwords (provision.vault)."""
+    return decrypt_text(str(loader.construct_scalar(node)), loader.to_mark(node.start_mark))
+
+
+def _construct_unsafe(loader: _MarkingLoader, node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, "!unsafe is for text values", node.start_mark)
+    return UnsafeStr(loader.construct_scalar(node))
+
+
+_MarkingLoader.add_constructor("!vault", _construct_vault)
+_MarkingLoader.add_constructor("!unsafe", _construct_unsafe)
 _MarkingLoader.add_constructor("tag:yaml.org,2002:map", _MarkingLoader.construct_yaml_map)
 _MarkingLoader.add_constructor("tag:yaml.org,2002:seq", _MarkingLoader.construct_yaml_seq)
 
@@ -202,9 +220,7 @@ def _tag_message(problem: str) -> str | None:
     if not found:
         return None
     tag = found.group(1).replace("tag:yaml.org,2002:", "!!")
-    if tag == "!vault":
-        return "an Ansible Vault value (!vault): provision does not decrypt vault data"
-    return f"YAML tag '{tag}' is not supported: provision reads plain YAML (no !vault, !unsafe or !!python tags)"
+    return f"YAML tag '{tag}' is not supported: provision reads plain YAML (with !vault and !unsafe; no !!python tags)"
 
 
 def _syntax_error(error: yaml.YAMLError, filename: str, text: str) -> InputError:
@@ -238,10 +254,12 @@ def load_text_with_problems(text: str, filename: str,
                             limits: Limits = DEFAULT_LIMITS) -> tuple[Any, list[InputError]]:
     """Parse YAML text: (data, problems). A syntax error gives no data; duplicate keys are problems
     but the data is kept (last value wins), so what follows in the file is still checked."""
-    if text.startswith(VAULT_HEADER):
-        return None, [InputError("an Ansible Vault encrypted file: provision does not decrypt vault files "
-                                 "(keep secrets in a file provision can read, or pass them with -e @FILE)",
-                                 Mark(filename, 1, 1), text.splitlines()[0])]
+    vaulted = text.startswith(VAULT_HEADER)
+    if vaulted:  # a whole vault file: its plaintext is the YAML, and each of its values a secret
+        try:
+            text = decrypt_text(text, Mark(filename, 1, 1), remember=False)
+        except VaultError as error:
+            return None, [InputError(error.message, error.mark, text.splitlines()[0])]
     try:
         loader = _MarkingLoader(text, filename, limits)  # the reader checks every character here
         try:
@@ -250,6 +268,10 @@ def load_text_with_problems(text: str, filename: str,
             loader.dispose()
     except yaml.YAMLError as error:
         return None, [_syntax_error(error, filename, text)]
+    except VaultError as error:  # a !vault value that cannot be decrypted
+        return None, [InputError(error.message, error.mark, source_line(error.mark))]
+    if vaulted:
+        remember_values(data)
     lines = text.splitlines()
     problems = [InputError(f"duplicate key '{key}' (YAML keeps only the last one)", mark,
                            lines[mark.line - 1] if mark.line <= len(lines) else None)

@@ -12,7 +12,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # Lowest first. An area may import its own layer and the layers below, never above.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "shell", "booleans", "limits"),  # plain helpers, no domain
+    ("errors", "shell", "booleans", "limits", "vault"),  # plain helpers, no domain
     ("yamlsource", "ansible_cfg", "filters", "jinja_sandbox", "variables", "templating", "gpu"),  # input reading, GPU facts
     ("transport", "facts", "hostpatterns", "ini_inventory", "inventory"),  # reaching hosts; what the inventory says
     ("modules",),  # one unit each: read, compare, apply

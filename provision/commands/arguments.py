@@ -131,6 +131,17 @@ def workers(parser: argparse.ArgumentParser) -> None:
                              "across hosts (hostvars, run_once, serial...) always runs in one")
 
 
+def vault(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("vault")
+    group.add_argument("--vault-password-file", "--vault-pass-file", action="append", default=[], metavar="FILE",
+                       help="the Ansible Vault password: the file's first line, or what it prints when executable "
+                            "(repeatable; default $ANSIBLE_VAULT_PASSWORD_FILE)")
+    group.add_argument("--vault-id", action="append", default=[], metavar="[LABEL@]FILE",
+                       help="a labelled vault password file, as ansible-playbook's (LABEL@prompt asks for it)")
+    group.add_argument("-J", "--ask-vault-pass", "--ask-vault-password", action="store_true",
+                       help="prompt for the vault password")
+
+
 def privilege(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("privilege escalation")
     group.add_argument("-b", "--become", action="store_true",
@@ -182,6 +193,7 @@ def add_apply(commands) -> None:
     connection(parser)
     workers(parser)
     privilege(parser)
+    vault(parser)
     parser.add_argument("--report-json", metavar="FILE", help="write every task result as JSON (schema in README)")
     output(parser)
     parser.set_defaults(**handler("provision.commands.engine:run_apply"))
@@ -203,6 +215,7 @@ def add_check(commands) -> None:
     connection(parser)
     workers(parser)
     privilege(parser)
+    vault(parser)
     group = parser.add_argument_group("reports")
     group.add_argument("--report-json", metavar="FILE", help="every task and check as JSON (schema in README)")
     group.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host; tasks and checks, drift = failure")
@@ -228,6 +241,7 @@ def add_verify(commands) -> None:
     parser.add_argument("--role", action="append", help="only this role's checks (repeatable)")
     connection(parser, forks_help="hosts verified at once (default 100)")
     privilege(parser)
+    vault(parser)
     group = parser.add_argument_group("reports")
     group.add_argument("--junit", metavar="FILE", help="JUnit XML: one suite per host, one case per check")
     group.add_argument("--report-json", metavar="FILE", help="every check's outcome, in the run report's schema")
@@ -243,6 +257,7 @@ def add_lint(commands) -> None:
     targets(parser)
     parser.add_argument("-e", "--extra-vars", action="append", default=[],
                         help="KEY=VALUE, YAML/JSON text, or @FILE; highest precedence; repeatable")
+    vault(parser)
     parser.set_defaults(**handler("provision.commands.engine:run_lint"))
 
 
@@ -257,6 +272,7 @@ def add_inventory(commands) -> None:
     show.add_argument("--host", metavar="NAME", help="one host's resolved variables, as YAML")
     show.add_argument("--list", action="store_true", help="every group and host, as ansible-inventory --list's JSON")
     parser.add_argument("-l", "--limit", help="host pattern, with --list")
+    vault(parser)
     parser.set_defaults(**handler("provision.commands.engine:run_inventory"))
 
 

@@ -21,6 +21,7 @@ from provision.runner.scope import Scope, selected
 from provision.runner.prefetch import prefetch
 from provision.runner.taskrun import Outcome, TaskRun
 from provision.templating import Templar, TemplateError
+from provision.vault import active as active_vault
 
 REBATCH_WINDOW = 8  # tasks whose reads are batched again after a task changed the host
 
@@ -284,12 +285,16 @@ class HostRun:
                     scope: Scope | None = None) -> TaskResult:
         scope = scope or Scope()
         ignore = bool(task.ignore_errors) or scope.ignore_errors
+        vault = active_vault()
+        # a result that shows a value decrypted from a vault is kept out of sight, as no_log
+        revealing = vault is not None and bool(vault.revealed) and (
+            vault.hides(outcome.msg) or vault.hides(str(outcome.diff)) or vault.hides(repr(outcome.data)))
         return TaskResult(
             host=self.state.name, play=self.play.play_name, task=name or task.display_name,
             file=task.mark.file, line=task.mark.line, status=outcome.status,  # type: ignore[arg-type]
             msg=outcome.msg, diff=outcome.diff if task.diff is not False else None, duration=duration,
             ignored=outcome.status == "failed" and ignore, check=self.play.options.check,
-            handler=scope.handler, output=outcome.data, no_log=bool(task.no_log) or scope.no_log,
+            handler=scope.handler, output=outcome.data, no_log=bool(task.no_log) or scope.no_log or revealing,
             module=task.module or "")
 
     def record(self, task: Task, scope: Scope, outcome: Outcome, started: float, name: str | None = None) -> TaskResult:

@@ -5,6 +5,7 @@ raises for a host's trouble (that is in the report), only for a bad `--limit` or
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 import time
@@ -182,7 +183,9 @@ def _run_batch(context: PlayContext, forks: int, stop: threading.Event, report: 
                interrupt: Interrupt) -> None:
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(context.batch))), thread_name_prefix="host")
     plan = planned_tasks(context.play, context.options)  # once, not once per host
-    futures = [pool.submit(HostRun(context.states[name], context, plan).run) for name in context.batch]
+    # each host thread sees what the command set up for the run (the vault passwords: provision.vault)
+    futures = [pool.submit(contextvars.copy_context().run, HostRun(context.states[name], context, plan).run)
+               for name in context.batch]
     dropped = False
     try:
         pending = set(futures)

@@ -86,8 +86,8 @@ def test_a_file_larger_than_the_limit_is_not_read_whole(tmp_path):
 
 
 @pytest.mark.parametrize("text, says", [
-    ("$ANSIBLE_VAULT;1.1;AES256\n6231\n", "an Ansible Vault encrypted file"),
-    ("pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n", "an Ansible Vault value (!vault)"),
+    ("$ANSIBLE_VAULT;1.1;AES256\n6231\n", "this is vault-encrypted: give its password with --vault-password-file"),
+    ("pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n", "this is vault-encrypted: give its password"),
     ("x: !!python/object/apply:os.system [id]\n", "YAML tag '!!python/object/apply:os.system' is not supported"),
 ])
 def test_vault_and_python_tags_are_named(text, says):
