@@ -33,6 +33,7 @@ from provision.modules.pause import Pause
 from provision.modules.ping import Ping
 from provision.modules.reboot import Reboot
 from provision.modules.replace import Replace
+from provision.modules.rpm_key import RpmKey
 from provision.modules.service_facts import ServiceFacts
 from provision.modules.service import Service
 from provision.modules.set_fact import SetFact
@@ -45,14 +46,15 @@ from provision.modules.tempfile import Tempfile
 from provision.modules.user import User
 from provision.modules.wait_for import WaitFor
 from provision.modules.wait_for_connection import WaitForConnection
+from provision.modules.yum_repository import YumRepository
 
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
         Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, LineInFile,
-        Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
-        Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum,
+        Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
+        Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,
     )
 }
 

@@ -80,6 +80,10 @@ CASES: dict[str, Case] = {
     "tempfile": Case({}, "skipped"),
     "wait_for_connection": Case({"timeout": 5}, "ok"),
     "yum": Case({"name": ["nvidia-driver"]}, "changed"),
+    "yum_repository": Case({"name": "walk", "description": "Walk", "baseurl": "http://127.0.0.1:9/repo",
+                            "reposdir": f"{WALK}-repos"}, "changed"),
+    "rpm_key": Case({"key": "http://127.0.0.1:9/key"}, "failed",
+                    "nothing answers on that port: the key cannot be fetched to know its id"),
     "wait_for": Case({"path": f"{WALK}-never", "timeout": 1}, "skipped"),
 }
 

@@ -120,3 +120,48 @@ def test_wait_for_connection_times_out_with_the_reason():
     host.answers = [("true", CommandResult(1, "", ""))]
     result = run_module("wait_for_connection", {"timeout": 0.5, "sleep": 0.2}, host)
     assert result.status == "failed" and result.msg.startswith("timed out waiting for connection")
+
+
+def test_yum_repository_writes_ansibles_repo_file_and_keeps_other_sections():
+    from provision.modules.yum_repository import edited
+
+    cuda = {"name": "CUDA", "baseurl": "https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64",
+            "enabled": "1", "gpgcheck": "1"}
+    assert edited("", "cuda", cuda) == (
+        "[cuda]\nbaseurl = https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64\n"
+        "enabled = 1\ngpgcheck = 1\nname = CUDA\n")
+    both = edited("[other]\nname = Other\nbaseurl = http://x\n", "cuda", cuda)
+    assert both.startswith("[other]\nname = Other\nbaseurl = http://x\n\n[cuda]\n")
+    assert edited(both, "cuda", None) == "[other]\nname = Other\nbaseurl = http://x\n"
+    assert edited(edited("", "cuda", cuda), "cuda", None) == ""
+
+
+def test_yum_repository_as_a_task():
+    from tests.modules.filehost import host, on_host, run
+
+    context = host(on_host("absent"), check=True)
+    result = run("yum_repository", {"name": "nvidia-container-toolkit", "description": "NVIDIA Container Toolkit",
+                                    "baseurl": "https://nvidia.github.io/libnvidia-container/stable/rpm/$basearch",
+                                    "gpgcheck": False, "repo_gpgcheck": True,
+                                    "gpgkey": ["https://nvidia.github.io/libnvidia-container/gpgkey"]}, context)
+    assert result.status == "changed" and "+gpgcheck = 0" in result.diff and "+repo_gpgcheck = 1" in result.diff
+    assert "/etc/yum.repos.d/nvidia-container-toolkit.repo" in result.diff and context.writes == []
+    refused = run("yum_repository", {"name": "x", "description": "X"}, host(on_host("absent")))
+    assert refused.status == "failed" and "one of baseurl, mirrorlist or metalink" in refused.msg
+
+
+def test_rpm_key_imports_only_a_key_rpm_lacks_and_checks_the_fingerprint():
+    key = ("pub:-:4096:1:A4B469963BF863CC:1633022716:::-:::escESC::::::23::0:\n"
+           "fpr:::::::::EB693B3035CD5710E231E123A4B469963BF863CC:\n")
+    listing = "\n@@provision:installed@@\nfd431d51\n@@provision:key@@\n" + key + "@@provision:end@@\n"
+    url = "https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64/D42D0685.pub"
+    result, host = run_on("rpm_key", {"key": url}, [("s installed", ok(listing))])
+    assert result.status == "changed" and host.actions() == [f"rpm --import {url}"]
+    assert "curl -fsSL -- " + url in host.commands[0]
+    there = listing.replace("fd431d51", "fd431d51\n3bf863cc")
+    assert run_on("rpm_key", {"key": url}, [("s installed", ok(there))])[0].status == "ok"
+    wrong, host = run_on("rpm_key", {"key": url, "fingerprint": "0000 1111"}, [("s installed", ok(listing))])
+    assert wrong.status == "failed" and "fingerprint is not 00001111" in wrong.msg and host.actions() == []
+    gone, host = run_on("rpm_key", {"key": "0x3BF863CC", "state": "absent"},
+                        [("s installed", ok(there.replace(key, "")))])
+    assert gone.status == "changed" and host.actions() == ["rpm --erase --allmatches gpg-pubkey-3bf863cc"]
