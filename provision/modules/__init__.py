@@ -9,6 +9,7 @@ from __future__ import annotations
 from provision.modules.apt import Apt
 from provision.modules.apt_repository import AptRepository
 from provision.modules.assert_ import Assert
+from provision.modules.authorized_key import AuthorizedKey
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
 from provision.modules.command import Command, Raw, Shell
@@ -51,7 +52,7 @@ from provision.modules.yum_repository import YumRepository
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptRepository, Assert, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
+        Apt, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,

@@ -69,6 +69,8 @@ CASES: dict[str, Case] = {
     "systemd": Case({"name": "ssh", "state": "restarted", "daemon_reload": True}, "changed"),
     "template": Case({"src": "walk.j2", "dest": f"{WALK}-rendered.conf"}, "changed"),
     "user": Case({"name": "walker", "groups": ["adm"], "shell": "/bin/sh"}, "changed"),
+    "authorized_key": Case({"user": "root", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab"
+                                                          "gH5C9okWi0dh2l9GKJl walk@test"}, "changed"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),
     "include_vars": Case({"file": "walk-vars.yaml"}, "ok"),

@@ -165,3 +165,45 @@ def test_rpm_key_imports_only_a_key_rpm_lacks_and_checks_the_fingerprint():
     gone, host = run_on("rpm_key", {"key": "0x3BF863CC", "state": "absent"},
                         [("s installed", ok(there.replace(key, "")))])
     assert gone.status == "changed" and host.actions() == ["rpm --erase --allmatches gpg-pubkey-3bf863cc"]
+
+
+ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def keys_file(text=None, home="/home/alice"):
+    body = "" if text is None else "present\n" + text
+    return (f"\n@@provision:home@@\n{home}\n@@provision:path@@\n{home}/.ssh/authorized_keys\n@@provision:file@@\n"
+            f"{body}\n@@provision:end@@\n")
+
+
+def test_authorized_key_adds_updates_and_removes_by_blob():
+    from tests.support.fakehost import ok as answered
+
+    def run_keys(args, text):
+        return run_on("authorized_key", {"user": "alice", **args},
+                      [("s home;", answered(keys_file(text))), ("dest=", answered(""))])
+
+    added, host = run_keys({"key": f"{ED} alice@laptop"}, None)
+    assert added.status == "changed" and host.writes == {"/home/alice/.ssh/authorized_keys": f"{ED} alice@laptop\n".encode()}
+    assert any(sent.startswith("[ -d /home/alice/.ssh ] || { mkdir -m 0700") for sent in host.commands)
+    same, host = run_keys({"key": f"{ED} alice@laptop"}, f"# mine\n{ED} alice@laptop\n")
+    assert same.status == "ok" and host.writes == {}
+    renamed, host = run_keys({"key": ED, "comment": "alice@desk", "key_options": 'from="10.0.0.0/8"'},
+                             f"ssh-rsa AAAAB3Nza other@x\n{ED} alice@laptop\n")
+    assert renamed.status == "changed"
+    assert host.writes["/home/alice/.ssh/authorized_keys"].decode() == (
+        f'ssh-rsa AAAAB3Nza other@x\nfrom="10.0.0.0/8" {ED} alice@desk\n')
+    only, host = run_keys({"key": ED, "exclusive": True}, f"# note\nssh-rsa AAAAB3Nza other@x\n{ED}\n")
+    assert host.writes["/home/alice/.ssh/authorized_keys"].decode() == f"{ED}\n"
+    removed, host = run_keys({"key": ED, "state": "absent"}, f"ssh-rsa AAAAB3Nza other@x\n{ED} alice@laptop\n")
+    assert host.writes["/home/alice/.ssh/authorized_keys"].decode() == "ssh-rsa AAAAB3Nza other@x\n"
+
+
+def test_authorized_key_refuses_what_is_not_a_key_or_a_user():
+    from tests.support.fakehost import ok as answered
+
+    bad, host = run_on("authorized_key", {"user": "alice", "key": "SHA256:abc alice"},
+                       [("s home;", answered(keys_file("")))])
+    assert bad.status == "failed" and "not a public key" in bad.msg and host.writes == {}
+    nobody, _ = run_on("authorized_key", {"user": "ghost", "key": ED}, [("s home;", answered(keys_file(None, home="")))])
+    assert nobody.status == "failed" and "user 'ghost' does not exist" in nobody.msg
