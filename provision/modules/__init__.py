@@ -7,6 +7,7 @@ tests under tests/modules/.
 from __future__ import annotations
 
 from provision.modules.apt import Apt
+from provision.modules.apt_key import AptKey
 from provision.modules.apt_repository import AptRepository
 from provision.modules.assert_ import Assert
 from provision.modules.authorized_key import AuthorizedKey
@@ -27,6 +28,7 @@ from provision.modules.gpu_verify import GpuVerify
 from provision.modules.group import Group
 from provision.modules.include_vars import IncludeVars
 from provision.modules.json_merge import JsonMerge
+from provision.modules.kernel_blacklist import KernelBlacklist
 from provision.modules.lineinfile import LineInFile
 from provision.modules.modprobe import Modprobe
 from provision.modules.package import Package, Yum
@@ -52,8 +54,8 @@ from provision.modules.yum_repository import YumRepository
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
-        GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, LineInFile,
+        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
+        GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,
     )

@@ -200,6 +200,42 @@ def _parse_state(output: str) -> AptState:
     )
 
 
+@dataclass
+class DebState:
+    """A .deb file's package and version, and the version of that package installed (None: none)."""
+
+    package: str
+    version: str
+    installed: str | None
+
+
+def deb_fetch(deb: str) -> str:
+    """Shell text leaving the .deb at ./provision.deb in a new temporary folder (the current one)."""
+    if deb.startswith(("http://", "https://", "ftp://")):
+        get = join(["curl", "-fsSL", "--max-time", "300", "-o", "provision.deb", "--", deb])
+    else:
+        get = join(["cp", "--", deb, "provision.deb"])
+    return f'cd "$(mktemp -d)" && trap \'rm -rf "$PWD"\' EXIT && {get}'
+
+
+def deb_read_command(deb: str) -> str:
+    return ("s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }\n"
+            f"( {deb_fetch(deb)} && s deb && dpkg-deb -f provision.deb Package Version && "
+            "s installed && dpkg-query -W -f='${db:Status-Abbrev} ${Version}\\n' \"$(dpkg-deb -f provision.deb Package)\" "
+            "2>/dev/null; s end ) 2>&1\n")
+
+
+def parse_deb(result: CommandResult | None, deb: str) -> DebState:
+    sections = split_sections(result.stdout if result is not None else "")
+    fields = dict(line.split(": ", 1) for line in sections.get("deb", "").splitlines() if ": " in line)
+    if "end" not in sections or "Package" not in fields:
+        detail = (result.stdout if result is not None else "").strip().splitlines()[-1:] or ["no output"]
+        raise ModuleFailed(f"apt: cannot read the package file {deb}: {detail[0][:200]}")
+    words = sections.get("installed", "").split()
+    installed = words[1] if len(words) >= 2 and words[0].startswith("ii") else None
+    return DebState(fields["Package"], fields.get("Version", ""), installed)
+
+
 class Apt(MayNotChange):
     name = "apt"
     spec = {
@@ -216,7 +252,9 @@ class Apt(MayNotChange):
         "default_release": Arg("str", aliases=("default-release",)),
         "dpkg_options": Arg("str", default="force-confdef,force-confold"),
         "lock_timeout": Arg("int", default=120, help="seconds to wait for another apt/dpkg to finish"),
+        "deb": Arg("str", help="a .deb on the host, or a URL the host fetches it from (the CUDA keyring...)"),
     }
+    mutually_exclusive = (("deb", "name"),)
 
     # ---- read --------------------------------------------------------------------------------
     @property
@@ -227,6 +265,8 @@ class Apt(MayNotChange):
         return [split_pin(spec) for spec in self.args["name"] or []]
 
     def read_command(self) -> str:
+        if self.args.get("deb"):
+            return deb_read_command(self.args["deb"])
         wanted = self.wanted()
         if self.state == "latest":
             pinned = next((f"{name}={pin}" for name, pin in wanted if pin), None)
@@ -238,7 +278,9 @@ class Apt(MayNotChange):
     def parse(self, result: CommandResult | None) -> AptState:
         return parse_state(result.stdout if result is not None else "")
 
-    def read(self) -> AptState:
+    def read(self) -> AptState | DebState:
+        if self.args.get("deb"):
+            return parse_deb(self.context.run(self.read_command()), self.args["deb"])
         state = self.parse(self.context.run(self.read_command()))
         needed = [name for name, pin in self.wanted() if bare(name) not in state.available
                   and self._needs_candidates(state.installed.get(bare(name)), pin)]
@@ -257,7 +299,14 @@ class Apt(MayNotChange):
         return pin is not None and not fnmatch.fnmatchcase(have.version, pin)
 
     # ---- plan --------------------------------------------------------------------------------
-    def diff(self, current: AptState) -> AptPlan | None:
+    def diff(self, current: AptState | DebState) -> AptPlan | DebState | None:
+        if isinstance(current, DebState):  # deb: installed unless that version of its package is
+            if self.state == "absent":
+                raise ModuleFailed("apt: deb installs a package file; remove a package by name (state: absent)")
+            return None if current.installed == current.version else current
+        return self._package_diff(current)
+
+    def _package_diff(self, current: AptState) -> AptPlan | None:
         self.current = current  # apply reports the index age it did not refresh
         plan = self.plan_packages(current, refresh_pending=self.needs_refresh(current))
         plan.refresh = self.needs_refresh(current)
@@ -343,11 +392,16 @@ class Apt(MayNotChange):
             return versions.index(version) > versions.index(installed)
         return False
 
-    def describe(self, current: AptState, plan: AptPlan) -> str:
+    def describe(self, current: AptState | DebState, plan: AptPlan | DebState) -> str:
+        if isinstance(plan, DebState):
+            return f"install {plan.package} {plan.version} from {self.args['deb']}" + (
+                f" (was {plan.installed})" if plan.installed else "") + "\n"
         lines = (["update the package index"] if plan.refresh else []) + plan.summary
         return "\n".join(lines) + "\n"
 
-    def result_data(self, current: AptState, plan: AptPlan | None) -> dict[str, Any]:
+    def result_data(self, current: AptState | DebState, plan: AptPlan | None) -> dict[str, Any]:
+        if isinstance(current, DebState):
+            return {"cache_updated": False, "cache_update_time": 0}
         # Ansible's return values: cache_update_time is 0 when the index age is unknown
         data: dict[str, Any] = {"cache_updated": False, "cache_update_time": current.cache_time or 0}
         if plan is not None:
@@ -402,7 +456,13 @@ class Apt(MayNotChange):
                                                              "stderr": result.stderr})
         return result.stdout, result.stderr
 
-    def apply(self, plan: AptPlan) -> dict[str, Any]:
+    def apply(self, plan: AptPlan | DebState) -> dict[str, Any]:
+        if isinstance(plan, DebState):
+            fetch = deb_fetch(self.args["deb"])
+            stdout, stderr = self.run_apt([fetch, join(["apt_locked", "apt-get", *self.apt_get_options(AptPlan()),
+                                                         "install", "./provision.deb"])])
+            return {"changed": True, "stdout": stdout, "stderr": stderr, "stdout_lines": stdout.splitlines(),
+                    "actions": [self.describe(plan, plan).strip()]}
         stdout = stderr = ""
         data: dict[str, Any] = {"cache_updated": False, "cache_update_time": self.current.cache_time or 0}
         if plan.refresh:

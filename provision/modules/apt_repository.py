@@ -72,7 +72,8 @@ def deb822(fields: dict[str, Any]) -> str:
 class AptRepository(Module):
     name = "apt_repository"
     spec = {
-        "name": Arg("str", required=True, aliases=("filename",), help="file name under sources.list.d, no extension"),
+        "name": Arg("str", aliases=("filename",),
+                    help="file name under sources.list.d, no extension (default: from repo, as Ansible names it)"),
         "repo": Arg("str", help="one-line source: deb [arch=amd64] URI SUITE COMPONENT..."),
         "uris": Arg("list", elements="str"),
         "suites": Arg("list", elements="str"),
@@ -93,6 +94,37 @@ class AptRepository(Module):
     # One key source at most (the check that read() did by hand). Ansible's apt_repository and
     # deb822_repository declare no rules across these arguments: they have no key_src/key_url pair.
     mutually_exclusive = (("key_src", "key_content", "key_url"),)
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        checked = super().check_args(args)
+        if not checked["name"] and not checked["repo"]:
+            raise ModuleFailed("apt_repository: give name (the file) or repo")
+        return checked
+
+    def expanded_repo(self) -> str | None:
+        """`ppa:OWNER/NAME` as the line Launchpad serves it for this host's release, anything else as given."""
+        repo = self.args["repo"]
+        if repo and repo.startswith("ppa:"):
+            owner, _, name = repo[len("ppa:"):].partition("/")
+            codename = self.context.facts.get("ansible_distribution_release")
+            if not owner or not codename:
+                raise ModuleFailed(f"apt_repository: {repo} needs the host's release (gather facts)")
+            return f"deb https://ppa.launchpadcontent.net/{owner}/{name or 'ppa'}/ubuntu {codename} main"
+        return repo
+
+    @property
+    def file_name(self) -> str:
+        """`name`, else Ansible's name for the repo's file: its URL without scheme, options or
+        credentials, every run of other characters made one '_'."""
+        if self.args["name"]:
+            return self.args["name"]
+        line = re.sub(r"\[[^\]]+\]", "", self.expanded_repo() or "")
+        line = re.sub(r"\w+://", "", line)
+        parts = [part for part in line.split() if part not in ("deb", "deb-src")]
+        if not parts:
+            raise ModuleFailed(f"apt_repository: cannot name a file for {self.args['repo']!r} (give name)")
+        return "_".join(re.sub(r"[^a-zA-Z0-9]", " ", parts[0].rpartition("@")[2]).split())
 
     # ---- what is wanted ----------------------------------------------------------------------
     @property
@@ -117,16 +149,16 @@ class AptRepository(Module):
             return None
         key = self.key
         armored = key.lstrip().startswith(ARMOR) if key is not None else not self.args["key_url"].endswith(".gpg")
-        return f"/etc/apt/keyrings/{self.args['name']}.{'asc' if armored else 'gpg'}"
+        return f"/etc/apt/keyrings/{self.file_name}.{'asc' if armored else 'gpg'}"
 
     def source_path(self) -> str:
         extension = "list" if self.args["repo"] else "sources"
-        return f"/etc/apt/sources.list.d/{self.args['name']}.{extension}"
+        return f"/etc/apt/sources.list.d/{self.file_name}.{extension}"
 
     def source_text(self) -> str:
         keyring = self.keyring()
         if self.args["repo"]:
-            return list_line(self.args["repo"], keyring)
+            return list_line(self.expanded_repo() or "", keyring)
         if not self.args["uris"] or not self.args["suites"]:
             raise ModuleFailed("apt_repository: give repo (one line) or uris and suites (deb822)")
         fields: dict[str, Any] = {
@@ -139,8 +171,8 @@ class AptRepository(Module):
 
     # ---- read --------------------------------------------------------------------------------
     def read_command(self) -> str:
-        if not NAME.match(self.args["name"]):
-            raise ModuleFailed(f"apt_repository: {self.args['name']!r} is not a valid file name")
+        if not NAME.match(self.file_name):
+            raise ModuleFailed(f"apt_repository: {self.file_name!r} is not a valid file name")
         if self.args["state"] == "present":
             self.source_text()  # a source that cannot be written fails before the host is asked
         source, keyring = self.source_path(), self.keyring()

@@ -86,6 +86,7 @@ class Dnf(Module):
         "disablerepo": Arg("list", elements="str", default=[]),
         "disable_gpg_check": Arg("bool", default=False),
         "install_weak_deps": Arg("bool", default=True),
+        "autoremove": Arg("bool", default=False, help="absent: also remove what only the removed packages needed"),
     }
 
     @property
@@ -173,7 +174,9 @@ class Dnf(Module):
         if plan.upgrade:
             commands.append(join(["dnf", *options, "upgrade", *plan.upgrade]))
         if plan.remove:
-            commands.append(join(["dnf", *options, "remove", *plan.remove]))
+            # dnf's clean_requirements_on_remove: what only these packages needed goes with them
+            extra = ["--setopt=clean_requirements_on_remove=True"] if self.args.get("autoremove") else []
+            commands.append(join(["dnf", *options, *extra, "remove", *plan.remove]))
         return commands
 
     def describe(self, current: RpmState, plan: DnfPlan) -> str:

@@ -71,6 +71,9 @@ CASES: dict[str, Case] = {
     "user": Case({"name": "walker", "groups": ["adm"], "shell": "/bin/sh"}, "changed"),
     "authorized_key": Case({"user": "root", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab"
                                                           "gH5C9okWi0dh2l9GKJl walk@test"}, "changed"),
+    "kernel_blacklist": Case({"name": "walkmod", "blacklist_file": f"{WALK}-blacklist.conf"}, "changed"),
+    "apt_key": Case({"url": "http://127.0.0.1:9/key"}, "failed",
+                    "nothing answers on that port: there is no key to read"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),
     "include_vars": Case({"file": "walk-vars.yaml"}, "ok"),

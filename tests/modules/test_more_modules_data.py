@@ -207,3 +207,83 @@ def test_authorized_key_refuses_what_is_not_a_key_or_a_user():
     assert bad.status == "failed" and "not a public key" in bad.msg and host.writes == {}
     nobody, _ = run_on("authorized_key", {"user": "ghost", "key": ED}, [("s home;", answered(keys_file(None, home="")))])
     assert nobody.status == "failed" and "user 'ghost' does not exist" in nobody.msg
+
+
+def test_kernel_blacklist_adds_and_removes_its_line_only():
+    from tests.modules.filehost import host, on_host, run
+
+    context = host(on_host("file", "blacklist floppy\n"), after=on_host("file", "x"))
+    added = run("kernel_blacklist", {"name": "nouveau"}, context)
+    assert added.status == "changed" and "+blacklist nouveau" in added.diff
+    assert run("kernel_blacklist", {"name": "nouveau"}, host(on_host("file", "blacklist nouveau\n"))).status == "ok"
+    removed = run("kernel_blacklist", {"name": "nouveau", "state": "absent"},
+                  host(on_host("file", "blacklist floppy\nblacklist nouveau\n"), check=True))
+    assert removed.status == "changed" and "-blacklist nouveau" in removed.diff and " blacklist floppy" in removed.diff
+
+
+def test_apt_deb_installs_the_file_unless_its_version_is_installed():
+    from tests.support.fakehost import ok as answered
+
+    def state(installed):
+        return ("\n@@provision:deb@@\nPackage: cuda-keyring\nVersion: 1.1-1\n@@provision:installed@@\n"
+                + (f"ii  {installed}\n" if installed else "") + "@@provision:end@@\n")
+
+    url = "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/cuda-keyring_1.1-1_all.deb"
+    result, host = run_on("apt", {"deb": url}, [("dpkg-deb -f", answered(state(None))), ("set -e", answered(""))])
+    assert result.status == "changed", result.msg
+    assert "curl -fsSL --max-time 300 -o provision.deb -- " + url in host.commands[0]
+    script = host.commands[-1]
+    assert "apt-get -y -q" in script and script.rstrip().endswith("install ./provision.deb")
+    same, host = run_on("apt", {"deb": url}, [("dpkg-deb -f", answered(state("1.1-1")))])
+    assert same.status == "ok" and len(host.commands) == 1
+    older, _ = run_on("apt", {"deb": url}, [("dpkg-deb -f", answered(state("1.0-1")))], check=True)
+    assert older.status == "changed" and older.diff == f"install cuda-keyring 1.1-1 from {url} (was 1.0-1)\n"
+    broken, _ = run_on("apt", {"deb": "/tmp/nope.deb"}, [("dpkg-deb -f", answered("cp: cannot stat '/tmp/nope.deb'\n"))])
+    assert broken.status == "failed" and "cannot read the package file /tmp/nope.deb" in broken.msg
+
+
+def test_apt_repository_names_its_file_as_ansible_does():
+    from provision.modules.apt_repository import AptRepository
+
+    context = TaskContext(LocalTransport(), facts={"ansible_distribution_release": "jammy"})
+    named = {repo: AptRepository(AptRepository.check_args({"repo": repo}), context).source_path() for repo in (
+        "ppa:graphics-drivers/ppa",
+        "deb [signed-by=/usr/share/keyrings/cuda.gpg] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /")}
+    assert named == {
+        "ppa:graphics-drivers/ppa": "/etc/apt/sources.list.d/ppa_launchpadcontent_net_graphics_drivers_ppa_ubuntu.list",
+        "deb [signed-by=/usr/share/keyrings/cuda.gpg] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /":
+            "/etc/apt/sources.list.d/developer_download_nvidia_com_compute_cuda_repos_ubuntu2204_x86_64.list"}
+
+
+def test_apt_key_trusts_a_key_once_and_removes_it_by_id():
+    from tests.support.fakehost import ok as answered
+
+    fpr = "EB693B3035CD5710E231E123A4B469963BF863CC"
+    armored = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBGFW\n-----END PGP PUBLIC KEY BLOCK-----\n"
+
+    def listing(rings):
+        return ("".join(f"\n@@provision:ring:{path}@@\n" + "".join(f"{value}\n" for value in prints)
+                        for path, prints in rings.items())
+                + f"\n@@provision:key@@\n{fpr}\n@@provision:text@@\n{armored}\n@@provision:end@@\n")
+
+    url = "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/7fa2af80.pub"
+    added, host = run_on("apt_key", {"url": url}, [("s() {", answered(listing({"/etc/apt/trusted.gpg.d/debian.gpg": ["AAAA"]}))),
+                                                   ("dest=", answered(""))])
+    assert added.status == "changed" and host.writes == {"/etc/apt/trusted.gpg.d/A4B469963BF863CC.asc": armored.encode()}
+    there, host = run_on("apt_key", {"url": url, "id": "3BF863CC"},
+                         [("s() {", answered(listing({"/etc/apt/trusted.gpg.d/A4B469963BF863CC.asc": [fpr]})))])
+    assert there.status == "ok" and host.writes == {}
+    wrong, _ = run_on("apt_key", {"url": url, "id": "DEADBEEF"}, [("s() {", answered(listing({})))])
+    assert wrong.status == "failed" and "the key given is not DEADBEEF" in wrong.msg
+    gone, host = run_on("apt_key", {"id": "3BF863CC", "state": "absent"},
+                        [("s() {", answered(listing({"/etc/apt/trusted.gpg": [fpr, "BBBB"]})))])
+    assert gone.status == "changed"
+    assert host.actions() == ["gpg --batch --yes --no-default-keyring --keyring /etc/apt/trusted.gpg --delete-keys 3BF863CC"]
+
+
+def test_dnf_autoremove_takes_what_only_the_removed_packages_needed():
+    from provision.modules.dnf import Dnf, DnfPlan
+
+    module = Dnf(Dnf.check_args({"name": ["nvidia-driver"], "state": "absent", "autoremove": True}), TaskContext(LocalTransport()))
+    assert module.commands(DnfPlan(remove=["nvidia-driver"])) == [
+        "dnf -y --setopt=clean_requirements_on_remove=True remove nvidia-driver"]
