@@ -67,6 +67,18 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
                     "(--strict refuses the playbook instead)", mark))
                 continue
             errors += check_task(task, handler_names)
+            for name in unknown_handlers(task, handler_names):
+                # A warning (with the likely name): Ansible fails only when the task changes something
+                # and notifies it, so a role meant to run beside another that defines the handler, or
+                # one whose notified task is already converged, still runs; --strict refuses it
+                close = did_you_mean(name, handler_names)
+                where = task.marks.get("notify", task.mark)
+                if strict:
+                    errors.append(input_error(f"notify: no handler is named or listens to '{name}'{close}", where))
+                else:
+                    playbook.warnings.append(input_error(
+                        f"notify: no handler is named or listens to '{name}'{close}; a host where this task "
+                        "changes something fails it, as in Ansible (--strict refuses the playbook instead)", where))
             if task.module == "template" and names_knowable(play):
                 _check_template_file(task, check)
         check_play_names(play, check)
@@ -134,11 +146,11 @@ def check_task(task: Task, handler_names: set[str]) -> list[InputError]:
         return [input_error(f"unknown module '{task.module}'", mark)]
     errors = _argument_errors(task, module)
     errors += _missing_local_file(task, module.name)
-    for name in task.notify:
-        if not is_template(name) and name not in handler_names:
-            errors.append(input_error(f"notify: no handler is named or listens to '{name}'",
-                                      task.marks.get("notify", task.mark)))
     return errors
+
+
+def unknown_handlers(task: Task, handler_names: set[str]) -> list[str]:
+    return [name for name in task.notify if not is_template(name) and name not in handler_names]
 
 
 def _module_mark(task: Task) -> Mark:

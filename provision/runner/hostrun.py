@@ -222,11 +222,18 @@ class HostRun:
             self.record(task, scope, Outcome("unreachable", str(error)), started, name)
             self.state.recap.reason = str(error)
             raise HostUnreachable() from None
+        if outcome.status == "changed" and task.notify:
+            names = self.render_names(task, scope)
+            missing = sorted(names - self.handler_names())
+            if missing:  # as Ansible: notifying a handler no one defined fails the task
+                outcome = Outcome("failed", f"The requested handler '{missing[0]}' was not found in either the main "
+                                            "handlers list nor in the listening handlers list", outcome.diff,
+                                  {**outcome.data, "failed": True})
+            else:
+                self.notified.update(names)
         if task.register:
             self.state.registered[task.register] = outcome.data
         result = self.record(task, scope, outcome, started, name)
-        if outcome.status == "changed" and task.notify:
-            self.notified.update(self.render_names(task, scope))
         if outcome.status == "failed" and not result.ignored:
             raise HostFailed(result)
 
@@ -273,6 +280,9 @@ class HostRun:
             except TemplateError:
                 pass
         return task.display_name
+
+    def handler_names(self) -> set[str]:
+        return {name for handler in self.play.play.handlers for name in (handler.name or "", *handler.listen) if name}
 
     def render_names(self, task: Task, scope: Scope) -> set[str]:
         try:

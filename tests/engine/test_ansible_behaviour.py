@@ -167,3 +167,29 @@ def test_what_cannot_run_as_asked_is_refused_before_any_host(tmp_path):
     assert "strategy 'debug' is not supported" in messages
     assert "async with 'poll: 0' (start the task and do not wait) is not supported" in messages
     assert "'poll' without 'async' has no meaning" in messages
+
+
+def test_a_handler_no_one_defined_fails_the_task_only_when_it_is_notified(tmp_path):
+    import pytest
+
+    from provision.errors import ValidationFailed
+
+    playbook = f"""
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: daemon config
+              copy: {{dest: "{tmp_path}/daemon.json", content: "{{}}\\n"}}
+              notify: restart docker
+          handlers:
+            - name: Restart docker
+              debug: {{msg: restarted}}
+        """
+    report, results = run(tmp_path, playbook)  # a warning at validation, as Ansible has none
+    assert results["daemon config"].status == "failed" and results["daemon config"].msg == (
+        "The requested handler 'restart docker' was not found in either the main handlers list nor in the "
+        "listening handlers list")
+    again, results = run(tmp_path, playbook)  # converged: nothing notified, nothing fails
+    assert again.exit_code == 0 and results["daemon config"].status == "ok"
+    with pytest.raises(ValidationFailed, match="did you mean 'Restart docker'"):
+        load_and_validate(str(tmp_path / "site.yaml"), None, strict=True)
