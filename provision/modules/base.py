@@ -131,6 +131,12 @@ class Module:
     required_if: ClassVar[tuple[tuple[str, Any, Rule], ...]] = ()  # (arg, value, all of these then)
     required_by: ClassVar[dict[str, Rule]] = {}  # arg given -> all of these too
 
+    @classmethod
+    def defined_names(cls, args: dict[str, Any]) -> set[str]:
+        """Variables a task of this module defines for the tasks after it (set_fact's keys,
+        service_facts' `services`...), from its raw arguments: validation knows them as defined."""
+        return set()
+
     def __init__(self, args: dict[str, Any], context: ModuleContext):
         self.args = args
         self.context = context

@@ -29,6 +29,11 @@ class Getent(Module):
         "service": Arg("str", help="the NSS service to ask (getent -s)"),
     }
 
+    @classmethod
+    def defined_names(cls, args: dict[str, Any]) -> set[str]:
+        database = args.get("database")
+        return {f"getent_{database}"} if isinstance(database, str) and DATABASE.match(database) else set()
+
     def read_command(self) -> str:
         database = self.args["database"]
         if not DATABASE.match(database):

@@ -52,6 +52,10 @@ class ServiceFacts(Module):
     sets_facts = True  # ansible_facts.<name> and the top-level variable, as Ansible's facts
     spec = {}
 
+    @classmethod
+    def defined_names(cls, args: dict[str, Any]) -> set[str]:
+        return {"services"}
+
     def read_command(self) -> str:
         return READ
 

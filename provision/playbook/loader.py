@@ -102,7 +102,10 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
         context.problem(problem, value_mark(data, "hosts", mark))
     play = Play(mark=mark, hosts=str(hosts), name=data.get("name"), marks=marks)
     play.vars = _mapping(data, "vars", context, mark)
-    play.environment = _mapping(data, "environment", context, mark)
+    environment = data.get("environment")
+    # a mapping, or a template giving one per host (DeepOps: "{{ proxy_env if proxy_env is defined else {} }}")
+    play.environment = environment if isinstance(environment, str) and is_template(environment) else \
+        _mapping(data, "environment", context, mark)
     if data.get("strategy") not in (None, "linear", "free", "host_pinned"):
         # each host always goes through its tasks at its own pace (what `free` asks for)
         context.problem(f"strategy '{data['strategy']}' is not supported (linear, free and host_pinned are: "

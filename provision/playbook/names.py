@@ -62,9 +62,22 @@ def defined_names(playbook: Playbook, inventory: Inventory | None, extra_vars: M
             names |= set(task.vars) if isinstance(task.vars, dict) else set()
             if task.register:
                 names.add(task.register)
-            if task.module == "set_fact":
-                names |= {key for key in task.args if key not in ("cacheable", "_raw_params")}
+            names |= module_defined_names(task)
     return names
+
+
+def module_defined_names(task: Task) -> set[str]:
+    """What the task's module defines for later tasks: set_fact's keys, service_facts' services..."""
+    if task.module == "set_fact":
+        return {str(key) for key in task.args if key not in ("cacheable", "_raw_params")}
+    if task.module in (None, "meta"):
+        return set()
+    try:
+        from provision.modules import get_module
+
+        return get_module(task.module).defined_names(task.args)
+    except KeyError:
+        return set()
 
 
 def definitions(playbook: Playbook, inventory: Inventory | None,
@@ -82,8 +95,7 @@ def definitions(playbook: Playbook, inventory: Inventory | None,
                 yield from _level(task.vars, task.marks.get("vars", task.mark))
             if task.register:
                 yield task.register, None, task.mark
-            if task.module == "set_fact":
-                yield from ((str(key), None, task.mark) for key in task.args if key not in ("cacheable", "_raw_params"))
+            yield from ((name, None, task.mark) for name in module_defined_names(task))
     for host in inventory.hosts.values() if inventory is not None else ():
         yield from _level(host.vars, host.mark)
     yield from _level(extra_vars or {}, Mark("--extra-vars"))
