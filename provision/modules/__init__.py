@@ -13,7 +13,7 @@ from provision.modules.assert_ import Assert
 from provision.modules.authorized_key import AuthorizedKey
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
-from provision.modules.command import Command, Raw, Shell
+from provision.modules.command import Command, Raw, Script, Shell
 from provision.modules.copy import Copy
 from provision.modules.debug import Debug
 from provision.modules.dnf import Dnf
@@ -56,7 +56,7 @@ MODULES: dict[str, type[Module]] = {
     for module in (
         Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
-        Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
+        Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,
     )
 }

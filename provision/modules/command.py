@@ -153,3 +153,42 @@ class Raw(Shell):
         result = self.context.run(self.command_text())
         data = self.registered(result, start, datetime.datetime.now())
         return {key: data[key] for key in ("rc", "stdout", "stderr", "stdout_lines", "stderr_lines")}
+
+
+class Script(Command):
+    """script: a local script (the role's or playbook's files/) sent to the host and run there with
+    its arguments, as Ansible's script: through its own shebang, or `executable`. It arrives on
+    stdin into a private temporary file, which goes when it ends; `creates`/`removes`/`chdir` as
+    for command. Skipped in check mode, as Ansible's script is."""
+
+    name = "script"
+    mutually_exclusive = (("_raw_params", "cmd"),)
+    required_one_of = (("_raw_params", "cmd"),)
+    spec = {key: value for key, value in Command.spec.items() if key not in ("argv", "stdin", "stdin_add_newline")}
+    spec["executable"] = Arg("path", help="the interpreter to run the script with (default: its shebang)")
+
+    def words(self) -> list[str]:
+        try:
+            words = shlex.split(self._raw_command())
+        except ValueError as error:
+            raise ModuleFailed(f"cannot split {self._raw_command()!r}: {error}") from error
+        if not words:
+            raise ModuleFailed("script needs the path of a local script")
+        return words
+
+    def command_text(self) -> str:
+        arguments = join(self.words()[1:])
+        runner = join([self.args["executable"]]) + ' "$t"' if self.args.get("executable") else '"$t"'
+        return ('t=$(mktemp) && trap \'rm -f "$t"\' EXIT && cat > "$t" && chmod 700 "$t" && '
+                f"{runner} {arguments}".rstrip())
+
+    def apply(self, plan: Any) -> dict[str, Any]:
+        local = self.context.find_file("files", self.words()[0])
+        with open(local, "rb") as handle:
+            content = handle.read()
+        text = self.command_text()
+        if self.args.get("chdir"):
+            text = f"cd {quote(self.args['chdir'])} && {text}"
+        start = datetime.datetime.now()
+        result = self.context.run(text, stdin=content, timeout=self.args.get("timeout"))
+        return self.registered(result, start, datetime.datetime.now())

@@ -80,6 +80,7 @@ CASES: dict[str, Case] = {
     "package": Case({"name": ["cowsay"]}, "changed"),
     "pause": Case({"seconds": 0}, "ok"),
     "raw": Case({"_raw_params": f"touch {WALK}-raw"}, "skipped"),
+    "script": Case({"_raw_params": "walk.j2 arg"}, "skipped"),
     "replace": Case({"path": "/etc/hosts", "regexp": "localhost", "replace": "walkhost"}, "changed"),
     "service_facts": Case({}, "ok"),
     "tempfile": Case({}, "skipped"),

@@ -3,6 +3,7 @@ wait_for_connection as data: given what the host answers, expect these commands 
 registered keys (fake host, or this machine for what runs on the controller)."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -287,3 +288,21 @@ def test_dnf_autoremove_takes_what_only_the_removed_packages_needed():
     module = Dnf(Dnf.check_args({"name": ["nvidia-driver"], "state": "absent", "autoremove": True}), TaskContext(LocalTransport()))
     assert module.commands(DnfPlan(remove=["nvidia-driver"])) == [
         "dnf -y --setopt=clean_requirements_on_remove=True remove nvidia-driver"]
+
+
+def test_script_runs_a_local_file_with_its_arguments_and_leaves_nothing(tmp_path):
+    (tmp_path / "files").mkdir()
+    script = tmp_path / "files" / "probe.sh"
+    script.write_text('#!/bin/sh\necho "args: $*"\necho "self: $0" >&2\n')
+    context = TaskContext(LocalTransport(), search_dirs=[str(tmp_path)])
+    ran = run_module("script", {"_raw_params": "probe.sh 'two words' x"}, context)
+    assert ran.status == "changed" and ran.data["stdout"] == "args: two words x", ran.msg
+    temporary = ran.data["stderr"].removeprefix("self: ")
+    assert temporary.startswith("/tmp/") and not os.path.exists(temporary)
+    skipped = run_module("script", {"_raw_params": "probe.sh", "creates": str(script)}, context)
+    assert skipped.status == "ok" and skipped.data["stdout"].startswith("skipped, since")
+    checked = run_module("script", {"_raw_params": "probe.sh"}, TaskContext(LocalTransport(), check=True,
+                                                                             search_dirs=[str(tmp_path)]))
+    assert checked.status == "skipped"
+    missing = run_module("script", {"_raw_params": "nope.sh"}, context)
+    assert missing.status == "failed" and "could not find file 'nope.sh'" in missing.msg
