@@ -19,6 +19,7 @@ from provision.modules.debug import Debug
 from provision.modules.dnf import Dnf
 from provision.modules.fail import Fail
 from provision.modules.file import File
+from provision.modules.find import Find
 from provision.modules.get_url import GetUrl
 from provision.modules.getent import Getent
 from provision.modules.gpu_driver_facts import GpuDriverFacts
@@ -54,7 +55,7 @@ from provision.modules.yum_repository import YumRepository
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, GetUrl, Getent,
+        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, Find, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,

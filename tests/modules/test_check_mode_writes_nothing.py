@@ -74,6 +74,7 @@ CASES: dict[str, Case] = {
     "kernel_blacklist": Case({"name": "walkmod", "blacklist_file": f"{WALK}-blacklist.conf"}, "changed"),
     "apt_key": Case({"url": "http://127.0.0.1:9/key"}, "failed",
                     "nothing answers on that port: there is no key to read"),
+    "find": Case({"paths": ["/etc"], "patterns": ["*.conf"]}, "ok"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),
     "include_vars": Case({"file": "walk-vars.yaml"}, "ok"),

@@ -306,3 +306,25 @@ def test_script_runs_a_local_file_with_its_arguments_and_leaves_nothing(tmp_path
     assert checked.status == "skipped"
     missing = run_module("script", {"_raw_params": "nope.sh"}, context)
     assert missing.status == "failed" and "could not find file 'nope.sh'" in missing.msg
+
+
+def test_find_matches_names_types_sizes_and_content_as_ansible(tmp_path):
+    for name, text in (("a.conf", "gpu=1\n"), ("b.conf", "x" * 5000), ("c.txt", "gpu=2\n"), (".hidden.conf", "")):
+        (tmp_path / name).write_text(text)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.conf").write_text("deep\n")
+    context = TaskContext(LocalTransport())
+
+    def names(**args):
+        result = run_module("find", {"paths": [str(tmp_path)], **args}, context)
+        assert result.status == "ok", result.msg
+        return sorted(entry["path"].removeprefix(str(tmp_path) + "/") for entry in result.data["files"])
+
+    assert names(patterns=["*.conf"]) == ["a.conf", "b.conf"]
+    assert names(patterns=["*.conf"], recurse=True) == ["a.conf", "b.conf", "sub/d.conf"]
+    assert names(patterns=["*.conf"], hidden=True) == [".hidden.conf", "a.conf", "b.conf"]
+    assert names(patterns=[r"^[ab]\..*"], use_regex=True) == ["a.conf", "b.conf"]
+    assert names(size="4k") == ["b.conf"] and names(size="-1k", patterns=["*.conf"]) == ["a.conf"]
+    assert names(contains="gpu=") == ["a.conf", "c.txt"]
+    assert names(file_type="directory") == ["sub"]
+    assert names(age="1d") == [] and names(age="-1d") == ["a.conf", "b.conf", "c.txt"]
