@@ -203,6 +203,72 @@ def _unique_list(items: list) -> list:
     return result
 
 
+CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+MAX_ROUNDS = 1_000_000  # a rounds figure is a cost: past this a template would hold the controller
+
+
+def password_hash(password: Any, hashtype: str = "sha512", salt: str | None = None, rounds: int | None = None,
+                  **ignored: Any) -> str:
+    """Ansible's password_hash for `sha512` (what /etc/shadow holds on Linux): a random salt unless
+    one is given, so a task that should stay converged passes its own salt, as with Ansible."""
+    import secrets
+
+    if hashtype not in ("sha512", "sha512_crypt"):
+        raise FilterError(f"password_hash: hash type {hashtype!r} is not supported (sha512 is)")
+    if rounds is not None and not 1000 <= int(rounds) <= MAX_ROUNDS:
+        raise FilterError(f"password_hash: rounds must be from 1,000 to {MAX_ROUNDS:,}")
+    if salt is None:
+        salt = "".join(secrets.choice(CRYPT_ALPHABET) for _ in range(16))
+    elif any(char not in CRYPT_ALPHABET for char in str(salt)):
+        raise FilterError("password_hash: a salt takes letters, digits, '.' and '/' only")
+    return sha512_crypt(str(password), str(salt), int(rounds) if rounds is not None else 5000)
+
+
+def sha512_crypt(password: str, salt: str, rounds: int = 5000) -> str:
+    """glibc's SHA-512 crypt ($6$), from Ulrich Drepper's published specification."""
+    import hashlib
+
+    secret, salt_bytes = password.encode(), salt[:16].encode()
+    rounds = max(1000, min(rounds, 999_999_999))
+
+    def digest(*parts: bytes) -> bytes:
+        return hashlib.sha512(b"".join(parts)).digest()
+
+    alternate = digest(secret, salt_bytes, secret)
+    parts = [secret, salt_bytes]
+    length = len(secret)
+    parts += [alternate] * (length // 64) + [alternate[:length % 64]]
+    bits = length
+    while bits:
+        parts.append(alternate if bits & 1 else secret)
+        bits >>= 1
+    current = digest(*parts)
+    p_bytes = (digest(secret * length) * (length // 64 + 1))[:length]
+    s_bytes = (digest(salt_bytes * (16 + current[0])) * (len(salt_bytes) // 64 + 1))[:len(salt_bytes)]
+    for index in range(rounds):
+        step = [p_bytes if index & 1 else current]
+        if index % 3:
+            step.append(s_bytes)
+        if index % 7:
+            step.append(p_bytes)
+        step.append(current if index & 1 else p_bytes)
+        current = digest(*step)
+    out = []
+    for group in range(21):
+        first, second, third = group, group + 21, group + 42
+        order = [(first, second, third), (second, third, first), (third, first, second)][group % 3]
+        value = (current[order[0]] << 16) | (current[order[1]] << 8) | current[order[2]]
+        for _ in range(4):
+            out.append(CRYPT_ALPHABET[value & 0x3F])
+            value >>= 6
+    value = current[63]
+    for _ in range(2):
+        out.append(CRYPT_ALPHABET[value & 0x3F])
+        value >>= 6
+    prefix = "$6$" + (f"rounds={rounds}$" if rounds != 5000 else "")
+    return prefix + salt[:16] + "$" + "".join(out)
+
+
 FILTERS: dict[str, Any] = {
     "bool": bool_filter,
     "to_json": to_json, "to_nice_json": to_nice_json, "from_json": from_json,
@@ -213,7 +279,7 @@ FILTERS: dict[str, Any] = {
     "basename": os.path.basename, "dirname": os.path.dirname, "win_basename": ntpath.basename,
     "splitext": lambda value: list(os.path.splitext(value)), "expanduser": os.path.expanduser,
     "realpath": os.path.realpath,
-    "b64encode": b64encode, "b64decode": b64decode, "quote": lambda value: shlex.quote(str(value)),
+    "b64encode": b64encode, "b64decode": b64decode, "password_hash": password_hash, "quote": lambda value: shlex.quote(str(value)),
     "mandatory": mandatory, "ternary": ternary, "flatten": flatten,
     "type_debug": lambda value: type(value).__name__,
     "difference": lambda a, b: [item for item in _unique_list(list(a)) if item not in b],

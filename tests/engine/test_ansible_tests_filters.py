@@ -29,3 +29,21 @@ def test_zip_longest_pads_with_fillvalue():
     templar = Templar({"a": [1, 2, 3], "b": ["x"]})
     assert templar.render("{{ a | zip_longest(b) | list }}") == [[1, "x"], [2, None], [3, None]]
     assert templar.render("{{ a | zip_longest(b, fillvalue='-') | list }}") == [[1, "x"], [2, "-"], [3, "-"]]
+
+
+def test_password_hash_is_glibcs_sha512_crypt():
+    from provision.templating import Templar, TemplateError
+
+    templar = Templar({"pw": "Hello world!"})
+    # the test vectors of Ulrich Drepper's SHA-crypt specification
+    assert templar.render("{{ pw | password_hash('sha512', 'saltstring') }}") == (
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1")
+    assert templar.render("{{ pw | password_hash('sha512', 'saltstringsaltstring', rounds=10000) }}") == (
+        "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs"
+        "/y3RnOaw5v.")
+    fresh = templar.render("{{ pw | password_hash('sha512') }}")
+    assert fresh.startswith("$6$") and len(fresh.split("$")[2]) == 16
+    for bad in ("{{ pw | password_hash('md5') }}", "{{ pw | password_hash('sha512', 'salt!') }}",
+                "{{ pw | password_hash('sha512', 'abc', rounds=10**9) }}"):
+        with pytest.raises(TemplateError):
+            templar.render(bad)
