@@ -10,7 +10,7 @@ from typing import Any
 
 from provision.modules.base import Arg, ModuleFailed
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
-from provision.modules.remote_file import FileState
+from provision.modules.remote_file import CONTENT_LIMIT, FileState, read_state, sha1
 
 
 class Copy(ContentModule):
@@ -25,6 +25,7 @@ class Copy(ContentModule):
         "force": Arg("bool", default=True, help="false: only create, never replace"),
         "backup": Arg("bool", default=False),
         "validate": Arg("str", help="command run on the new file before it replaces dest; %s is its path"),
+        "remote_src": Arg("bool", default=False, help="src is a file on the host, copied there"),
         **ATTRIBUTE_ARGS,
     }
     # Ansible's copy action: "src and content are mutually exclusive", "src (or content) is
@@ -42,6 +43,8 @@ class Copy(ContentModule):
 
     def source_bytes(self) -> bytes:
         content, source = self.args.get("content"), self.args.get("src")  # one of them: the rules
+        if self.args.get("remote_src") and content is None:
+            return self.remote_source()
         if content is not None:
             if not isinstance(content, str):
                 import json
@@ -50,6 +53,20 @@ class Copy(ContentModule):
             return content.encode()
         with open(self.context.find_file("files", source), "rb") as stream:
             return stream.read()
+
+    def remote_source(self) -> bytes:
+        """remote_src: the source file's bytes, read from the host (within the content limit, as
+        every file provision edits; a bigger one is refused by name rather than half-copied)."""
+        if not hasattr(self, "_remote"):
+            state = read_state(self.context, self.args["src"], CONTENT_LIMIT)
+            if state.kind != "file":
+                raise ModuleFailed(f"copy: remote_src {self.args['src']} is "
+                                   f"{'missing' if not state.exists else 'a ' + state.kind}, not a file")
+            if state.content is None or sha1(state.content.encode()) != state.checksum:
+                raise ModuleFailed(f"copy: remote_src {self.args['src']} is larger than {CONTENT_LIMIT:,} bytes "
+                                   "or not UTF-8 text: copy it with a command")
+            self._remote = state.content.encode()
+        return self._remote
 
     def wanted_content(self, state: FileState) -> bytes | None:
         if state.exists and not self.args["force"]:

@@ -328,3 +328,14 @@ def test_find_matches_names_types_sizes_and_content_as_ansible(tmp_path):
     assert names(contains="gpu=") == ["a.conf", "c.txt"]
     assert names(file_type="directory") == ["sub"]
     assert names(age="1d") == [] and names(age="-1d") == ["a.conf", "b.conf", "c.txt"]
+
+
+def test_copy_remote_src_copies_a_file_of_the_host(tmp_path):
+    (tmp_path / "from.conf").write_text("gpus=8\n")
+    context = TaskContext(LocalTransport())
+    args = {"src": str(tmp_path / "from.conf"), "dest": str(tmp_path / "to.conf"), "remote_src": True}
+    first = run_module("copy", args, context)
+    assert first.status == "changed" and (tmp_path / "to.conf").read_text() == "gpus=8\n", first.msg
+    assert run_module("copy", args, context).status == "ok"
+    missing = run_module("copy", {**args, "src": str(tmp_path / "nope")}, context)
+    assert missing.status == "failed" and "is missing, not a file" in missing.msg
