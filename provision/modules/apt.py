@@ -201,6 +201,13 @@ def _parse_state(output: str) -> AptState:
 
 
 @dataclass
+class Upgrade:
+    """What `upgrade:` would install or upgrade (apt-get's simulation), by package name."""
+
+    packages: list[str]
+
+
+@dataclass
 class DebState:
     """A .deb file's package and version, and the version of that package installed (None: none)."""
 
@@ -253,8 +260,11 @@ class Apt(MayNotChange):
         "dpkg_options": Arg("str", default="force-confdef,force-confold"),
         "lock_timeout": Arg("int", default=120, help="seconds to wait for another apt/dpkg to finish"),
         "deb": Arg("str", help="a .deb on the host, or a URL the host fetches it from (the CUDA keyring...)"),
+        "upgrade": Arg("str", choices=("no", "yes", "safe", "full", "dist"),
+                       help="upgrade the installed packages: yes/safe (apt-get upgrade --with-new-pkgs), "
+                            "full/dist (apt-get dist-upgrade)"),
     }
-    mutually_exclusive = (("deb", "name"),)
+    mutually_exclusive = (("deb", "name"), ("deb", "upgrade"))
 
     # ---- read --------------------------------------------------------------------------------
     @property
@@ -264,9 +274,17 @@ class Apt(MayNotChange):
     def wanted(self) -> list[tuple[str, str | None]]:
         return [split_pin(spec) for spec in self.args["name"] or []]
 
+    @property
+    def upgrading(self) -> list[str] | None:
+        """apt-get's words for `upgrade:`, or None when it asks for no upgrade."""
+        return {"yes": ["upgrade", "--with-new-pkgs"], "safe": ["upgrade", "--with-new-pkgs"],
+                "full": ["dist-upgrade"], "dist": ["dist-upgrade"]}.get(self.args.get("upgrade") or "no")
+
     def read_command(self) -> str:
         if self.args.get("deb"):
             return deb_read_command(self.args["deb"])
+        if self.upgrading and not self.args["name"]:  # what an upgrade would do, simulated
+            return "LC_ALL=C " + join(["apt-get", "-s", "-o", "Debug::NoLocking=1", *self.upgrading]) + " 2>&1\n"
         wanted = self.wanted()
         if self.state == "latest":
             pinned = next((f"{name}={pin}" for name, pin in wanted if pin), None)
@@ -278,9 +296,14 @@ class Apt(MayNotChange):
     def parse(self, result: CommandResult | None) -> AptState:
         return parse_state(result.stdout if result is not None else "")
 
-    def read(self) -> AptState | DebState:
+    def read(self) -> AptState | DebState | Upgrade:
         if self.args.get("deb"):
             return parse_deb(self.context.run(self.read_command()), self.args["deb"])
+        if self.upgrading and not self.args["name"]:
+            result = self.context.run(self.read_command())
+            if result.rc != 0:
+                raise ModuleFailed(f"apt: the upgrade cannot be planned: {result.stdout.strip()[-500:]}")
+            return Upgrade([line.split()[1] for line in result.stdout.splitlines() if line.startswith("Inst ")])
         state = self.parse(self.context.run(self.read_command()))
         needed = [name for name, pin in self.wanted() if bare(name) not in state.available
                   and self._needs_candidates(state.installed.get(bare(name)), pin)]
@@ -300,6 +323,9 @@ class Apt(MayNotChange):
 
     # ---- plan --------------------------------------------------------------------------------
     def diff(self, current: AptState | DebState) -> AptPlan | DebState | None:
+        if isinstance(current, Upgrade):  # a refresh alone is no change: check mode shows only upgrades
+            wanted = current.packages or (self.needs_refresh_for_upgrade() and not self.context.check)
+            return current if wanted else None
         if isinstance(current, DebState):  # deb: installed unless that version of its package is
             if self.state == "absent":
                 raise ModuleFailed("apt: deb installs a package file; remove a package by name (state: absent)")
@@ -392,7 +418,13 @@ class Apt(MayNotChange):
             return versions.index(version) > versions.index(installed)
         return False
 
-    def describe(self, current: AptState | DebState, plan: AptPlan | DebState) -> str:
+    def needs_refresh_for_upgrade(self) -> bool:
+        return bool(self.args["update_cache"]) and not self.args["cache_valid_time"]
+
+    def describe(self, current: AptState | DebState | Upgrade, plan: AptPlan | DebState | Upgrade) -> str:
+        if isinstance(plan, Upgrade):
+            return (f"upgrade {len(plan.packages)} package(s): {' '.join(plan.packages)}" if plan.packages
+                    else "update the package index, then upgrade what it offers") + "\n"
         if isinstance(plan, DebState):
             return f"install {plan.package} {plan.version} from {self.args['deb']}" + (
                 f" (was {plan.installed})" if plan.installed else "") + "\n"
@@ -400,7 +432,7 @@ class Apt(MayNotChange):
         return "\n".join(lines) + "\n"
 
     def result_data(self, current: AptState | DebState, plan: AptPlan | None) -> dict[str, Any]:
-        if isinstance(current, DebState):
+        if isinstance(current, (DebState, Upgrade)):
             return {"cache_updated": False, "cache_update_time": 0}
         # Ansible's return values: cache_update_time is 0 when the index age is unknown
         data: dict[str, Any] = {"cache_updated": False, "cache_update_time": current.cache_time or 0}
@@ -456,7 +488,15 @@ class Apt(MayNotChange):
                                                              "stderr": result.stderr})
         return result.stdout, result.stderr
 
-    def apply(self, plan: AptPlan | DebState) -> dict[str, Any]:
+    def apply(self, plan: AptPlan | DebState | Upgrade) -> dict[str, Any]:
+        if isinstance(plan, Upgrade):
+            commands = [join(["apt_locked", "apt-get", "-q", "update"])] if self.args["update_cache"] else []
+            commands.append(join(["apt_locked", "apt-get", *self.apt_get_options(AptPlan()), *self.upgrading]))
+            stdout, stderr = self.run_apt(commands)
+            upgraded = re.search(r"^(\d+) upgraded, (\d+) newly installed", stdout, re.M)
+            changed = bool(upgraded and (int(upgraded.group(1)) or int(upgraded.group(2)))) or bool(plan.packages)
+            return {"changed": changed, "stdout": stdout, "stderr": stderr, "stdout_lines": stdout.splitlines(),
+                    "msg": f"upgraded {' '.join(plan.packages)}" if plan.packages else ""}
         if isinstance(plan, DebState):
             fetch = deb_fetch(self.args["deb"])
             stdout, stderr = self.run_apt([fetch, join(["apt_locked", "apt-get", *self.apt_get_options(AptPlan()),

@@ -339,3 +339,18 @@ def test_copy_remote_src_copies_a_file_of_the_host(tmp_path):
     assert run_module("copy", args, context).status == "ok"
     missing = run_module("copy", {**args, "src": str(tmp_path / "nope")}, context)
     assert missing.status == "failed" and "is missing, not a file" in missing.msg
+
+
+def test_apt_upgrade_is_planned_from_apt_gets_simulation():
+    from tests.support.fakehost import ok as answered
+
+    simulated = ("Reading package lists...\nInst libssl3 [3.0.15-1] (3.0.17-1 Debian-Security:12/stable-security)\n"
+                 "Inst openssl [3.0.15-1] (3.0.17-1 Debian-Security:12/stable-security)\nConf libssl3 (3.0.17-1)\n")
+    checked, host = run_on("apt", {"upgrade": "dist"}, [("apt-get -s", answered(simulated))], check=True)
+    assert checked.status == "changed" and checked.diff == "upgrade 2 package(s): libssl3 openssl\n"
+    assert host.commands == ["LC_ALL=C apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>&1\n"]
+    done, host = run_on("apt", {"upgrade": "yes"}, [("apt-get -s", answered(simulated)),
+                                                    ("set -e", answered("2 upgraded, 0 newly installed, 0 to remove\n"))])
+    assert done.status == "changed" and host.commands[-1].rstrip().endswith("upgrade --with-new-pkgs")
+    nothing, _ = run_on("apt", {"upgrade": "full"}, [("apt-get -s", answered("Reading package lists...\n"))])
+    assert nothing.status == "ok"
