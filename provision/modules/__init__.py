@@ -18,6 +18,7 @@ from provision.modules.copy import Copy
 from provision.modules.debug import Debug
 from provision.modules.dnf import Dnf
 from provision.modules.fail import Fail
+from provision.modules.fetch import Fetch
 from provision.modules.file import File
 from provision.modules.find import Find
 from provision.modules.get_url import GetUrl
@@ -55,7 +56,7 @@ from provision.modules.yum_repository import YumRepository
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, File, Find, GetUrl, Getent,
+        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, Fetch, File, Find, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, User, WaitFor, WaitForConnection, Yum, YumRepository,

@@ -74,6 +74,8 @@ CASES: dict[str, Case] = {
     "kernel_blacklist": Case({"name": "walkmod", "blacklist_file": f"{WALK}-blacklist.conf"}, "changed"),
     "apt_key": Case({"url": "http://127.0.0.1:9/key"}, "failed",
                     "nothing answers on that port: there is no key to read"),
+    "fetch": Case({"src": "/etc/hostname", "dest": "/tmp/provision-walk-fetch-never"}, "failed",
+                  "the walk's context has no inventory_hostname to name the host's folder with"),
     "find": Case({"paths": ["/etc"], "patterns": ["*.conf"]}, "ok"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),

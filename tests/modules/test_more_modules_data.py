@@ -354,3 +354,20 @@ def test_apt_upgrade_is_planned_from_apt_gets_simulation():
     assert done.status == "changed" and host.commands[-1].rstrip().endswith("upgrade --with-new-pkgs")
     nothing, _ = run_on("apt", {"upgrade": "full"}, [("apt-get -s", answered("Reading package lists...\n"))])
     assert nothing.status == "ok"
+
+
+def test_fetch_brings_a_file_here_once_per_host_folder(tmp_path):
+    (tmp_path / "remote.log").write_bytes(b"line\n\x00binary\n")
+    templar = Templar({"inventory_hostname": "gpu07"})
+    context = TaskContext(LocalTransport(), render_text=templar.render_text)
+    args = {"src": str(tmp_path / "remote.log"), "dest": str(tmp_path / "got")}
+    fetched = run_module("fetch", args, context)
+    local = tmp_path / "got" / "gpu07" / str(tmp_path / "remote.log").lstrip("/")
+    assert fetched.status == "changed" and local.read_bytes() == b"line\n\x00binary\n", fetched.msg
+    assert run_module("fetch", args, context).status == "ok"
+    flat = run_module("fetch", {**args, "dest": str(tmp_path / "flat.log"), "flat": True}, context)
+    assert flat.status == "changed" and (tmp_path / "flat.log").exists()
+    missing = run_module("fetch", {**args, "src": "/nonexistent/file"}, context)
+    assert missing.status == "failed" and "does not exist" in missing.msg
+    tolerated = run_module("fetch", {**args, "src": "/nonexistent/file", "fail_on_missing": False}, context)
+    assert tolerated.status == "ok"
