@@ -38,11 +38,11 @@ LOOP_CONTROL_KEYS = frozenset({"loop_var", "index_var", "label", "pause", "exten
 PLAY_KEYWORDS = frozenset({
     "hosts", "name", "vars", "vars_files", "become", "become_user", "become_method", "gather_facts",
     "serial", "max_fail_percentage", "any_errors_fatal", "roles", "pre_tasks", "tasks", "post_tasks",
-    "handlers", "tags", "collections", "environment", "strategy",
+    "handlers", "tags", "collections", "environment", "strategy", "remote_user",
 })
 # Valid in Ansible, not in provision: said plainly rather than "unknown".
 UNSUPPORTED_KEYWORDS = frozenset({
-    "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",
+    "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",  # (task-level; plays take it)
     "connection", "delegate_facts", "timeout", "port", "order", "vars_prompt",
     "force_handlers", "fact_path", "gather_subset", "gather_timeout",
     "with_subelements", "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",

@@ -106,6 +106,10 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
     # a mapping, or a template giving one per host (DeepOps: "{{ proxy_env if proxy_env is defined else {} }}")
     play.environment = environment if isinstance(environment, str) and is_template(environment) else \
         _mapping(data, "environment", context, mark)
+    user = data.get("remote_user")
+    if user is not None and (not isinstance(user, str) or is_template(user) or not user.strip()):
+        context.problem("'remote_user' must be a user name (templates are not read here)", value_mark(data, "remote_user", mark))
+    play.remote_user = user.strip() if isinstance(user, str) and user.strip() and not is_template(user) else None
     if data.get("strategy") not in (None, "linear", "free", "host_pinned"):
         # each host always goes through its tasks at its own pace (what `free` asks for)
         context.problem(f"strategy '{data['strategy']}' is not supported (linear, free and host_pinned are: "

@@ -103,6 +103,7 @@ class Play:
     handlers: list[Task] = field(default_factory=list)  # play handlers + every role's handlers
     tags: set[str] = field(default_factory=set)
     environment: dict[str, Any] | str = field(default_factory=dict)  # play-level (or a template giving it)
+    remote_user: str | None = None  # who to log in as where the inventory's ansible_user says nobody
     # every role the play uses, listed or included/imported by a task: task.role -> its defaults/vars
     all_roles: dict[str, Role] = field(default_factory=dict)
     marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)

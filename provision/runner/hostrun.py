@@ -93,6 +93,7 @@ class HostRun:
             self.play.events.host_end(self.state.name, ending)
 
     def _connect_and_gather(self) -> None:
+        self.state.remote_user = self.play.play.remote_user
         fake = Task(mark=self.play.play.mark, name="Gathering Facts")
         started = time.monotonic()
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from provision.errors import ConnectionFailed
 from provision.facts import gather_facts
-from provision.inventory import Host, Inventory, rendered_connection
+from provision.inventory import CONNECTION_VARIABLES, Host, Inventory, rendered_connection
 from provision.runner.options import RunOptions
 from provision.runner.prefetch import PrefetchCache
 from provision.runner.results import HostRecap
@@ -33,6 +33,8 @@ class HostState:
     unreachable: bool = False
     cache: PrefetchCache = field(default_factory=PrefetchCache)  # batched reads (runner/prefetch.py)
     reached_start: bool = False  # --start-at-task: this host has reached the named task
+    remote_user: str | None = None  # the current play's `remote_user:` (below the inventory's ansible_user)
+    connected_as: str | None = None  # the remote_user the open connection was made for
 
     @property
     def name(self) -> str:
@@ -48,8 +50,14 @@ class HostState:
 
     def connect(self, options: RunOptions) -> Transport:
         """The host's one connection; opened on first use. Raises ConnectionFailed."""
+        if self.transport is not None and self.connected_as != self.remote_user:
+            self.close()  # another play logs in as another user
         if self.transport is None:
-            self.transport = open_transport(self.name, self.inventory_vars(options), options)
+            variables = self.inventory_vars(options)
+            if self.remote_user and not any(variables.get(key) for key in CONNECTION_VARIABLES["user"]):
+                variables = {**variables, "ansible_user": self.remote_user}
+            self.transport = open_transport(self.name, variables, options)
+            self.connected_as = self.remote_user
         return self.transport
 
     def gather(self, options: RunOptions) -> None:
