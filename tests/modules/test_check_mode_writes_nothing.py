@@ -75,6 +75,7 @@ CASES: dict[str, Case] = {
     "apt_key": Case({"url": "http://127.0.0.1:9/key"}, "failed",
                     "nothing answers on that port: there is no key to read"),
     "fetch": Case({"src": "/etc/hostname", "dest": "/tmp/provision-walk-fetch-never"}, "changed"),
+    "unarchive": Case({"src": "http://127.0.0.1:9/tool.tar.gz", "dest": "/opt", "remote_src": True}, "changed"),
     "find": Case({"paths": ["/etc"], "patterns": ["*.conf"]}, "ok"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),

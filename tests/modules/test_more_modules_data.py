@@ -371,3 +371,29 @@ def test_fetch_brings_a_file_here_once_per_host_folder(tmp_path):
     assert missing.status == "failed" and "does not exist" in missing.msg
     tolerated = run_module("fetch", {**args, "src": "/nonexistent/file", "fail_on_missing": False}, context)
     assert tolerated.status == "ok"
+
+
+def test_unarchive_unpacks_a_tarball_until_the_folder_holds_it(tmp_path):
+    import tarfile
+
+    (tmp_path / "files").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bin.sh").write_text("echo hi\n")
+    with tarfile.open(tmp_path / "files" / "tool.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "src" / "bin.sh", arcname="tool/bin.sh")
+    dest = tmp_path / "opt"
+    dest.mkdir()
+    context = TaskContext(LocalTransport(), search_dirs=[str(tmp_path)])
+    args = {"src": "tool.tar.gz", "dest": str(dest)}
+    first = run_module("unarchive", args, context)
+    assert first.status == "changed" and (dest / "tool" / "bin.sh").read_text() == "echo hi\n", first.msg
+    assert run_module("unarchive", args, context).status == "ok"  # tar --diff: the same files
+    (dest / "tool" / "bin.sh").write_text("changed\n")
+    assert run_module("unarchive", args, TaskContext(LocalTransport(), check=True, search_dirs=[str(tmp_path)])).status == "changed"
+    assert (dest / "tool" / "bin.sh").read_text() == "changed\n"  # check mode unpacked nothing
+    on_host = run_module("unarchive", {"src": str(tmp_path / "files" / "tool.tar.gz"), "dest": str(dest),
+                                       "remote_src": True}, context)
+    assert on_host.status == "changed" and (dest / "tool" / "bin.sh").read_text() == "echo hi\n"
+    assert run_module("unarchive", {**args, "creates": str(dest / "tool")}, context).status == "ok"
+    missing = run_module("unarchive", {**args, "dest": str(tmp_path / "nowhere")}, context)
+    assert missing.status == "failed" and "must be an existing dir" in missing.msg
