@@ -73,7 +73,7 @@ class BlockInFile(ContentModule):
             if self.args["state"] == "absent" or not self.args["block"]:
                 return None
             if not self.args["create"]:
-                raise ModuleFailed(f"Path {self.path} does not exist (use create: true)")
+                raise ModuleFailed(f"Path {self.path} does not exist ! (use create: true)")
         elif state.content is None:
             raise ModuleFailed(f"{self.path} is too large to edit")
         after = edit_block(state.content or "", self.args)
@@ -84,6 +84,9 @@ class BlockInFile(ContentModule):
         return after.encode()
 
     message = ""  # Ansible's msg for the edit
+
+    def makes_parents(self) -> bool:
+        return bool(self.args["create"])
 
     def ansible_data(self) -> dict[str, Any]:
         return {"msg": self.message} if self.message else {}

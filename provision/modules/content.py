@@ -124,9 +124,15 @@ class ContentModule(Module):
             mode=plan.mode,
             backup=bool(self.args.get("backup")),
             validate=self.args.get("validate"),
+            parents=self.makes_parents(),
         )
         written.pop("dest")
         return {**data, **written, **self.ansible_data()}
+
+    def makes_parents(self) -> bool:
+        """Whether missing folders above the file are made (Ansible's `create` for line and block
+        editing does; copy and template fail instead)."""
+        return False
 
     def ansible_data(self) -> dict[str, Any]:
         """Keys Ansible returns for this module beyond the file's own (msg, md5sum...)."""

@@ -127,7 +127,7 @@ class LineInFile(ContentModule):
             if self.args["state"] == "absent":
                 return None
             if not self.args["create"]:
-                raise ModuleFailed(f"Destination {self.path} does not exist (use create: true)")
+                raise ModuleFailed(f"Destination {self.path} does not exist ! (use create: true)")
         elif state.content is None:
             raise ModuleFailed(f"{self.path} is too large to edit line by line")
         before = state.content or ""
@@ -141,9 +141,29 @@ class LineInFile(ContentModule):
 
     message = ""  # Ansible's msg for the edit
 
+    def makes_parents(self) -> bool:
+        return bool(self.args["create"])
+
     def ansible_data(self) -> dict[str, Any]:
         """Ansible's lineinfile returns msg, and the backup's path as `backup`."""
-        return {"msg": self.message} if self.message else {}
+        return {**({"msg": self.message} if self.message else {}), **self.warnings()}
+
+    def warnings(self) -> dict[str, Any]:
+        """Ansible's warnings for an empty regexp or search_string (each matches every line)."""
+        found = []
+        if self.args.get("regexp") == "":
+            found.append("The regular expression is an empty string, which will match every line in the file. "
+                         "This may have unintended consequences, such as replacing the last line in the file rather "
+                         "than appending. If this is desired, use '^' to match every line in the file and avoid "
+                         "this warning.")
+        if self.args.get("search_string") == "":
+            found.append("The search string is an empty string, which will match every line in the file. This may "
+                         "have unintended consequences, such as replacing the last line in the file rather than "
+                         "appending.")
+        return {"warnings": found} if found else {}
+
+    def result_data(self, current, plan) -> dict[str, Any]:
+        return {**super().result_data(current, plan), **self.warnings()}
 
     def apply(self, plan) -> dict[str, Any]:
         data = super().apply(plan)

@@ -54,6 +54,16 @@ class FileState:
 STAT_FORMAT = "%a %u %g %U %G %s %Y %X %Z %i %d %h %f"
 
 
+def host_path(path: str) -> str:
+    """A path as shell text for the host: `~` and `~/...` are the login's home there, as Ansible
+    expands them on the host; anything else is quoted as it is."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + quote(path[2:]) if path[2:] else '"$HOME"'
+    return quote(path)
+
+
 def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
     """Shell text printing kind, stat fields, link target, sha1 and (small files) content; for a
     link, its target resolved in place of the content."""
@@ -61,7 +71,7 @@ def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
     if content_limit:
         show_content = f'[ "$k" = file ] && [ "$(stat -c %s -- "$p")" -le {int(content_limit)} ] && cat -- "$p"\n'
     return (
-        f"p={quote(path)}\n"
+        f"p={host_path(path)}\n"
         'if [ -L "$p" ]; then k=link; elif [ -d "$p" ]; then k=directory; elif [ -f "$p" ]; then k=file;'
         ' elif [ -e "$p" ]; then k=other; else\n'
         # `[ -e ]` is also false when a folder above may not be searched: that is not "absent"
@@ -257,8 +267,10 @@ def write_command(
     validate: str | None = None,
     size: int | None = None,
     checksum: str | None = None,
+    parents: bool = False,
 ) -> str:
     """Shell text replacing `dest` atomically with stdin: temp file in the same folder, then mv.
+    `parents`: missing folders above it are made first (lineinfile/blockinfile `create`).
 
     Prints `backup=PATH` when a backup was made. Nothing is left half-written: the temp file is
     removed on any failure, and `mv` within one filesystem is atomic. The easy thing to get wrong
@@ -269,10 +281,11 @@ def write_command(
     """
     folder = posixpath.dirname(dest) or "."
     lines = [
-        f"dest={quote(dest)}",
-        f"find {quote(folder)} -maxdepth 1 -type f -name '{TEMP_PREFIX}??????' -mmin +{STALE_TEMP_MINUTES}"
+        f"dest={host_path(dest)}",
+        *([f"mkdir -p -- {host_path(folder)} || exit 1"] if parents else []),
+        f"find {host_path(folder)} -maxdepth 1 -type f -name '{TEMP_PREFIX}??????' -mmin +{STALE_TEMP_MINUTES}"
         " -exec rm -f -- {} + 2>/dev/null",
-        f'tmp=$(mktemp {quote(folder)}/{TEMP_PREFIX}XXXXXX) || exit 1',
+        f'tmp=$(mktemp {host_path(folder)}/{TEMP_PREFIX}XXXXXX) || exit 1',
         "trap 'rm -f \"$tmp\"' EXIT",
         # a dropped connection or Ctrl-C must run the EXIT trap too (sh skips it on a signal)
         "trap 'exit 1' HUP INT TERM PIPE",
@@ -298,7 +311,7 @@ def write_command(
         lines.append(join(["chown", who, "--"]) + ' "$tmp" || exit 1')
     if validate:
         if "%s" not in validate:
-            raise ModuleFailed("validate must contain %s (where the new file's path goes)")
+            raise ModuleFailed(f"validate must contain %s: {validate} (%s is where the new file's path goes)")
         lines.append(
             "(" + validate.replace("%s", '"$tmp"') + ') >&2 || { echo "validation failed: the file was not changed" >&2; exit 1; }'
         )

@@ -149,12 +149,16 @@ class HostRun:
         inner = scope.enter(block)
         try:
             self.run_list(block.block or [], inner)
-        except HostFailed:
+        except HostFailed as failure:
             if not block.rescue:
                 self._always(block, inner)
                 raise
             self.state.recap.failed -= 1
             self.state.recap.rescued += 1
+            # what the rescue may look at, as Ansible names it
+            self.state.registered["ansible_failed_result"] = {**failure.result.output, "msg": failure.result.msg,
+                                                              "failed": True}
+            self.state.registered["ansible_failed_task"] = {"name": failure.result.task}
             try:
                 self.run_list(block.rescue, inner)
             except HostFailed:

@@ -129,7 +129,9 @@ def batch_script(commands: list[tuple[str, Become | None]]) -> str:
     one base64 tar of o<i>/e<i>/r<i> files (stdout, stderr, rc). Both matter for speed: a read is
     mostly process start-up on the host, so reads run side by side, and the outputs cost two
     processes in all instead of a few per read."""
-    lines = ['provision_dir=$(mktemp -d) || exit 97', 'cd / || exit 97']
+    # no cd: a relative path read here must mean what it means for the task's own command (the
+    # login's home, where every session starts)
+    lines = ['provision_dir=$(mktemp -d) || exit 97']
     for index, (command, become) in enumerate(commands):
         wrapped = wrap_become(command, become).command
         lines.append(f"( {join(['sh', '-c', wrapped])} ) </dev/null >\"$provision_dir/o{index}\" "
