@@ -77,6 +77,8 @@ class ContentModule(Module):
             self.args[self.path_arg] = state.link_source
             state = read_state(self.context, state.link_source, limit)
         if state.kind not in ("absent", "file"):
+            if state.kind == "directory":  # Ansible's words for the editing modules
+                raise ModuleFailed(f"Path {self.path} is a directory !")
             raise ModuleFailed(f"{self.path} is a {state.kind}, not a regular file")
         if state.content is not None and sha1(state.content.encode()) != state.checksum:
             # The text came back decoded with replacement characters: it is not the file's bytes,

@@ -30,8 +30,9 @@ class Tempfile(Module):
 
     def apply(self, plan: str) -> dict[str, Any]:
         template = f"{self.args['prefix']}XXXXXXXXXX{self.args['suffix']}"
-        if "/" in template:
-            raise ModuleFailed("tempfile: prefix and suffix must not contain '/'")
+        for part in ("prefix", "suffix"):  # Ansible's words
+            if "/" in self.args[part]:
+                raise ModuleFailed(f"{part} must be a valid file name component (it has a '/')")
         folder = quote(self.args["path"]) if self.args["path"] else '"${TMPDIR:-/tmp}"'
         words = join(["mktemp", *(["-d"] if self.args["state"] == "directory" else []), "-p"])
         result = self.context.run(f"{words} {folder} {quote(template)}")

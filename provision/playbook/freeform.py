@@ -10,6 +10,7 @@ text is cut around the extracted words, never re-joined from words.
 """
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any
 
@@ -67,13 +68,23 @@ def unquote(value: str) -> str:
     return value
 
 
+# The escapes Ansible decodes in a key=value word before splitting it (`regexp='\b'` is a
+# backspace there): \\UXXXXXXXX, \\uXXXX, \\xXX, \\N{NAME} and one-character ones.
+_ESCAPE = re.compile(r"\\U[0-9a-fA-F]{8}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\N\{[^}]+\}|\\[\\'\"abfnrtv]")
+
+
+def decode_escapes(text: str) -> str:
+    return _ESCAPE.sub(lambda match: codecs.decode(match.group(0), "unicode-escape"), text)
+
+
 def parse_kv(text: str) -> tuple[dict[str, Any], list[str]]:
-    """`a=1 b="x y"` -> ({'a': '1', 'b': 'x y'}, words that are not key=value)."""
+    """`a=1 b="x y"` -> ({'a': '1', 'b': 'x y'}, words that are not key=value). Escapes in a
+    key=value word are decoded first, as Ansible's parse_kv does."""
     args: dict[str, Any] = {}
     loose: list[str] = []
     for start, end in word_spans(text):
         word = text[start:end]
-        match = _KEY.match(word)
+        match = _KEY.match(decode_escapes(word))
         if match:
             args[match.group(1)] = unquote(match.group(2))
         else:
