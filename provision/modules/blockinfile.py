@@ -5,6 +5,7 @@ need different `marker` texts or they overwrite each other; an empty block remov
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from provision.modules.base import Arg, ModuleFailed
@@ -29,23 +30,36 @@ def edit_block(text: str, args: dict) -> str:
     if args["state"] == "present" and block:
         wanted = [begin + "\n"] + [line + "\n" for line in block.rstrip("\n").split("\n")] + [end + "\n"]
     if start is not None and stop is not None:
-        lines[start:stop + 1] = wanted
-        return join_lines(lines)
-    if not wanted:
+        del lines[start:stop + 1]
+        position = start
+    elif not wanted:
         return text
-    position = len(lines)
-    after, before = args.get("insertafter"), args.get("insertbefore")
-    if before == "BOF" or after == "BOF":
-        position = 0
-    elif before:
-        pattern = compile_pattern(before, "insertbefore")
-        hits = [index for index, line in enumerate(bare) if pattern.search(line)]
-        position = hits[-1] if hits else len(lines)
-    elif after and after != "EOF":
-        pattern = compile_pattern(after, "insertafter")
-        hits = [index for index, line in enumerate(bare) if pattern.search(line)]
-        position = hits[-1] + 1 if hits else len(lines)
-    lines[position:position] = wanted
+    else:
+        position = len(lines)
+        after, before = args.get("insertafter"), args.get("insertbefore")
+        if before == "BOF" or after == "BOF":
+            position = 0
+        elif before or (after and after != "EOF"):
+            pattern = compile_pattern(before or after, "insertbefore" if before else "insertafter")
+            if pattern.flags & re.MULTILINE:  # `(?m)`: matched across lines, against the whole text
+                match = pattern.search(text)
+                position = (text.count("\n", 0, match.start()) if before else
+                            text.count("\n", 0, match.end()) + 1) if match else len(lines)
+            else:  # the last line that matches
+                hits = [index for index, line in enumerate(bare) if pattern.search(line)]
+                position = (hits[-1] if before else hits[-1] + 1) if hits else len(lines)
+    if wanted:
+        # prepend_newline/append_newline (Ansible 2.16): a blank line between the block and a
+        # neighbouring line that is not blank, never at the file's start or end
+        if args.get("prepend_newline") and position > 0 and lines[position - 1].rstrip("\r\n") != "":
+            if not lines[position - 1].endswith("\n"):
+                lines[position - 1] += "\n"
+            lines.insert(position, "\n")
+            position += 1
+        lines[position:position] = wanted
+        following = position + len(wanted)
+        if args.get("append_newline") and following < len(lines) and lines[following].rstrip("\r\n") != "":
+            lines.insert(following, "\n")
     return join_lines(lines)
 
 
@@ -62,6 +76,8 @@ class BlockInFile(ContentModule):
         "insertafter": Arg("str"),
         "insertbefore": Arg("str"),
         "create": Arg("bool", default=False),
+        "append_newline": Arg("bool", default=False, help="a blank line after the block, unless one is there"),
+        "prepend_newline": Arg("bool", default=False, help="a blank line before the block, unless one is there"),
         "backup": Arg("bool", default=False),
         "validate": Arg("str"),
         **ATTRIBUTE_ARGS,
