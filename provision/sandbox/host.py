@@ -36,7 +36,16 @@ done
 # which it enters (taking them off its arguments) before it starts the host.
 ENTER_CGROUPS = """
 count=$1; shift
-while [ "$count" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; count=$((count - 1)); done
+# a write can fail for a moment (EIO seen under load): tried again before the host is given up
+while [ "$count" -gt 0 ]; do
+  tries=0
+  until echo $$ 2>/dev/null > "$1/cgroup.procs"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 20 ] || { echo "cannot enter cgroup $1" >&2; exit 125; }
+    sleep 0.1
+  done
+  shift; count=$((count - 1))
+done
 """
 
 # A systemd host: systemd-nspawn exits 133 when systemd inside asks for a reboot.
