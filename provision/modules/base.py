@@ -124,6 +124,8 @@ class Module:
     opaque: ClassVar[bool] = False
     # Its `ansible_facts` are facts of the host (setup), not set_fact-level variables.
     sets_facts: ClassVar[bool] = False
+    # Takes `async:` (Ansible's action plugins that move files do not: copy, template, script...).
+    supports_async: ClassVar[bool] = True
     # Rules across arguments, Ansible's names and meaning; "given" means not None after defaults.
     mutually_exclusive: ClassVar[tuple[Rule, ...]] = ()  # at most one of each group
     required_one_of: ClassVar[tuple[Rule, ...]] = ()  # at least one of each group
@@ -284,7 +286,7 @@ def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
             problems.append(f"arguments {named(both, ' and ')} are mutually exclusive")
     for group in module.required_one_of:
         if not given & set(group):
-            problems.append(f"one of {named(group)} is required")
+            problems.append(f"one of the following is required: {named(group)}")  # Ansible's words
     for group in module.required_together:
         present = [name for name in group if name in given]
         if present and len(present) < len(group):

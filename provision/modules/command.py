@@ -12,7 +12,7 @@ import datetime
 import shlex
 from typing import Any
 
-from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.base import Arg, Module, ModuleFailed, ModuleSkipped
 from provision.shell import join, quote
 from provision.transport.base import CommandResult
 
@@ -162,6 +162,7 @@ class Script(Command):
     for command. Skipped in check mode, as Ansible's script is."""
 
     name = "script"
+    supports_async = False  # as Ansible's action plugin
     mutually_exclusive = (("_raw_params", "cmd"),)
     required_one_of = (("_raw_params", "cmd"),)
     spec = {key: value for key, value in Command.spec.items() if key not in ("argv", "stdin", "stdin_add_newline")}
@@ -175,6 +176,11 @@ class Script(Command):
         if not words:
             raise ModuleFailed("script needs the path of a local script")
         return words
+
+    def diff(self, current: dict[str, str] | None) -> Any:
+        if current:  # creates/removes said no: the script's task is skipped, as Ansible's script action says
+            raise ModuleSkipped(current["msg"], {"changed": False, "stdout": current["stdout"], "rc": 0})
+        return "run"
 
     def command_text(self) -> str:
         arguments = join(self.words()[1:])

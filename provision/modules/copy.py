@@ -14,6 +14,7 @@ from provision.modules.remote_file import CONTENT_LIMIT, FileState, read_state, 
 
 
 class Copy(ContentModule):
+    supports_async = False  # as Ansible's action plugin
     name = "copy"
     path_arg = "dest"
     needs_content = False

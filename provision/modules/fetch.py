@@ -23,6 +23,7 @@ MAX_BYTES = 64 * 1024 * 1024
 
 
 class Fetch(Module):
+    supports_async = False  # as Ansible's action plugin
     name = "fetch"
     spec = {
         "src": Arg("str", required=True),

@@ -11,6 +11,7 @@ from provision.modules.remote_file import FileState
 
 
 class Template(ContentModule):
+    supports_async = False  # as Ansible's action plugin
     name = "template"
     path_arg = "dest"
     needs_content = False

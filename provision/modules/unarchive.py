@@ -21,6 +21,7 @@ TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz
 
 
 class Unarchive(Module):
+    supports_async = False  # as Ansible's action plugin
     name = "unarchive"
     spec = {
         "src": Arg("str", required=True),

@@ -66,7 +66,15 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
                     "condition holds, so the run goes on, and a host that reaches it fails the task "
                     "(--strict refuses the playbook instead)", mark))
                 continue
-            errors += check_task(task, handler_names)
+            problems = check_task(task, handler_names)
+            if problems and task.ignore_errors is True and not strict and not _unknown_module(task):
+                # a task whose failure is ignored fails at run time in Ansible, and the run goes on
+                # (ansible-core's own tests rely on it): warned here, failed by the module there
+                playbook.warnings += [input_error(f"{problem.message}; the task fails when it runs and its "
+                                                  "failure is ignored (ignore_errors: true)", problem.mark)
+                                      for problem in problems]
+            else:
+                errors += problems
             for name in unknown_handlers(task, handler_names):
                 # A warning (with the likely name): Ansible fails only when the task changes something
                 # and notifies it, so a role meant to run beside another that defines the handler, or

@@ -147,6 +147,7 @@ class TaskRun:
             if task.changed_when is not None or task.failed_when is not None else templar
         if task.failed_when is not None:
             failed = _any_true(view, task.failed_when)
+            outcome.data["failed_when_result"] = failed  # as Ansible registers it
             if failed and outcome.status != "failed":
                 outcome.status, outcome.msg = "failed", outcome.msg or "failed_when condition was true"
             elif not failed and outcome.status == "failed":
@@ -179,6 +180,8 @@ class TaskRun:
         except KeyError:  # let through by validation: it was under a condition that held here
             return Outcome("failed", f"module '{self.task.module}' is not supported by provision "
                                      "(this host met the task's condition, so it ran)", None, {})
+        if self.task.async_seconds and not module.supports_async:
+            return Outcome("failed", f"This action ({module.name}) does not support async.", None, {})
         args = templar.render(dict(self.task.args))
         context = self.context(templar, self.transport(templar))
         result: ModuleResult = module(args, context).run()

@@ -11,7 +11,7 @@ from tests.engine.lintcase import assert_accepted, assert_refused
 REFUSED = [
     ("copy:\n        dest: /etc/motd\n        content: hi\n        src: motd\n",
      "copy: arguments 'content' and 'src' are mutually exclusive"),
-    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of 'content', 'src' is required"),
+    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of the following is required: 'content', 'src'"),
     ("ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"{{ greeting }}\"\n        src: motd\n"
      "      vars:\n        greeting: hi\n",
      "copy: arguments 'content' and 'src' are mutually exclusive"),

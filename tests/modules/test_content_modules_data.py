@@ -143,7 +143,7 @@ def test_a_missing_source_fails_naming_it_and_sends_nothing_but_the_read():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"dest": DEST}, "one of 'content', 'src' is required"),
+    ({"dest": DEST}, "one of the following is required: 'content', 'src'"),
     ({"dest": DEST, "content": "", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
     ({"dest": DEST, "content": "x", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
 ])

@@ -300,7 +300,7 @@ def test_script_runs_a_local_file_with_its_arguments_and_leaves_nothing(tmp_path
     temporary = ran.data["stderr"].removeprefix("self: ")
     assert temporary.startswith("/tmp/") and not os.path.exists(temporary)
     skipped = run_module("script", {"_raw_params": "probe.sh", "creates": str(script)}, context)
-    assert skipped.status == "ok" and skipped.data["stdout"].startswith("skipped, since")
+    assert skipped.status == "skipped" and skipped.data["stdout"].startswith("skipped, since")
     checked = run_module("script", {"_raw_params": "probe.sh"}, TaskContext(LocalTransport(), check=True,
                                                                              search_dirs=[str(tmp_path)]))
     assert checked.status == "skipped"

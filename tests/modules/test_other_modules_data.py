@@ -117,7 +117,7 @@ def test_stdin_gets_a_newline_unless_told_not_to():
 
 
 @pytest.mark.parametrize("module, args, message", [
-    ("command", {}, "one of the free-form command, 'cmd', 'argv' is required"),
+    ("command", {}, "one of the following is required: the free-form command, 'cmd', 'argv'"),
     ("command", {"_raw_params": "   "}, "command needs a command"),
     ("command", {"_raw_params": "ls", "argv": ["ls"]}, "the free-form command and 'argv' are mutually exclusive"),
     ("shell", {"_raw_params": "ls", "cmd": "ls"}, "the free-form command and 'cmd' are mutually exclusive"),

@@ -60,8 +60,8 @@ def test_daemon_reload_alone_needs_no_unit(facts, read, expected):
     ({"name": "ssh", "masked": True}, {}, "@@provision-init:service\nexists\nrunning\nenabled\n",
      "masking needs systemd"),
     ({"daemon_reload": True, "state": "started"}, SYSTEMD, "", "'state' requires 'name'"),
-    ({"enabled": True}, SYSTEMD, "", "one of 'name', 'daemon_reload' is required"),
-    ({"name": "x"}, SYSTEMD, RUNNING, "one of 'state', 'enabled', 'masked', 'daemon_reload' is required"),
+    ({"enabled": True}, SYSTEMD, "", "one of the following is required: 'name', 'daemon_reload'"),
+    ({"name": "x"}, SYSTEMD, RUNNING, "one of the following is required: 'state', 'enabled', 'masked', 'daemon_reload'"),
 ])
 def test_failures_are_clear(args, facts, read, message):
     result, commands = systemd(args, read, facts=facts)
