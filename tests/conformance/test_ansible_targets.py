@@ -4,22 +4,25 @@ The targets come from ansible-core's sdist on PyPI (./bootstrap fetches it into 
 reaches no network). adaptations.yaml lists which targets run and the only changes made: two
 helper roles their meta pulls in are replaced. Each target's tasks assert on the results of the
 tasks before them, Ansible's own expectations of its modules: a failed task is a difference from
-Ansible, and fails this test unless adaptations.yaml names it with the reason.
+Ansible, and fails this test unless adaptations.yaml names it with the reason. The targets run all
+at once (each in its own temporary folder on the host), so the lane costs about the longest one.
 """
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 import yaml
 
 from tests.conformance.conftest import ROWS
-from tests.engine.scenario import dump_inventory, provision, sandbox_inventory, write
+from tests.engine.scenario import PROVISION, dump_inventory, sandbox_inventory, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGETS = os.path.join(ROOT, ".cache", "ansible_core-2.19.14", "test", "integration", "targets")
+HOST = "host04"
 with open(os.path.join(HERE, "adaptations.yaml")) as handle:
     ADAPTATIONS = yaml.safe_load(handle)
 
@@ -32,31 +35,43 @@ REMOTE_TMP_DIR = """
 
 
 @pytest.fixture(scope="module")
-def targets() -> str:
+def runs(sandbox, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, str]]:
+    """Every target's run: (the finished process, the folder holding its report.json)."""
     if not os.path.isdir(TARGETS):
         pytest.fail(f"{TARGETS} is missing: ./bootstrap fetches ansible-core's sdist into .cache/")
-    return TARGETS
+    started = {}
+    for target in ADAPTATIONS["targets"]:
+        folder = tmp_path_factory.mktemp(f"conformance-{target}")
+        os.makedirs(folder / "roles")
+        os.symlink(os.path.join(TARGETS, target), folder / "roles" / target)
+        write(folder, {"roles/prepare_tests/tasks/main.yml": "[]\n",
+                       "roles/setup_remote_tmp_dir/tasks/main.yml": REMOTE_TMP_DIR,
+                       "site.yaml": f"- hosts: lab\n  roles: [{target}]\n"})
+        inventory = dump_inventory(folder, sandbox_inventory(sandbox, [HOST]))
+        started[target] = (subprocess.Popen([PROVISION, "apply", inventory, str(folder / "site.yaml"), "--report-json",
+                                             str(folder / "report.json")], stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, text=True, cwd=folder,
+                                            env={**os.environ, "COLUMNS": "200"}), str(folder))
+    done = {}
+    for target, (process, folder) in started.items():
+        output, _ = process.communicate(timeout=600)
+        done[target] = (subprocess.CompletedProcess(process.args, process.returncode, output, ""), folder)
+    return done
 
 
 @pytest.mark.sandbox
 @pytest.mark.parametrize("target", ADAPTATIONS["targets"])
-def test_an_ansible_core_target_passes(target, targets, sandbox, tmp_path):
-    os.makedirs(tmp_path / "roles")
-    os.symlink(os.path.join(targets, target), tmp_path / "roles" / target)
-    write(tmp_path, {"roles/prepare_tests/tasks/main.yml": "[]\n",
-                     "roles/setup_remote_tmp_dir/tasks/main.yml": REMOTE_TMP_DIR,
-                     "site.yaml": f"- hosts: lab\n  roles: [{target}]\n"})
-    inventory = dump_inventory(tmp_path, sandbox_inventory(sandbox, ["host04"]))
-    run = provision("apply", inventory, str(tmp_path / "site.yaml"), "--report-json", str(tmp_path / "report.json"),
-                    timeout=600)
-    assert os.path.exists(tmp_path / "report.json"), run.stdout[-3000:] + run.stderr[-3000:]
-    with open(tmp_path / "report.json") as handle:
+def test_an_ansible_core_target_passes(target, runs):
+    run, folder = runs[target]
+    path = os.path.join(folder, "report.json")
+    assert os.path.exists(path), run.stdout[-4000:]
+    with open(path) as handle:
         report = json.load(handle)
     results = [result for result in report["results"] if result["task"] != "Gathering Facts"]
     # a failure a block's rescue took (the targets' "EXPECTED FAILURE" tasks) is no failure of the
     # run: the recap says whether the host failed, and then its last failed task is what failed
     stopped = [result for result in results if result["status"] == "failed" and not result["ignored"]]
-    failed = {stopped[-1]["task"]: stopped[-1]["msg"]} if report["hosts"]["host04"]["failed"] and stopped else {}
+    failed = {stopped[-1]["task"]: stopped[-1]["msg"]} if report["hosts"][HOST]["failed"] and stopped else {}
     ROWS.append((target, len(results), len(results) - len(failed), len(failed)))
     expected = (ADAPTATIONS.get("expected_failures") or {}).get(target, {})
     unexpected = {task: message for task, message in failed.items() if task not in expected}
