@@ -32,6 +32,8 @@ class IncludeVars(Module):
         "ignore_files": Arg("list", elements="str", default=[]),
         "extensions": Arg("list", elements="str", default=list(EXTENSIONS)),
         "depth": Arg("int", default=0, help="dir: how deep to look (0: all the way)"),
+        "ignore_unknown_extensions": Arg("bool", default=False),
+        "hash_behaviour": Arg("str", choices=("replace", "merge"), help="merge: mappings loaded twice are merged"),
     }
     mutually_exclusive = (("file", "dir", "_raw_params"),)
     required_one_of = (("file", "dir", "_raw_params"),)
@@ -49,10 +51,14 @@ class IncludeVars(Module):
             if self.args["depth"] and depth >= self.args["depth"]:
                 folders[:] = []
             for file_name in sorted(names):
-                if (file_name.rpartition(".")[2] in self.args["extensions"]
-                        and not any(fnmatch.fnmatch(file_name, ignored) for ignored in self.args["ignore_files"])
-                        and (pattern is None or pattern.search(file_name))):
+                if any(fnmatch.fnmatch(file_name, ignored) for ignored in self.args["ignore_files"]) or (
+                        pattern is not None and not pattern.search(file_name)):
+                    continue
+                if file_name.rpartition(".")[2] in self.args["extensions"]:
                     found.append(os.path.join(root, file_name))
+                elif not self.args["ignore_unknown_extensions"]:  # as Ansible: said, not passed over
+                    raise ModuleFailed(f"{os.path.join(root, file_name)} does not have a valid extension: "
+                                       f"{', '.join(self.args['extensions'])}")
         return found
 
     def find_folder(self, name: str) -> str:
@@ -79,7 +85,10 @@ class IncludeVars(Module):
                 if not isinstance(data, dict):
                     raise ModuleFailed(f"include_vars: {path} must hold a mapping of variables, "
                                        f"not a {type(data).__name__}")
-                variables.update(self.rendered(data))
+                if self.args["hash_behaviour"] == "merge":
+                    variables = merged(variables, self.rendered(data))
+                else:
+                    variables.update(self.rendered(data))
         except ModuleFailed as failure:
             return ModuleResult("failed", msg=failure.msg, data=failure.data)
         facts = {self.args["name"]: variables} if self.args["name"] else variables
@@ -96,3 +105,12 @@ class IncludeVars(Module):
         if isinstance(value, list):
             return [self.rendered(item) for item in value]
         return value
+
+
+def merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """hash_behaviour: merge: mappings merged key by key, all the way down; anything else replaced."""
+    result = dict(base)
+    for key, value in more.items():
+        result[key] = merged(result[key], value) if isinstance(result.get(key), dict) and isinstance(value, dict) \
+            else value
+    return result
