@@ -57,6 +57,8 @@ class ImageRecipe:
     packages: tuple[str, ...] = (
         "openssh-server", "sudo", "iproute2", "tini", "procps", "kmod", "curl",
         "ca-certificates", "busybox", "gnupg", "psmisc",
+        # what a Debian server has and ansible-core's own tests use: setfacl (acl), file(1) for stat's mimetype
+        "acl", "file",
     )
     setup: str = SETUP_SCRIPT
     extra: dict[str, str] = field(default_factory=dict)
