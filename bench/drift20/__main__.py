@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -111,6 +112,8 @@ def main() -> int:
     parser.add_argument("--anchors-up-to", type=int, metavar="N",
                         help="run pyinfra and ansible only at sizes up to N (their time at 1,000 hosts is hours); "
                              "larger sizes time provision and the floor (default: every size)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the sizes of results/drift20.json this run does not measure (a long size on its own)")
     parser.add_argument("--tools", default=DEFAULT_TOOLS,
                         help=f"comma-separated, from {', '.join(TOOL_NAMES)} (default: all)")
     args = parser.parse_args()
@@ -154,7 +157,15 @@ def main() -> int:
         finally:
             sandbox_down(name)
             shutil.rmtree(work, ignore_errors=True)
-    text = write_results(rows, tools, args.runs, load_at_start, versions, notes, venv)
+    shown = tools
+    if args.merge:  # the table shows every tool of the sizes kept too, in the usual order
+        earlier = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results", "drift20.json")
+        if os.path.exists(earlier):
+            with open(earlier) as handle:
+                labelled = set(json.load(handle).get("labels", {}))
+            names_shown = [name for name in TOOL_NAMES if name in labelled | {tool.name for tool in tools}]
+            shown = make_tools(names_shown, venv or bench_venv())
+    text = write_results(rows, shown, args.runs, load_at_start, versions, notes, venv, merge=args.merge)
     print("\n" + text)
     return 1 if failed_any else 0
 

@@ -63,9 +63,21 @@ def table(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, 
 
 
 def write_results(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, versions: dict,
-                  notes: list[str], venv: str | None) -> str:
+                  notes: list[str], venv: str | None, merge: bool = False) -> str:
+    """`merge`: the sizes measured before (drift20.json) stay, with their date in the notes, and
+    these rows replace theirs: a long size can be taken on its own."""
     os.makedirs(RESULTS, exist_ok=True)
     data = os.path.join(RESULTS, "drift20.json")
+    if merge and os.path.exists(data):
+        with open(data) as handle:
+            earlier = json.load(handle)
+        measured = {row["hosts"] for row in rows}
+        kept = [row for row in earlier.get("rows", []) if row["hosts"] not in measured]
+        if kept:
+            notes = notes + [f"{', '.join(str(row['hosts']) for row in kept)} hosts: measured {earlier.get('date')} "
+                             f"({earlier.get('runs')} run(s)), kept by --merge"]
+            versions = {**earlier.get("versions", {}), **versions}
+        rows = sorted(kept + rows, key=lambda row: row["hosts"])
     with open(data, "w") as handle:
         json.dump({"date": time.strftime("%Y-%m-%d %H:%M %Z"), "cores": os.cpu_count(), "runs": runs,
                    "versions": versions, "labels": {tool.name: tool.label for tool in tools}, "rows": rows},
