@@ -156,6 +156,11 @@ def create_cgroups(directories: list[str], device_allow: tuple[str, ...] | None 
 def _make_cgroup(directory: str) -> None:
     """mkdir -p, but a new cpuset cgroup starts with no CPUs: copy its parent's, level by level.
 
+    Hosts are made by several threads at once, so a folder another thread has just made (or a
+    parent it made and has not filled yet) must be filled here too: each level's cpuset is checked
+    and filled whoever made it; writing the same value twice is harmless. (Missed, a host's
+    supervisor cannot enter an empty cpuset, and its start fails.)
+
     Another sandbox's `down` removes `provision/` the moment it is empty, maybe between our
     making it and making our folder in it: then make it again."""
     parent = os.path.dirname(directory)
@@ -166,15 +171,31 @@ def _make_cgroup(directory: str) -> None:
             os.mkdir(directory)
             break
         except FileExistsError:
-            return
+            break
         except FileNotFoundError:
             continue
     else:
         raise SandboxError(f"cannot make cgroup {directory}: {parent} keeps disappearing")
+    _fill_cpuset(directory)
+
+
+def _fill_cpuset(directory: str) -> None:
+    """An empty cpuset.cpus/cpuset.mems takes its parent's (the parent filled first)."""
     for name in ("cpuset.cpus", "cpuset.mems"):
-        if os.path.exists(os.path.join(directory, name)):
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return
+        with open(path) as handle:
+            if handle.read().strip():
+                continue
+        parent = os.path.dirname(directory)
+        with open(os.path.join(parent, name)) as handle:
+            value = handle.read().strip()
+        if not value:
+            _fill_cpuset(parent)
             with open(os.path.join(parent, name)) as handle:
-                _write(os.path.join(directory, name), handle.read().strip())
+                value = handle.read().strip()
+        _write(path, value)
 
 
 def _write(path: str, value: str) -> None:
