@@ -62,8 +62,10 @@ class AptKey(Module):
             raise ModuleFailed("apt_key: state present needs url, file or data")
         if self.args["state"] == "absent" and not self.wanted_id():
             raise ModuleFailed("apt_key: state absent needs id")
-        show = "gpg --batch --with-colons --show-keys 2>/dev/null | grep '^fpr:' | cut -d: -f10"
+        # a throwaway home: reading keys must not make ~/.gnupg (check mode writes nothing)
+        show = "gpg --homedir \"$g\" --batch --with-colons --show-keys 2>/dev/null | grep '^fpr:' | cut -d: -f10"
         script = ["s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }",
+                  "g=$(mktemp -d) && trap 'rm -rf \"$g\"' EXIT",
                   "for f in /etc/apt/trusted.gpg /etc/apt/trusted.gpg.d/*.gpg /etc/apt/trusted.gpg.d/*.asc"
                   + (f" {quote(self.args['keyring'])}" if self.args["keyring"] else "") + "; do "
                   '[ -f "$f" ] || continue; s "ring:$f"; ' + f'{show} < "$f"; done']

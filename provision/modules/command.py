@@ -178,8 +178,11 @@ class Script(Command):
         return words
 
     def diff(self, current: dict[str, str] | None) -> Any:
-        if current:  # creates/removes said no: the script's task is skipped, as Ansible's script action says
-            raise ModuleSkipped(current["msg"], {"changed": False, "stdout": current["stdout"], "rc": 0})
+        if current:  # creates/removes said no: the script's task is skipped, in Ansible's script action's words
+            creates, removes = self.args.get("creates"), self.args.get("removes")
+            message = (f"{creates} exists, matching creates option" if "exists" in current["msg"] and creates
+                       else f"{removes} does not exist, matching removes option")
+            raise ModuleSkipped(message, {"changed": False, "stdout": current["stdout"], "rc": 0})
         return "run"
 
     def command_text(self) -> str:

@@ -303,6 +303,9 @@ def write_command(
         # keep what the old file had unless the task says otherwise; new files get the umask default
         'if [ -e "$dest" ]; then chmod --reference="$dest" "$tmp" && { chown --reference="$dest" "$tmp" 2>/dev/null || true; };'
         ' else chmod "$(printf %o $(( 0666 & ~$(umask) )))" "$tmp"; fi || exit 1',
+        # and its ACL entries, where the host has the tools (Ansible's atomic move keeps them too)
+        'if [ -e "$dest" ] && command -v getfacl >/dev/null 2>&1; then'
+        ' getfacl -p -- "$dest" 2>/dev/null | setfacl --set-file=- -- "$tmp" 2>/dev/null || true; fi',
     ]
     if mode is not None:
         lines.append(join(["chmod", mode, "--"]) + ' "$tmp" || exit 1')

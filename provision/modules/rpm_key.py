@@ -35,7 +35,9 @@ class RpmKey(Module):
         if not KEY_ID.match(key):
             fetch = (join(["curl", "-fsSL", *([] if self.args["validate_certs"] else ["-k"]), "--", key])
                      if key.startswith(("http://", "https://")) else join(["cat", "--", key]))
-            script.append(f"s key; {fetch} 2>/dev/null | gpg --batch --with-colons --show-keys 2>/dev/null "
+            # a throwaway home: reading the key must not make ~/.gnupg (check mode writes nothing)
+            script.append("g=$(mktemp -d) && trap 'rm -rf \"$g\"' EXIT")
+            script.append(f"s key; {fetch} 2>/dev/null | gpg --homedir \"$g\" --batch --with-colons --show-keys 2>/dev/null "
                           "| grep -E '^(pub|fpr):'")
         script.append("s end")
         return "\n".join(script) + "\n"

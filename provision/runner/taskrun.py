@@ -155,6 +155,8 @@ class TaskRun:
         if task.changed_when is not None and outcome.status != "failed" and outcome.status != "skipped":
             outcome.status = "changed" if view.is_true(task.changed_when) else "ok"
         outcome.data.update(changed=outcome.status == "changed", failed=outcome.status == "failed")
+        if outcome.status == "skipped":  # `is skipped` reads it, as Ansible's results carry it
+            outcome.data["skipped"] = True
         if outcome.msg and "msg" not in outcome.data:
             outcome.data["msg"] = outcome.msg
         return outcome
