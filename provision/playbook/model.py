@@ -108,6 +108,10 @@ class Play:
     all_roles: dict[str, Role] = field(default_factory=dict)
     marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)
 
+    def handler_names(self) -> set[str]:
+        """Every name a task may notify: each handler's name and the topics it listens to."""
+        return {name for handler in self.handlers for name in (handler.name or "", *handler.listen) if name}
+
 
 @dataclass
 class Playbook:

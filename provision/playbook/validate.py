@@ -56,7 +56,7 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
     errors: list[InputError] = []
     check = UndefinedCheck(defined_names(playbook, inventory, extra_vars), report_undefined=inventory is not None)
     for play in playbook.plays:
-        handler_names = _handler_names(play)
+        handler_names = play.handler_names()
         conditional = conditional_tasks(play)
         for task in play_tasks(play):
             if not strict and id(task) in conditional and _unknown_module(task):
@@ -269,15 +269,6 @@ def _check_template_file(task: Task, check: UndefinedCheck) -> None:
         check.errors.append(error)
         return
     check.template_file(path, text, loop_names(task) | set(task.vars if isinstance(task.vars, dict) else {}))
-
-
-def _handler_names(play: Play) -> set[str]:
-    names: set[str] = set()
-    for handler in play.handlers:
-        if handler.name:
-            names.add(handler.name)
-        names |= set(handler.listen)
-    return names
 
 
 def _unique(errors: list[InputError]) -> list[InputError]:

@@ -62,7 +62,7 @@ class HostRun:
         try:
             self._connect_and_gather()
             play = self.play.play
-            base = Scope(tags=frozenset(play.tags), environment=(play.environment,) if play.environment else ())
+            base = Scope(tags=frozenset(play.tags), environment=self.play_environment())
             self.run_list(play.pre_tasks, base)
             self.flush_handlers()
             for role in play.roles:
@@ -229,7 +229,7 @@ class HostRun:
             raise HostUnreachable() from None
         if outcome.status == "changed" and task.notify:
             names = self.render_names(task, scope)
-            missing = sorted(names - self.handler_names())
+            missing = sorted(names - self.play.play.handler_names())
             if missing:  # as Ansible: notifying a handler no one defined fails the task
                 outcome = Outcome("failed", f"The requested handler '{missing[0]}' was not found in either the main "
                                             "handlers list nor in the listening handlers list", outcome.diff,
@@ -269,7 +269,7 @@ class HostRun:
                 names = {handler.name or ""} | set(handler.listen)
                 if names & pending:
                     scope = Scope(handler=True, role=self.play.play.all_roles.get(handler.role or ""),
-                                  environment=(play.environment,) if (play := self.play.play).environment else ())
+                                  environment=self.play_environment())
                     self.run_list([handler], scope)  # a handler may be an include (a block)
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -286,8 +286,9 @@ class HostRun:
                 pass
         return task.display_name
 
-    def handler_names(self) -> set[str]:
-        return {name for handler in self.play.play.handlers for name in (handler.name or "", *handler.listen) if name}
+    def play_environment(self) -> tuple:
+        """The play-level environment, as the outermost layer a task's scope stacks on."""
+        return (self.play.play.environment,) if self.play.play.environment else ()
 
     def render_names(self, task: Task, scope: Scope) -> set[str]:
         try:
