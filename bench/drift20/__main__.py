@@ -89,6 +89,7 @@ def measure(count: int, runs: int, tools: list[Tool], name: str, work: str) -> d
             per_host = [(after[host][0] - before[host][0], after[host][1] - before[host][1]) for host in fleet.hosts]
             samples[tool.name].append({
                 "seconds": outcome.seconds, "cpu": outcome.cpu, "peak_rss_kib": outcome.peak_rss_kib,
+                "tree_rss_kib": outcome.tree_rss_kib, "tree_pss_kib": outcome.tree_pss_kib,
                 "channels": statistics.median(sessions for sessions, _ in per_host),
                 "connections": statistics.median(connections for _, connections in per_host)})
             line.append(f"{tool.name} {outcome.seconds:.2f} s")
@@ -102,6 +103,8 @@ def summary(values: list[dict], count: int) -> dict:
         return statistics.median(value[key] for value in values)
     return {"seconds": median("seconds"), "runs": [value["seconds"] for value in values],
             "cpu_per_host_ms": median("cpu") * 1000 / count, "peak_rss_mib": max(v["peak_rss_kib"] for v in values) / 1024,
+            "tree_rss_mib": max(v.get("tree_rss_kib", 0) for v in values) / 1024,
+            "tree_pss_mib": max(v.get("tree_pss_kib", 0) for v in values) / 1024,
             "channels": median("channels"), "connections": median("connections")}
 
 

@@ -30,8 +30,8 @@ def table(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, 
         + "; ".join(versions.values()),
         "",
         "| N | tool | median s | / provision | / SSH floor | exec channels per host | connections per host | "
-        "controller CPU ms per host | peak RSS MiB | load at N |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "controller CPU ms per host | peak RSS MiB | whole tree peak MiB, RSS / PSS | load at N |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         measured = row["tools"]
@@ -39,16 +39,18 @@ def table(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, 
             figures = measured.get(tool.name)
             if figures is None:
                 reason = row["failed"].get(tool.name, "not measured")
-                lines.append(f"| {row['hosts']} | {tool.label} | not timed: {reason} | | | | | | | |")
+                lines.append(f"| {row['hosts']} | {tool.label} | not timed: {reason} | | | | | | | | |")
                 continue
             rss = f"{figures['peak_rss_mib']:.0f}" if figures["peak_rss_mib"] else "-"
+            tree = (f"{figures['tree_rss_mib']:.0f} / {figures['tree_pss_mib']:.0f}"
+                    if figures.get("tree_rss_mib") else "-")  # rows measured before the sampler existed have none
             lines.append(
                 f"| {row['hosts']} | {tool.label} | {figures['seconds']:.2f} | "
                 f"{ratio(figures['seconds'], measured.get('provision'))} | {ratio(figures['seconds'], measured.get('floor'))} | "
-                f"{figures['channels']:g} | {figures['connections']:g} | {figures['cpu_per_host_ms']:.0f} | {rss} | "
+                f"{figures['channels']:g} | {figures['connections']:g} | {figures['cpu_per_host_ms']:.0f} | {rss} | {tree} | "
                 f"{row['load']:.2f} |")
     if not rows:
-        lines.append("| (no size measured: see the notes below) | | | | | | | | | |")
+        lines.append("| (no size measured: see the notes below) | | | | | | | | | | |")
     lines += ["", "Commands (each run whole, as a user types it, from the work folder):", ""]
     lines += [f"- {tool.label}: `{tool.command}`" for tool in tools]
     lines += ["",
@@ -57,6 +59,9 @@ def table(rows: list[dict], tools: list[Tool], runs: int, load_at_start: float, 
               "Controller CPU and peak RSS are the command's own rusage (os.wait4): CPU of the command and the "
               "children it waited for; peak RSS is ru_maxrss, the largest single process of its tree (Ansible's "
               "forked workers are not summed; its ControlPersist ssh masters detach and are not counted). "
+              "The whole tree's peak is sampled every 0.5 s from /proc: the RSS and the PSS of the command and "
+              "all its descendants (provision's worker processes, Ansible's forks) summed at one moment; PSS "
+              "counts a page that forked processes share once, so it is what the machine spends. "
               "The floor's CPU is its ssh clients'."]
     lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines).rstrip() + "\n"

@@ -14,6 +14,7 @@ import re
 import resource
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -32,10 +33,74 @@ class Outcome:
     returncode: int
     stdout: str
     stderr: str
+    tree_rss_kib: int = 0  # the peak of the whole tree's RSS summed (parent + worker processes), sampled
+    tree_pss_kib: int = 0  # the same peak in PSS: pages a forked worker shares with its parent counted once
 
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+class TreeMemory:
+    """Samples the summed memory of a process and all its descendants every `interval` seconds.
+
+    ru_maxrss is one process's peak; provision's worker processes (and Ansible's forks) each have
+    their own, so the controller's real footprint is the tree's sum at one moment. RSS summed
+    counts a page a forked worker still shares with its parent once per process; PSS divides it
+    among them, so the PSS sum is what the machine actually spends.
+    """
+
+    def __init__(self, root: int, interval: float = 0.5):
+        self.root, self.interval = root, interval
+        self.peak_rss_kib = self.peak_pss_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            rss = pss = 0
+            for pid in self._tree():
+                rss_kib, pss_kib = self._memory(pid)
+                rss, pss = rss + rss_kib, pss + pss_kib
+            self.peak_rss_kib, self.peak_pss_kib = max(self.peak_rss_kib, rss), max(self.peak_pss_kib, pss)
+            self._stop.wait(self.interval)
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone between the listing and the read
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        tree, queue = [], [self.root]
+        while queue:
+            pid = queue.pop()
+            tree.append(pid)
+            queue.extend(children.get(pid, ()))
+        return tree
+
+    @staticmethod
+    def _memory(pid: int) -> tuple[int, int]:
+        rss = pss = 0
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Rss:"):
+                        rss = int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass  # exited, or a zombie with no mappings
+        return rss, pss
 
 
 def run(command: list[str], cwd: str, env: dict[str, str] | None = None) -> Outcome:
@@ -43,14 +108,17 @@ def run(command: list[str], cwd: str, env: dict[str, str] | None = None) -> Outc
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+        memory = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
+        memory.stop()
         seconds = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         texts = []
         for stream in (stdout, stderr):
             stream.seek(0)
             texts.append(stream.read().decode(errors="replace"))
-    return Outcome(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode, *texts)
+    return Outcome(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode, *texts,
+                   tree_rss_kib=memory.peak_rss_kib, tree_pss_kib=memory.peak_pss_kib)
 
 
 def expect(outcome: Outcome, what: str, codes: tuple[int, ...] = (0,)) -> Outcome:
