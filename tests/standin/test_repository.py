@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -154,3 +155,31 @@ def test_the_data_file_is_part_of_the_cache_key(monkeypatch, tmp_path):
     changed.write_text(open(catalog.DATA_PATH).read() + "# changed\n")
     monkeypatch.setattr(catalog, "DATA_PATH", str(changed))
     assert builder.input_hash("amd64") != before
+
+
+@pytest.mark.parametrize("version", ["1.0-1", "1.1-1"])
+def test_cuda_keyring_names_the_server_that_served_it(repository, tmp_path, version):
+    """NVIDIA's three files at NVIDIA's paths; the source line is the serving repository's own URL."""
+    folder = cuda_path("ubuntu2204")
+    with StandinServer(repository) as server:
+        data = urllib.request.urlopen(f"{server.url}{folder}cuda-keyring_{version}_all.deb", timeout=30).read()
+        pin = urllib.request.urlopen(f"{server.url}{folder}cuda-ubuntu2204.pin", timeout=5).read().decode()
+        with pytest.raises(urllib.error.HTTPError):  # only the versions NVIDIA publishes
+            urllib.request.urlopen(f"{server.url}{folder}cuda-keyring_9.9-1_all.deb", timeout=5)
+        url = server.url
+    deb = tmp_path / "keyring.deb"
+    deb.write_bytes(data)
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture"], capture_output=True,
+                            text=True, check=True).stdout
+    assert fields == f"Package: cuda-keyring\nVersion: {version}\nArchitecture: all\n"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "tree")], check=True)
+    arch = folder.rstrip("/").rsplit("/", 1)[1]
+    listed = (tmp_path / "tree" / f"etc/apt/sources.list.d/cuda-ubuntu2204-{arch}.list").read_text()
+    assert listed == f"deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] {url}{folder} /\n"
+    assert (tmp_path / "tree/usr/share/keyrings/cuda-archive-keyring.gpg").read_bytes() == \
+        open(os.path.join(repository, KEYRING_NAME), "rb").read()
+    assert (tmp_path / "tree/etc/apt/preferences.d/cuda-repository-pin-600").read_text() == pin
+    assert "Pin: release l=NVIDIA CUDA\nPin-Priority: 600" in pin
+    release = open(os.path.join(repository, folder, "Release")).read()
+    assert "\nLabel: NVIDIA CUDA\n" in release, "the pin matches NVIDIA's label"
+    assert "Label: NVIDIA CUDA" not in open(os.path.join(repository, toolkit_path(), "Release")).read()

@@ -4,7 +4,9 @@ The layout copies NVIDIA's real URLs below one base, so a role points at the sta
 only the base URL (and the keyring it trusts):
 
   <base>/compute/cuda/repos/<distro>/x86_64/      deb [signed-by=K] <that URL> /  (debian12, ubuntu2204,
-                                                  ubuntu2404: each its own names, as NVIDIA's differ)
+                                                  ubuntu2404: each its own names, as NVIDIA's differ),
+                                                  with cuda-<distro>.pin and cuda-keyring_<v>_all.deb
+                                                  (built by the server for its own URL: keyring.py)
   <base>/libnvidia-container/stable/deb/amd64/     deb [signed-by=K] <that URL> /
   <base>/nvidia-standin-keyring.gpg               the binary keyring for signed-by (also in each repo)
   <base>/libnvidia-container/gpgkey               the same key armored, where NVIDIA serves theirs
@@ -32,7 +34,7 @@ DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 KEYRING_NAME = "nvidia-standin-keyring.gpg"
 CUDA_DISTROS = catalog.distros()  # each folder serves its distro's names (catalog/)
-LAYOUT_VERSION = "2"  # bump when the layout changes without a change to the hashed files
+LAYOUT_VERSION = "3"  # bump when the layout changes without a change to the hashed files
 
 
 class StandinError(ProvisionError):
@@ -135,7 +137,13 @@ def _build(root: str, architecture: str) -> None:
             for deb in built[repository]:  # the same file in several folders is a hard link, not a copy
                 os.link(deb, os.path.join(folder, os.path.basename(deb)))
             _write(os.path.join(folder, KEYRING_NAME), keyring)
-            _publish_flat(folder, architecture, gnupg)
+            label = STAND_IN
+            if repository in CUDA_DISTROS:
+                # NVIDIA's pin file (here, and in cuda-keyring: keyring.py) matches the CUDA
+                # repositories by their Release's label, so the stand-in's carries NVIDIA's
+                label = catalog.load()["pin"]["release_label"]
+                _write(os.path.join(folder, f"cuda-{repository}.pin"), catalog.load()["pin"]["text"].encode())
+            _publish_flat(folder, architecture, gnupg, label)
     shutil.rmtree(pool)
     _write(os.path.join(root, KEYRING_NAME), keyring)
     _write(os.path.join(root, "nvidia-standin-keyring.asc"), armored.encode())
@@ -199,7 +207,7 @@ def _write(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 # ---- indexes and signatures ---------------------------------------------------------------------
-def _publish_flat(folder: str, architecture: str, gnupg: str) -> None:
+def _publish_flat(folder: str, architecture: str, gnupg: str, label: str) -> None:
     """Packages, Release, InRelease and Release.gpg of a flat repository (`deb URL /`)."""
     stanzas = []
     for name in sorted(os.listdir(folder)):
@@ -215,7 +223,7 @@ def _publish_flat(folder: str, architecture: str, gnupg: str) -> None:
     files = {"Packages": index, "Packages.gz": gzip.compress(index, mtime=0)}
     for name, data in files.items():
         _write(os.path.join(folder, name), data)
-    release = ["Origin: provision-standin", f"Label: {STAND_IN}", f"Date: {formatdate(usegmt=True)}",
+    release = ["Origin: provision-standin", f"Label: {label}", f"Date: {formatdate(usegmt=True)}",
                f"Architectures: {architecture}", "MD5Sum:"]
     release += [f" {hashlib.md5(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]
     release.append("SHA256:")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import io
 import json
 import os
 import signal
@@ -20,8 +21,46 @@ from functools import partial
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """The repository's files as they are, and cuda-keyring built for this server's own URL."""
+
+    keyrings: _Keyrings  # set per server by StandinServer
+
     def log_message(self, *args) -> None:
         pass
+
+    def send_head(self):
+        data = self.keyrings.get(self.path.split("?", 1)[0])
+        if data is None:
+            return super().send_head()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.debian.binary-package")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return io.BytesIO(data)
+
+
+class _Keyrings:
+    """cuda-keyring packages of one server, built on the first request for each and kept."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.url = ""  # the server's base URL, known once it listens
+        self._built: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+        self._architecture = ""
+
+    def get(self, path: str) -> bytes | None:
+        from provision.sandbox.standin import keyring
+        from provision.sandbox.standin.repository import dpkg_architecture
+
+        with self._lock:
+            self._architecture = self._architecture or dpkg_architecture()
+            wanted = keyring.keyring_request(path, self._architecture)
+            if wanted is None:
+                return None
+            if wanted not in self._built:
+                self._built[wanted] = keyring.build_keyring(self.root, *wanted, self.url, self._architecture)
+            return self._built[wanted]
 
 
 class StandinServer:
@@ -34,8 +73,10 @@ class StandinServer:
         self._server: http.server.ThreadingHTTPServer | None = None
 
     def start(self) -> StandinServer:
-        handler = partial(_QuietHandler, directory=self.root)
+        keyrings = _Keyrings(self.root)
+        handler = partial(type("_Handler", (_QuietHandler,), {"keyrings": keyrings}), directory=self.root)
         self._server = http.server.ThreadingHTTPServer((self.address, self.port), handler)
+        keyrings.url = self.url
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="standin-server", daemon=True).start()
         return self
