@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.facts import split_sections
-from provision.modules.base import Arg, ModuleFailed
+from provision.modules.base import APT_SOURCES, PACKAGES, Arg, ModuleFailed
 from provision.modules.outcome import MayNotChange
 from provision.shell import join
 from provision.transport.base import CommandResult
@@ -31,6 +31,7 @@ from provision.transport.base import CommandResult
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9\-]+)?$")
 CACHE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
 NOT_INSTALLED = ("not-installed", "config-files")
+NOT_YET = "(not checkable yet: an earlier task in this check adds apt sources it may come from)"
 
 # Retries an apt command while another process holds the dpkg or lists lock, up to $lock_wait
 # seconds; DPkg::Lock::Timeout covers dpkg itself, this also covers `apt-get update` and apt-mark.
@@ -313,6 +314,16 @@ class Apt(MayNotChange):
             state.available.update(extra.available)
         return state
 
+    def source_pending(self) -> bool:
+        """Check mode, after an earlier task would have added an apt source, key or pin: a package
+        apt does not know yet may come from it, which only the real run can tell."""
+        return self.context.check and APT_SOURCES in getattr(self.context, "check_pending", ())
+
+    def check_leaves(self) -> set[str]:
+        # a package brings files, units and users later tasks may read; a package file may carry
+        # an apt source too (cuda-keyring does)
+        return {PACKAGES, APT_SOURCES} if self.args.get("deb") else {PACKAGES}
+
     def _needs_candidates(self, have: Installed | None, pin: str | None) -> bool:
         """Whether planning this package needs apt-cache policy (absent and converged ones do not)."""
         if self.state == "absent":
@@ -396,6 +407,8 @@ class Apt(MayNotChange):
                 return matching[0], f"{name}={matching[0]}"
             if refresh_pending:  # the refreshed index may have it; planned again after the refresh
                 return f"{pin} (after the cache update)", f"{name}={pin}"
+            if self.source_pending():
+                return f"{pin} {NOT_YET}", f"{name}={pin}"
             known = ", ".join(available.versions) if available and available.versions else "none"
             raise ModuleFailed(f"apt: no version of {name} matches {pin!r} (available: {known})")
         if available is None or available.candidate is None:
@@ -403,6 +416,8 @@ class Apt(MayNotChange):
                 return None
             if refresh_pending:
                 return "(after the cache update)", name
+            if self.source_pending():
+                return NOT_YET, name
             raise ModuleFailed(f"apt: no installation candidate for {name!r}"
                                + ("" if self.args["update_cache"] else " (update_cache: true?)"))
         if not present:

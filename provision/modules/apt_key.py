@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.facts import split_sections
-from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.base import APT_SOURCES, Arg, Module, ModuleFailed
 from provision.modules.remote_file import write_file
 from provision.shell import join, quote
 from provision.transport.base import CommandResult
@@ -46,6 +46,9 @@ class AptKey(Module):
         "validate_certs": Arg("bool", default=True),
     }
     mutually_exclusive = (("url", "file", "data", "keyserver"),)
+
+    def check_leaves(self) -> set[str]:
+        return {APT_SOURCES}  # a trusted key: a later apt task's package may come from it
 
     def wanted_id(self) -> str | None:
         key_id = self.args["id"]

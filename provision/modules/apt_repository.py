@@ -20,7 +20,7 @@ from typing import Any
 
 from provision.facts import split_sections
 from provision.modules.apt import LOCK_WAIT, fetch_failures
-from provision.modules.base import Arg, Module, ModuleFailed
+from provision.modules.base import APT_SOURCES, Arg, Module, ModuleFailed
 from provision.modules.remote_file import unified_diff, write_file
 from provision.shell import join, quote
 from provision.transport.base import CommandResult
@@ -94,6 +94,9 @@ class AptRepository(Module):
     # One key source at most (the check that read() did by hand). Ansible's apt_repository and
     # deb822_repository declare no rules across these arguments: they have no key_src/key_url pair.
     mutually_exclusive = (("key_src", "key_content", "key_url"),)
+
+    def check_leaves(self) -> set[str]:
+        return {APT_SOURCES}  # a source line: a later apt task's package may come from it
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,9 @@ class ModuleContext(Protocol):
     facts: dict[str, Any]  # from provision.facts, gathered once per host
     check: bool
     environment: dict[str, str]
+    # Check mode: what earlier tasks on this host would have changed but did not, which later reads
+    # depend on (APT_SOURCES). The runner fills it from each changed result's `check_leaves()`.
+    check_pending: set[str]
 
     def find_file(self, kind: str, name: str) -> str:
         """Local path of a role/playbook file; kind is 'templates' or 'files'. Raises ModuleFailed."""
@@ -94,6 +97,11 @@ class ModuleContext(Protocol):
 
 Rule = tuple[str, ...]
 FREE_FORM_NAME = "the free-form command"  # how a rule names `_raw_params` (command: echo hi)
+
+
+APT_SOURCES = "apt-sources"  # check_leaves(): apt's sources, keys or pins would have changed
+PACKAGES = "packages"  # check_leaves(): packages would have been installed (their files, units, users)
+APT_DIRECTORY = "/etc/apt/"
 
 
 class Module:
@@ -142,6 +150,16 @@ class Module:
     def __init__(self, args: dict[str, Any], context: ModuleContext):
         self.args = args
         self.context = context
+
+    def check_leaves(self) -> set[str]:
+        """In check mode, after reporting "would change": what a real run would have changed that a
+        later task's read depends on (APT_SOURCES), so that task can tell "not there yet" from
+        "wrong". By default: a file module's path below /etc/apt/ (a source, a pin, a key)."""
+        for key in ("path", "dest", "blacklist_file"):
+            value = self.args.get(key)
+            if isinstance(value, str) and value.startswith(APT_DIRECTORY):
+                return {APT_SOURCES}
+        return set()
 
     def read_command(self) -> str | None:
         """Shell text reading the state in one round trip; None: nothing to read on the host."""

@@ -41,6 +41,7 @@ class TaskContext:
     evaluate_expression: Callable[[str], Any] = _no_evaluate
     reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
     timeout: float | None = None  # `async: N`: every command without a timeout of its own bounded by N s
+    check_pending: set[str] = field(default_factory=set)  # the host's, shared by its tasks (Module.check_leaves)
 
     def find_file(self, kind: str, name: str) -> str:
         import os

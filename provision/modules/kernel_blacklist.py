@@ -22,7 +22,7 @@ class KernelBlacklist(ContentModule):
     spec = {
         "name": Arg("str", required=True),
         "state": Arg("str", default="present", choices=("present", "absent")),
-        "blacklist_file": Arg("path", default="/etc/modprobe.d/blacklist.conf"),
+        "blacklist_file": Arg("path", default="/etc/modprobe.d/blacklist-ansible.conf"),  # community.general's
     }
 
     def wanted_content(self, state: FileState) -> bytes | None:

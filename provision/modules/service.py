@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from provision.modules.base import Arg, ModuleFailed
+from provision.modules.base import PACKAGES, Arg, ModuleFailed
 from provision.modules.outcome import MayNotChange
 from provision.shell import join, quote
 from provision.transport.base import CommandResult
@@ -191,6 +191,11 @@ class Service(MayNotChange):
     def parse(self, result: CommandResult | None) -> ServiceState:
         state = parse_state(self.args["name"], self.context.facts, result)
         if self.args["name"] and not state.exists and not self.wants_other():
+            if self.context.check and PACKAGES in getattr(self.context, "check_pending", ()):
+                # check mode after an earlier task would have installed packages: the service may
+                # come with one of them. Planned as a new service (stopped, disabled), and said so.
+                self.not_yet = True
+                return ServiceState(False, False, False, init=state.init)
             # systemd masks a unit before it is installed
             raise ModuleFailed(f"{self.name}: no service {self.args['name']!r} on this host ({state.init.name})")
         return state
@@ -219,6 +224,9 @@ class Service(MayNotChange):
         if action:
             plan.commands.append(init.action(service, action))
             plan.summary.append(f"{action} {service}")
+        if getattr(self, "not_yet", False):
+            plan.summary.append(f"({service} is not on the host yet: an earlier task in this check installs "
+                                "packages it may come with)")
         return plan if plan.commands or plan.daemon_reload else None
 
     def plan_mask(self, current: ServiceState, plan: ServicePlan) -> None:

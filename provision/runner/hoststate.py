@@ -35,6 +35,7 @@ class HostState:
     reached_start: bool = False  # --start-at-task: this host has reached the named task
     remote_user: str | None = None  # the current play's `remote_user:` (below the inventory's ansible_user)
     connected_as: str | None = None  # the remote_user the open connection was made for
+    check_pending: set[str] = field(default_factory=set)  # check mode: see Module.check_leaves
 
     @property
     def name(self) -> str:

@@ -174,6 +174,7 @@ class TaskRun:
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
             timeout=float(task.async_seconds) if task.async_seconds else None,
+            check_pending=self.state.check_pending,
         )
 
     def run_module(self, templar: Templar) -> Outcome:
@@ -186,7 +187,10 @@ class TaskRun:
             return Outcome("failed", f"This action ({module.name}) does not support async.", None, {})
         args = templar.render(dict(self.task.args))
         context = self.context(templar, self.transport(templar))
-        result: ModuleResult = module(args, context).run()
+        instance = module(args, context)
+        result: ModuleResult = instance.run()
+        if context.check and result.status == "changed":
+            self.state.check_pending |= instance.check_leaves()
         # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.
         # In check mode a module only reads, whatever it would change.
         probe = _literally_false(self.task.changed_when)

@@ -55,9 +55,11 @@ class FakeHost(FakeContext):
         return shown
 
 
-def run_on(module: str, args: dict, answers: list, facts: dict | None = None, check: bool = False):
-    """(result, host) of one module run on a fake host."""
-    host = FakeHost(facts=facts or {}, check=check, answers=answers)
+def run_on(module: str, args: dict, answers: list, facts: dict | None = None, check: bool = False,
+           pending: set | None = None):
+    """(result, host) of one module run on a fake host; `pending`: what earlier check-mode tasks
+    would have changed (Module.check_leaves)."""
+    host = FakeHost(facts=facts or {}, check=check, answers=answers, check_pending=set(pending or ()))
     return run_module(module, args, host), host
 
 

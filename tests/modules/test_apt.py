@@ -46,10 +46,10 @@ def apt_state(dpkg="", policy=POLICY, now=1000, cache="900"):
             f"\n@@provision:policy@@\n{policy}\n@@provision:end@@\n")
 
 
-def apt(args, *reads, check=False, changes=ok("")):
+def apt(args, *reads, check=False, changes=ok(""), pending=None):
     """Run apt against reads served in turn (a refresh reads again); (result, commands after the read)."""
     result, host = run_on("apt", args, [("s now; date", [ok(read) for read in reads]), ("set -e", changes)],
-                          check=check)
+                          check=check, pending=pending)
     return result, [command for command in host.actions() if "s now; date" not in command]
 
 
@@ -182,6 +182,41 @@ def test_registered_data_has_ansibles_keys():
 def test_failures_are_clear(args, dpkg, message):
     result, commands = apt(args, apt_state(dpkg, policy=POLICY + NO_CANDIDATE))
     assert result.status == "failed" and message in result.msg and commands == []
+
+
+@pytest.mark.parametrize("name, shown", [("no-such-fake", "install no-such-fake"),
+                                         ("hello-fake=9.*", "install hello-fake 9.*")])
+def test_check_mode_after_a_task_that_adds_sources_cannot_know_the_package_yet(name, shown):
+    """NVIDIA's role installs cuda-keyring (a source), then cuda-drivers-580 from it: in check mode
+    the source is not there, so apt has no candidate. After an earlier task that would have added
+    sources, that is a change provision cannot check yet, said so; otherwise a failure, as before."""
+    policy = POLICY + NO_CANDIDATE
+    result, commands = apt({"name": [name]}, apt_state(policy=policy), check=True, pending={"apt-sources"})
+    assert result.status == "changed" and commands == [], result.msg
+    assert result.diff == (f"{shown} (not checkable yet: an earlier task in this check adds apt sources "
+                           "it may come from)\n")
+    for check, pending in ((True, {"packages"}), (False, {"apt-sources"})):
+        failed, _ = apt({"name": [name]}, apt_state(policy=policy), check=check, pending=pending)
+        assert failed.status == "failed", (check, pending)
+
+
+def test_what_a_check_mode_change_leaves_for_later_tasks():
+    from provision.modules import get_module
+    from tests.support.fakehost import FakeContext
+
+    def leaves(module, args):
+        instance = get_module(module)(args, FakeContext(check=True))
+        instance.args = instance.check_args(args)
+        return instance.check_leaves()
+
+    assert leaves("apt", {"deb": "http://x/cuda-keyring_1.1-1_all.deb"}) == {"packages", "apt-sources"}
+    assert leaves("apt", {"name": ["cuda-drivers-580"]}) == {"packages"}
+    assert leaves("apt_repository", {"repo": "deb http://x/ /"}) == {"apt-sources"}
+    assert leaves("apt_key", {"url": "http://x/key.asc"}) == {"apt-sources"}
+    assert leaves("copy", {"content": "deb http://x/ /\n", "dest": "/etc/apt/sources.list.d/x.list"}) == {"apt-sources"}
+    assert leaves("get_url", {"url": "http://x/x.list", "dest": "/etc/apt/sources.list.d/x.list"}) == {"apt-sources"}
+    assert leaves("copy", {"content": "x", "dest": "/etc/motd"}) == set()
+    assert leaves("file", {"path": "/etc/apt/keyrings", "state": "directory"}) == {"apt-sources"}
 
 
 def test_an_unreachable_repository_is_named_as_the_cause():

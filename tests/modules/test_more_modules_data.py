@@ -216,6 +216,7 @@ def test_kernel_blacklist_adds_and_removes_its_line_only():
     context = host(on_host("file", "blacklist floppy\n"), after=on_host("file", "x"))
     added = run("kernel_blacklist", {"name": "nouveau"}, context)
     assert added.status == "changed" and "+blacklist nouveau" in added.diff
+    assert "/etc/modprobe.d/blacklist-ansible.conf" in added.diff, "community.general's default file"
     assert run("kernel_blacklist", {"name": "nouveau"}, host(on_host("file", "blacklist nouveau\n"))).status == "ok"
     removed = run("kernel_blacklist", {"name": "nouveau", "state": "absent"},
                   host(on_host("file", "blacklist floppy\nblacklist nouveau\n"), check=True))

@@ -31,10 +31,11 @@ SCRIPT_RUNNING = "exists\nrunning\nenabled\n"
 READS = ("systemctl show", "if [ -x", "if [ -d /run/systemd/system ]")  # systemd, init scripts, probe
 
 
-def service(args, *reads, facts=None, check=False, module="service", failing=None):
+def service(args, *reads, facts=None, check=False, module="service", failing=None, pending=None):
     """Run with the reads served in turn (apply reads the end state again); (result, commands sent)."""
     answers = [(needle, [ok(read) for read in reads]) for needle in READS]
-    result, host = run_on(module, args, ([failing] if failing else []) + answers, facts=facts, check=check)
+    result, host = run_on(module, args, ([failing] if failing else []) + answers, facts=facts, check=check,
+                          pending=pending)
     return result, [command.removesuffix(" </dev/null") for command in host.commands
                     if not any(needle in command for needle in READS)]
 
@@ -164,3 +165,20 @@ def test_start_and_enable_check_apply_then_ok(sandbox, fake, module_context):
 def test_the_real_ssh_service_reads_as_running(sandbox, module_context):
     result = run_module("service", {"name": "ssh", "state": "started"}, module_context(HOST))
     assert result.status == "ok", result.msg
+
+
+@pytest.mark.parametrize("module", ["service", "systemd"])
+def test_a_service_a_package_would_bring_is_a_change_in_check_mode_not_a_failure(module):
+    """NVIDIA's driver role enables nvidia-persistenced right after installing the driver: in check
+    mode on a new host the unit is not there yet. Ansible fails the task ("Could not find the
+    requested service"); provision plans it as a new, stopped, disabled service and says why."""
+    args = {"name": "nvidia-persistenced", "enabled": True, "state": "started"}
+    result, commands = service(args, NOT_FOUND, facts=SYSTEMD, check=True, module=module, pending={"packages"})
+    assert result.status == "changed" and commands == [], result.msg
+    assert result.diff == ("running: False, enabled: False\nenable nvidia-persistenced\nstart nvidia-persistenced\n"
+                           "(nvidia-persistenced is not on the host yet: an earlier task in this check installs "
+                           "packages it may come with)\n")
+    # without an earlier package task, or for real, a missing service is what it always was: a failure
+    for check, pending in ((True, None), (True, {"apt-sources"}), (False, {"packages"})):
+        failed, _ = service(args, NOT_FOUND, facts=SYSTEMD, check=check, module=module, pending=pending)
+        assert failed.status == "failed" and "no service 'nvidia-persistenced'" in failed.msg, (check, pending)

@@ -183,3 +183,13 @@ def test_cuda_keyring_names_the_server_that_served_it(repository, tmp_path, vers
     release = open(os.path.join(repository, folder, "Release")).read()
     assert "\nLabel: NVIDIA CUDA\n" in release, "the pin matches NVIDIA's label"
     assert "Label: NVIDIA CUDA" not in open(os.path.join(repository, toolkit_path(), "Release")).read()
+
+
+@pytest.mark.parametrize("distro", catalog.distros())
+def test_every_cuda_folder_serves_the_toolkit_behind_its_versioned_name(repository, distro):
+    index = {entry["Package"]: entry for entry in _packages_index(repository, cuda_path(distro))}
+    assert index["cuda-toolkit"]["Version"] == "13.0.2-1"
+    assert index["cuda-toolkit"]["Depends"] == "cuda-toolkit-13-0 (>= 13.0.2-1)"
+    deb = os.path.join(repository, cuda_path(distro), index["cuda-toolkit-13-0"]["Filename"])
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True, check=True).stdout
+    assert "./usr/local/cuda-13.0/bin/nvcc" in listing and "./usr/local/cuda-13.0/version.json" in listing

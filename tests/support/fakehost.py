@@ -17,6 +17,7 @@ class FakeContext:
     check: bool = False
     environment: dict = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
+    check_pending: set = field(default_factory=set)  # what earlier check-mode tasks would have changed
 
     def run(self, command, *, stdin=None, timeout=None) -> CommandResult:
         self.commands.append(command)

@@ -8,13 +8,14 @@ packaging family, because NVIDIA names the same driver differently per distro:
               and from 590 the same names without the branch
   toolkit.py  libnvidia-container/stable/deb: the container toolkit at each version
   common.py   what both driver families share (fabric manager, pinning, daemons)
+  cuda.py     the CUDA Toolkit (cuda-toolkit -> cuda-toolkit-13-0), the same in every CUDA folder
 
 The easy thing to get wrong: a package name that exists in one family must not leak into the
 other; installing Debian's name from an Ubuntu source has to fail as it does against NVIDIA's.
 """
 from __future__ import annotations
 
-from provision.sandbox.standin.catalog import debian, toolkit, ubuntu
+from provision.sandbox.standin.catalog import cuda, debian, toolkit, ubuntu
 from provision.sandbox.standin.catalog.data import DATA_PATH, distros, driver_branch, load
 from provision.sandbox.standin.packages import TOOLKIT_REPOSITORY, PackageSpec, support_package
 
@@ -37,7 +38,7 @@ def all_packages() -> list[PackageSpec]:
     for folders in recipes.values():
         entry = load()["distros"][folders[0]]
         packages += FAMILIES[entry["family"]](folders[0], tuple(folders))
-    return packages + toolkit.all_versions()
+    return packages + cuda.toolkit_packages(distros()) + toolkit.all_versions()
 
 
 __all__ = ["DATA_PATH", "all_packages", "distro_packages", "distros", "driver_branch", "load"]
