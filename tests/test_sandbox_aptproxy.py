@@ -119,10 +119,23 @@ def test_up_with_apt_proxy_points_every_host_at_it(proxied):
     assert state["upstreams"] == apt_source_uris(), "upstreams are this machine's own apt sources"
     assert f"Acquire::http::Proxy \"{url}\";" in ssh(proxied, "host01", f"cat {APT_CONF_PATH}").stdout
     assert url in ssh(proxied, "host01", "apt-config dump Acquire::http::Proxy").stdout
+    assert f'Acquire::http::Proxy::{proxied.gateway} "DIRECT";' in ssh(proxied, "host01", f"cat {APT_CONF_PATH}").stdout
     inventory = yaml.safe_load(open(proxied.inventory_path))
     assert inventory["all"]["vars"]["sandbox_apt_proxy"] == url
     with open(f"/proc/{proxied.aptproxy_pid}/cgroup") as handle:
         assert f"provision/{proxied.name}/aptproxy" in handle.read(), "the proxy runs in the sandbox's cgroup"
+
+
+@pytest.mark.sandbox
+def test_the_stand_in_repository_on_the_gateway_is_reached_directly(proxied):
+    """The proxy refuses what is not this machine's source; the sandbox's own stand-in NVIDIA
+    repository (on the gateway) is not, so a proxied host reaches it directly."""
+    cuda = proxied.start_standin().cuda_url("debian12")
+    only = "-o Dir::Etc::SourceList=/tmp/standin.list -o Dir::Etc::SourceParts=/nonexistent"
+    update = ssh(proxied, "host01", f"echo 'deb [trusted=yes] {cuda} /' > /tmp/standin.list && apt-get update -q "
+                                    f"{only} && apt-cache {only} policy cuda-drivers-580", check=False)
+    assert update.returncode == 0 and "403" not in update.stdout + update.stderr, update.stdout + update.stderr
+    assert "Candidate: 580." in update.stdout, update.stdout
 
 
 @pytest.mark.sandbox

@@ -131,10 +131,13 @@ def _port(parts: urllib.parse.SplitResult, default: int | None = None) -> int:
         return -1
 
 
-def apt_config_files(url: str) -> dict[str, bytes]:
-    """What a host needs to send its apt through the proxy at `url` (for seed's `files`)."""
+def apt_config_files(url: str, direct: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """What a host needs to send its apt through the proxy at `url` (for seed's `files`). The
+    `direct` addresses are reached without it: the sandbox's own servers on its gateway (the
+    stand-in NVIDIA repository), which the proxy refuses as they are not this machine's sources."""
     text = (f"// written by `provision sandbox up --apt-proxy`: apt goes through the sandbox's apt proxy\n"
             f'Acquire::http::Proxy "{url}";\n')
+    text += "".join(f'Acquire::http::Proxy::{address} "DIRECT";\n' for address in direct)
     return {APT_CONF_PATH: text.encode()}
 
 

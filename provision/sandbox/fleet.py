@@ -279,7 +279,7 @@ class Sandbox:
         files = dict(os_identity(self.os_name).seed_files())
         files.update(standin_gpu_files(self.gpus))
         if self.apt_proxy.running(self.aptproxy_pid):
-            files.update(apt_config_files(self.apt_proxy.url))
+            files.update(apt_config_files(self.apt_proxy.url, direct=(self.gateway,)))
         return files
 
     # ---- the registry ------------------------------------------------------------------------
