@@ -29,7 +29,7 @@ from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pyto
 from provision.sandbox.registry import Registry, busybox_layer
 from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
 from provision.sandbox.seed import seed
-from provision.sandbox.standin.gpus import DEFAULT_PROFILE
+from provision.sandbox.standin.gpus import DEFAULT_PROFILE, STANDIN_TOOLS
 from provision.sandbox.standin.service import StandinInfo, StandinService
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
@@ -175,7 +175,7 @@ class Sandbox:
 
         def make_ready(host: SandboxHost) -> None:
             host.configure_network(sandbox.prefix_length)
-            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry, files)
+            seed(host, sandbox.key_path, sandbox.image_root, sandbox.registry, files, diverted=STANDIN_TOOLS)
             host.start(sandbox.image_root)
             host.wait_ready()
 
@@ -323,7 +323,7 @@ class Sandbox:
         host = self.host(name)
         host.stop()
         host.wipe()
-        seed(host, self.key_path, self.image_root, self.registry, self._seed_files())
+        seed(host, self.key_path, self.image_root, self.registry, self._seed_files(), diverted=STANDIN_TOOLS)
         host.start(self.image_root)
         self.save()
         host.wait_ready()

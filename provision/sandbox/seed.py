@@ -16,10 +16,11 @@ from provision.sandbox.registry import Registry
 
 
 def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Registry,
-         files: dict[str, bytes] | None = None) -> None:
+         files: dict[str, bytes] | None = None, diverted: tuple[str, ...] = ()) -> None:
     """Put the host's own host key, the sandbox's client key and `files` ({absolute path: content},
     e.g. the stand-in GPU description; content starting with `#!` becomes an executable) into its
-    (empty) upper folder."""
+    (empty) upper folder. Each `diverted` path (a stand-in tool where a package puts the real one)
+    gets a local dpkg diversion, so installing that package does not overwrite the stand-in."""
     os.makedirs(host.directory, exist_ok=True)
     key = os.path.join(host.directory, "ssh_host_ed25519_key")
     if not os.path.exists(key):
@@ -59,8 +60,30 @@ def seed(host: SandboxHost, client_key_path: str, image_lower: str, registry: Re
             handle.write(content)
         # a script (the stand-in lspci) must run as a command; anything else is a plain file
         os.chmod(target, 0o755 if content.startswith(b"#!") else 0o644)
+    if diverted:
+        _divert(host, image_lower, diverted)
     if KINDS[host.kind].docker:
         _seed_docker(host, registry)
+
+
+def _divert(host: SandboxHost, image_lower: str, paths: tuple[str, ...]) -> None:
+    """Local diversions, as `dpkg-divert --local --rename --add PATH` records them (three lines
+    each in /var/lib/dpkg/diversions: the path, where the package's file goes, ":" for local)."""
+    relative = os.path.join("var", "lib", "dpkg", "diversions")
+    try:
+        with open(os.path.join(image_lower, relative)) as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    listed = set(lines[0::3])
+    for path in paths:
+        if path not in listed:
+            lines += [path, f"{path}.distrib", ":"]
+    target = os.path.join(host.upper, relative)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+    os.chmod(target, 0o644)
 
 
 def _seed_docker(host: SandboxHost, registry: Registry) -> None:

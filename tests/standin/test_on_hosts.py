@@ -211,3 +211,26 @@ def test_ubuntu_persistence_mode_is_off_until_a_drop_in_turns_it_on(sandbox, ubu
     assert "Persistence Mode                      : Enabled" in ssh(sandbox, ubuntu_host, "nvidia-smi -q -i 0").stdout
     ssh(sandbox, ubuntu_host, "/etc/init.d/nvidia-persistenced stop")
     assert ssh(sandbox, ubuntu_host, query).stdout == "Disabled\n"
+
+
+def test_a_package_that_ships_lspci_leaves_the_stand_in_in_place(sandbox, fresh_host, tmp_path):
+    host = fresh_host.name
+    """A real server's lspci comes from pciutils, which DeepOps' facts role installs before it
+    counts GPUs with lspci. The sandbox diverts the stand-in's paths as `dpkg-divert --local` does,
+    so such a package's lspci goes aside and the stand-in keeps answering."""
+    listed = ssh(sandbox, host, "dpkg-divert --list /usr/bin/lspci; dpkg-divert --list /usr/sbin/update-initramfs").stdout
+    assert "local diversion of /usr/bin/lspci to /usr/bin/lspci.distrib" in listed
+    assert "local diversion of /usr/sbin/update-initramfs to /usr/sbin/update-initramfs.distrib" in listed
+    tree = tmp_path / "pkg"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text("Package: lspci-shipper\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: t <t@example.invalid>\nDescription: ships /usr/bin/lspci\n")
+    (tree / "usr" / "bin").mkdir(parents=True)
+    (tree / "usr" / "bin" / "lspci").write_text("#!/bin/sh\necho packaged lspci\n")
+    (tree / "usr" / "bin" / "lspci").chmod(0o755)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(tmp_path / "x.deb")], check=True,
+                   capture_output=True)
+    put(sandbox, host, "/tmp/x.deb", (tmp_path / "x.deb").read_bytes())
+    ssh(sandbox, host, "dpkg -i /tmp/x.deb")
+    assert "3D controller: NVIDIA Corporation" in ssh(sandbox, host, "lspci").stdout
+    assert ssh(sandbox, host, "/usr/bin/lspci.distrib").stdout == "packaged lspci\n"

@@ -21,6 +21,10 @@ HOST_LSPCI_PATH = "/etc/nvidia-standin/lspci-Dnn-d-10de.txt"
 HOST_LSPCI_TOOL = "/usr/bin/lspci"
 # The host boots no kernel of its own: the stand-in answers `update-initramfs -u` at its real path.
 HOST_INITRAMFS_TOOL = "/usr/sbin/update-initramfs"
+# Stand-in tools where a package puts the real one (pciutils, initramfs-tools): the sandbox diverts
+# those paths (dpkg-divert --local), so a role that installs the package keeps the stand-in working
+# (DeepOps' facts role installs pciutils, then counts GPUs with lspci).
+STANDIN_TOOLS = (HOST_LSPCI_TOOL, HOST_INITRAMFS_TOOL)
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 # The command a role runs on a sandbox host instead of `lspci -Dnn -d 10de:`.
 LSPCI_COMMAND = f"cat {HOST_LSPCI_PATH}"
