@@ -122,6 +122,21 @@ def _open_files_limit() -> None:
             pass
 
 
+def _few_malloc_arenas() -> None:
+    """glibc gives threads that contend for malloc arenas of their own (up to 8 per core), and each
+    keeps the memory freed into it: with a thread per host, a check of 400 hosts held 145 MiB where
+    two arenas hold 99. Threads that mostly wait on the network need no more. MALLOC_ARENA_MAX, when
+    set, is the user's word; a libc without mallopt (musl) has no arenas to limit."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX (malloc.h), before any host's thread starts
+    except (OSError, AttributeError):
+        pass
+
+
 def _vault(args):
     """The command's Ansible Vault passwords (--vault-password-file, --vault-id, -J, or
     $ANSIBLE_VAULT_PASSWORD_FILE), or None when it was given none."""
@@ -164,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     errors = Console(stderr=True)
     _open_files_limit()
+    _few_malloc_arenas()
     try:
         from provision.vault import using
 

@@ -208,9 +208,10 @@ class SSHTransport(Transport):
         self.closed_reason = ""
         settings = self.settings
         client = paramiko.SSHClient()
+        name = settings.address if settings.port == 22 else f"[{settings.address}]:{settings.port}"
         for path in settings.known_hosts_files:
-            if os.path.exists(path):
-                load_known_hosts(client.get_host_keys(), path)
+            for key in known_host_keys(path, name):  # only this host's: the file is parsed once per process
+                client.get_host_keys().add(name, key.get_name(), key)
         if self.accept_new_host_keys:
             client.set_missing_host_key_policy(AcceptNewHostKey(settings.known_hosts_files[0]))
         else:
@@ -410,6 +411,63 @@ def _active(transport: paramiko.Transport | None) -> bool:
 
 class ConnectionLost(EOFError):
     """The SSH connection ended while a command ran: the host is unreachable, not the task failed."""
+
+
+def known_host_keys(path: str, name: str) -> list[paramiko.PKey]:
+    """The keys `path` lists for `name` (an address, or "[address]:port" as OpenSSH writes it).
+
+    Each connection used to load the whole file: with N hosts in it, a run of N hosts held N*N
+    parsed keys (a thousand hosts: a million, about 0.5 MiB per host). The file is parsed once per
+    process and version of it (its mtime and size: accept-new appends to it) and indexed by name.
+    """
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise ConnectionFailed(f"cannot read known_hosts file {path}: {error}") from None
+    plain, hashed = _KNOWN_HOSTS.get(path, (stat.st_mtime_ns, stat.st_size))
+    keys = list(plain.get(name, ()))
+    keys += [key for pattern, key in hashed if paramiko.HostKeys.hash_host(name, pattern) == pattern]
+    return keys
+
+
+class _KnownHostsIndex:
+    """Parsed known_hosts files, each version (path, mtime, size) parsed once and shared read-only
+    by every connection of the process. Parsing holds a lock: a thousand connections opening at
+    once would otherwise each parse the file before the first one cached it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[str, tuple[tuple[int, int], dict[str, list[paramiko.PKey]],
+                                      list[tuple[str, paramiko.PKey]]]] = {}
+
+    def get(self, path: str, version: tuple[int, int]) -> tuple[dict[str, list[paramiko.PKey]],
+                                                                list[tuple[str, paramiko.PKey]]]:
+        """({plain name: keys}, [(hashed name, key)]) of that version of the file."""
+        with self._lock:
+            known = self._parsed.get(path)
+            if known is None or known[0] != version:
+                known = (version, *self._parse(path))
+                self._parsed[path] = known  # an older version is dropped, not kept beside it
+            return known[1], known[2]
+
+    @staticmethod
+    def _parse(path: str):
+        parsed = paramiko.HostKeys()
+        load_known_hosts(parsed, path)
+        plain: dict[str, list[paramiko.PKey]] = {}
+        hashed: list[tuple[str, paramiko.PKey]] = []
+        for entry in parsed._entries:  # paramiko keeps its entries here; HostKeys has no public iterator of them
+            for hostname in entry.hostnames:
+                if hostname.startswith("|1|"):
+                    hashed.append((hostname, entry.key))
+                else:
+                    plain.setdefault(hostname, []).append(entry.key)
+        return plain, hashed
+
+
+_KNOWN_HOSTS = _KnownHostsIndex()  # a parse memo of files, like a cache of imports: not run state
 
 
 def load_known_hosts(keys: paramiko.HostKeys, path: str) -> None:
