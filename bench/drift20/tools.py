@@ -132,10 +132,14 @@ def expect(outcome: Outcome, what: str, codes: tuple[int, ...] = (0,)) -> Outcom
 
 
 class Tool:
+    forks_cap: int | None = None  # --forks-cap: at most this many hosts at once (None: all of them)
     name = ""    # the key in results and --tools
     label = ""   # the column header
     command = ""  # the timed command, as the table's notes show it
     checks = True  # converges and checks drift20 (the floor does neither: it is not gated)
+
+    def forks(self, fleet: Fleet) -> int:
+        return min(len(fleet.hosts), self.forks_cap or len(fleet.hosts))
 
     def converge(self, fleet: Fleet) -> None:
         """Apply drift20 for real (not timed)."""
@@ -154,7 +158,7 @@ class Provision(Tool):
     command = "provision apply --check -f N INVENTORY drift20.yaml"
 
     def _run(self, fleet: Fleet, *arguments: str, codes=(0,)) -> Outcome:
-        line = [PROVISION, *arguments, fleet.inventory, "drift20.yaml", "-q", "-f", str(len(fleet.hosts))]
+        line = [PROVISION, *arguments, fleet.inventory, "drift20.yaml", "-q", "-f", str(self.forks(fleet))]
         return expect(run(line, fleet.work), "`provision " + " ".join(arguments) + "`", codes)
 
     def converge(self, fleet: Fleet) -> None:
@@ -298,14 +302,38 @@ class Floor(Tool):
     """The SSH floor: one `ssh -F <sandbox ssh_config> HOST true` per host, all at once."""
     name, label = "floor", "SSH floor"
     checks = False
-    command = "ssh -F SSH_CONFIG HOST true, one per host, all at once"
+    command = "ssh -F SSH_CONFIG HOST true, one per host, all at once (at most --forks-cap at once)"
 
     def timed(self, fleet: Fleet) -> Outcome:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        seconds = ssh_floor(fleet.ssh_config, fleet.hosts)
+        seconds = capped_ssh_floor(fleet.ssh_config, fleet.hosts, self.forks(fleet))
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return Outcome(seconds, cpu, 0, 0, "", "")
+
+
+def capped_ssh_floor(ssh_config: str, names: list[str], at_once: int) -> float:
+    """`ssh HOST true` for every host, at most `at_once` running (all at once when that is every
+    host: check_scale.ssh_floor): seconds until the last one returns."""
+    if at_once >= len(names):
+        return ssh_floor(ssh_config, names)
+    started, waiting, running, failed = time.monotonic(), list(reversed(names)), {}, []
+    while waiting or running:
+        while waiting and len(running) < at_once:
+            name = waiting.pop()
+            running[name] = subprocess.Popen(["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "true"],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pid, status = os.wait()
+        done = next((name for name, process in running.items() if process.pid == pid), None)
+        if done is None:
+            continue
+        process = running.pop(done)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            failed.append(f"{done}: {process.stderr.read().decode().strip()}")
+    if failed:
+        raise BenchFailed("ssh floor: " + "; ".join(failed[:5]))
+    return time.monotonic() - started
 
 
 def make_tools(names: list[str], venv: str | None) -> list[Tool]:
