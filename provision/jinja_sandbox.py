@@ -106,7 +106,7 @@ class SandboxedTemplates(SandboxedEnvironment):
         if raw or name is not None or filename is not None:
             return super().compile(source, name, filename, raw, defer_init)
         if isinstance(source, str):
-            key: tuple | None = ("template", source, defer_init)
+            key: tuple | None = ("template", source, defer_init, self.trim_blocks, self.lstrip_blocks)
         else:
             key = ("expression", self._expression, defer_init) if self._expression is not None else None
         code = COMPILED.get(key) if key else None

@@ -120,10 +120,14 @@ class Templar:
             return [self.render(item) for item in value if item != OMIT]
         return value
 
-    def render_text(self, text: str) -> str:
-        """Render a whole text to text (the template module): never a native value."""
+    def render_text(self, text: str, trim_blocks: bool = False, lstrip_blocks: bool = False) -> str:
+        """Render a whole text to text (the template module): never a native value. The template
+        module asks for Jinja2's trim_blocks, as Ansible's does by default."""
         def run() -> str:
-            result = self.environment.from_string(text).render(self.variables)
+            environment = self.environment
+            if trim_blocks or lstrip_blocks:  # made after _run's fresh budget, so it shares that budget
+                environment = environment.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
+            result = environment.from_string(text).render(self.variables)
             self.environment.budget.fits(len(result), "the template")
             return result
 

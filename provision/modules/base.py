@@ -82,7 +82,7 @@ class ModuleContext(Protocol):
     def find_file(self, kind: str, name: str) -> str:
         """Local path of a role/playbook file; kind is 'templates' or 'files'. Raises ModuleFailed."""
 
-    def render(self, text: str) -> str:
+    def render(self, text: str, **options: bool) -> str:
         """Render Jinja2 text with the host's variables (template module)."""
 
     def evaluate(self, expression: str) -> Any:

@@ -56,9 +56,9 @@ class TaskContext:
         looked = ", ".join(candidates) or name
         raise ModuleFailed(f"could not find {kind[:-1] if kind.endswith('s') else kind} {name!r} (looked in: {looked})")
 
-    def render(self, text: str) -> str:
+    def render(self, text: str, **options: bool) -> str:
         try:
-            return self.render_text(text)
+            return self.render_text(text, **options)
         except ProvisionError as error:  # a template error fails the task, it does not crash the run
             raise ModuleFailed(str(error)) from error
 

@@ -5,6 +5,7 @@ directory", keeping the source's file name, as Ansible does.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 from typing import Any
 
@@ -67,12 +68,24 @@ class Copy(ContentModule):
                 raise ModuleFailed(f"copy: remote_src {self.args['src']} is larger than {CONTENT_LIMIT:,} bytes "
                                    "or not UTF-8 text: copy it with a command")
             self._remote = state.content.encode()
+            self._remote_mode = state.mode
         return self._remote
 
     def wanted_content(self, state: FileState) -> bytes | None:
         if state.exists and not self.args["force"]:
             return None
-        return self.source_bytes()
+        content = self.source_bytes()
+        if str(self.args.get("mode") or "").strip() == "preserve":
+            self.args["mode"] = self.source_mode()
+        return content
+
+    def source_mode(self) -> str | None:
+        """mode: preserve: the source file's mode (on the host for remote_src), as Ansible's copy."""
+        if self.args.get("content") is not None:
+            return None  # no source file: the default mode, as Ansible
+        if self.args.get("remote_src"):
+            return getattr(self, "_remote_mode", None) or None
+        return format(os.stat(self.context.find_file("files", self.args["src"])).st_mode & 0o7777, "04o")
 
     def read(self) -> FileState:
         try:

@@ -1,4 +1,4 @@
-"""file: a path's type (file, directory, link, absent, touch) and its owner, group and mode.
+"""file: a path's type (file, directory, link, hard, absent, touch) and its owner, group and mode.
 
 The easy thing to get wrong: `state: file` never creates a file (Ansible fails on a missing path;
 use touch or copy), and `recurse` applies owner/group/mode to everything below a directory.
@@ -44,7 +44,7 @@ class File(Module):
     name = "file"
     spec = {
         "path": Arg("path", required=True, aliases=("dest", "name")),
-        "state": Arg("str", choices=("file", "directory", "link", "absent", "touch")),
+        "state": Arg("str", choices=("file", "directory", "link", "hard", "absent", "touch")),
         "src": Arg("path", help="link target for state=link"),
         "recurse": Arg("bool", default=False),
         "force": Arg("bool", default=False, help="link: replace a file or empty directory at path"),
@@ -71,7 +71,13 @@ class File(Module):
         recurse_differs = False
         if self.args["recurse"] and state.kind == "directory":
             recurse_differs = self._tree_differs()
-        return {"state": state, "recurse_differs": recurse_differs, "missing_source": self._missing_source(state)}
+        source = None
+        if self.wanted_state(state) == "hard" and posixpath.isabs(self.args.get("src") or ""):
+            # a hard link is converged when both names are one inode: the source's is read too
+            source = state_from(self.args["src"], self.context.run(read_command(self.args["src"], content_limit=None)),
+                                content_limit=None, must_read=False)
+        return {"state": state, "recurse_differs": recurse_differs, "missing_source": self._missing_source(state),
+                "source": source}
 
     def _missing_source(self, state: FileState) -> str | None:
         """A link to be made whose source does not exist, as Ansible resolves it (relative to the
@@ -136,8 +142,8 @@ class File(Module):
             raise ModuleFailed(f"file {path} does not exist (use state: touch to create it)")
         if wanted in ("file", "directory") and state.exists and state.kind != wanted:
             raise ModuleFailed(f"{path} is a {state.kind}, not a {wanted}")
-        if wanted == "directory" and not state.exists:
-            plan.commands.append(join(["mkdir", "-p", "--", path]))
+        new_folders = wanted == "directory" and not state.exists
+        if new_folders:
             plan.summary.append(f"create directory {path}")
         if wanted == "touch":
             preserve = self.args.get("modification_time") == "preserve" and self.args.get("access_time") in (None, "preserve")
@@ -157,6 +163,9 @@ class File(Module):
                 plan.commands.append(join(["ln", "-sfn", "--", source, path]))
                 plan.summary.append(f"link {path} -> {source}")
             return plan if plan.commands else None  # a link's own owner/mode are left alone
+        if wanted == "hard":
+            self._plan_hard_link(state, current.get("source"), plan)
+            state = FileState(path, "absent") if plan.commands else state  # a new name: set what is asked
         owner, group = self.args.get("owner"), self.args.get("group")
         if state.exists and not current["recurse_differs"]:
             changes = attribute_changes(state, owner, group, self.args.get("mode"))
@@ -166,10 +175,32 @@ class File(Module):
         if "mode" in changes and self.args["recurse"] and _is_symbolic(self.args["mode"]):
             # chmod -R with the symbolic text: X means x for directories only, per entry
             changes["mode"] = str(self.args["mode"]).strip()
-        if changes:
+        if new_folders:
+            plan.commands.append(make_folders(path, changes))
+            if changes:
+                plan.summary.append(describe_attributes(state, changes).rstrip())
+        elif changes:
             plan.commands.append(attribute_command(path, changes, recurse=self.args["recurse"]))
             plan.summary.append(describe_attributes(state, changes).rstrip())
         return plan if plan.commands else None
+
+    def _plan_hard_link(self, state: FileState, source: FileState | None, plan: FilePlan) -> None:
+        """`ln SRC PATH` unless PATH is already SRC's inode; Ansible's refusals and messages."""
+        src = self.args.get("src")
+        if not src:
+            raise ModuleFailed("src is required for creating new hard links")
+        if not posixpath.isabs(src):
+            raise ModuleFailed("absolute paths are required")
+        if source is None or not source.exists:
+            raise ModuleFailed(f"src does not exist: {src}", {"path": self.path, "src": src})
+        if state.exists and (state.inode, state.dev) == (source.inode, source.dev):
+            return
+        if state.kind == "directory":
+            raise ModuleFailed(f"{self.path} is a directory; it cannot be made a hard link")
+        if state.exists and not self.args["force"]:
+            raise ModuleFailed(f"Cannot link, {state.kind} exists at destination", {"path": self.path, "src": src})
+        plan.commands.append(join(["ln", "-f", "--", src, self.path]))
+        plan.summary.append(f"hard link {self.path} -> {src}")
 
     def describe(self, current: dict[str, Any], plan: FilePlan) -> str:
         return "\n".join(line for line in plan.summary if line) + "\n"
@@ -188,8 +219,28 @@ class File(Module):
         """Ansible's keys (path, or dest and src for a link or touch; state, mode, owner, group,
         uid, gid, size) and stat's (isdir, exists...), from the path's state."""
         data: dict[str, Any] = {"path": self.path, **stat_data(state, False), **attribute_data(state)}
-        if self.args["state"] in ("link", "touch"):
+        if self.args["state"] in ("link", "hard", "touch"):
             data["dest"] = self.path
         if state.kind == "link":
             data["src"] = state.link_target
+        elif self.args["state"] == "hard":
+            data["src"] = self.args["src"]
         return data
+
+
+def make_folders(path: str, changes: dict[str, str]) -> str:
+    """`mkdir -p PATH`, and the owner, group and mode asked for set on every folder it made, not
+    only the last: Ansible's file module does so for the parents it creates (a folder that already
+    existed keeps its own)."""
+    command = join(["mkdir", "-p", "--", path])
+    if not changes:
+        return command
+    steps = []
+    if "owner" in changes or "group" in changes:
+        who = changes.get("owner", "") + (":" + changes["group"] if "group" in changes else "")
+        steps.append(f'chown {quote(who)} -- "$d"')
+    if "mode" in changes:
+        steps.append(f'chmod {quote(changes["mode"])} -- "$d"')
+    made = f'new=$(p={quote(path)}; while [ ! -e "$p" ]; do printf \'%s\\n\' "$p"; p=$(dirname -- "$p"); done)'
+    return (f"{made} && {command} && printf '%s\\n' \"$new\" | "
+            f"while IFS= read -r d; do [ -z \"$d\" ] || {{ {' && '.join(steps)}; }} || exit 1; done")

@@ -23,6 +23,9 @@ class Template(ContentModule):
         "backup": Arg("bool", default=False),
         "validate": Arg("str"),
         "newline_sequence": Arg("str", default="\n", choices=("\n", "\r\n", "\r")),
+        # Ansible's defaults: the newline after a block tag is dropped, leading spaces are kept
+        "trim_blocks": Arg("bool", default=True),
+        "lstrip_blocks": Arg("bool", default=False),
         **ATTRIBUTE_ARGS,
     }
 
@@ -35,7 +38,8 @@ class Template(ContentModule):
                 text = stream.read()
         except (OSError, UnicodeDecodeError) as error:
             raise ModuleFailed(f"cannot read template {path}: {error}") from error
-        rendered = self.context.render(text)
+        rendered = self.context.render(text, trim_blocks=self.args["trim_blocks"],
+                                       lstrip_blocks=self.args["lstrip_blocks"])
         if self.args["newline_sequence"] != "\n":
             rendered = rendered.replace("\n", self.args["newline_sequence"])
         return rendered.encode()

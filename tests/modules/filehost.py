@@ -58,11 +58,11 @@ class FileHost(FakeContext):
             raise ModuleFailed(f"could not find {kind[:-1]} {name!r} (looked in: {kind}/{name})")
         return self.local_files[name]
 
-    def render(self, text: str) -> str:
+    def render(self, text: str, **options: bool) -> str:
         if self.render_text is None:
             raise ModuleFailed("templating is not available in this context")
         try:
-            return self.render_text(text)
+            return self.render_text(text, **options)
         except ProvisionError as error:  # as TaskContext.render: a template error fails the task
             raise ModuleFailed(str(error)) from error
 

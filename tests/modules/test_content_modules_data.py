@@ -406,3 +406,16 @@ def test_the_first_command_is_the_declared_read(name, args):
     read = module(module.check_args(dict(args)), context).read_command()
     run(name, args, context)
     assert context.commands[0] == read and read.startswith(f"p={DEST}\n")
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, b"server a\nserver b\n"),  # Ansible's default: trim_blocks
+    ({"trim_blocks": False}, b"\nserver a\n\nserver b\n\n"),
+    ({"lstrip_blocks": True}, b"server a\nserver b\n"),
+])
+def test_template_block_tags_on_their_own_lines_render_as_ansibles(tmp_path, options, expected):
+    (tmp_path / "list.j2").write_text("{% for s in servers %}\nserver {{ s }}\n  {% endfor %}\n".replace("  {%", "{%"))
+    context = host(on_host("absent"), after=after(expected.decode()), local_files={"list.j2": str(tmp_path / "list.j2")},
+                   render_text=Templar({"servers": ["a", "b"]}).render_text)
+    run("template", {"src": "list.j2", "dest": DEST, **options}, context)
+    assert context.stdin[1] == expected

@@ -49,6 +49,25 @@ def test_link_created_fixed_and_converged(remote, module_context):
     assert remote.sh(f"readlink {link}").strip() == remote.path("v3")
 
 
+def test_hard_link_shares_the_inode_and_refuses_what_ansible_refuses(remote, module_context):
+    source = remote.put("data", "d\n")
+    name = remote.path("data.hard")
+    args = {"path": name, "src": source, "state": "hard"}
+    checked = run_module("file", args, module_context(check=True))
+    first = run_module("file", args, module_context())
+    second = run_module("file", args, module_context())
+    assert (checked.status, first.status, second.status) == ("changed", "changed", "ok"), first.msg
+    assert remote.sh(f"stat -c %i {source}") == remote.sh(f"stat -c %i {name}")
+    assert first.data["src"] == source and first.data["dest"] == name
+    other = remote.put("other", "o\n")
+    taken = run_module("file", {**args, "path": other}, module_context())
+    assert taken.status == "failed" and taken.msg == "Cannot link, file exists at destination"
+    forced = run_module("file", {**args, "path": other, "force": True}, module_context())
+    assert forced.status == "changed" and remote.sh(f"cat {other}") == "d\n"
+    relative = run_module("file", {**args, "src": "data"}, module_context())
+    assert relative.status == "failed" and relative.msg == "absolute paths are required"
+
+
 
 
 

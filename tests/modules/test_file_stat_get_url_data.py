@@ -17,7 +17,10 @@ PATH = "/srv/data"
 
 @pytest.mark.parametrize("args, on_path, commands, summary", [
     ({"state": "directory", "owner": "deploy", "mode": "0750"}, on_host("absent"),
-     ["mkdir -p -- /srv/data", "chown deploy -- /srv/data && chmod 0750 -- /srv/data"],
+     # the owner and mode go on every folder mkdir made (Ansible's file does so for the parents too)
+     ["new=$(p=/srv/data; while [ ! -e \"$p\" ]; do printf '%s\\n' \"$p\"; p=$(dirname -- \"$p\"); done) && "
+      "mkdir -p -- /srv/data && printf '%s\\n' \"$new\" | while IFS= read -r d; do [ -z \"$d\" ] || "
+      "{ chown deploy -- \"$d\" && chmod 0750 -- \"$d\"; } || exit 1; done"],
      "create directory /srv/data\nowner: (none) -> deploy\nmode: (none) -> 0750\n"),
     ({"state": "directory", "mode": "0750"}, on_host("directory", mode="755"),
      ["chmod 0750 -- /srv/data"], "mode: 0755 -> 0750\n"),
