@@ -54,7 +54,8 @@ class IncludeVars(Module):
                 if any(fnmatch.fnmatch(file_name, ignored) for ignored in self.args["ignore_files"]) or (
                         pattern is not None and not pattern.search(file_name)):
                     continue
-                if file_name.rpartition(".")[2] in self.args["extensions"]:
+                # os.path.splitext, as Ansible: a file without one has the extension '' (listable)
+                if os.path.splitext(file_name)[1][1:] in self.args["extensions"]:
                     found.append(os.path.join(root, file_name))
                 elif not self.args["ignore_unknown_extensions"]:  # as Ansible: said, not passed over
                     raise ModuleFailed(f"{os.path.join(root, file_name)} does not have a valid extension: "

@@ -25,4 +25,6 @@ class Ping(Module):
         return None
 
     def result_data(self, current: Any, plan: Any) -> dict[str, Any]:
+        if self.args["data"] == "crash":  # documented: "set to crash, the module will cause an exception"
+            raise ModuleFailed("Task failed. Module failed. boom")  # Ansible 2.19's words for it
         return {"ping": self.args["data"]}
