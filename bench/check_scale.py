@@ -78,16 +78,28 @@ def host_names(inventory_path: str) -> list[str]:
     return sorted(load_inventory(inventory_path).hosts)
 
 
-def ssh_floor(ssh_config: str, names: list[str]) -> float:
-    """One `ssh HOST true` per host, all started at once: seconds until the last one returns."""
+def ssh_floor(ssh_config: str, names: list[str], at_once: int | None = None) -> float:
+    """One `ssh HOST true` per host, all started at once (or at most `at_once` running, a new one
+    as soon as any returns): seconds until the last one returns."""
     started = time.monotonic()
-    processes = [subprocess.Popen(["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "true"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for name in names]
-    failed = [f"{name}: {process.communicate()[1].decode().strip()}" for name, process in zip(names, processes)
-              if process.wait() != 0]
+    waiting, running, failed = list(reversed(names)), {}, []
+    while waiting or running:
+        while waiting and len(running) < (at_once or len(names)):
+            name = waiting.pop()
+            process = subprocess.Popen(["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "true"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            running[process.pid] = (name, process)
+        pid, status = os.wait()
+        if pid not in running:
+            continue
+        name, process = running.pop(pid)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            failed.append(f"{name}: {process.stderr.read().decode().strip()}")
+        process.stderr.close()
     elapsed = time.monotonic() - started
     if failed:
-        raise BenchFailed("ssh floor: " + "; ".join(failed))
+        raise BenchFailed("ssh floor: " + "; ".join(failed[:5]))
     return elapsed
 
 

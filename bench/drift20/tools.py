@@ -157,15 +157,17 @@ class Provision(Tool):
     name, label = "provision", "provision apply --check"
     command = "provision apply --check -f N INVENTORY drift20.yaml"
 
+    def _line(self, fleet: Fleet, *arguments: str, forks: int | None = None) -> list[str]:
+        return [PROVISION, *arguments, fleet.inventory, "drift20.yaml", "-q", "-f", str(forks or self.forks(fleet))]
+
     def _run(self, fleet: Fleet, *arguments: str, codes=(0,)) -> Outcome:
-        line = [PROVISION, *arguments, fleet.inventory, "drift20.yaml", "-q", "-f", str(self.forks(fleet))]
-        return expect(run(line, fleet.work), "`provision " + " ".join(arguments) + "`", codes)
+        return expect(run(self._line(fleet, *arguments), fleet.work), "`provision " + " ".join(arguments) + "`", codes)
 
     def converge(self, fleet: Fleet) -> None:
         # Untimed, so gentler than the timed run: at most CONVERGE_FORKS hosts at once (a thousand
         # concurrent apt runs starve the hosts' own sshd on a small machine), and the hosts that
         # failed for it are tried again from provision's retry file, up to twice.
-        line = [PROVISION, "apply", fleet.inventory, "drift20.yaml", "-q", "-f", str(min(len(fleet.hosts), CONVERGE_FORKS))]
+        line = self._line(fleet, "apply", forks=min(len(fleet.hosts), CONVERGE_FORKS))
         outcome = run(line, fleet.work)
         for _ in range(2):
             if outcome.returncode not in (2, 4):  # 2: a task failed, 4: a host unreachable
@@ -306,34 +308,10 @@ class Floor(Tool):
 
     def timed(self, fleet: Fleet) -> Outcome:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        seconds = capped_ssh_floor(fleet.ssh_config, fleet.hosts, self.forks(fleet))
+        seconds = ssh_floor(fleet.ssh_config, fleet.hosts, self.forks(fleet))
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return Outcome(seconds, cpu, 0, 0, "", "")
-
-
-def capped_ssh_floor(ssh_config: str, names: list[str], at_once: int) -> float:
-    """`ssh HOST true` for every host, at most `at_once` running (all at once when that is every
-    host: check_scale.ssh_floor): seconds until the last one returns."""
-    if at_once >= len(names):
-        return ssh_floor(ssh_config, names)
-    started, waiting, running, failed = time.monotonic(), list(reversed(names)), {}, []
-    while waiting or running:
-        while waiting and len(running) < at_once:
-            name = waiting.pop()
-            running[name] = subprocess.Popen(["ssh", "-F", ssh_config, "-o", "BatchMode=yes", name, "true"],
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        pid, status = os.wait()
-        done = next((name for name, process in running.items() if process.pid == pid), None)
-        if done is None:
-            continue
-        process = running.pop(done)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            failed.append(f"{done}: {process.stderr.read().decode().strip()}")
-    if failed:
-        raise BenchFailed("ssh floor: " + "; ".join(failed[:5]))
-    return time.monotonic() - started
 
 
 def make_tools(names: list[str], venv: str | None) -> list[Tool]:

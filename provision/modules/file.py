@@ -18,6 +18,7 @@ from provision.modules.remote_file import (
     attribute_changes,
     attribute_command,
     attribute_data,
+    attribute_steps,
     describe_attributes,
     desired_mode,
     read_command,
@@ -235,12 +236,7 @@ def make_folders(path: str, changes: dict[str, str]) -> str:
     command = join(["mkdir", "-p", "--", path])
     if not changes:
         return command
-    steps = []
-    if "owner" in changes or "group" in changes:
-        who = changes.get("owner", "") + (":" + changes["group"] if "group" in changes else "")
-        steps.append(f'chown {quote(who)} -- "$d"')
-    if "mode" in changes:
-        steps.append(f'chmod {quote(changes["mode"])} -- "$d"')
+    steps = attribute_steps(changes, '"$d"')
     made = f'new=$(p={quote(path)}; while [ ! -e "$p" ]; do printf \'%s\\n\' "$p"; p=$(dirname -- "$p"); done)'
     return (f"{made} && {command} && printf '%s\\n' \"$new\" | "
             f"while IFS= read -r d; do [ -z \"$d\" ] || {{ {' && '.join(steps)}; }} || exit 1; done")

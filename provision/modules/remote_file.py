@@ -240,14 +240,20 @@ def attribute_changes(state: FileState, owner: str | None, group: str | None, mo
 
 
 def attribute_command(path: str, changes: dict[str, str], recurse: bool = False) -> str:
-    flags = ["-R"] if recurse else []
-    commands = []
+    return " && ".join(attribute_steps(changes, quote(path), recurse)) or "true"
+
+
+def attribute_steps(changes: dict[str, str], target: str, recurse: bool = False) -> list[str]:
+    """The chown and chmod commands for `changes`; `target` is shell text naming the path (quoted,
+    or a variable such as "$d" for a loop over several)."""
+    flags = "-R " if recurse else ""
+    steps = []
     if "owner" in changes or "group" in changes:
         who = changes.get("owner", "") + (":" + changes["group"] if "group" in changes else "")
-        commands.append(join(["chown", *flags, who, "--", path]))
+        steps.append(f"chown {flags}{quote(who)} -- {target}")
     if "mode" in changes:
-        commands.append(join(["chmod", *flags, changes["mode"], "--", path]))
-    return " && ".join(commands) or "true"
+        steps.append(f"chmod {flags}{quote(changes['mode'])} -- {target}")
+    return steps
 
 
 def describe_attributes(state: FileState, changes: dict[str, str]) -> str:

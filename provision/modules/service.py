@@ -181,6 +181,7 @@ class Service(MayNotChange):
     }
     # Ansible's service: required_one_of=[['state', 'enabled']]; daemon_reload is ours (from systemd)
     required_one_of = (("state", "enabled", "daemon_reload"),)
+    not_yet = False  # check mode: missing, but an earlier task's package may bring it (parse)
 
     def read_command(self) -> str | None:
         service = self.args["name"]
@@ -224,7 +225,7 @@ class Service(MayNotChange):
         if action:
             plan.commands.append(init.action(service, action))
             plan.summary.append(f"{action} {service}")
-        if getattr(self, "not_yet", False):
+        if self.not_yet:
             plan.summary.append(f"({service} is not on the host yet: an earlier task in this check installs "
                                 "packages it may come with)")
         return plan if plan.commands or plan.daemon_reload else None

@@ -43,21 +43,21 @@ class _Keyrings:
     """cuda-keyring packages of one server, built on the first request for each and kept."""
 
     def __init__(self, root: str):
+        from provision.sandbox.standin.repository import dpkg_architecture
+
         self.root = root
         self.url = ""  # the server's base URL, known once it listens
         self._built: dict[tuple[str, str], bytes] = {}
-        self._lock = threading.Lock()
-        self._architecture = ""
+        self._lock = threading.Lock()  # held only to build one: other files are served meanwhile
+        self._architecture = dpkg_architecture()
 
     def get(self, path: str) -> bytes | None:
         from provision.sandbox.standin import keyring
-        from provision.sandbox.standin.repository import dpkg_architecture
 
+        wanted = keyring.keyring_request(path, self._architecture)
+        if wanted is None:
+            return None
         with self._lock:
-            self._architecture = self._architecture or dpkg_architecture()
-            wanted = keyring.keyring_request(path, self._architecture)
-            if wanted is None:
-                return None
             if wanted not in self._built:
                 self._built[wanted] = keyring.build_keyring(self.root, *wanted, self.url, self._architecture)
             return self._built[wanted]
