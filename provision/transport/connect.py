@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
+from provision.errors import ConnectionFailed
 from provision.transport.base import Transport
 from provision.transport.local import LocalTransport
 from provision.transport.ssh import SSHTransport
@@ -39,7 +40,9 @@ def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any]
             options: ConnectOptions = ConnectOptions()) -> Transport:
     """An open Transport to the host; raises ConnectionFailed (HostKeyRejected) when it cannot.
 
-    The port is passed only when the inventory set one, so ~/.ssh/config's Port still applies."""
+    The port is passed only when the inventory set one, so ~/.ssh/config's Port still applies.
+    ansible_ssh_retries is Ansible's name for the tries after a failed connection; Ansible makes
+    none by default, provision one, and only after a failure that may clear (SSHTransport.open)."""
     if settings.connection == "local":
         return LocalTransport(name)
     # ansible_ssh_common_args/extra_args: below the inventory's own variables, above ssh_config
@@ -50,6 +53,9 @@ def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any]
                    if "userknownhostsfile" in extra.options else None)
     key_file = settings.private_key_file or extra.options.get("identityfile")
     port = settings.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None
+    retries = rendered.get("ansible_ssh_retries", 1)
+    if isinstance(retries, bool) or not str(retries).strip().isdigit():
+        raise ConnectionFailed(f"ansible_ssh_retries must be a whole number of retries (0 or more), not {retries!r}")
     return SSHTransport.connect(
         settings.address,
         port=port,
@@ -60,4 +66,5 @@ def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any]
         connect_timeout=options.timeout,
         ssh_config_path=options.ssh_config or extra.config_file,
         command_line=extra.options,
+        retries=int(str(retries).strip()),
     )

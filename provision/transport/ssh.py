@@ -39,6 +39,7 @@ from provision.transport.base import (
 TIMEOUT_RC = 124
 # Seconds the rest of a command's output may take to arrive after its exit status, while none flows.
 OUTPUT_GRACE = 2.0
+RETRY_PAUSE = 1.0  # seconds between two tries to connect after a transient failure
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 
@@ -185,6 +186,7 @@ class SSHTransport(Transport):
         ssh_config_path: str | None = None,
         password: str | None = None,
         command_line: dict[str, str] | None = None,
+        retries: int = 1,
     ):
         self.settings = resolve_settings(address, port, user, key_filename, known_hosts_files, ssh_config_path,
                                          command_line)
@@ -192,6 +194,7 @@ class SSHTransport(Transport):
         self.accept_new_host_keys = accept_new_host_keys
         self.connect_timeout = connect_timeout
         self._password = password
+        self.retries = retries  # ansible_ssh_retries: more tries after a transient failure to connect
         self._client: paramiko.SSHClient | None = None
         self._jump: SSHTransport | None = None
 
@@ -203,7 +206,23 @@ class SSHTransport(Transport):
         return transport
 
     def open(self) -> None:
-        """Open the connection (again, after close or a reboot)."""
+        """Open the connection (again, after close or a reboot).
+
+        A failure that says nothing about the host's real state (no ARP answer in time, sshd's
+        MaxStartups hang-up, an sshd too busy to greet) is tried again up to `retries` times, a
+        second apart: on a loaded network those clear within a second, and a host lost to one of
+        them would be reported unreachable although nothing is wrong with it. A refusal, a silent
+        address, a rejected key or host key fails at once: trying again would only repeat it."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._open_once()
+            except _Transient as failure:
+                if attempt == self.retries:
+                    tries = f" (tried {attempt + 1} times)" if attempt else ""
+                    raise ConnectionFailed(f"{failure}{tries}") from None
+            time.sleep(RETRY_PAUSE)
+
+    def _open_once(self) -> None:
         self.close()
         self.closed_reason = ""
         settings = self.settings
@@ -248,7 +267,8 @@ class SSHTransport(Transport):
         except (OSError, paramiko.SSHException, EOFError) as error:
             error = _real_cause(error, client.get_transport())
             client.close()
-            raise ConnectionFailed(f"{where}: {connect_error(error, settings, self.connect_timeout)}") from None
+            failed = _Transient if _transient(error) else ConnectionFailed
+            raise failed(f"{where}: {connect_error(error, settings, self.connect_timeout)}") from None
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(30)
@@ -272,7 +292,7 @@ class SSHTransport(Transport):
         jump = SSHTransport(host, port=int(port) if port.isdigit() else None, user=user or None,
                             known_hosts_files=settings.known_hosts_files,
                             accept_new_host_keys=self.accept_new_host_keys, connect_timeout=self.connect_timeout,
-                            ssh_config_path=settings.config_path,
+                            ssh_config_path=settings.config_path, retries=self.retries,
                             command_line={"proxyjump": ",".join(earlier) if earlier else "none"})
         if not jump.settings.key_filenames:
             jump.settings.key_filenames = list(settings.key_filenames)
@@ -407,6 +427,25 @@ def _real_cause(error: BaseException, transport: paramiko.Transport | None) -> B
 
 def _active(transport: paramiko.Transport | None) -> bool:
     return transport is not None and transport.is_active()
+
+
+class _Transient(ConnectionFailed):
+    """A failure to connect that trying again may clear (see SSHTransport.open)."""
+
+
+_TRANSIENT_ERRNOS = {errno.EHOSTUNREACH, errno.ECONNRESET, errno.ECONNABORTED}
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether the failure may clear by itself within a second: no ARP answer (EHOSTUNREACH from
+    the local stack), a reset, or an sshd that hung up or did not greet (MaxStartups, load)."""
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        return all(_transient(each) for each in error.errors.values())
+    if isinstance(error, paramiko.AuthenticationException | paramiko.BadHostKeyException):
+        return False
+    if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
+        return True
+    return isinstance(error, EOFError) or "protocol banner" in str(error) or "No existing session" in str(error)
 
 
 class ConnectionLost(EOFError):

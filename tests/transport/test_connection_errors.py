@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
 from provision.errors import ConnectionFailed
-from provision.transport.ssh import SSHTransport
+from provision.transport.ssh import RETRY_PAUSE, SSHTransport
 from tests.conftest import connect
 
 pytestmark = pytest.mark.sandbox
@@ -72,24 +73,84 @@ def test_a_silent_server_times_out_after_the_connect_timeout():
         listener.close()
 
 
+class HangsUp:
+    """A TCP server on loopback that closes the first `times` connections before any greeting (what
+    sshd does past MaxStartups) and forwards the later ones to `target`, if given, byte for byte."""
+
+    def __init__(self, times: int, target: tuple[str, int] | None = None):
+        self.times, self.target, self.accepted = times, target, 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.accepted += 1
+            if self.accepted <= self.times or self.target is None:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target, timeout=10)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def test_a_server_that_hangs_up_before_greeting_says_so():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def hang_up() -> None:
-        client, _ = listener.accept()
-        client.close()
-
-    thread = threading.Thread(target=hang_up, daemon=True)
-    thread.start()
+    server = HangsUp(times=99)
     try:
-        with pytest.raises(ConnectionFailed, match="closed the connection before its greeting"):
-            SSHTransport.connect("127.0.0.1", port=listener.getsockname()[1], user="root",
+        with pytest.raises(ConnectionFailed, match=r"closed the connection before its greeting .*\(tried 2 times\)$"):
+            SSHTransport.connect("127.0.0.1", port=server.port, user="root",
                                  known_hosts_files=["/dev/null"], connect_timeout=5)
+        assert server.accepted == 2  # one retry by default
+        with pytest.raises(ConnectionFailed, match=r"before its greeting \(sshd[^)]*\)$"):
+            SSHTransport.connect("127.0.0.1", port=server.port, user="root",
+                                 known_hosts_files=["/dev/null"], connect_timeout=5, retries=0)
+        assert server.accepted == 3  # ansible_ssh_retries: 0 tries once
     finally:
-        thread.join(5)
-        listener.close()
+        server.close()
+
+
+def test_a_hang_up_that_clears_is_tried_again(sandbox, tmp_path):
+    """An sshd past MaxStartups hangs up on a new connection; a second later it has room: the
+    host is reached, not reported unreachable. A refusal is not tried again (it would repeat)."""
+    server = HangsUp(times=1, target=(sandbox.host("host02").address, 22))
+    try:
+        transport = SSHTransport.connect("127.0.0.1", port=server.port, user="root", key_filename=sandbox.key_path,
+                                         known_hosts_files=[str(tmp_path / "known_hosts")],
+                                         accept_new_host_keys=True, connect_timeout=5)
+        try:
+            assert transport.run("echo reached").stdout == "reached\n"
+        finally:
+            transport.close()
+        assert server.accepted == 2
+    finally:
+        server.close()
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailed, match=r"connection refused: nothing listens on port 2 \(is sshd running\?\)$"):
+        _connect(sandbox, port=2, retries=3)
+    assert time.monotonic() - started < RETRY_PAUSE  # no pause: nothing was tried again
 
 
 def test_an_unknown_name_is_a_resolution_error():

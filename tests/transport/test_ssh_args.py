@@ -72,3 +72,26 @@ def test_proxy_jump_reaches_the_host_through_the_bastion(sandbox):
     with pytest.raises(ConnectionFailed, match="through ProxyJump root@10.244.255.254"):
         _open(sandbox, "host04", ansible_ssh_common_args=f"-o UserKnownHostsFile={sandbox.known_hosts_path} "
                                                          "-J root@10.244.255.254")
+
+
+@pytest.mark.parametrize("retries", ["two", -1, True, "1.5"])
+def test_ansible_ssh_retries_must_be_a_count(retries):
+    with pytest.raises(ConnectionFailed, match=r"ansible_ssh_retries must be a whole number of retries \(0 or more\)"):
+        _open_address("192.0.2.1", ansible_ssh_retries=retries)
+
+
+def test_ansible_ssh_retries_reaches_the_transport(monkeypatch):
+    """Read from the inventory as Ansible spells it; the transport is built but not opened here
+    (opening with retries is tested against real servers in test_connection_errors.py)."""
+    from provision.transport import ssh
+
+    opened = []
+    monkeypatch.setattr(ssh.SSHTransport, "open", lambda self: opened.append(self.retries))
+    for variables, expected in (({}, 1), ({"ansible_ssh_retries": 0}, 0), ({"ansible_ssh_retries": "3"}, 3)):
+        _open_address("192.0.2.1", **variables)
+        assert opened.pop() == expected
+
+
+def _open_address(address, **variables):
+    variables = {"ansible_host": address, "ansible_user": "root", **variables}
+    return connect("h", connection_view("h", variables), variables)
