@@ -66,17 +66,20 @@ class AptKey(Module):
         if self.args["state"] == "absent" and not self.wanted_id():
             raise ModuleFailed("apt_key: state absent needs id")
         # a throwaway home: reading keys must not make ~/.gnupg (check mode writes nothing)
-        show = "gpg --homedir \"$g\" --batch --with-colons --show-keys 2>/dev/null | grep '^fpr:' | cut -d: -f10"
+        # k FILE: the fingerprints of the keys in FILE. The file must be gpg's input, not the
+        # pipeline's last command's: `k` keeps the redirection on gpg.
         script = ["s() { printf '\\n@@provision:%s@@\\n' \"$1\"; }",
+                  "k() { gpg --homedir \"$g\" --batch --with-colons --show-keys < \"$1\" 2>/dev/null"
+                  " | grep '^fpr:' | cut -d: -f10; }",
                   "g=$(mktemp -d) && trap 'rm -rf \"$g\"' EXIT",
                   "for f in /etc/apt/trusted.gpg /etc/apt/trusted.gpg.d/*.gpg /etc/apt/trusted.gpg.d/*.asc"
                   + (f" {quote(self.args['keyring'])}" if self.args["keyring"] else "") + "; do "
-                  '[ -f "$f" ] || continue; s "ring:$f"; ' + f'{show} < "$f"; done']
+                  '[ -f "$f" ] || continue; s "ring:$f"; k "$f"; done']
         if self.args["url"]:
             fetch = join(["curl", "-fsSL", *([] if self.args["validate_certs"] else ["-k"]), "--", self.args["url"]])
-            script.append(f"t=$(mktemp); {fetch} > \"$t\" 2>/dev/null; s key; {show} < \"$t\"; s text; cat \"$t\"; rm -f \"$t\"")
+            script.append(f"t=$(mktemp); {fetch} > \"$t\" 2>/dev/null; s key; k \"$t\"; s text; cat \"$t\"; rm -f \"$t\"")
         elif self.args["file"]:
-            script.append(f"s key; {show} < {quote(self.args['file'])}; s text; cat -- {quote(self.args['file'])}")
+            script.append(f"s key; k {quote(self.args['file'])}; s text; cat -- {quote(self.args['file'])}")
         script.append("s end")
         return "\n".join(script) + "\n"
 

@@ -262,3 +262,25 @@ def test_an_unreachable_repository_fails_naming_its_fetch_error(sandbox, host, m
     assert result.status == "failed"
     assert (f"/etc/apt/sources.list.d/vendor.list was written, but the repository is unreachable: "
             f"{dead}/dists/stable/InRelease: Could not connect to 127.0.0.1:9") in result.msg, result.msg
+
+
+@pytest.mark.sandbox
+def test_apt_key_from_a_url_is_trusted_once_by_its_fingerprint(sandbox, signed_repo, host, module_context):
+    """The host's own gpg reads the fingerprints, of the key fetched and of every trusted keyring:
+    a key is 'already trusted' only when its fingerprint is (the Debian keys the host already
+    trusts are armored files too, and must not count)."""
+    ssh(sandbox, HOST, f"echo 'deb {signed_repo.url} stable main' > /etc/apt/sources.list.d/vendor.list")
+    assert "NO_PUBKEY" in ssh(sandbox, HOST, "apt-get update 2>&1", check=False).stdout  # not trusted yet
+    args = {"url": signed_repo.url + "keys/vendor.asc", "state": "present"}
+    checked = run_module("apt_key", args, module_context(HOST, check=True))
+    assert checked.status == "changed", checked.msg
+    added = run_module("apt_key", args, module_context(HOST))
+    assert added.status == "changed", added.msg
+    fingerprint = added.data["id"]
+    assert added.data["keyring"] == f"/etc/apt/trusted.gpg.d/{fingerprint[-16:]}.asc"
+    ssh(sandbox, HOST, "apt-get update -q")
+    assert candidate(sandbox, "vendor-fake") == "3.0"  # apt verified the signature with that key
+    assert run_module("apt_key", args, module_context(HOST)).status == "ok"
+    removed = run_module("apt_key", {"id": fingerprint[-8:], "state": "absent"}, module_context(HOST))
+    assert removed.status == "changed", removed.msg
+    assert ssh(sandbox, HOST, f"ls /etc/apt/trusted.gpg.d/{fingerprint[-16:]}.asc", check=False).returncode != 0
