@@ -102,6 +102,8 @@ FREE_FORM_NAME = "the free-form command"  # how a rule names `_raw_params` (comm
 APT_SOURCES = "apt-sources"  # check_leaves(): apt's sources, keys or pins would have changed
 PACKAGES = "packages"  # check_leaves(): packages would have been installed (their files, units, users)
 APT_DIRECTORY = "/etc/apt/"
+LOCAL_FACTS = "local-facts"  # check_leaves(): a facts.d file would have been written (ansible_local)
+LOCAL_FACTS_DIRECTORY = "/etc/ansible/facts.d"  # Ansible's default fact_path
 
 
 class Module:
@@ -154,11 +156,14 @@ class Module:
     def check_leaves(self) -> set[str]:
         """In check mode, after reporting "would change": what a real run would have changed that a
         later task's read depends on (APT_SOURCES), so that task can tell "not there yet" from
-        "wrong". By default: a file module's path below /etc/apt/ (a source, a pin, a key)."""
+        "wrong". By default: a file module's path below /etc/apt/ (a source, a pin, a key), or in
+        /etc/ansible/facts.d (a local fact a later `setup` would read into ansible_local)."""
         for key in ("path", "dest", "blacklist_file"):
             value = self.args.get(key)
             if isinstance(value, str) and value.startswith(APT_DIRECTORY):
                 return {APT_SOURCES}
+            if isinstance(value, str) and value.rstrip("/").startswith(LOCAL_FACTS_DIRECTORY):
+                return {LOCAL_FACTS}
         return set()
 
     def read_command(self) -> str | None:

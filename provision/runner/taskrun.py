@@ -10,6 +10,7 @@ later `when:` conditions see real data (Ansible skips them, and its drift checks
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from provision.booleans import to_bool
 from provision.errors import ConnectionFailed, ProvisionError
 from provision.modules import get_module
-from provision.modules.base import ModuleResult
+from provision.modules.base import LOCAL_FACTS, LOCAL_FACTS_DIRECTORY, ModuleResult
 from provision.modules.context import TaskContext
 from provision.playbook.model import Task
 from provision.runner.context import PlayContext
@@ -40,6 +41,20 @@ class Outcome:
     msg: str = ""
     diff: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def not_checkable_yet(state: HostState, error: TemplateError) -> str | None:
+    """In check mode, after a task that would have written a local fact (facts.d) but did not:
+    a later task that reads an `ansible_local` value that is not there yet cannot be checked. That
+    is what the check cannot know, not a fault of the host or the playbook (a real run writes the
+    fact first). Ansible fails such a task in check mode; this says why it is not checked."""
+    text = str(error)
+    if LOCAL_FACTS not in state.check_pending or "undefined" not in text.lower() or "local" not in text:
+        return None
+    if "ansible_local" not in text and not re.search(r"ansible_facts(\.local\b|\[['\"]local['\"]\])", text):
+        return None
+    return ("not checkable yet: it reads ansible_local, and an earlier task in this check writes the "
+            f"local facts ({LOCAL_FACTS_DIRECTORY}) it would read")
 
 
 class TaskRun:
@@ -78,6 +93,9 @@ class TaskRun:
                 return self.run_item(templar)
             return self.run_loop(templar)
         except TemplateError as error:
+            pending = not_checkable_yet(self.state, error)
+            if pending:
+                return Outcome("changed", pending, pending + "\n", {"not_checkable_yet": True})
             return Outcome("failed", f"{self.task.mark}: {error}")
         except ConnectionFailed:
             raise
