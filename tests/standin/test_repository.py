@@ -83,6 +83,50 @@ def test_toolkit_repository_serves_both_versions_and_1_18_refreshes_cdi(reposito
     assert "nvidia-cdi-refresh.path" in listing and "nvidia-cdi-refresh.service" in listing
 
 
+def test_the_legacy_nvidia_docker_repository_as_nvidias_role_finds_it(repository):
+    """What NVIDIA's ansible-role-nvidia-docker fetches: the key, a list per distro naming three
+    frozen folders with apt's `$(ARCH)`, the 404 page where NVIDIA has no list, the wrapper; and
+    the meta-packages it installs, Architecture all, a `>=` on the toolkit."""
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+    with StandinServer(repository) as server:
+        def get(path: str) -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(server.url + path, timeout=5) as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read().decode()
+
+        assert get("nvidia-docker/gpgkey") == (200, open(os.path.join(repository, "libnvidia-container", "gpgkey")).read())
+        for distro in ("ubuntu20.04", "ubuntu22.04"):
+            status, text = get(f"nvidia-docker/{distro}/nvidia-docker.list")
+            assert status == 200 and text.splitlines() == [
+                f"deb {server.url}libnvidia-container/stable/ubuntu18.04/$(ARCH) /",
+                f"#deb {server.url}libnvidia-container/experimental/ubuntu18.04/$(ARCH) /",
+                f"deb {server.url}nvidia-container-runtime/stable/ubuntu18.04/$(ARCH) /",
+                f"#deb {server.url}nvidia-container-runtime/experimental/ubuntu18.04/$(ARCH) /",
+                f"deb {server.url}nvidia-docker/ubuntu18.04/$(ARCH) /"]
+            for line in text.splitlines():
+                if line.startswith("deb "):  # each named folder is a signed flat repository
+                    folder = line.split()[1].replace("$(ARCH)", arch).removeprefix(server.url)
+                    assert get(folder + "/InRelease")[0] == 200, folder
+        for distro in ("ubuntu24.04", "debian12"):
+            assert get(f"nvidia-docker/{distro}/nvidia-docker.list") == (
+                404, "# Unsupported distribution!\n# Check https://nvidia.github.io/nvidia-docker\n")
+        status, wrapper = get("NVIDIA/nvidia-docker/master/nvidia-docker")
+        assert status == 200 and wrapper.startswith("#!/bin/bash\n# STAND-IN for tests")
+    legacy = {(entry["Package"], entry["Version"]): entry
+              for entry in _packages_index(repository, f"libnvidia-container/stable/ubuntu18.04/{arch}")}
+    assert max(version for name, version in legacy if name == "nvidia-container-toolkit") == "1.13.5-1"
+    assert legacy["nvidia-container-runtime", "3.13.0-1"]["Architecture"] == "all"
+    current = {(entry["Package"], entry["Version"]): entry for entry in _packages_index(repository, toolkit_path())}
+    runtime, docker2 = current["nvidia-container-runtime", "3.14.0-1"], current["nvidia-docker2", "2.14.0-1"]
+    assert runtime["Depends"] == "nvidia-container-toolkit (>= 1.14.0-1), nvidia-container-toolkit (<< 2.0.0)"
+    assert docker2["Depends"] == "nvidia-container-toolkit (>= 1.14.0-1)" and docker2["Breaks"] == "nvidia-docker (<< 2.0.0)"
+    assert runtime["Architecture"] == docker2["Architecture"] == "all"
+    for path in (f"nvidia-container-runtime/stable/ubuntu18.04/{arch}", f"nvidia-docker/ubuntu18.04/{arch}"):
+        assert os.path.exists(os.path.join(repository, path, "InRelease")), path
+
+
 def test_every_package_is_described_as_stand_in(repository):
     for path in [cuda_path(distro) for distro in catalog.distros()] + [toolkit_path()]:
         for entry in _packages_index(repository, path):

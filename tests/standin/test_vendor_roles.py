@@ -28,7 +28,8 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vendor-roles")
     with throwaway_sandbox("vnd", hosts=1, kind="systemd", os_name="ubuntu22.04") as fleet:
         ssh(fleet, "host01", "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
-        cuda = fleet.start_standin().cuda_url("ubuntu2204").rstrip("/")
+        standin = fleet.start_standin()
+        cuda = standin.cuda_url("ubuntu2204").rstrip("/")
         inventory = str(folder / "inventory.yaml")
         with open(inventory, "w") as handle:
             yaml.safe_dump({"all": {
@@ -39,7 +40,11 @@ def runs(tmp_path_factory):
                          # one keyring version for both roles: NVIDIA's driver role defaults to 1.0-1,
                          # DeepOps' nvidia_cuda to 1.1-1, and `apt: deb=` wants exactly its version, so
                          # with the defaults each run downgrades then upgrades it (in Ansible too)
-                         "cuda_driver_keyring_package": "cuda-keyring_1.1-1_all.deb"},
+                         "cuda_driver_keyring_package": "cuda-keyring_1.1-1_all.deb",
+                         "container_runtime_repo_base_url": standin.nvidia_docker_url,
+                         "container_runtime_wrapper_url": standin.docker_wrapper_url,
+                         # the host runs no docker to restart (NVIDIA's role has the same switch)
+                         "container_runtime_skip_restart": True},
                 "hosts": {"gpu01": {"ansible_host": fleet.host("host01").address}}}}, handle)
 
         def run(name: str, *words: str) -> tuple:
@@ -50,8 +55,10 @@ def runs(tmp_path_factory):
                 return result, json.load(handle)
 
         done = {"lint": {playbook: provision("lint", inventory, os.path.join(FIXTURE, playbook))
-                         for playbook in ("site.yml", "driver.yml")}}
+                         for playbook in ("site.yml", "driver.yml", "container.yml")}}
         done["check-new"] = run("check-new", "apply", os.path.join(FIXTURE, "driver.yml"), "--check", "--diff")
+        done["check-new-container"] = run("check-new-container", "apply", os.path.join(FIXTURE, "container.yml"),
+                                          "--check", "--diff")
         done["keyring-after-check"] = ssh(fleet, "host01", "dpkg-query -W cuda-keyring", check=False).returncode
         done["apply"] = run("apply", "apply", os.path.join(FIXTURE, "site.yml"))
         done["host"] = ssh(fleet, "host01", "nvidia-smi --query-gpu=driver_version,persistence_mode "
@@ -59,6 +66,10 @@ def runs(tmp_path_factory):
                                             "| tail -2 | head -1; cat /etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list; "
                                             "apt-cache policy cuda-drivers-580 | grep -c ' 600 http'; "
                                             "cat /etc/modprobe.d/blacklist-ansible.conf").stdout.splitlines()
+        done["container"] = ssh(fleet, "host01", "dpkg-query -W nvidia-container-runtime nvidia-container-toolkit; "
+                                                 "grep -c '^deb ' /etc/apt/sources.list.d/nvidia-docker.list; "
+                                                 "head -2 /usr/local/bin/nvidia-docker | tail -1; "
+                                                 "cat /etc/docker/daemon.json").stdout
         done["check-again"] = run("check-again", "apply", os.path.join(FIXTURE, "site.yml"), "--check")
         yield done
 
@@ -89,6 +100,22 @@ def test_check_mode_on_a_new_host_runs_through_and_says_what_it_cannot_check_yet
     assert runs["keyring-after-check"] != 0, "check mode installed nothing"
 
 
+def test_the_container_runtime_role_checks_on_a_new_host_through_the_legacy_repository(runs):
+    """On a new host the list's URL needs the facts.d fact the check did not write: 'not checkable
+    yet' (Ansible fails it); the package is planned after the cache update the check does not run;
+    none failed; the key is new to the host (its fingerprint is read there)."""
+    result, report = runs["check-new-container"]
+    assert result.returncode == 0, result.stdout[-3000:]
+    found = results(report)
+    assert not [task for task, entry in found.items() if entry["status"] == "failed"], found
+    assert found["container_runtime : repository key"]["changed"]
+    listed = found["container_runtime : repository list"]
+    assert listed["changed"] and listed["msg"].startswith("not checkable yet: it reads ansible_local"), listed
+    assert "install nvidia-container-runtime (after the cache update)" in found["container_runtime : container runtime"]["diff"]
+    assert found["container_runtime : RedHat repository and packages"]["status"] == "skipped"
+    assert found["container_runtime : docker daemon settings"]["changed"]
+
+
 def test_the_site_converges_with_nvidias_keyring_pin_and_persistence_mode(runs):
     result, report = runs["apply"]
     assert result.returncode == 0, result.stdout[-3000:]
@@ -100,6 +127,16 @@ def test_the_site_converges_with_nvidias_keyring_pin_and_persistence_mode(runs):
     assert runs["host"][2].startswith("deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] http://")
     assert runs["host"][3] == "1", "NVIDIA's pin (l=NVIDIA CUDA, 600) matches the repository"
     assert runs["host"][4:] == ["blacklist nouveau"]
+    # NVIDIA's list names only the frozen ubuntu18.04 folders: runtime 3.13.0-1 and toolkit 1.13.5-1
+    # there, not the 3.14.0-1/1.18 of stable/deb
+    container = runs["container"].splitlines()
+    assert container[:2] == ["nvidia-container-runtime\t3.13.0-1", "nvidia-container-toolkit\t1.13.5-1"], container
+    assert container[2] == "3" and container[3].startswith("# STAND-IN for tests"), container
+    daemon = json.loads("\n".join(container[4:]))
+    assert daemon["default-runtime"] == "nvidia" and daemon["runtimes"]["nvidia"]["path"] == "/usr/bin/nvidia-container-runtime"
+    assert found["container_runtime : container runtime"]["status"] == "changed"
+    restarts = [entry["status"] for task, entry in found.items() if task.endswith("restart docker")]
+    assert restarts == ["skipped"], "notified, and skipped by the role's switch: the host runs no docker"
 
 
 def test_a_check_after_converging_changes_nothing(runs):

@@ -18,6 +18,10 @@ MAINTAINER = "provision stand-in repository <standin@provision.invalid>"
 SUPPORT_PACKAGE = "nvidia-standin-support"
 SUPPORT_VERSION = "1.1-1"
 TOOLKIT_REPOSITORY = "toolkit"  # the container toolkit; the CUDA repositories are named by distro
+# the frozen repositories nvidia-docker.list names (catalog.yaml `nvidia_docker`)
+LEGACY_TOOLKIT_REPOSITORY = "toolkit-ubuntu18.04"
+LEGACY_RUNTIME_REPOSITORY = "runtime-ubuntu18.04"
+LEGACY_DOCKER_REPOSITORY = "nvidia-docker-ubuntu18.04"
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,15 @@ class PackageSpec:
     files: tuple[FileSpec, ...] = ()
     scripts: dict[str, str] = field(default_factory=dict)  # postinst/prerm/postrm -> source file
     substitutions: dict[str, str] = field(default_factory=dict)
+    architecture: str | None = None  # "all" for a package NVIDIA builds once; None: the build machine's
+    breaks: tuple[str, ...] = ()
 
     def control(self, architecture: str, installed_size_kib: int) -> str:
-        lines = [f"Package: {self.name}", f"Version: {self.version}", f"Architecture: {architecture}",
+        lines = [f"Package: {self.name}", f"Version: {self.version}",
+                 f"Architecture: {self.architecture or architecture}",
                  f"Maintainer: {MAINTAINER}", f"Installed-Size: {installed_size_kib}", "Section: non-free/libs",
                  "Priority: optional"]
-        for label, values in (("Depends", self.depends), ("Conflicts", self.conflicts),
+        for label, values in (("Depends", self.depends), ("Breaks", self.breaks), ("Conflicts", self.conflicts),
                               ("Replaces", self.replaces), ("Provides", self.provides)):
             if values:
                 lines.append(f"{label}: {', '.join(values)}")

@@ -10,6 +10,15 @@ only the base URL (and the keyring it trusts):
   <base>/libnvidia-container/stable/deb/amd64/     deb [signed-by=K] <that URL> /
   <base>/nvidia-standin-keyring.gpg               the binary keyring for signed-by (also in each repo)
   <base>/libnvidia-container/gpgkey               the same key armored, where NVIDIA serves theirs
+  <base>/nvidia-docker/gpgkey                     the same again (NVIDIA signs both with one key)
+  <base>/nvidia-docker/<ID><VERSION_ID>/nvidia-docker.list
+                                                  the legacy list, naming the three frozen folders
+                                                  below; written by the server for its own URL
+                                                  (legacy.py), the site's 404 page for other distros
+  <base>/libnvidia-container/stable/ubuntu18.04/amd64/, <base>/nvidia-container-runtime/stable/
+  ubuntu18.04/amd64/, <base>/nvidia-docker/ubuntu18.04/amd64/   those frozen flat repositories
+  <base>/NVIDIA/nvidia-docker/master/nvidia-docker  the archived wrapper script (a stand-in's), at
+                                                  its raw.githubusercontent.com path
 
 A build is cached under <cache>/<hash of the inputs>/, so an unchanged stand-in is built once per
 machine; a lock keeps two processes from building the same one at the same time.
@@ -28,13 +37,20 @@ from email.utils import formatdate
 
 from provision.errors import ProvisionError
 from provision.sandbox.standin import catalog
-from provision.sandbox.standin.packages import STAND_IN, TOOLKIT_REPOSITORY, PackageSpec
+from provision.sandbox.standin.packages import (
+    LEGACY_DOCKER_REPOSITORY,
+    LEGACY_RUNTIME_REPOSITORY,
+    LEGACY_TOOLKIT_REPOSITORY,
+    STAND_IN,
+    TOOLKIT_REPOSITORY,
+    PackageSpec,
+)
 
 DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/standin")
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 KEYRING_NAME = "nvidia-standin-keyring.gpg"
 CUDA_DISTROS = catalog.distros()  # each folder serves its distro's names (catalog/)
-LAYOUT_VERSION = "3"  # bump when the layout changes without a change to the hashed files
+LAYOUT_VERSION = "4"  # bump when the layout changes without a change to the hashed files
 
 
 class StandinError(ProvisionError):
@@ -60,6 +76,14 @@ def cuda_path(distro: str = "debian12", architecture: str | None = None) -> str:
 
 def toolkit_path(architecture: str | None = None) -> str:
     return f"libnvidia-container/stable/deb/{architecture or dpkg_architecture()}/"
+
+
+LEGACY_FOLDERS = {  # the folders nvidia-docker.list names, before its `$(ARCH)`
+    LEGACY_TOOLKIT_REPOSITORY: "libnvidia-container/stable/ubuntu18.04/",
+    LEGACY_RUNTIME_REPOSITORY: "nvidia-container-runtime/stable/ubuntu18.04/",
+    LEGACY_DOCKER_REPOSITORY: "nvidia-docker/ubuntu18.04/",
+}
+WRAPPER_PATH = "NVIDIA/nvidia-docker/master/nvidia-docker"  # raw.githubusercontent.com's path of it
 
 
 def input_hash(architecture: str) -> str:
@@ -127,6 +151,8 @@ def _build(root: str, architecture: str) -> None:
             built.setdefault(repository, []).append(deb)
     folders = {distro: os.path.join(root, cuda_path(distro, architecture)) for distro in CUDA_DISTROS}
     folders[TOOLKIT_REPOSITORY] = os.path.join(root, toolkit_path(architecture))
+    for repository, folder in LEGACY_FOLDERS.items():
+        folders[repository] = os.path.join(root, folder, architecture)
     with _throwaway_gnupg() as gnupg:
         _run(_gpg(gnupg, "--quick-generate-key", "provision stand-in repository (STAND-IN for tests: not NVIDIA) "
                   "<standin@provision.invalid>", "ed25519", "sign", "never"))
@@ -134,7 +160,7 @@ def _build(root: str, architecture: str) -> None:
         armored = _run(_gpg(gnupg, "--armor", "--export"))
         for repository, folder in folders.items():
             os.makedirs(folder)
-            for deb in built[repository]:  # the same file in several folders is a hard link, not a copy
+            for deb in built.get(repository, ()):  # the same file in several folders is a hard link, not a copy
                 os.link(deb, os.path.join(folder, os.path.basename(deb)))
             _write(os.path.join(folder, KEYRING_NAME), keyring)
             label = STAND_IN
@@ -148,11 +174,15 @@ def _build(root: str, architecture: str) -> None:
     _write(os.path.join(root, KEYRING_NAME), keyring)
     _write(os.path.join(root, "nvidia-standin-keyring.asc"), armored.encode())
     _write(os.path.join(root, "libnvidia-container", "gpgkey"), armored.encode())
+    _write(os.path.join(root, "nvidia-docker", "gpgkey"), armored.encode())
+    with open(os.path.join(FILES_DIR, "nvidia-docker")) as handle:
+        _write(os.path.join(root, WRAPPER_PATH), handle.read().encode(), 0o755)
     cuda = "".join(f"CUDA repository ({distro}): /{cuda_path(distro, architecture)}\n" for distro in CUDA_DISTROS)
     _write(os.path.join(root, "README.txt"), (
         f"{STAND_IN}.\nprovision's stand-in vendor repository, built from provision's own files for\n"
         "tests on hosts without a GPU. The packages carry NVIDIA's names and versions and simulate\n"
         f"their behaviour.\n\n{cuda}Container toolkit: /{toolkit_path(architecture)}\n"
+        "Legacy nvidia-docker lists: /nvidia-docker/<ID><VERSION_ID>/nvidia-docker.list\n"
         f"Keyring (signed-by): /{KEYRING_NAME}\n").encode())
     _write(os.path.join(root, ".complete"), b"")
 
@@ -180,7 +210,7 @@ def build_deb(spec: PackageSpec, architecture: str, destination: str) -> str:
         for folder, _subfolders, _files in os.walk(work):
             os.chmod(folder, 0o755)
         os.makedirs(destination, exist_ok=True)
-        deb = os.path.join(destination, f"{spec.name}_{spec.version}_{architecture}.deb")
+        deb = os.path.join(destination, f"{spec.name}_{spec.version}_{spec.architecture or architecture}.deb")
         _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", work, deb])
         return deb
     finally:

@@ -21,7 +21,8 @@ from functools import partial
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """The repository's files as they are, and cuda-keyring built for this server's own URL."""
+    """The repository's files as they are, and what names this server's own URL: cuda-keyring and
+    the legacy nvidia-docker.list."""
 
     keyrings: _Keyrings  # set per server by StandinServer
 
@@ -29,11 +30,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_head(self):
-        data = self.keyrings.get(self.path.split("?", 1)[0])
-        if data is None:
-            return super().send_head()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.debian.binary-package")
+        from provision.sandbox.standin import legacy
+
+        path = self.path.split("?", 1)[0]
+        data = self.keyrings.get(path)
+        if data is not None:
+            return self._answer(200, "application/vnd.debian.binary-package", data)
+        listed = legacy.list_response(path, self.keyrings.url)
+        if listed is not None:
+            return self._answer(listed[0], "text/plain; charset=utf-8", listed[1])
+        return super().send_head()
+
+    def _answer(self, status: int, kind: str, data: bytes):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         return io.BytesIO(data)

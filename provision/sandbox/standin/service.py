@@ -19,8 +19,15 @@ import sys
 import time
 from dataclasses import dataclass
 
-from provision.sandbox.standin.repository import DEFAULT_CACHE, KEYRING_NAME, StandinError, build_repository, \
-    cuda_path, toolkit_path
+from provision.sandbox.standin.repository import (
+    DEFAULT_CACHE,
+    KEYRING_NAME,
+    WRAPPER_PATH,
+    StandinError,
+    build_repository,
+    cuda_path,
+    toolkit_path,
+)
 
 STATE_NAME = "standin.json"
 LOG_NAME = "standin.log"
@@ -45,6 +52,16 @@ class StandinInfo:
     @property
     def toolkit_url(self) -> str:
         return self.url + toolkit_path()
+
+    @property
+    def nvidia_docker_url(self) -> str:
+        """The legacy nvidia-docker repository's base (NVIDIA's role: nvidia_docker_repo_base_url)."""
+        return self.url + "nvidia-docker"
+
+    @property
+    def docker_wrapper_url(self) -> str:
+        """The archived nvidia-docker wrapper (NVIDIA's role: nvidia_docker_wrapper_url)."""
+        return self.url + WRAPPER_PATH
 
 
 def _command_of(pid: int) -> str:

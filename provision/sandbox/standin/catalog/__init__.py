@@ -6,7 +6,8 @@ packaging family, because NVIDIA names the same driver differently per distro:
   debian.py   compute/cuda/repos/debian12: nvidia-open, cuda-drivers, nvidia-driver, nvidia-kernel-*-dkms
   ubuntu.py   compute/cuda/repos/ubuntu2204|2404: nvidia-open-580 -> nvidia-driver-580-open, ...
               and from 590 the same names without the branch
-  toolkit.py  libnvidia-container/stable/deb: the container toolkit at each version
+  toolkit.py  libnvidia-container/stable/deb: the container toolkit at each version, its last
+              meta-packages, and the frozen ubuntu18.04 folders the legacy nvidia-docker.list names
   common.py   what both driver families share (fabric manager, pinning, daemons)
   cuda.py     the CUDA Toolkit (cuda-toolkit -> cuda-toolkit-13-0), the same in every CUDA folder
 
@@ -17,7 +18,12 @@ from __future__ import annotations
 
 from provision.sandbox.standin.catalog import cuda, debian, toolkit, ubuntu
 from provision.sandbox.standin.catalog.data import DATA_PATH, distros, driver_branch, load
-from provision.sandbox.standin.packages import TOOLKIT_REPOSITORY, PackageSpec, support_package
+from provision.sandbox.standin.packages import (
+    LEGACY_TOOLKIT_REPOSITORY,
+    TOOLKIT_REPOSITORY,
+    PackageSpec,
+    support_package,
+)
 
 FAMILIES = {"debian": debian.driver_packages, "ubuntu": ubuntu.driver_packages}
 
@@ -34,7 +40,7 @@ def all_packages() -> list[PackageSpec]:
     for distro, entry in load()["distros"].items():
         key = repr((entry["family"], entry["branches"], entry["revision"], sorted(load()["pinning"]["branches"][distro])))
         recipes.setdefault(key, []).append(distro)
-    packages = [support_package((*distros(), TOOLKIT_REPOSITORY))]
+    packages = [support_package((*distros(), TOOLKIT_REPOSITORY, LEGACY_TOOLKIT_REPOSITORY))]
     for folders in recipes.values():
         entry = load()["distros"][folders[0]]
         packages += FAMILIES[entry["family"]](folders[0], tuple(folders))

@@ -1,7 +1,10 @@
-"""The container toolkit repository (libnvidia-container/stable/deb/<arch>/), every version served.
+"""The container toolkit repository (libnvidia-container/stable/deb/<arch>/), every version served,
+and the frozen ubuntu18.04 repositories the legacy nvidia-docker.list names.
 
 Each version is the four packages NVIDIA releases together. From 1.18 the base package also ships
-the `nvidia-cdi-refresh` path/service pair that regenerates /var/run/cdi/nvidia.yaml.
+the `nvidia-cdi-refresh` path/service pair that regenerates /var/run/cdi/nvidia.yaml. Beside them,
+stable/deb still holds the last nvidia-container-runtime and nvidia-docker2, meta-packages that only
+depend on the toolkit (NVIDIA removed both from 1.15 on); stable/ubuntu18.04 stopped at 1.13.5.
 
 The easy thing to get wrong: the parts depend on each other with `>=`, so pinning one package
 to an old version still lets apt take the newest of the others; pin all four.
@@ -9,7 +12,13 @@ to an old version still lets apt take the newest of the others; pin all four.
 from __future__ import annotations
 
 from provision.sandbox.standin.catalog.data import load
-from provision.sandbox.standin.packages import SUPPORT_PACKAGE, TOOLKIT_REPOSITORY, FileSpec, PackageSpec
+from provision.sandbox.standin.packages import (
+    LEGACY_TOOLKIT_REPOSITORY,
+    SUPPORT_PACKAGE,
+    TOOLKIT_REPOSITORY,
+    FileSpec,
+    PackageSpec,
+)
 
 
 def versions() -> tuple[str, ...]:
@@ -20,12 +29,12 @@ def _number(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("-")[0].split("."))
 
 
-def toolkit_packages(version: str) -> list[PackageSpec]:
+def toolkit_packages(version: str, repository: str = TOOLKIT_REPOSITORY) -> list[PackageSpec]:
     upstream = version.rsplit("-", 1)[0]
     subs = {"TOOLKIT_VERSION": version, "TOOLKIT_UPSTREAM": upstream}
 
     def package(name, summary, **fields) -> PackageSpec:
-        return PackageSpec(name, version, summary, (TOOLKIT_REPOSITORY,), substitutions=subs, **fields)
+        return PackageSpec(name, version, summary, (repository,), substitutions=subs, **fields)
 
     base_files = [FileSpec("/usr/bin/nvidia-ctk", "nvidia-ctk", 0o755),
                   FileSpec("/usr/bin/nvidia-container-runtime", "nvidia-container-runtime", 0o755),
@@ -50,5 +59,27 @@ def toolkit_packages(version: str) -> list[PackageSpec]:
     ]
 
 
+def meta_packages() -> list[PackageSpec]:
+    """nvidia-container-runtime and nvidia-docker2 as stable/deb and stable/ubuntu18.04 hold them:
+    Architecture all, no files of their own, a `>=` on the toolkit (so apt takes the newest)."""
+    legacy = load()["nvidia_docker"]
+
+    def runtime(entry: dict, repository: str) -> PackageSpec:
+        toolkit = f"nvidia-container-toolkit (>= {entry['toolkit']})"
+        return PackageSpec("nvidia-container-runtime", entry["version"], "NVIDIA Container Toolkit meta-package",
+                           (repository,), depends=(toolkit, "nvidia-container-toolkit (<< 2.0.0)"),
+                           architecture="all")
+
+    docker2 = legacy["docker2"]
+    return [runtime(legacy["runtime"]["stable"], TOOLKIT_REPOSITORY),
+            runtime(legacy["runtime"]["legacy"], LEGACY_TOOLKIT_REPOSITORY),
+            PackageSpec("nvidia-docker2", docker2["version"], "NVIDIA Container Toolkit meta-package (the "
+                        "nvidia-docker wrapper it once shipped is deprecated)", (TOOLKIT_REPOSITORY,),
+                        depends=(f"nvidia-container-toolkit (>= {docker2['toolkit']})",),
+                        breaks=("nvidia-docker (<< 2.0.0)",), replaces=("nvidia-docker (<< 2.0.0)",),
+                        architecture="all")]
+
+
 def all_versions() -> list[PackageSpec]:
-    return [spec for version in versions() for spec in toolkit_packages(version)]
+    legacy = toolkit_packages(load()["nvidia_docker"]["legacy_toolkit"], LEGACY_TOOLKIT_REPOSITORY)
+    return [spec for version in versions() for spec in toolkit_packages(version)] + legacy + meta_packages()
