@@ -162,7 +162,8 @@ class Module:
             value = self.args.get(key)
             if isinstance(value, str) and value.startswith(APT_DIRECTORY):
                 return {APT_SOURCES}
-            if isinstance(value, str) and value.rstrip("/").startswith(LOCAL_FACTS_DIRECTORY):
+            if isinstance(value, str) and (value.rstrip("/") == LOCAL_FACTS_DIRECTORY
+                                           or value.startswith(LOCAL_FACTS_DIRECTORY + "/")):
                 return {LOCAL_FACTS}
         return set()
 

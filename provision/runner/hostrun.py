@@ -19,7 +19,7 @@ from provision.runner.options import RunOptions
 from provision.runner.results import TaskResult
 from provision.runner.scope import Scope, selected
 from provision.runner.prefetch import prefetch
-from provision.runner.taskrun import Outcome, TaskRun, not_checkable_yet
+from provision.runner.taskrun import NOT_CHECKABLE, Outcome, TaskRun
 from provision.templating import Templar, TemplateError
 from provision.vault import active as active_vault
 
@@ -179,13 +179,12 @@ class HostRun:
         try:
             wanted = TaskRun(block, scope, self.state, self.play).templar().is_true(list(scope.when) + block.when)
         except TemplateError as error:
-            pending = not_checkable_yet(self.state, error)
-            if pending is None:
+            if not TaskRun(block, scope, self.state, self.play).not_checkable_yet():
                 result = self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started, name)
                 raise HostFailed(result) from None
             # whether it would be included cannot be known yet: its tasks are not checked
             self.task_start(name)
-            self.record(block, scope, Outcome("skipped", f"{pending}; its tasks are not checked",
+            self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
                                               data={"skipped": True, "not_checkable_yet": True}), started, name)
             return False
         if not wanted:

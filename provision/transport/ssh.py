@@ -214,12 +214,18 @@ class SSHTransport(Transport):
         them would be reported unreachable although nothing is wrong with it. A refusal, a silent
         address, a rejected key or host key fails at once: trying again would only repeat it."""
         for attempt in range(self.retries + 1):
+            tries = f" (tried {attempt + 1} times)" if attempt else ""
             try:
                 return self._open_once()
             except _Transient as failure:
+                self.close()  # a jump host's connection too
                 if attempt == self.retries:
-                    tries = f" (tried {attempt + 1} times)" if attempt else ""
                     raise ConnectionFailed(f"{failure}{tries}") from None
+            except ConnectionFailed as failure:
+                self.close()
+                if not tries:
+                    raise
+                raise type(failure)(f"{failure}{tries}") from None
             time.sleep(RETRY_PAUSE)
 
     def _open_once(self) -> None:
@@ -267,7 +273,7 @@ class SSHTransport(Transport):
         except (OSError, paramiko.SSHException, EOFError) as error:
             error = _real_cause(error, client.get_transport())
             client.close()
-            failed = _Transient if _transient(error) else ConnectionFailed
+            failed = _Transient if _transient(error, client.get_transport()) else ConnectionFailed
             raise failed(f"{where}: {connect_error(error, settings, self.connect_timeout)}") from None
         transport = client.get_transport()
         if transport is not None:
@@ -436,16 +442,20 @@ class _Transient(ConnectionFailed):
 _TRANSIENT_ERRNOS = {errno.EHOSTUNREACH, errno.ECONNRESET, errno.ECONNABORTED}
 
 
-def _transient(error: BaseException) -> bool:
+def _transient(error: BaseException, transport: paramiko.Transport | None = None) -> bool:
     """Whether the failure may clear by itself within a second: no ARP answer (EHOSTUNREACH from
-    the local stack), a reset, or an sshd that hung up or did not greet (MaxStartups, load)."""
+    the local stack), a reset, or an sshd that hung up or did not greet (MaxStartups, load). A
+    hang-up after the greeting is the server's answer (too many authentication failures...): final."""
     if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
         return all(_transient(each) for each in error.errors.values())
     if isinstance(error, paramiko.AuthenticationException | paramiko.BadHostKeyException):
         return False
     if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
         return True
-    return isinstance(error, EOFError) or "protocol banner" in str(error) or "No existing session" in str(error)
+    if "protocol banner" in str(error):
+        return True
+    greeted = transport is not None and bool(getattr(transport, "remote_version", ""))
+    return not greeted and (isinstance(error, EOFError) or "No existing session" in str(error))
 
 
 class ConnectionLost(EOFError):

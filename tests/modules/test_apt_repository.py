@@ -274,6 +274,8 @@ def test_apt_key_from_a_url_is_trusted_once_by_its_fingerprint(sandbox, signed_r
     args = {"url": signed_repo.url + "keys/vendor.asc", "state": "present"}
     checked = run_module("apt_key", args, module_context(HOST, check=True))
     assert checked.status == "changed", checked.msg
+    assert ssh(sandbox, HOST, "ls /etc/apt/trusted.gpg.d/ | grep -v '^debian-'", check=False).stdout == "", \
+        "check mode wrote a key"
     added = run_module("apt_key", args, module_context(HOST))
     assert added.status == "changed", added.msg
     fingerprint = added.data["id"]

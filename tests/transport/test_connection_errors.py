@@ -7,14 +7,16 @@ error.
 """
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
 
+import paramiko
 import pytest
 
 from provision.errors import ConnectionFailed
-from provision.transport.ssh import RETRY_PAUSE, SSHTransport
+from provision.transport.ssh import RETRY_PAUSE, SSHTransport, _transient
 from tests.conftest import connect
 
 pytestmark = pytest.mark.sandbox
@@ -167,3 +169,24 @@ def test_a_broken_known_hosts_file_is_a_clear_error(sandbox, tmp_path, content, 
     known_hosts.write_bytes(content)
     with pytest.raises(ConnectionFailed, match=rf"cannot read known_hosts file {known_hosts}: {message}"):
         _connect(sandbox, known_hosts_files=[str(known_hosts)])
+
+
+class _Greeted:
+    remote_version = "SSH-2.0-OpenSSH_9.2p1"
+
+
+@pytest.mark.parametrize("error, transport, expected", [
+    (OSError(errno.EHOSTUNREACH, "No route to host"), None, True),  # no ARP answer in time
+    (ConnectionResetError(errno.ECONNRESET, "reset"), None, True),
+    (paramiko.ssh_exception.NoValidConnectionsError({("10.0.0.1", 22): OSError(errno.EHOSTUNREACH, "x")}), None, True),
+    (paramiko.ssh_exception.NoValidConnectionsError({("10.0.0.1", 22): OSError(errno.ECONNREFUSED, "x")}), None, False),
+    (paramiko.SSHException("Error reading SSH protocol banner"), None, True),  # sshd busy or MaxStartups
+    (EOFError(), None, True),  # hung up before greeting
+    (EOFError(), _Greeted(), False),  # hung up after greeting: the server's answer
+    (paramiko.SSHException("No existing session"), _Greeted(), False),
+    (socket.timeout("timed out"), None, False),  # a silent address: trying again only waits again
+    (paramiko.AuthenticationException("Authentication failed."), None, False),
+    (socket.gaierror(-2, "Name or service not known"), None, False),
+])
+def test_which_failures_to_connect_are_tried_again(error, transport, expected):
+    assert _transient(error, transport) is expected

@@ -83,6 +83,7 @@ LEGACY_FOLDERS = {  # the folders nvidia-docker.list names, before its `$(ARCH)`
     LEGACY_RUNTIME_REPOSITORY: "nvidia-container-runtime/stable/ubuntu18.04/",
     LEGACY_DOCKER_REPOSITORY: "nvidia-docker/ubuntu18.04/",
 }
+EMPTY_ON_PURPOSE = (LEGACY_RUNTIME_REPOSITORY, LEGACY_DOCKER_REPOSITORY)
 WRAPPER_PATH = "NVIDIA/nvidia-docker/master/nvidia-docker"  # raw.githubusercontent.com's path of it
 
 
@@ -160,7 +161,9 @@ def _build(root: str, architecture: str) -> None:
         armored = _run(_gpg(gnupg, "--armor", "--export"))
         for repository, folder in folders.items():
             os.makedirs(folder)
-            for deb in built.get(repository, ()):  # the same file in several folders is a hard link, not a copy
+            # served empty on purpose: the frozen folders whose packages apt never picks (catalog.yaml)
+            debs = built.get(repository, []) if repository in EMPTY_ON_PURPOSE else built[repository]
+            for deb in debs:  # the same file in several folders is a hard link, not a copy
                 os.link(deb, os.path.join(folder, os.path.basename(deb)))
             _write(os.path.join(folder, KEYRING_NAME), keyring)
             label = STAND_IN
