@@ -422,6 +422,11 @@ def _connection_problems(host: Host, levels: list) -> list[InputError]:
             continue
         if isinstance(port, bool) or not str(port).strip().isdigit() or not 0 < int(str(port)) < 65536:
             problems.append(input_error(f"host '{host.name}': {key} must be a port number, not {port!r}", where(key)))
+    retries = host.vars.get("ansible_ssh_retries")
+    if retries is not None and not _templated(retries) and (isinstance(retries, bool)
+                                                            or not str(retries).strip().isdigit()):
+        problems.append(input_error(f"host '{host.name}': ansible_ssh_retries must be a whole number of "
+                                    f"retries (0 or more), not {retries!r}", where("ansible_ssh_retries")))
     for key in TEXT_VARIABLES:
         value = host.vars.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
