@@ -222,7 +222,11 @@ def run_apply(args, console: Console) -> int:
             write_json(report, args.report_json)
     retry = write_retry_file(report, args.playbook, args.state_db)
     if retry and not report.check:
-        console.print(f"to retry the hosts that failed: provision apply {escape(args.inventory)} "
+        # the file keeps hosts of earlier runs until they are retried: a run without failures says so
+        failed_now = any(recap.failed or recap.unreachable for recap in report.recaps.values())
+        what = ("to retry the hosts that failed" if failed_now
+                else f"hosts that failed in an earlier run are still listed in {escape(retry)}; to retry them")
+        console.print(f"{what}: provision apply {escape(args.inventory)} "
                       f"{escape(args.playbook)} --limit @{escape(retry)}", highlight=False, soft_wrap=True)
     return report.exit_code
 

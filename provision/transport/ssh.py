@@ -246,7 +246,8 @@ class SSHTransport(Transport):
             sock = self._proxy_socket()
         except ConnectionFailed as error:
             client.close()
-            raise ConnectionFailed(f"{where}: through ProxyJump {settings.proxy_jump}: {error}") from None
+            # its own kind kept: a jump host whose key is refused is a HostKeyRejected too
+            raise type(error)(f"{where}: through ProxyJump {settings.proxy_jump}: {error}") from None
         try:
             client.connect(
                 settings.address,

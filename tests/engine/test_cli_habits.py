@@ -221,6 +221,8 @@ def test_a_retry_of_some_failed_hosts_keeps_the_others(tmp_path):
                 cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert (tmp_path / "site.retry").read_text() == "bad2\n", "bad2 has not been fixed: it stays to retry"
+    assert ("hosts that failed in an earlier run are still listed in site.retry; to retry them: provision apply "
+            "inventory.yaml site.yaml --limit @site.retry") in fixed.stdout, "this run failed nowhere: say whose they are"
     looked = run("apply", "inventory.yaml", "site.yaml", "--state-db", "h.db", "--check", "-e", "broken=false",
                  cwd=tmp_path)
     assert looked.returncode == 0 and (tmp_path / "site.retry").read_text() == "bad2\n", "check mode leaves it"

@@ -74,6 +74,15 @@ def test_proxy_jump_reaches_the_host_through_the_bastion(sandbox):
                                                          "-J root@10.244.255.254")
 
 
+@pytest.mark.sandbox
+def test_a_bastion_whose_key_is_unknown_is_a_refused_host_key(sandbox, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    bastion = sandbox.host("host01").address
+    with pytest.raises(HostKeyRejected, match=f"through ProxyJump root@{bastion}: .*not in known_hosts"):
+        _open(sandbox, "host04", ansible_ssh_common_args=f"-o UserKnownHostsFile={empty} -J root@{bastion}")
+
+
 @pytest.mark.parametrize("retries", ["two", -1, True, "1.5"])
 def test_ansible_ssh_retries_must_be_a_count(retries):
     with pytest.raises(ConnectionFailed, match=r"ansible_ssh_retries must be a whole number of retries \(0 or more\)"):
