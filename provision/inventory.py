@@ -23,6 +23,7 @@ from typing import Any
 from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError, Mark, ValidationFailed
 from provision.ini_inventory import looks_like_ini, parse_ini
+from provision.transport.sshargs import retries_problem
 from provision.hostpatterns import select_hosts  # noqa: F401  (re-exported: --limit lives with the inventory)
 from provision.yamlsource import MarkedDict, input_error, load_file_with_problems, mark_of, read_text, value_mark
 
@@ -423,10 +424,8 @@ def _connection_problems(host: Host, levels: list) -> list[InputError]:
         if isinstance(port, bool) or not str(port).strip().isdigit() or not 0 < int(str(port)) < 65536:
             problems.append(input_error(f"host '{host.name}': {key} must be a port number, not {port!r}", where(key)))
     retries = host.vars.get("ansible_ssh_retries")
-    if retries is not None and not _templated(retries) and (isinstance(retries, bool)
-                                                            or not str(retries).strip().isdigit()):
-        problems.append(input_error(f"host '{host.name}': ansible_ssh_retries must be a whole number of "
-                                    f"retries (0 or more), not {retries!r}", where("ansible_ssh_retries")))
+    if retries is not None and not _templated(retries) and retries_problem(retries):
+        problems.append(input_error(f"host '{host.name}': {retries_problem(retries)}", where("ansible_ssh_retries")))
     for key in TEXT_VARIABLES:
         value = host.vars.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):

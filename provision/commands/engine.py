@@ -223,7 +223,7 @@ def run_apply(args, console: Console) -> int:
     retry = write_retry_file(report, args.playbook, args.state_db)
     if retry and not report.check:
         # the file keeps hosts of earlier runs until they are retried: a run without failures says so
-        failed_now = any(recap.failed or recap.unreachable for recap in report.recaps.values())
+        failed_now = bool(failed_hosts(report))
         what = ("to retry the hosts that failed" if failed_now
                 else f"hosts that failed in an earlier run are still listed in {escape(retry)}; to retry them")
         console.print(f"{what}: provision apply {escape(args.inventory)} "
@@ -240,6 +240,11 @@ def warn_unmatched_tags(args, console: Console, playbook) -> None:
         console.print(f"[bold yellow]{escape(warning)}[/]", highlight=False, soft_wrap=True)
 
 
+def failed_hosts(report) -> list[str]:
+    """The hosts of this run that failed or could not be reached: what a retry file lists."""
+    return [name for name, recap in report.recaps.items() if recap.failed or recap.unreachable]
+
+
 def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
     """Ansible's retry file: the failed and unreachable hosts, one per line, for `--limit @FILE`,
     beside the history (.provision/<playbook>.retry). A later run takes out the hosts it ran
@@ -254,7 +259,7 @@ def write_retry_file(report, playbook: str, state_db: str | None) -> str | None:
     path = os.path.join(folder, os.path.splitext(os.path.basename(playbook))[0] + ".retry")
     if report.check:
         return os.path.relpath(path) if os.path.exists(path) else None
-    failed = [name for name, recap in report.recaps.items() if recap.failed or recap.unreachable]
+    failed = failed_hosts(report)
     earlier = []
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:

@@ -34,6 +34,7 @@ class Copy(ContentModule):
     # required". `content: ""` (an empty flag file) counts as given.
     mutually_exclusive = (("content", "src"),)
     required_one_of = (("content", "src"),)
+    _remote_mode: str | None = None  # remote_src: the source's mode, read with its bytes (mode: preserve)
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class Copy(ContentModule):
         if self.args.get("content") is not None:
             return None  # no source file: the default mode, as Ansible
         if self.args.get("remote_src"):
-            return getattr(self, "_remote_mode", None) or None
+            return self._remote_mode or None
         return format(os.stat(self.context.find_file("files", self.args["src"])).st_mode & 0o7777, "04o")
 
     def read(self) -> FileState:

@@ -101,8 +101,9 @@ class TaskRun:
                    if not any(name in level and level[name] is value for level in data)]
         return resolve_variables(variables, only=written)
 
-    def templar(self) -> Templar:
-        return Templar(self.variables(), [self.task.base_dir, self.play.playbook_dir])
+    def templar(self, variables: dict[str, Any] | None = None) -> Templar:
+        return Templar(self.variables() if variables is None else variables,
+                       [self.task.base_dir, self.play.playbook_dir])
 
     # ---- the task -------------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -137,7 +138,7 @@ class TaskRun:
         variables["ansible_local"] = _NotWrittenYet()
         if isinstance(variables.get("ansible_facts"), dict):
             variables["ansible_facts"] = {**variables["ansible_facts"], "local": variables["ansible_local"]}
-        templar = Templar(variables, [self.task.base_dir, self.play.playbook_dir])
+        templar = self.templar(variables)
         try:
             templar.is_true(list(self.scope.when) + self.task.when)  # only whether it renders
             if self.task.loop is not None:

@@ -14,7 +14,7 @@ from provision.errors import ConnectionFailed
 from provision.transport.base import Transport
 from provision.transport.local import LocalTransport
 from provision.transport.ssh import SSHTransport
-from provision.transport.sshargs import parse_ssh_args
+from provision.transport.sshargs import parse_ssh_args, retries_problem
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def connect(name: str, settings: ConnectionSettings, rendered: Mapping[str, Any]
     key_file = settings.private_key_file or extra.options.get("identityfile")
     port = settings.port if "ansible_port" in rendered or "ansible_ssh_port" in rendered else None
     retries = rendered.get("ansible_ssh_retries", 1)
-    if isinstance(retries, bool) or not str(retries).strip().isdigit():
-        raise ConnectionFailed(f"ansible_ssh_retries must be a whole number of retries (0 or more), not {retries!r}")
+    if retries_problem(retries):
+        raise ConnectionFailed(retries_problem(retries))
     return SSHTransport.connect(
         settings.address,
         port=port,

@@ -86,3 +86,11 @@ def parse_ssh_args(*texts: str | None) -> SSHArgs:
 def _keep(parsed: SSHArgs, key: str, value: str) -> None:
     if key in USED and key not in parsed.options:
         parsed.options[key] = value
+
+
+def retries_problem(value: object) -> str | None:
+    """What is wrong with an ansible_ssh_retries value (a whole number, 0 or more), or None.
+    Validation asks it of written values, connect of rendered ones."""
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        return f"ansible_ssh_retries must be a whole number of retries (0 or more), not {value!r}"
+    return None
