@@ -272,9 +272,10 @@ class SSHTransport(Transport):
                 f"was re-installed, remove the old key with `ssh-keygen -R {settings.address}`"
             ) from None
         except (OSError, paramiko.SSHException, EOFError) as error:
-            error = _real_cause(error, client.get_transport())
+            connection = client.get_transport()  # before close, which drops it: was the server's greeting read?
+            error = _real_cause(error, connection)
+            failed = _Transient if _transient(error, connection) else ConnectionFailed
             client.close()
-            failed = _Transient if _transient(error, client.get_transport()) else ConnectionFailed
             raise failed(f"{where}: {connect_error(error, settings, self.connect_timeout)}") from None
         transport = client.get_transport()
         if transport is not None:
@@ -451,12 +452,11 @@ def _transient(error: BaseException, transport: paramiko.Transport | None = None
         return all(_transient(each) for each in error.errors.values())
     if isinstance(error, paramiko.AuthenticationException | paramiko.BadHostKeyException):
         return False
+    if transport is not None and getattr(transport, "remote_version", ""):
+        return False  # it greeted: what followed is its answer
     if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
         return True
-    if "protocol banner" in str(error):
-        return True
-    greeted = transport is not None and bool(getattr(transport, "remote_version", ""))
-    return not greeted and (isinstance(error, EOFError) or "No existing session" in str(error))
+    return "protocol banner" in str(error) or isinstance(error, EOFError) or "No existing session" in str(error)
 
 
 class ConnectionLost(EOFError):

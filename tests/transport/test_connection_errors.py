@@ -79,8 +79,8 @@ class HangsUp:
     """A TCP server on loopback that closes the first `times` connections before any greeting (what
     sshd does past MaxStartups) and forwards the later ones to `target`, if given, byte for byte."""
 
-    def __init__(self, times: int, target: tuple[str, int] | None = None):
-        self.times, self.target, self.accepted = times, target, 0
+    def __init__(self, times: int, target: tuple[str, int] | None = None, greeting: bytes = b""):
+        self.times, self.target, self.greeting, self.accepted = times, target, greeting, 0
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
@@ -95,6 +95,9 @@ class HangsUp:
                 return  # closed
             self.accepted += 1
             if self.accepted <= self.times or self.target is None:
+                if self.greeting:
+                    client.sendall(self.greeting)
+                    time.sleep(0.2)  # the client reads the greeting and sends its own before the hang-up
                 client.close()
                 continue
             upstream = socket.create_connection(self.target, timeout=10)
@@ -130,6 +133,18 @@ def test_a_server_that_hangs_up_before_greeting_says_so():
             SSHTransport.connect("127.0.0.1", port=server.port, user="root",
                                  known_hosts_files=["/dev/null"], connect_timeout=5, retries=0)
         assert server.accepted == 3  # ansible_ssh_retries: 0 tries once
+    finally:
+        server.close()
+
+
+def test_a_hang_up_after_the_greeting_is_final():
+    """The server greeted, then closed: its answer (MaxAuthTries, a refused client), not load."""
+    server = HangsUp(times=99, greeting=b"SSH-2.0-OpenSSH_9.2p1\r\n")
+    try:
+        with pytest.raises(ConnectionFailed) as caught:
+            SSHTransport.connect("127.0.0.1", port=server.port, user="root",
+                                 known_hosts_files=["/dev/null"], connect_timeout=5)
+        assert server.accepted == 1 and "tried" not in str(caught.value), str(caught.value)
     finally:
         server.close()
 
