@@ -15,6 +15,7 @@ from provision.inventory import Inventory
 from provision.playbook.model import Play
 from provision.runner.events import Events
 from provision.runner.hoststate import HostState, HostVars
+from provision.runner.interrupts import Interrupt
 from provision.runner.options import RunOptions
 from provision.runner.results import TaskResult
 
@@ -42,6 +43,14 @@ class PlayContext:
     last_play: bool = False  # a host done with it is done with the run: its connection closes at once
     run_once: dict[int, RunOnce] = field(default_factory=dict)
     run_once_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Ctrl-C as the signal handler counted it: the main thread turns it into `stop` only when it
+    # next polls (every 0.2 s), and a host whose task ended meanwhile must not start another
+    interrupt: Interrupt | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """No new task starts: the run is stopping, or the user pressed Ctrl-C."""
+        return self.stop.is_set() or (self.interrupt is not None and self.interrupt.requested)
 
     @property
     def playbook_dir(self) -> str:

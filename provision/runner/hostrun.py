@@ -212,7 +212,7 @@ class HostRun:
         # a notified handler runs whatever -t/--skip-tags say, as in Ansible (its task was selected)
         if not scope.handler and not selected(set(scope.tags | task.tags), options.tags, options.skip_tags):
             return
-        if self.play.stop.is_set():
+        if self.play.stopping:
             raise Stopped()
         if not scope.handler and not self.reached_start(task):
             return

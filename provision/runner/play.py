@@ -151,7 +151,7 @@ def _run_play(play: Play, playbook: Playbook, inventory: Inventory, options: Run
     for number, batch in enumerate(batches(active, [_serial_value(value) for value in serial]), start=1):
         context = PlayContext(play=play, playbook_path=playbook.path, inventory=inventory, options=options,
                               events=listener, states=states, play_hosts=active, batch=batch, stop=stop,
-                              last_play=play is playbook.plays[-1])
+                              last_play=play is playbook.plays[-1], interrupt=interrupt)
         if _interrupted(interrupt, stop, report, listener):
             return False
         _run_batch(context, options.forks, stop, report, interrupt)
