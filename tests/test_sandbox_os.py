@@ -36,3 +36,11 @@ def test_hosts_present_as_ubuntu_and_facts_follow():
         base = fleet.image_root.split(":")[-1]
         with open(os.path.join(base, "usr", "lib", "os-release")) as handle:
             assert "ID=debian" in handle.read(), "the shared image is untouched"
+        # Ubuntu's restricted component is a source, as on a real Ubuntu server: the stand-in's
+        # noble-updates, signed with the key seeded beside it
+        source = ssh(fleet, "host01", "cat /etc/apt/sources.list.d/ubuntu-archive-standin.sources").stdout
+        assert source.startswith("# STAND-IN for tests") and "Suites: noble-updates\nComponents: restricted\n" in source
+        update = ssh(fleet, "host01", "rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; "
+                                      "apt-get update && apt-cache policy nvidia-headless-580-server")
+        assert "Candidate: 580.126.20-0ubuntu0.24.04.2" in update.stdout, update.stdout + update.stderr
+        assert "NO_PUBKEY" not in update.stderr

@@ -30,6 +30,7 @@ from provision.sandbox.registry import Registry, busybox_layer
 from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
 from provision.sandbox.seed import seed
 from provision.sandbox.standin.gpus import DEFAULT_PROFILE, STANDIN_TOOLS
+from provision.sandbox.standin.repository import KEYRING_NAME
 from provision.sandbox.standin.service import StandinInfo, StandinService
 
 STATE_ROOT = os.environ.get("PROVISION_SANDBOX_ROOT", "/var/lib/provision/sandboxes")
@@ -274,9 +275,14 @@ class Sandbox:
                 self.save()
 
     def _seed_files(self) -> dict[str, bytes]:
-        """Files every host gets: its OS identity, its stand-in GPUs and, while the apt proxy runs,
-        apt's proxy setting."""
-        files = dict(os_identity(self.os_name).seed_files())
+        """Files every host gets: its OS identity (on Ubuntu with the stand-in archive's source), its
+        stand-in GPUs and, while the apt proxy runs, apt's proxy setting."""
+        identity = os_identity(self.os_name)
+        files = dict(identity.seed_files())
+        if identity.archive_suite:
+            standin = self.start_standin()
+            with open(os.path.join(standin.root, KEYRING_NAME), "rb") as handle:
+                files.update(identity.archive_files(standin.archive_url, handle.read()))
         files.update(standin_gpu_files(self.gpus))
         if self.apt_proxy.running(self.aptproxy_pid):
             files.update(apt_config_files(self.apt_proxy.url, direct=(self.gateway,)))

@@ -6,6 +6,11 @@ host's identity files are Ubuntu's, verbatim from those releases: `/etc/os-relea
 `/etc/debian_version` as Ubuntu ships it. Facts, preflight and the roles then take the Ubuntu path
 for real: NVIDIA's `ubuntu2204`/`ubuntu2404` repository folder, Ubuntu's driver package names.
 
+An Ubuntu host also gets Ubuntu's archive, component restricted, as an apt source: the stand-in
+repository's copy of it (Canonical's `-server` driver packages), since a real Ubuntu server has
+`restricted` in its sources and NVIDIA's driver role installs from there by default. The source
+file and its keyring are named as stand-ins.
+
 What this is not: an Ubuntu userland. The Debian packages the roles install from the distribution
 (docker.io, for example) are Debian 12's, and `uname -r` is this machine's kernel. The thing easy to
 get wrong: `/etc/os-release` is a symlink in the image, so the seeded file must replace the link in
@@ -23,9 +28,22 @@ class OsIdentity:
     name: str  # the --os value
     cuda_repo: str  # NVIDIA's CUDA repository folder for it
     files: dict[str, str]  # absolute path -> content; empty for the image's own OS
+    archive_suite: str = ""  # the Ubuntu archive suite the stand-in serves for it ("" for Debian)
 
     def seed_files(self) -> dict[str, bytes]:
         return {path: content.encode() for path, content in self.files.items()}
+
+    def archive_files(self, archive_url: str, keyring: bytes) -> dict[str, bytes]:
+        """The apt source of the stand-in Ubuntu archive (restricted) and the keyring it is signed
+        with; nothing for an OS without one."""
+        if not self.archive_suite:
+            return {}
+        source = ("# STAND-IN for tests: Ubuntu's archive, component restricted (Canonical's NVIDIA -server\n"
+                  "# driver packages), served by provision's stand-in repository; a real host names\n"
+                  "# archive.ubuntu.com here.\n"
+                  f"Types: deb\nURIs: {archive_url}\nSuites: {self.archive_suite}\nComponents: restricted\n"
+                  f"Signed-By: {ARCHIVE_KEYRING}\n")
+        return {ARCHIVE_SOURCE: source.encode(), ARCHIVE_KEYRING: keyring}
 
 
 def _ubuntu(version: str, point: str, codename: str, animal: str, debian_version: str) -> dict[str, str]:
@@ -41,12 +59,15 @@ def _ubuntu(version: str, point: str, codename: str, animal: str, debian_version
             "/etc/debian_version": debian_version + "\n"}
 
 
+ARCHIVE_SOURCE = "/etc/apt/sources.list.d/ubuntu-archive-standin.sources"
+ARCHIVE_KEYRING = "/usr/share/keyrings/ubuntu-archive-standin.gpg"
+
 IDENTITIES: dict[str, OsIdentity] = {
     "debian12": OsIdentity("debian12", "debian12", {}),
     "ubuntu22.04": OsIdentity("ubuntu22.04", "ubuntu2204",
-                              _ubuntu("22.04", "22.04.5", "jammy", "Jammy Jellyfish", "bookworm/sid")),
+                              _ubuntu("22.04", "22.04.5", "jammy", "Jammy Jellyfish", "bookworm/sid"), "jammy-updates"),
     "ubuntu24.04": OsIdentity("ubuntu24.04", "ubuntu2404",
-                              _ubuntu("24.04", "24.04.3", "noble", "Noble Numbat", "trixie/sid")),
+                              _ubuntu("24.04", "24.04.3", "noble", "Noble Numbat", "trixie/sid"), "noble-updates"),
 }
 DEFAULT_OS = "debian12"
 

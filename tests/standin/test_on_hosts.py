@@ -9,7 +9,7 @@ import time
 import pytest
 
 from provision.sandbox.standin.gpus import load_description, seed_files
-from provision.sandbox.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
+from provision.sandbox.standin.repository import ARCHIVE_PATH, KEYRING_NAME, build_repository, cuda_path, toolkit_path
 from provision.sandbox.standin.serve import StandinServer
 from tests.conftest import ssh
 
@@ -211,6 +211,46 @@ def test_ubuntu_persistence_mode_is_off_until_a_drop_in_turns_it_on(sandbox, ubu
     assert "Persistence Mode                      : Enabled" in ssh(sandbox, ubuntu_host, "nvidia-smi -q -i 0").stdout
     ssh(sandbox, ubuntu_host, "/etc/init.d/nvidia-persistenced stop")
     assert ssh(sandbox, ubuntu_host, query).stdout == "Disabled\n"
+
+
+def archive_host(sandbox, fresh_host, standin, suite: str) -> str:
+    """host01 with the H100 board and apt pointed only at the stand-in of Ubuntu's archive (restricted)."""
+    host = point_at(sandbox, standin, "host01")
+    ssh(sandbox, host, f"rm -f /etc/apt/sources.list.d/* && echo 'deb [signed-by={KEYRING}] {standin.url}{ARCHIVE_PATH} "
+                       f"{suite} restricted' > /etc/apt/sources.list.d/ubuntu.list")
+    update = apt(sandbox, host, "update")
+    assert "NO_PUBKEY" not in update.stderr and f"{suite}/restricted" in update.stdout, update.stdout + update.stderr
+    return host
+
+
+def test_canonicals_server_flavours_exclude_each_other_and_the_open_one_loads_after_reboot(sandbox, fresh_host, standin):
+    """Ubuntu 22.04's archive as NVIDIA's driver role and DeepOps' playbook use it: two flavours
+    never install together (shared virtual names); `-open` brings the open module, kernel-common
+    pinned to the upstream version and the firmware; an ended flavour installs the next one."""
+    host = archive_host(sandbox, fresh_host, standin, "jammy-updates")
+    both = apt(sandbox, host, "install -s nvidia-headless-535-server nvidia-headless-580-server", check=False)
+    assert both.returncode == 100 and "conflict" in both.stdout.lower() + both.stderr.lower(), both.stdout + both.stderr
+    transitional = apt(sandbox, host, "install -s nvidia-headless-570-server").stdout
+    assert "Inst nvidia-headless-580-server (580.126.20-0ubuntu0.22.04.1" in transitional
+    apt(sandbox, host, "install nvidia-headless-580-server-open nvidia-utils-580-server")
+    installed = versions(sandbox, host)
+    assert installed["nvidia-dkms-580-server-open"] == "580.126.20-0ubuntu0.22.04.1"
+    assert installed["nvidia-firmware-580-server-580.126.20"] == "580.126.20-0ubuntu0.22.04.1"
+    assert "nvidia-dkms-580-server" not in installed and "nvidia-headless-580-server" not in installed
+    assert ssh(sandbox, host, "nvidia-smi", check=False).returncode != 0, "not loaded before the reboot"
+    reboot(sandbox, host)
+    assert ssh(sandbox, host, "nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0").stdout == "580.126.20\n"
+    assert "Open Kernel Module" in ssh(sandbox, host, "cat /proc/driver/nvidia/version").stdout
+    other = apt(sandbox, host, "install -s nvidia-headless-535-server")
+    assert "Remv nvidia-kernel-common-580-server" in other.stdout, "the other flavour replaces this one, never beside it"
+
+
+def test_noble_has_no_515_server_and_the_role_default_fails_there_as_against_canonical(sandbox, fresh_host, standin):
+    host = archive_host(sandbox, fresh_host, standin, "noble-updates")
+    missing = apt(sandbox, host, "install -s nvidia-headless-515-server", check=False)
+    assert missing.returncode == 100 and "Unable to locate package nvidia-headless-515-server" in missing.stderr
+    assert "Inst nvidia-headless-580-server (580.126.20-0ubuntu0.24.04.2" in \
+        apt(sandbox, host, "install -s nvidia-headless-580-server").stdout
 
 
 def test_a_package_that_ships_lspci_leaves_the_stand_in_in_place(sandbox, fresh_host, tmp_path):

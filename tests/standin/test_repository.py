@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.request
@@ -9,7 +10,8 @@ import urllib.request
 import pytest
 
 from provision.sandbox.standin import catalog
-from provision.sandbox.standin.repository import KEYRING_NAME, build_repository, cuda_path, toolkit_path
+from provision.sandbox.standin.repository import ARCHIVE_PATH, KEYRING_NAME, build_repository, cuda_path, \
+    dpkg_architecture, toolkit_path
 from provision.sandbox.standin.serve import StandinServer
 from provision.sandbox.standin.service import StandinService
 
@@ -142,6 +144,38 @@ def test_indexes_are_signed_by_the_served_keyring(repository):
             result = subprocess.run(command, capture_output=True, text=True)
             assert result.returncode == 0, result.stderr
     assert not os.path.islink(os.path.join(repository, cuda_path("ubuntu2204")).rstrip("/")), "its own index"
+
+
+def test_ubuntus_archive_is_a_signed_dists_archive_with_canonicals_names(repository):
+    """Ubuntu's archive as apt reads `deb URL jammy-updates restricted`: a Release naming suite,
+    codename and component, signed; the driver role's four names per flavour; 515-server only as
+    transitional packages (all depending on 525-server's names) and only on jammy."""
+    archive = os.path.join(repository, ARCHIVE_PATH)
+    for suite, codename, count in (("jammy-updates", "jammy", 5), ("noble-updates", "noble", 3)):
+        dists = os.path.join(archive, "dists", suite)
+        with open(os.path.join(dists, "Release")) as handle:
+            release = handle.read()
+        for field in ("Origin: Ubuntu", f"Suite: {suite}", f"Codename: {codename}", "Components: restricted"):
+            assert field + "\n" in release, (suite, field)
+        result = subprocess.run(["gpgv", "--keyring", os.path.join(repository, KEYRING_NAME),
+                                 os.path.join(dists, "InRelease")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        index = _packages_index(repository, os.path.join(ARCHIVE_PATH, "dists", suite, "restricted",
+                                                         f"binary-{dpkg_architecture()}"))
+        for entry in index:
+            assert entry["Description"].startswith("STAND-IN for tests"), entry["Package"]
+            assert os.path.exists(os.path.join(archive, entry["Filename"])), entry["Filename"]
+        headless = {entry["Package"] for entry in index if re.fullmatch(r"nvidia-headless-\d+-server", entry["Package"])}
+        assert len(headless) == count, headless
+    jammy = {entry["Package"]: entry for entry in _packages_index(
+        repository, os.path.join(ARCHIVE_PATH, "dists", "jammy-updates", "restricted", f"binary-{dpkg_architecture()}"))}
+    for name in ("nvidia-headless-{}", "nvidia-utils-{}", "nvidia-headless-no-dkms-{}", "nvidia-kernel-source-{}"):
+        old, new = jammy[name.format("515-server")], jammy[name.format("525-server")]
+        assert old["Version"] == new["Version"] == "525.147.05-0ubuntu0.22.04.1"
+        assert old["Depends"] == name.format("525-server"), old
+    assert "nvidia-headless-525-server-open" not in jammy, "525-server had no open flavour"
+    assert jammy["nvidia-kernel-common-580-server"]["Provides"] == \
+        "nvidia-kernel-common, nvidia-kernel-common-580-server-580.126.20"
 
 
 def test_a_second_build_is_the_cached_one(repository):

@@ -1,11 +1,14 @@
 """Vendor-style GPU roles (tests/fixtures/vendor_roles: NVIDIA's and DeepOps' constructs, our own
-files) on a stand-in Ubuntu 22.04 H100 host, pointed at the stand-in repository by its base URL only.
+files) on stand-in Ubuntu 22.04 H100 hosts, pointed at the stand-in repository by its base URL only:
+gpu01 takes the driver from NVIDIA's CUDA repository, gpu02 from Ubuntu's archive (Canonical's
+`nvidia-headless-515-server`, NVIDIA's driver role's default, now a transitional package for 525),
+which every Ubuntu sandbox host has as its stand-in `restricted` source.
 
 A new user's path: the playbooks validate; the driver role alone runs in check mode on a new host
 without a failure (where Ansible stops: its package comes from the repository cuda-keyring adds, and
 its service from the package), saying which changes it cannot check yet; the whole site converges
 (facts.d GPU count, keyring with NVIDIA's pin, driver, persistence mode, toolkit, reboot); and a
-check afterwards changes nothing. The host has no other apt source: nothing leaves this machine.
+check afterwards changes nothing. The hosts have no other apt source: nothing leaves this machine.
 """
 from __future__ import annotations
 
@@ -26,8 +29,12 @@ FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vendor-roles")
-    with throwaway_sandbox("vnd", hosts=1, kind="systemd", os_name="ubuntu22.04") as fleet:
-        ssh(fleet, "host01", "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
+    with throwaway_sandbox("vnd", hosts=2, kind="systemd", os_name="ubuntu22.04") as fleet:
+        for host in ("host01", "host02"):  # Debian's sources go (no way out); the stand-in archive stays
+            ssh(fleet, host, "rm -f /etc/apt/sources.list; find /etc/apt/sources.list.d -type f "
+                             "! -name ubuntu-archive-standin.sources -delete")
+        # as NVIDIA's molecule prepare.yml: the role installs from the archive without updating lists
+        ssh(fleet, "host02", "apt-get update -q")
         standin = fleet.start_standin()
         cuda = standin.cuda_url("ubuntu2204").rstrip("/")
         inventory = str(folder / "inventory.yaml")
@@ -45,7 +52,11 @@ def runs(tmp_path_factory):
                          "container_runtime_wrapper_url": standin.docker_wrapper_url,
                          # the host runs no docker to restart (NVIDIA's role has the same switch)
                          "container_runtime_skip_restart": True},
-                "hosts": {"gpu01": {"ansible_host": fleet.host("host01").address}}}}, handle)
+                "hosts": {"gpu01": {"ansible_host": fleet.host("host01").address,
+                                    "cuda_driver_ubuntu_install_from_cuda_repo": True},
+                          # NVIDIA's driver role's default branch, from Canonical's archive
+                          "gpu02": {"ansible_host": fleet.host("host02").address, "cuda_driver_branch": "515"}}}},
+                           handle)
 
         def run(name: str, *words: str) -> tuple:
             report = str(folder / f"{name}.json")
@@ -70,12 +81,18 @@ def runs(tmp_path_factory):
                                                  "grep -c '^deb ' /etc/apt/sources.list.d/nvidia-docker.list; "
                                                  "head -2 /usr/local/bin/nvidia-docker | tail -1; "
                                                  "cat /etc/docker/daemon.json").stdout
+        done["archive-host"] = ssh(fleet, "host02", "nvidia-smi --query-gpu=driver_version --format=csv,noheader "
+                                                    "| sort -u; dpkg-query -W nvidia-headless-515-server "
+                                                    "nvidia-headless-525-server; systemctl is-enabled "
+                                                    "nvidia-persistenced; head -2 /lib/modprobe.d/"
+                                                    "nvidia-graphics-drivers.conf | tail -1").stdout.splitlines()
         done["check-again"] = run("check-again", "apply", os.path.join(FIXTURE, "site.yml"), "--check")
         yield done
 
 
-def results(report: dict) -> dict[str, dict]:
-    return {result["task"]: result for result in report["results"] if result["task"] != "Gathering Facts"}
+def results(report: dict, host: str = "gpu01") -> dict[str, dict]:
+    return {result["task"]: result for result in report["results"]
+            if result["task"] != "Gathering Facts" and result["host"] == host}
 
 
 def test_the_playbooks_validate_unchanged(runs):
@@ -98,6 +115,19 @@ def test_check_mode_on_a_new_host_runs_through_and_says_what_it_cannot_check_yet
     assert found["cuda_driver : reboot into the new driver"]["changed"], "it would reboot: the driver changed"
     assert found["cuda_driver : nouveau blacklisted"]["diff"].count("/etc/modprobe.d/blacklist-ansible.conf") == 1
     assert runs["keyring-after-check"] != 0, "check mode installed nothing"
+
+
+def test_check_mode_on_a_new_host_plans_the_driver_from_ubuntus_archive(runs):
+    """NVIDIA's default Ubuntu path: nvidia-headless-515-server is a transitional package in
+    Canonical's archive now, so the plan names the 525 release it brings; no CUDA keyring."""
+    result, report = runs["check-new"]
+    found = results(report, "gpu02")
+    assert not [task for task, entry in found.items() if entry["status"] == "failed"], found
+    driver = found["cuda_driver : driver packages from the archive"]
+    assert driver["changed"] and "install nvidia-headless-515-server 525.147.05-0ubuntu0.22.04.1" in driver["diff"], driver
+    assert "cuda_driver : CUDA keyring" not in found
+    service = found["cuda_driver : persistenced enabled"]
+    assert service["changed"] and "nvidia-persistenced is not on the host yet" in service["diff"]
 
 
 def test_the_container_runtime_role_checks_on_a_new_host_through_the_legacy_repository(runs):
@@ -139,8 +169,21 @@ def test_the_site_converges_with_nvidias_keyring_pin_and_persistence_mode(runs):
     assert restarts == ["skipped"], "notified, and skipped by the role's switch: the host runs no docker"
 
 
+def test_the_archive_host_converges_to_the_525_driver_through_the_transitional_packages(runs):
+    """gpu02 asked for branch 515: Canonical's 515-server names depend on 525-server's, so the
+    driver is 525.147.05; the persistenced unit is static (no [Install]), as Canonical ships it."""
+    result, report = runs["apply"]
+    found = results(report, "gpu02")
+    assert found["cuda_driver : driver packages from the archive"]["status"] == "changed"
+    assert found["the driver answers"]["status"] == "ok"
+    assert runs["archive-host"] == ["525.147.05", "nvidia-headless-515-server\t525.147.05-0ubuntu0.22.04.1",
+                                    "nvidia-headless-525-server\t525.147.05-0ubuntu0.22.04.1", "static",
+                                    "blacklist nouveau"], runs["archive-host"]
+
+
 def test_a_check_after_converging_changes_nothing(runs):
     result, report = runs["check-again"]
     assert result.returncode == 0, result.stdout[-3000:]
-    assert report["hosts"]["gpu01"]["changed"] == 0 and report["hosts"]["gpu01"]["failed"] == 0, \
-        [entry["task"] for entry in report["results"] if entry["changed"]]
+    for host in ("gpu01", "gpu02"):
+        assert report["hosts"][host]["changed"] == 0 and report["hosts"][host]["failed"] == 0, \
+            [(entry["host"], entry["task"]) for entry in report["results"] if entry["changed"]]

@@ -19,6 +19,10 @@ only the base URL (and the keyring it trusts):
   ubuntu18.04/amd64/, <base>/nvidia-docker/ubuntu18.04/amd64/   those frozen flat repositories
   <base>/NVIDIA/nvidia-docker/master/nvidia-docker  the archived wrapper script (a stand-in's), at
                                                   its raw.githubusercontent.com path
+  <base>/ubuntu/dists/<suite>/restricted/binary-<arch>/   Ubuntu's archive, restricted component:
+                                                  Canonical's -server driver packages for jammy-updates
+                                                  and noble-updates (catalog/canonical.py), a dists/
+                                                  archive with its pool/ (`deb URL/ubuntu <suite> restricted`)
 
 A build is cached under <cache>/<hash of the inputs>/, so an unchanged stand-in is built once per
 machine; a lock keeps two processes from building the same one at the same time.
@@ -37,6 +41,7 @@ from email.utils import formatdate
 
 from provision.errors import ProvisionError
 from provision.sandbox.standin import catalog
+from provision.sandbox.standin.catalog import canonical
 from provision.sandbox.standin.packages import (
     LEGACY_DOCKER_REPOSITORY,
     LEGACY_RUNTIME_REPOSITORY,
@@ -50,7 +55,7 @@ DEFAULT_CACHE = os.environ.get("PROVISION_STANDIN_CACHE", "/var/cache/provision/
 FILES_DIR = os.path.join(os.path.dirname(__file__), "files")
 KEYRING_NAME = "nvidia-standin-keyring.gpg"
 CUDA_DISTROS = catalog.distros()  # each folder serves its distro's names (catalog/)
-LAYOUT_VERSION = "4"  # bump when the layout changes without a change to the hashed files
+LAYOUT_VERSION = "5"  # bump when the layout changes without a change to the hashed files
 
 
 class StandinError(ProvisionError):
@@ -84,6 +89,8 @@ LEGACY_FOLDERS = {  # the folders nvidia-docker.list names, before its `$(ARCH)`
     LEGACY_DOCKER_REPOSITORY: "nvidia-docker/ubuntu18.04/",
 }
 EMPTY_ON_PURPOSE = (LEGACY_RUNTIME_REPOSITORY, LEGACY_DOCKER_REPOSITORY)
+ARCHIVE_PATH = "ubuntu/"  # below the base, as archive.ubuntu.com serves /ubuntu/
+ARCHIVE_COMPONENT = "restricted"
 WRAPPER_PATH = "NVIDIA/nvidia-docker/master/nvidia-docker"  # raw.githubusercontent.com's path of it
 
 
@@ -154,6 +161,7 @@ def _build(root: str, architecture: str) -> None:
     folders[TOOLKIT_REPOSITORY] = os.path.join(root, toolkit_path(architecture))
     for repository, folder in LEGACY_FOLDERS.items():
         folders[repository] = os.path.join(root, folder, architecture)
+    archives = {canonical.archive_repository(codename): release for codename, release in canonical.releases().items()}
     with _throwaway_gnupg() as gnupg:
         _run(_gpg(gnupg, "--quick-generate-key", "provision stand-in repository (STAND-IN for tests: not NVIDIA) "
                   "<standin@provision.invalid>", "ed25519", "sign", "never"))
@@ -173,6 +181,8 @@ def _build(root: str, architecture: str) -> None:
                 label = catalog.load()["pin"]["release_label"]
                 _write(os.path.join(folder, f"cuda-{repository}.pin"), catalog.load()["pin"]["text"].encode())
             _publish_flat(folder, architecture, gnupg, label)
+        for repository, release in archives.items():
+            _publish_archive(os.path.join(root, ARCHIVE_PATH), release, built[repository], architecture, gnupg)
     shutil.rmtree(pool)
     _write(os.path.join(root, KEYRING_NAME), keyring)
     _write(os.path.join(root, "nvidia-standin-keyring.asc"), armored.encode())
@@ -186,6 +196,8 @@ def _build(root: str, architecture: str) -> None:
         "tests on hosts without a GPU. The packages carry NVIDIA's names and versions and simulate\n"
         f"their behaviour.\n\n{cuda}Container toolkit: /{toolkit_path(architecture)}\n"
         "Legacy nvidia-docker lists: /nvidia-docker/<ID><VERSION_ID>/nvidia-docker.list\n"
+        f"Ubuntu's archive, {ARCHIVE_COMPONENT} (Canonical's -server drivers): /{ARCHIVE_PATH} "
+        f"{' '.join(release['suite'] for release in archives.values())} {ARCHIVE_COMPONENT}\n"
         f"Keyring (signed-by): /{KEYRING_NAME}\n").encode())
     _write(os.path.join(root, ".complete"), b"")
 
@@ -242,22 +254,52 @@ def _write(path: str, data: bytes, mode: int = 0o644) -> None:
 # ---- indexes and signatures ---------------------------------------------------------------------
 def _publish_flat(folder: str, architecture: str, gnupg: str, label: str) -> None:
     """Packages, Release, InRelease and Release.gpg of a flat repository (`deb URL /`)."""
-    stanzas = []
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".deb"):
-            continue
-        path = os.path.join(folder, name)
-        control = _run(["dpkg-deb", "-f", path])
-        with open(path, "rb") as handle:
-            data = handle.read()
-        stanzas.append(control.rstrip("\n") + f"\nFilename: ./{name}\nSize: {len(data)}\n"
-                       f"MD5sum: {hashlib.md5(data).hexdigest()}\nSHA256: {hashlib.sha256(data).hexdigest()}\n")
-    index = "\n".join(stanzas).encode()
+    debs = [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".deb")]
+    index = "\n".join(_stanza(deb, f"./{os.path.basename(deb)}") for deb in debs).encode()
     files = {"Packages": index, "Packages.gz": gzip.compress(index, mtime=0)}
     for name, data in files.items():
         _write(os.path.join(folder, name), data)
-    release = ["Origin: provision-standin", f"Label: {label}", f"Date: {formatdate(usegmt=True)}",
-               f"Architectures: {architecture}", "MD5Sum:"]
+    fields = ["Origin: provision-standin", f"Label: {label}", f"Date: {formatdate(usegmt=True)}",
+              f"Architectures: {architecture}"]
+    _sign_release(folder, fields, files, gnupg)
+
+
+def _publish_archive(archive: str, release: dict, debs: list[str], architecture: str, gnupg: str) -> None:
+    """One suite of a dists/ archive (`deb URL <suite> restricted`): the .debs in pool/, the
+    component's Packages, and a signed Release naming the suite and codename as Ubuntu's do."""
+    suite = release["suite"]
+    binary = f"{ARCHIVE_COMPONENT}/binary-{architecture}"
+    stanzas = []
+    for deb in sorted(debs, key=os.path.basename):
+        name = os.path.basename(deb)
+        relative = f"pool/{ARCHIVE_COMPONENT}/{name[0]}/{name.split('_', 1)[0]}/{name}"
+        if not os.path.exists(os.path.join(archive, relative)):
+            os.makedirs(os.path.dirname(os.path.join(archive, relative)), exist_ok=True)
+            os.link(deb, os.path.join(archive, relative))
+        stanzas.append(_stanza(deb, relative))
+    index = "\n".join(stanzas).encode()
+    files = {f"{binary}/Packages": index, f"{binary}/Packages.gz": gzip.compress(index, mtime=0)}
+    dists = os.path.join(archive, "dists", suite)
+    for name, data in files.items():
+        _write(os.path.join(dists, name), data)
+    fields = ["Origin: Ubuntu", "Label: Ubuntu", f"Suite: {suite}", f"Version: {release['version']}",
+              f"Codename: {suite.split('-')[0]}", f"Date: {formatdate(usegmt=True)}",
+              f"Architectures: {architecture}", f"Components: {ARCHIVE_COMPONENT}",
+              f"Description: {STAND_IN}: Ubuntu's archive, {ARCHIVE_COMPONENT} (Canonical's NVIDIA -server drivers)"]
+    _sign_release(dists, fields, files, gnupg)
+
+
+def _stanza(deb: str, filename: str) -> str:
+    control = _run(["dpkg-deb", "-f", deb])
+    with open(deb, "rb") as handle:
+        data = handle.read()
+    return (control.rstrip("\n") + f"\nFilename: {filename}\nSize: {len(data)}\n"
+            f"MD5sum: {hashlib.md5(data).hexdigest()}\nSHA256: {hashlib.sha256(data).hexdigest()}\n")
+
+
+def _sign_release(folder: str, fields: list[str], files: dict[str, bytes], gnupg: str) -> None:
+    """Release (the fields, then each index's hashes), its clearsigned InRelease and Release.gpg."""
+    release = [*fields, "MD5Sum:"]
     release += [f" {hashlib.md5(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]
     release.append("SHA256:")
     release += [f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}" for name, data in files.items()]

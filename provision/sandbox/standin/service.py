@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from provision.sandbox.standin.repository import (
+    ARCHIVE_PATH,
     DEFAULT_CACHE,
     KEYRING_NAME,
     WRAPPER_PATH,
@@ -57,6 +58,11 @@ class StandinInfo:
     def nvidia_docker_url(self) -> str:
         """The legacy nvidia-docker repository's base (NVIDIA's role: nvidia_docker_repo_base_url)."""
         return self.url + "nvidia-docker"
+
+    @property
+    def archive_url(self) -> str:
+        """The stand-in of Ubuntu's archive (restricted): `deb <it> jammy-updates restricted`."""
+        return self.url + ARCHIVE_PATH
 
     @property
     def docker_wrapper_url(self) -> str:

@@ -9,6 +9,8 @@ packaging family, because NVIDIA names the same driver differently per distro:
   toolkit.py  libnvidia-container/stable/deb: the container toolkit at each version, its last
               meta-packages, and the frozen ubuntu18.04 folders the legacy nvidia-docker.list names
   common.py   what both driver families share (fabric manager, pinning, daemons)
+  canonical.py  Ubuntu's archive (restricted): Canonical's nvidia-headless-<b>-server and the rest,
+              with the transitional packages of ended branches
   cuda.py     the CUDA Toolkit (cuda-toolkit -> cuda-toolkit-13-0), the same in every CUDA folder
 
 The easy thing to get wrong: a package name that exists in one family must not leak into the
@@ -16,7 +18,7 @@ other; installing Debian's name from an Ubuntu source has to fail as it does aga
 """
 from __future__ import annotations
 
-from provision.sandbox.standin.catalog import cuda, debian, toolkit, ubuntu
+from provision.sandbox.standin.catalog import canonical, cuda, debian, toolkit, ubuntu
 from provision.sandbox.standin.catalog.data import DATA_PATH, distros, driver_branch, load
 from provision.sandbox.standin.packages import (
     LEGACY_TOOLKIT_REPOSITORY,
@@ -40,11 +42,12 @@ def all_packages() -> list[PackageSpec]:
     for distro, entry in load()["distros"].items():
         key = repr((entry["family"], entry["branches"], entry["revision"], sorted(load()["pinning"]["branches"][distro])))
         recipes.setdefault(key, []).append(distro)
-    packages = [support_package((*distros(), TOOLKIT_REPOSITORY, LEGACY_TOOLKIT_REPOSITORY))]
+    archives = tuple(canonical.archive_repository(codename) for codename in canonical.releases())
+    packages = [support_package((*distros(), TOOLKIT_REPOSITORY, LEGACY_TOOLKIT_REPOSITORY, *archives))]
     for folders in recipes.values():
         entry = load()["distros"][folders[0]]
         packages += FAMILIES[entry["family"]](folders[0], tuple(folders))
-    return packages + cuda.toolkit_packages(distros()) + toolkit.all_versions()
+    return packages + cuda.toolkit_packages(distros()) + toolkit.all_versions() + canonical.archive_packages()
 
 
 __all__ = ["DATA_PATH", "all_packages", "distro_packages", "distros", "driver_branch", "load"]
