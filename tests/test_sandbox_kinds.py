@@ -94,9 +94,22 @@ def test_systemd_host_restarts_sshd_and_reboots_and_leaves_nothing_behind():
         assert ssh(fleet, "host01", "systemctl is-active ssh").stdout.strip() == "active"
         assert ssh(fleet, "host01", "systemctl show -p MainPID --value ssh").stdout != main_pid
         boot_id = ssh(fleet, "host02", "cat /proc/sys/kernel/random/boot_id").stdout
+        _install_standin_module(fleet, "host02")
         ssh(fleet, "host02", "echo kept > /root/marker && systemctl reboot", check=False)
         assert _new_boot_id(fleet, "host02", boot_id), "host02 did not come back with a new boot id"
         assert ssh(fleet, "host02", "cat /root/marker").stdout == "kept\n"
+        # the host's systemd played the kernel's and udev's part for the stand-in driver
+        loaded = ssh(fleet, "host02", "cat /sys/module/nvidia/version /proc/driver/nvidia/version; ls /sys/module "
+                                      "| grep -c .; systemctl is-active wanted-by-udev; systemctl is-enabled "
+                                      "wanted-by-udev").stdout.splitlines()
+        assert loaded[0] == "580.95.05" and loaded[1].startswith("NVRM version: NVIDIA UNIX Open Kernel Module for")
+        assert int(loaded[3]) > 2, "the machine's own modules stay listed beside the stand-in's"
+        assert loaded[4:] == ["active", "static"], "started as udev's SYSTEMD_WANTS starts it, not enabled"
+        assert ssh(fleet, "host01", "ls /proc/driver/nvidia /sys/module/nvidia", check=False).returncode != 0
+        boot_id = ssh(fleet, "host02", "cat /proc/sys/kernel/random/boot_id").stdout
+        ssh(fleet, "host02", "systemctl reboot", check=False)
+        assert _new_boot_id(fleet, "host02", boot_id), "host02 did not come back from a reboot with the module shown"
+        assert ssh(fleet, "host02", "cat /sys/module/nvidia/version").stdout == "580.95.05\n"
         assert ssh(fleet, "host01", "hostname").stdout.strip() == "host01", "host01 is untouched"
         pids = _all_pids(fleet)
     finally:
@@ -105,6 +118,23 @@ def test_systemd_host_restarts_sshd_and_reboots_and_leaves_nothing_behind():
     others = (Sandbox.load(name) for name in Sandbox.names())
     if not any(other is not None and other.kind == "systemd" for other in others):
         assert open(system.INOTIFY_LIMIT).read() == inotify_before
+
+
+def _install_standin_module(sandbox: Sandbox, host: str) -> None:
+    """What a stand-in driver package leaves: the module tool, a module installed in an earlier
+    boot, and a udev rule that wants a unit (which stops when nothing wants it) once the driver binds."""
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "provision", "sandbox",
+                        "standin", "files", "nvidia-standin-module")
+    with open(tool, "rb") as handle:
+        subprocess.run(["ssh", "-F", sandbox.ssh_config_path, "-l", "root", host,
+                        "cat > /usr/sbin/nvidia-standin-module && chmod 755 /usr/sbin/nvidia-standin-module"],
+                       input=handle.read(), check=True, capture_output=True, timeout=60)
+    ssh(sandbox, host, "mkdir -p /var/lib/nvidia-standin /lib/udev/rules.d "
+                       "&& echo 'earlier-boot 580.95.05 open' > /var/lib/nvidia-standin/module-history "
+                       "&& echo 'ACTION==\"add\", DEVPATH==\"/bus/pci/drivers/nvidia\", TAG+=\"systemd\", "
+                       "ENV{SYSTEMD_WANTS}=\"wanted-by-udev.service\"' > /lib/udev/rules.d/71-test.rules "
+                       "&& printf '[Unit]\\nStopWhenUnneeded=true\\n[Service]\\nExecStart=/bin/sleep infinity\\n' "
+                       "> /etc/systemd/system/wanted-by-udev.service")
 
 
 def _new_boot_id(sandbox: Sandbox, host: str, old: str, timeout: float = 30.0) -> bool:

@@ -27,7 +27,7 @@ from provision.sandbox.kinds import KINDS
 from provision.sandbox.os_identity import DEFAULT_OS, os_identity
 from provision.sandbox.pytorch_image import DEFAULT_TAG, REPOSITORY, ensure_pytorch_layer
 from provision.sandbox.registry import Registry, busybox_layer
-from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files
+from provision.sandbox.gpu_stack import gpu_stack_vars, standin_gpu_files, systemd_standin_files
 from provision.sandbox.seed import seed
 from provision.sandbox.standin.gpus import DEFAULT_PROFILE, STANDIN_TOOLS
 from provision.sandbox.standin.repository import KEYRING_NAME
@@ -276,7 +276,8 @@ class Sandbox:
 
     def _seed_files(self) -> dict[str, bytes]:
         """Files every host gets: its OS identity (on Ubuntu with the stand-in archive's source), its
-        stand-in GPUs and, while the apt proxy runs, apt's proxy setting."""
+        stand-in GPUs (on systemd hosts with what plays the kernel's and udev's part for them at
+        boot) and, while the apt proxy runs, apt's proxy setting."""
         identity = os_identity(self.os_name)
         files = dict(identity.seed_files())
         if identity.archive_suite:
@@ -284,6 +285,8 @@ class Sandbox:
             with open(os.path.join(standin.root, KEYRING_NAME), "rb") as handle:
                 files.update(identity.archive_files(standin.archive_url, handle.read()))
         files.update(standin_gpu_files(self.gpus))
+        if KINDS[self.kind].systemd:
+            files.update(systemd_standin_files())
         if self.apt_proxy.running(self.aptproxy_pid):
             files.update(apt_config_files(self.apt_proxy.url, direct=(self.gateway,)))
         return files

@@ -12,6 +12,8 @@ daemon.json keys, the whole role logic) is the production path.
 """
 from __future__ import annotations
 
+from importlib import resources
+
 from provision.sandbox.standin.gpus import load_description, seed_files
 from provision.sandbox.standin.service import StandinInfo
 
@@ -41,3 +43,17 @@ def gpu_stack_vars(standin: StandinInfo) -> dict:
 def standin_gpu_files(profile: str) -> dict[str, bytes]:
     """The stand-in GPU hardware of a host ({path: content}), from a profile such as "h100x8"."""
     return seed_files(load_description(profile))
+
+
+# On a systemd host (which boots under systemd-nspawn, not provision's own init) the host's systemd
+# plays the kernel's and udev's part for the stand-in GPU: a generator (run at every boot) and the
+# script of the unit it writes. See both files for what they do.
+SYSTEMD_STANDIN_FILES = {
+    "/etc/systemd/system-generators/sandbox-standin-devices": "standin-devices-generator.sh",
+    "/usr/local/sbin/sandbox-standin-kernel": "standin-kernel.sh",
+}
+
+
+def systemd_standin_files() -> dict[str, bytes]:
+    folder = resources.files("provision.sandbox")
+    return {path: (folder / name).read_bytes() for path, name in SYSTEMD_STANDIN_FILES.items()}

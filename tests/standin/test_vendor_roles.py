@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 
 import pytest
 import yaml
@@ -81,8 +82,10 @@ def runs(tmp_path_factory):
                                                  "grep -c '^deb ' /etc/apt/sources.list.d/nvidia-docker.list; "
                                                  "head -2 /usr/local/bin/nvidia-docker | tail -1; "
                                                  "cat /etc/docker/daemon.json").stdout
-        done["archive-host"] = ssh(fleet, "host02", "nvidia-smi --query-gpu=driver_version --format=csv,noheader "
-                                                    "| sort -u; dpkg-query -W nvidia-headless-515-server "
+        done["archive-host"] = ssh(fleet, "host02", "nvidia-smi --query-gpu=driver_version,persistence_mode "
+                                                    "--format=csv,noheader | sort -u; cat /sys/module/nvidia/version; "
+                                                    "head -1 /proc/driver/nvidia/version; "
+                                                    "dpkg-query -W nvidia-headless-515-server "
                                                     "nvidia-headless-525-server; systemctl is-enabled "
                                                     "nvidia-persistenced; head -2 /lib/modprobe.d/"
                                                     "nvidia-graphics-drivers.conf | tail -1").stdout.splitlines()
@@ -171,12 +174,17 @@ def test_the_site_converges_with_nvidias_keyring_pin_and_persistence_mode(runs):
 
 def test_the_archive_host_converges_to_the_525_driver_through_the_transitional_packages(runs):
     """gpu02 asked for branch 515: Canonical's 515-server names depend on 525-server's, so the
-    driver is 525.147.05; the persistenced unit is static (no [Install]), as Canonical ships it."""
+    driver is 525.147.05, at the kernel's paths after the reboot. The persistenced unit is static
+    (no [Install]), as Canonical ships it, and runs anyway with the role's drop-in (persistence
+    mode on): started as udev starts it on a real server, by the rule in nvidia-kernel-common."""
     result, report = runs["apply"]
     found = results(report, "gpu02")
     assert found["cuda_driver : driver packages from the archive"]["status"] == "changed"
     assert found["the driver answers"]["status"] == "ok"
-    assert runs["archive-host"] == ["525.147.05", "nvidia-headless-515-server\t525.147.05-0ubuntu0.22.04.1",
+    assert runs["archive-host"] == ["525.147.05, Enabled", "525.147.05",
+                                    f"NVRM version: NVIDIA UNIX {platform.machine()} Kernel Module  525.147.05  "
+                                    "Mon Sep 22 00:00:00 UTC 2025",
+                                    "nvidia-headless-515-server\t525.147.05-0ubuntu0.22.04.1",
                                     "nvidia-headless-525-server\t525.147.05-0ubuntu0.22.04.1", "static",
                                     "blacklist nouveau"], runs["archive-host"]
 

@@ -81,7 +81,8 @@ def _flavour(flavour: str, entry: dict, repository: tuple[str, ...]) -> list[Pac
     packages = [
         package(common, "Shared files used with the kernel module",
                 depends=(SUPPORT_PACKAGE, *((firmware,) if entry["firmware"] else ())),
-                files=(FileSpec("/lib/modprobe.d/nvidia-graphics-drivers.conf", "canonical-modprobe.conf"),),
+                files=(FileSpec("/lib/modprobe.d/nvidia-graphics-drivers.conf", "canonical-modprobe.conf"),
+                       FileSpec("/lib/udev/rules.d/71-nvidia.rules", "canonical-71-nvidia.rules")),
                 substitutions={"MODPROBE_CONF": archive["modprobe_conf"]}, **common_fields),
         package(f"libnvidia-compute-{flavour}", "NVIDIA libcompute package",
                 depends=needs_common, **shared("libnvidia-compute")),
