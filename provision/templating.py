@@ -16,6 +16,7 @@ before any host is contacted when the template needs no variable.
 """
 from __future__ import annotations
 
+import copy
 import glob
 import itertools
 import math
@@ -40,7 +41,7 @@ OMIT = "__omit_place_holder__provision__"
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 SUPPORTED_LOOKUPS = ("dict", "env", "file", "fileglob", "first_found", "indexed_items", "items", "list", "nested",
-                     "sequence", "template", "together", "vars")
+                     "sequence", "subelements", "template", "together", "vars")
 
 
 class TemplateError(ProvisionError):
@@ -89,6 +90,25 @@ def is_template(value: Any) -> bool:
             and not isinstance(value, UnsafeStr))
 
 
+class VarsView(Mapping):
+    """Ansible's magic `vars`: the variables a template sees, by name (`item in vars`,
+    `vars[name]`), without copying them; it leaves itself out, so it never contains itself."""
+
+    def __init__(self, variables: Mapping[str, Any]):
+        self._variables = variables
+
+    def __getitem__(self, name: str) -> Any:
+        if name == "vars":
+            raise KeyError(name)
+        return self._variables[name]
+
+    def __iter__(self):
+        return (name for name in self._variables if name != "vars")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class Templar:
     """Renders values with one set of variables; `search_dirs` is where lookup('file') looks."""
 
@@ -98,6 +118,8 @@ class Templar:
         self.variables = {name: ChainedStrictUndefined(hint=value.message, name=name, exc=VariableCycle)
                           if type(value) is CyclicValue else value for name, value in variables.items()}
         self.variables.setdefault("omit", OMIT)
+        if isinstance(self.variables.get("vars", VarsView({})), VarsView):
+            self.variables["vars"] = VarsView(self.variables)  # Ansible's `vars`: every variable in scope
         self.search_dirs = list(search_dirs or [])
         self.limits = limits
         self.environment = new_environment(limits)
@@ -475,6 +497,54 @@ def _dict(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> lis
     return items
 
 
+def _subelements(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[list[Any]]:
+    """Ansible's subelements: for each mapping of the first term (a list, or a mapping's values),
+    one [mapping, element] pair per element of the list its second term names (dotted keys walk
+    into nested mappings); a third term {skip_missing: true} passes over a key that is missing.
+    As in Ansible the list is taken out of the mapping (`item.0` no longer holds it), and with
+    skip_missing a missing step of a dotted path is passed over, not the whole path."""
+    if len(terms) not in (2, 3) or not isinstance(terms[0], (list, Mapping)) or not isinstance(terms[1], str):
+        raise FilterError("subelements lookup expects a list of two or three items, first a dict or a list, "
+                          "second a string pointing to the subkey")
+    first = copy.deepcopy(terms[0])  # the lists are taken out of copies, never out of the variables
+    if isinstance(first, Mapping):
+        if first.get("skipped", False) is not False:
+            return []
+        first = list(first.values())
+    flags = terms[2] if len(terms) == 3 else {}
+    if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
+        raise FilterError("subelements lookup: the optional third item must be a dict with flags ['skip_missing']")
+    skip_missing = to_bool(flags.get("skip_missing", False))
+    path = terms[1].split(".")
+    pairs: list[list[Any]] = []
+    for element in first:
+        if not isinstance(element, dict):
+            raise FilterError(f"subelements lookup expects a dictionary, got '{str(element)[:100]}'")
+        if element.get("skipped", False) is not False:
+            continue  # a skipped item of a registered loop
+        here, found = element, []
+        for depth, key in enumerate(path):
+            if key not in here:
+                if skip_missing:
+                    continue
+                raise FilterError(f"could not find '{key}' key in iterated item '{str(here)[:100]}'")
+            if depth < len(path) - 1:
+                if isinstance(here[key], dict):
+                    here = here[key]
+                elif not skip_missing:
+                    raise FilterError(f"the key {key} should point to a dictionary, got '{str(here[key])[:100]}'")
+            elif not isinstance(here[key], list):
+                raise FilterError(f"the key {key} should point to a list, got '{str(here[key])[:100]}'")
+            else:
+                found = here.pop(key)
+        pairs += [[element, sub] for sub in found]
+        if len(pairs) > templar.limits.loop_items:
+            raise FilterError(f"lookup('subelements'): more than {templar.limits.loop_items:,} items")
+    return pairs
+
+
+
+
 def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
     """Each template file (the role's or playbook's templates/) rendered with the task's variables."""
     rendered = []
@@ -495,4 +565,4 @@ def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
 
 CONTROLLER_LOOKUPS = {"fileglob": _fileglob, "first_found": _first_found, "sequence": _sequence,
                       "together": _together, "nested": _nested, "indexed_items": _indexed_items, "dict": _dict,
-                      "template": _template}
+                      "template": _template, "subelements": _subelements}

@@ -126,6 +126,7 @@ MAGIC_VARIABLES: frozenset[str] = frozenset({
     "ansible_play_hosts_all", "ansible_check_mode", "ansible_diff_mode", "omit", "role_path",
     "role_name", "playbook_dir", "ansible_facts", "ansible_loop", "ansible_run_tags",
     "ansible_skip_tags", "ansible_limit", "ansible_version", "ansible_play_name", "environment",
+    "vars",
 })
 
 

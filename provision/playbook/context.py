@@ -24,7 +24,8 @@ FREE_FORM_FALLBACK = frozenset({"command", "shell", "raw", "script", "meta", "in
 
 TASK_KEYWORDS = frozenset({
     "name", "when", "loop", "with_items", "with_list", "with_dict", "with_fileglob", "with_first_found",
-    "with_sequence", "with_together", "with_nested", "with_indexed_items", "loop_control", "register", "notify",
+    "with_sequence", "with_together", "with_nested", "with_indexed_items", "with_subelements", "loop_control",
+    "register", "notify",
     "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
     "action", "local_action", "async", "poll", "diff",
@@ -45,7 +46,7 @@ UNSUPPORTED_KEYWORDS = frozenset({
     "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",  # (task-level; plays take it)
     "connection", "delegate_facts", "timeout", "port", "order", "vars_prompt",
     "force_handlers", "fact_path", "gather_subset", "gather_timeout",
-    "with_subelements", "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
+    "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
 })
 
 

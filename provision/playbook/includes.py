@@ -1,6 +1,8 @@
 """import_tasks / include_tasks / import_role / include_role, resolved while loading.
 
-Each becomes a block Task holding the included tasks (see provision.playbook.tasks). A role pulled
+Each becomes a block Task holding the included tasks (see provision.playbook.tasks). An include's
+`loop` stays on that block: the runner runs the block once per item, with the loop variable set
+(the file is still loaded once, before running). A role pulled
 in this way is added to `play.all_roles`, and its handlers to the play's handlers, so the runner
 finds its defaults and vars through `task.role` like any listed role.
 """
@@ -21,9 +23,10 @@ ROLE_INCLUDE_KEYS = frozenset({"name", "role", "tasks_from", "vars_from", "defau
 def load_include(task: Task, value: Any, context: LoadContext, mark: Mark) -> Task:
     """Turn an include/import task into a block of the tasks it brings in."""
     kind = task.module or ""
-    if task.loop is not None:
-        context.problem(f"a loop on '{kind}' is not supported by provision: loop inside the included tasks "
-                        "instead", task.marks.get("loop", task.marks.get("with_items", mark)))
+    if task.loop is not None and kind.startswith("import"):
+        context.problem(f"a loop on '{kind}' is not possible (an import is resolved before any loop runs, as in "
+                        f"Ansible): use '{kind.replace('import', 'include')}'",
+                        task.marks.get("loop", task.marks.get("with_items", mark)))
     task.module = None
     task.rescue, task.always = [], []
     task.dynamic = kind.startswith("include")

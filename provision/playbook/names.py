@@ -63,6 +63,8 @@ def defined_names(playbook: Playbook, inventory: Inventory | None, extra_vars: M
             if task.register:
                 names.add(task.register)
             names |= module_defined_names(task)
+            if task.is_block and task.loop is not None:  # a looped include: its tasks see the loop variable
+                names |= loop_names(task)
     return names
 
 

@@ -19,7 +19,7 @@ from provision.runner.options import RunOptions
 from provision.runner.results import TaskResult
 from provision.runner.scope import Scope, selected
 from provision.runner.prefetch import prefetch
-from provision.runner.taskrun import NOT_CHECKABLE, Outcome, TaskRun
+from provision.runner.taskrun import NOT_CHECKABLE, LoopNotList, Outcome, TaskRun
 from provision.templating import Templar, TemplateError
 from provision.vault import active as active_vault
 
@@ -142,6 +142,9 @@ class HostRun:
                 pass  # the task that needs the host reports it unreachable
 
     def run_block(self, block: Task, scope: Scope) -> None:
+        if block.dynamic and block.loop is not None:
+            self.run_looped_include(block, scope)
+            return
         if block.dynamic and block.when:
             if not self.include_wanted(block, scope):
                 return
@@ -167,6 +170,35 @@ class HostRun:
         except (HostUnreachable, Stopped, EndHost):
             raise
         self._always(block, inner)
+
+    def run_looped_include(self, block: Task, scope: Scope) -> None:
+        """An include_tasks/include_role with a loop: its tasks once per item, in order, with the
+        loop variable (and ansible_loop, index_var) set for them; its `when` decided per item, as
+        Ansible decides a looped include's."""
+        options = self.play.options
+        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+            return
+        started = time.monotonic()
+        run = TaskRun(block, scope, self.state, self.play)
+        try:
+            _items, _loop_var, defined = run.loop_items(run.templar())
+        except (TemplateError, LoopNotList) as error:
+            if isinstance(error, TemplateError) and run.not_checkable_yet():
+                self.task_start(self.display_name(block, scope))
+                self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
+                                                  data={"skipped": True, "not_checkable_yet": True}), started)
+                return
+            message = str(error) if isinstance(error, LoopNotList) else f"{block.mark}: {error}"
+            raise HostFailed(self.record(block, scope, Outcome("failed", message), started)) from None
+        if not defined:
+            self.task_start(self.display_name(block, scope))
+            self.record(block, scope, Outcome("skipped", "No items in the list", data={"skipped": True}), started)
+            return
+        for more in defined:
+            item_scope = replace(scope, vars_layers=scope.vars_layers + (more,))
+            if block.when and not self.include_wanted(block, item_scope):
+                continue
+            self.run_list(block.block or [], item_scope.enter(replace(block, when=[])))
 
     def include_wanted(self, block: Task, scope: Scope) -> bool:
         """An include_tasks/include_role's `when`, decided once where the include is reached; a
@@ -336,7 +368,7 @@ def planned_tasks(play: Play, options: RunOptions) -> tuple[int, bool]:
                 (play.tasks, base), (play.post_tasks, base)]
     for tasks, scope in sections:
         for task, task_scope in _main_path(tasks, scope):
-            if task.rescue:
+            if task.is_block:  # a rescue may run, a looped include runs its tasks once per item
                 exact = False
             elif selected(set(task_scope.tags | task.tags), options.tags, options.skip_tags):
                 if task.module == "meta":
@@ -353,7 +385,7 @@ def _main_path(tasks: list[Task], scope: Scope):
     for task in tasks:
         if task.is_block:
             inner = scope.enter(task)
-            if task.rescue:
+            if task.rescue or task.loop is not None:
                 yield task, scope
             yield from _main_path(task.block or [], inner)
             yield from _main_path(task.always, inner)
@@ -363,6 +395,8 @@ def _main_path(tasks: list[Task], scope: Scope):
 
 def _flatten(tasks: list[Task], scope: Scope):
     for task in tasks:
+        if task.is_block and task.loop is not None:
+            continue  # a looped include's tasks are read for each item as it runs (run_list)
         if task.is_block:
             yield from _flatten(task.block or [], scope.enter(task))
         elif task.module != "meta":

@@ -32,6 +32,10 @@ from provision.variables import layer, task_levels, task_role
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
+class LoopNotList(ProvisionError):
+    """A loop's value is not a list: the task (or include) fails on that host."""
+
+
 @dataclass
 class Outcome:
     """A task's result on one host before it becomes a TaskResult: status, message, data."""
@@ -156,21 +160,33 @@ class TaskRun:
             pass
         return True
 
-    def run_loop(self, templar: Templar) -> Outcome:
-        items = templar.render_loop(self.task.loop, self.task.loop_lookup)  # more than limits.loop_items: a TemplateError
+    def loop_items(self, templar: Templar) -> tuple[list[Any], str, list[dict[str, Any]]]:
+        """The loop's items, its variable's name, and per item what it defines (the variable,
+        ansible_loop, the index_var). More than limits.loop_items: a TemplateError; not a list: LoopNotList."""
+        items = templar.render_loop(self.task.loop, self.task.loop_lookup)
         if not isinstance(items, list):
-            return Outcome("failed", f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
+            raise LoopNotList(f"{self.task.mark}: loop must give a list, got {type(items).__name__}")
         control = _loop_control(templar, self.task.loop_control)
         loop_var = str(control.get("loop_var", "item"))
         index_var = control.get("index_var")
-        label = (self.task.loop_control or {}).get("label")
-        results, labels = [], []
+        defined = []
         for index, item in enumerate(items):
             more = {loop_var: item, "ansible_loop_var": loop_var,
                     "ansible_loop": {"index": index + 1, "index0": index, "first": index == 0,
                                      "last": index == len(items) - 1, "length": len(items)}}
             if index_var:
                 more[str(index_var)] = index
+            defined.append(more)
+        return items, loop_var, defined
+
+    def run_loop(self, templar: Templar) -> Outcome:
+        try:
+            items, loop_var, defined = self.loop_items(templar)
+        except LoopNotList as error:
+            return Outcome("failed", str(error))
+        label = (self.task.loop_control or {}).get("label")
+        results, labels = [], []
+        for item, more in zip(items, defined):
             item_templar = templar.extended(more)
             labels.append(item_templar.render(label) if label is not None else item)
             if not item_templar.is_true(list(self.scope.when) + self.task.when):
@@ -393,4 +409,4 @@ def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, label
     return Outcome(status, message if failed else "", "\n".join(diffs) or None, data)
 
 
-__all__ = ["ConnectionFailed", "Outcome", "TaskRun"]
+__all__ = ["ConnectionFailed", "LoopNotList", "Outcome", "TaskRun"]

@@ -193,3 +193,112 @@ def test_a_handler_no_one_defined_fails_the_task_only_when_it_is_notified(tmp_pa
     assert again.exit_code == 0 and results["daemon config"].status == "ok"
     with pytest.raises(ValidationFailed, match="did you mean 'Restart docker'"):
         load_and_validate(str(tmp_path / "site.yaml"), None, strict=True)
+
+
+def test_a_looped_include_runs_its_tasks_once_per_item_with_the_loop_variable(tmp_path):
+    """include_tasks/include_role with `loop` (and loop_control's loop_var and index_var), as
+    DeepOps' move-home-dirs role uses it; `when` is decided per item; an empty list runs nothing."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          vars:
+            users: [{name: alice, home: /a}, {name: bob, home: /b}, {name: carol, home: /c}]
+          tasks:
+            - name: each user
+              include_tasks: tasks/user.yaml
+              loop: "{{ users }}"
+              loop_control: {loop_var: user, index_var: position}
+              when: user.name != 'bob'
+            - name: each role run
+              include_role: {name: counter}
+              with_items: [x, y]
+            - name: nothing to do
+              include_tasks: tasks/user.yaml
+              loop: []
+            - assert: {that: ["seen == ['0 alice /a', '2 carol /c']", "counted == ['x', 'y']"]}
+        """, {"tasks/user.yaml": """
+            - set_fact: {seen: "{{ seen | default([]) + [position ~ ' ' ~ user.name ~ ' ' ~ user.home] }}"}
+            """,
+              "roles/counter/tasks/main.yaml": """
+            - set_fact: {counted: "{{ counted | default([]) + [item] }}"}
+            """})
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+    assert [r.status for r in report.results if r.task == "each user"] == ["skipped"], "bob, by the when"
+    assert results["nothing to do"].status == "skipped" and results["nothing to do"].msg == "No items in the list"
+
+
+def test_a_looped_include_whose_loop_is_not_a_list_fails_on_the_host(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          vars: {one: 5}
+          tasks:
+            - name: not a list
+              include_tasks: tasks/user.yaml
+              loop: "{{ one }}"
+        """, {"tasks/user.yaml": "- debug: {msg: '{{ item }}'}\n"})
+    assert report.exit_code != 0 and results["not a list"].status == "failed"
+    assert "loop must give a list, got int" in results["not a list"].msg
+
+
+def test_vars_names_every_variable_in_scope(tmp_path):
+    """Ansible's magic `vars`, as DeepOps' autofs and kerberos_client roles check their inputs:
+    `item not in vars`, `vars[name]`; it holds loop variables and set facts too, never itself."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          vars: {autofs_mount: /mnt}
+          tasks:
+            - name: required
+              fail: {msg: "Variable '{{ item }}' is not defined"}
+              when: item not in vars
+              with_items: [autofs_mount, autofs_map]
+              ignore_errors: true
+            - set_fact: {later: 2}
+            - assert:
+                that:
+                  - vars['autofs_mount'] == '/mnt'
+                  - vars.later == 2
+                  - "'vars' not in vars"
+                  - (vars | dict2items | selectattr('key', 'equalto', 'later') | list | length) == 1
+        """)
+    failed = [entry["item"] for entry in results["required"].output["results"] if entry["failed"]]
+    assert failed == ["autofs_map"], results["required"].output
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+
+def test_with_subelements_pairs_each_mapping_with_each_element_of_its_list(tmp_path):
+    """Ansible's subelements: users and their keys, `item.0` the user (without the list, which the
+    lookup takes out) and `item.1` one key; a dotted path walks into mappings, and skip_missing
+    passes over a missing step (so carol's nested list and alice's top-level one both count, as in
+    ansible-core 2.19); a user without the key fails the loop unless skip_missing."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          vars:
+            users:
+              - {name: alice, sshkeys: [k1, k2]}
+              - {name: bob, sshkeys: []}
+              - {name: carol, nested: {sshkeys: [k3]}}
+          tasks:
+            - name: pairs
+              debug: {msg: "{{ item.0.name }} {{ item.1 }} {{ item.0.sshkeys is defined }}"}
+              with_subelements: [ "{{ users }}", sshkeys, {skip_missing: true} ]
+              register: pairs
+            - name: dotted
+              debug: {msg: "{{ item.0.name }} {{ item.1 }}"}
+              with_subelements: [ "{{ users }}", nested.sshkeys, {skip_missing: true} ]
+              register: dotted
+            - assert:
+                that:
+                  - pairs.results | map(attribute='msg') | list == ['alice k1 False', 'alice k2 False']
+                  - dotted.results | map(attribute='msg') | list == ['alice k1', 'alice k2', 'carol k3']
+                  - users[0].sshkeys == ['k1', 'k2']
+            - name: missing
+              debug: {msg: "{{ item.1 }}"}
+              loop: "{{ query('subelements', users, 'sshkeys') }}"
+        """)
+    assert results["missing"].status == "failed"
+    assert "could not find 'sshkeys' key in iterated item" in results["missing"].msg, results["missing"].msg
+    assert [r.task for r in report.results if r.status == "failed"] == ["missing"], \
+        [(r.task, r.msg) for r in report.results if r.status == "failed"]
