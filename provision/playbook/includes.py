@@ -8,6 +8,9 @@ finds its defaults and vars through `task.role` like any listed role.
 """
 from __future__ import annotations
 
+import glob
+import os
+import re
 from typing import Any
 
 from provision.errors import Mark
@@ -50,9 +53,11 @@ def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: 
     task.include = name
     task.name = task.name or f"{kind} {name}"
     if is_template(name):
-        context.problem(f"'{kind}' file name '{name}' is templated; provision loads includes before running, "
-                        "so the name must be static", mark)
-        return []
+        if not task.dynamic:
+            context.problem(f"'{kind}' file name '{name}' is templated; an import is resolved before anything "
+                            f"runs, so its name must be static (use '{kind.replace('import', 'include')}')", mark)
+            return []
+        return _candidate_tasks(task, name, context, mark, kind)
     path = resolve_task_file(name, context, mark.file, task.base_dir)
     if path is None:
         context.problem(f"'{kind}': tasks file '{name}' not found", mark)
@@ -66,6 +71,66 @@ def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: 
         return load_task_list(data, context, Mark(path, 1, 1), task.base_dir, task.role)
     finally:
         context.file_stack.pop()
+
+
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def candidate_key(name: str) -> str:
+    """How a rendered include name is matched to a candidate file: normalised, as it was globbed."""
+    return os.path.normpath(name)
+
+
+def _candidate_tasks(task: Task, name: str, context: LoadContext, mark: Mark, kind: str) -> list[Task]:
+    """An include_tasks whose file name is a template (`{{ ansible_os_family | lower }}.yml`): every
+    file the name could pick, found where an include is looked up with each template part as a
+    wildcard, loaded and checked now; the host picks one when it reaches the include. The files
+    are conditional tasks for validation: a module provision lacks in one is a warning."""
+    from provision.playbook.tasks import load_task_list
+
+    task.templated_include = True
+    known = name
+    if task.role:  # what is known while loading: where the role and the playbook are
+        known = re.sub(r"\{\{\s*role_path\s*\}\}", lambda _: task.base_dir, known)
+    known = re.sub(r"\{\{\s*playbook_dir\s*\}\}", lambda _: context.playbook_dir, known)
+    pattern = _wildcards(known)
+    folders = [""] if os.path.isabs(pattern) else [
+        os.path.dirname(mark.file), os.path.join(task.base_dir, "tasks"), task.base_dir, context.playbook_dir]
+    including = {os.path.abspath(path) for path in (*context.file_stack, mark.file)}
+    found: dict[str, str] = {}
+    for folder in folders:  # the first folder holding a match is where the name is resolved
+        for path in sorted(glob.glob(os.path.join(folder, pattern))):
+            if os.path.isfile(path) and path.endswith((".yml", ".yaml")) and \
+                    os.path.abspath(path) not in including:  # not the including file itself
+                found.setdefault(candidate_key(path if not folder else os.path.relpath(path, folder)),
+                                 os.path.abspath(path))
+        if found:
+            break
+    blocks: list[Task] = []
+    for key, path in found.items():
+        context.file_stack.append(path)
+        try:
+            data = context.load(path, mark)
+            if isinstance(data, list) and any(isinstance(entry, dict) and "hosts" in entry for entry in data):
+                continue  # a playbook beside the tasks files, not something an include can pick
+            tasks = load_task_list(data, context, Mark(path, 1, 1), task.base_dir, task.role)
+        finally:
+            context.file_stack.pop()
+        blocks.append(Task(mark=Mark(path, 1, 1), block=tasks, include=key, base_dir=task.base_dir, role=task.role))
+    if not blocks:
+        context.problem(f"'{kind}' file name '{name}' is templated, and no tasks file matches '{pattern}' where "
+                        "includes are looked up (beside this file, the role's tasks/, the playbook's folder)", mark)
+    return blocks
+
+
+def _wildcards(name: str) -> str:
+    """The name with each template part a `*` and everything else matched literally."""
+    parts, last = [], 0
+    for match in _TEMPLATE_PART.finditer(name):
+        parts.append(glob.escape(name[last:match.start()]) + "*")
+        last = match.end()
+    parts.append(glob.escape(name[last:]))
+    return re.sub(r"\*+", "*", "".join(parts))
 
 
 def _role_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: str) -> list[Task]:

@@ -53,6 +53,9 @@ class Task:
     # include_tasks/include_role (not import_*): its `when` is decided once, where the include is
     # reached, as Ansible decides a dynamic include; an import's applies to each task it brings
     dynamic: bool = False
+    # include_tasks with a templated file name: `block` holds one block per file the name could
+    # pick (each block's `include` is the name that picks it), chosen per host where it is reached
+    templated_include: bool = False
     # marks of each keyword ("when", "notify"...) and argument ("args.dest"), for precise errors
     marks: dict[str, Mark] = field(default_factory=dict, repr=False, compare=False)
 

@@ -106,7 +106,7 @@ def _unknown_module(task: Task) -> bool:
 
 def conditional_tasks(play: Play) -> set[int]:
     """ids of the tasks that may not run on a host: under a `when:` of their own or of an
-    enclosing block, include or role entry."""
+    enclosing block, include or role entry, or in one of the files a templated include picks from."""
     found: set[int] = set()
 
     def mark(tasks: list[Task], inherited: bool) -> None:
@@ -114,7 +114,8 @@ def conditional_tasks(play: Play) -> set[int]:
             conditional = inherited or bool(task.when)
             if conditional:
                 found.add(id(task))
-            mark((task.block or []) + task.rescue + task.always, conditional)
+            # the files a templated include may pick: a host runs at most one of them
+            mark((task.block or []) + task.rescue + task.always, conditional or task.templated_include)
 
     for section in (play.pre_tasks, play.tasks, play.post_tasks):
         mark(section, False)

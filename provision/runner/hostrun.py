@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from provision.errors import ConnectionFailed
 from provision.facts import FactsFailed
+from provision.playbook.includes import candidate_key
 from provision.playbook.model import Play, Task
 from provision.runner.context import PlayContext
 from provision.runner.events import TaskPosition
@@ -151,7 +152,7 @@ class HostRun:
             block = replace(block, when=[])  # decided: the included tasks do not ask again
         inner = scope.enter(block)
         try:
-            self.run_list(block.block or [], inner)
+            self.run_list(self.included_tasks(block, scope), inner)
         except HostFailed as failure:
             if not block.rescue:
                 self._always(block, inner)
@@ -198,7 +199,31 @@ class HostRun:
             item_scope = replace(scope, vars_layers=scope.vars_layers + (more,))
             if block.when and not self.include_wanted(block, item_scope):
                 continue
-            self.run_list(block.block or [], item_scope.enter(replace(block, when=[])))
+            self.run_list(self.included_tasks(block, item_scope), item_scope.enter(replace(block, when=[])))
+
+    def included_tasks(self, block: Task, scope: Scope) -> list[Task]:
+        """A block's tasks; for an include with a templated file name, the file its name picks on
+        this host (all candidates were loaded and checked before the run)."""
+        if not block.templated_include:
+            return block.block or []
+        started = time.monotonic()
+        run = TaskRun(block, scope, self.state, self.play)
+        try:
+            name = str(run.templar().render(block.include))
+        except TemplateError as error:
+            if run.not_checkable_yet():
+                self.task_start(self.display_name(block, scope))
+                self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
+                                                  data={"skipped": True, "not_checkable_yet": True}), started)
+                return []
+            raise HostFailed(self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started)) from None
+        for candidate in block.block or []:
+            if candidate.include == candidate_key(name):
+                return [candidate]
+        known = ", ".join(candidate.include or "" for candidate in block.block or [])
+        raise HostFailed(self.record(block, scope, Outcome(
+            "failed", f"{block.mark}: tasks file '{name}' not found (the include's name could pick: {known})"),
+            started)) from None
 
     def include_wanted(self, block: Task, scope: Scope) -> bool:
         """An include_tasks/include_role's `when`, decided once where the include is reached; a
@@ -385,9 +410,10 @@ def _main_path(tasks: list[Task], scope: Scope):
     for task in tasks:
         if task.is_block:
             inner = scope.enter(task)
-            if task.rescue or task.loop is not None:
+            if task.rescue or task.loop is not None or task.templated_include:
                 yield task, scope
-            yield from _main_path(task.block or [], inner)
+            if not task.templated_include:  # which file it picks is known only on the host
+                yield from _main_path(task.block or [], inner)
             yield from _main_path(task.always, inner)
         else:
             yield task, scope
@@ -395,8 +421,8 @@ def _main_path(tasks: list[Task], scope: Scope):
 
 def _flatten(tasks: list[Task], scope: Scope):
     for task in tasks:
-        if task.is_block and task.loop is not None:
-            continue  # a looped include's tasks are read for each item as it runs (run_list)
+        if task.is_block and (task.loop is not None or task.templated_include):
+            continue  # read when the include runs (run_list): per item, or once its file is picked
         if task.is_block:
             yield from _flatten(task.block or [], scope.enter(task))
         elif task.module != "meta":

@@ -302,3 +302,36 @@ def test_with_subelements_pairs_each_mapping_with_each_element_of_its_list(tmp_p
     assert "could not find 'sshkeys' key in iterated item" in results["missing"].msg, results["missing"].msg
     assert [r.task for r in report.results if r.status == "failed"] == ["missing"], \
         [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+
+def test_an_include_with_a_templated_file_name_picks_its_file_on_the_host(tmp_path):
+    """The Galaxy idiom `include_tasks: "{{ ansible_os_family | lower }}.yml"`: every file the
+    name could pick is loaded and checked first (one using a module provision lacks is only a
+    warning: this host never picks it); the host runs the file its facts pick; a name that picks no
+    file fails that host, naming the candidates; a looped one picks per item."""
+    write(tmp_path, {"roles/os/tasks/main.yaml": """
+        - include_tasks: "{{ ansible_os_family | lower }}.yml"
+        - include_tasks: "step-{{ item }}.yml"
+          loop: [one, two]
+        """,
+                     "roles/os/tasks/debian.yml": "- set_fact: {family_file: debian}\n",
+                     "roles/os/tasks/suse.yml": "- zypper: {name: tool}\n",
+                     "roles/os/tasks/step-one.yml": "- set_fact: {steps: \"{{ steps | default([]) + ['one'] }}\"}\n",
+                     "roles/os/tasks/step-two.yml": "- set_fact: {steps: \"{{ steps | default([]) + ['two'] }}\"}\n"})
+    playbook = """
+        - hosts: all
+          vars: {flavour: none}
+          roles: [os]
+          tasks:
+            - assert: {that: ["family_file == 'debian'", "steps == ['one', 'two']"]}
+            - name: no such file
+              include_tasks: "tasks/{{ flavour }}.yml"
+        """
+    write(tmp_path, {"tasks/real.yml": "- debug: {msg: real}\n"})
+    report, results = run(tmp_path, playbook)
+    assert results["assert"].status == "ok", [(r.task, r.msg) for r in report.results if r.status == "failed"]
+    missing = results["no such file"]
+    assert missing.status == "failed" and "tasks file 'tasks/none.yml' not found" in missing.msg
+    assert "could pick: tasks/real.yml" in missing.msg, missing.msg
+    loaded = load_and_validate(str(tmp_path / "site.yaml"), load_inventory(str(tmp_path / "inventory.yaml")))
+    assert [warning.message for warning in loaded.warnings if "zypper" in warning.message], loaded.warnings
