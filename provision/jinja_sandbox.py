@@ -135,7 +135,10 @@ class SandboxedTemplates(SandboxedEnvironment):
     # --- what the compiled template calls ------------------------------------------------------
 
     def _finalize(self, value: Any) -> Any:
-        """Every `{{ }}` written: counted before it is turned into text."""
+        """Every `{{ }}` written: counted before it is turned into text. None is written as
+        nothing, as Ansible writes it (`[{{ none }}]` is `[]`, in strings and template files)."""
+        if value is None:
+            return ""
         if isinstance(value, str):
             self.budget.write(len(value))
         elif isinstance(value, (list, tuple, dict)):

@@ -247,8 +247,19 @@ class Templar:
 
     # --- lookups --------------------------------------------------------------------------------
 
-    def query(self, kind: str, *terms: Any, **options: Any) -> list[Any]:
-        """`query('env', 'HOME')`: lookups as lists."""
+    def query(self, kind: str, *terms: Any, errors: str = "strict", **options: Any) -> list[Any]:
+        """`query('env', 'HOME')`: lookups as lists. `errors='ignore'` (or 'warn'), as in Ansible:
+        a lookup that fails gives nothing instead of failing the template."""
+        if errors not in ("strict", "warn", "ignore"):
+            raise FilterError(f"lookup errors= must be strict, warn or ignore, not {errors!r}")
+        try:
+            return self._query(kind, *terms, **options)
+        except FilterError:
+            if errors == "strict" or kind not in SUPPORTED_LOOKUPS:
+                raise
+            return []
+
+    def _query(self, kind: str, *terms: Any, **options: Any) -> list[Any]:
         if kind == "env":
             return [os.environ.get(str(term), options.get("default", "")) for term in terms]
         if kind == "file":
@@ -265,10 +276,13 @@ class Templar:
         raise FilterError(f"lookup plugin '{kind}' is not supported ({', '.join(SUPPORTED_LOOKUPS)} are)")
 
     def lookup(self, kind: str, *terms: Any, wantlist: bool = False, **options: Any) -> Any:
-        """`lookup('env', 'HOME')`: like query, but several values are joined with commas."""
+        """`lookup('env', 'HOME')`: like query, but several values are joined with commas; a
+        failure ignored by errors='ignore' gives None, as Ansible's does."""
         values = self.query(kind, *terms, **options)
         if wantlist:
             return values
+        if not values and options.get("errors", "strict") != "strict":
+            return None
         if len(values) == 1:
             return values[0]
         return ",".join(str(value) for value in values)

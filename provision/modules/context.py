@@ -39,6 +39,8 @@ class TaskContext:
     search_dirs: list[str] = field(default_factory=list)
     render_text: Callable[[str], str] = _no_render
     evaluate_expression: Callable[[str], Any] = _no_evaluate
+    # variables read by the task (include_vars) rendered against the host's and each other
+    resolve_values: Callable[[dict[str, Any]], dict[str, Any]] = dict
     reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
     timeout: float | None = None  # `async: N`: every command without a timeout of its own bounded by N s
     check_pending: set[str] = field(default_factory=set)  # the host's, shared by its tasks (Module.check_leaves)

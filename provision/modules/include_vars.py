@@ -4,14 +4,16 @@ Ansible's `include_vars`, run on the controller: the file is found as Ansible fi
 `vars/`, the task's folder, the playbook's folder), read with the same size limits and YAML rules
 as the playbook, and its variables become the host's for the rest of the run (the set_fact level:
 Ansible puts include_vars just below it). `name:` puts them under one variable. Templates in
-the values are rendered when the file is included, with the variables of that moment (Ansible
-renders them on use: a value naming a variable set later differs).
+the values are rendered when the file is included, with the variables of that moment and the
+file's own (and the files included before it in the same task), so a value may name another of
+the same file (Ansible renders them on use: a value naming a variable set later differs).
 """
 from __future__ import annotations
 
 import fnmatch
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from provision.errors import ProvisionError
@@ -73,6 +75,8 @@ class IncludeVars(Module):
         from provision.yamlsource import load_file
 
         try:
+            if "file" in self.args and self.args["file"] in (None, ""):  # e.g. a first_found that found none
+                raise ModuleFailed("Could not find file on the controller (include_vars file: is empty)")
             self.args = self.check_args(self.args)
             variables: dict[str, Any] = {}
             files = self.files()
@@ -86,12 +90,20 @@ class IncludeVars(Module):
                 if not isinstance(data, dict):
                     raise ModuleFailed(f"include_vars: {path} must hold a mapping of variables, "
                                        f"not a {type(data).__name__}")
-                if self.args["hash_behaviour"] == "merge":
-                    variables = merged(variables, self.rendered(data))
-                else:
-                    variables.update(self.rendered(data))
+                resolved = self.context.resolve_values({**variables, **data})
+                # what could not render against the others is rendered alone: its error is the task's
+                data = {key: self.rendered(value) if resolved[key] == value else resolved[key]
+                        for key, value in data.items()}
+                variables.update(data)  # across the files of one task a later one replaces, merge or not
+            if self.args["hash_behaviour"] == "merge" and not self.args["name"]:
+                # as Ansible: merged into the value the host already has (ansible-core's own test)
+                existing = self.context.evaluate("{{ vars }}")
+                variables = {key: merged(existing[key], value)
+                             if isinstance(existing, Mapping) and isinstance(existing.get(key), dict)
+                             and isinstance(value, dict) else value for key, value in variables.items()}
         except ModuleFailed as failure:
-            return ModuleResult("failed", msg=failure.msg, data=failure.data)
+            # Ansible's include_vars reports its failure under `message` (not `msg`)
+            return ModuleResult("failed", msg=failure.msg, data={**failure.data, "message": failure.msg})
         facts = {self.args["name"]: variables} if self.args["name"] else variables
         return ModuleResult("ok", data={"ansible_facts": facts, "ansible_included_var_files": files})
 

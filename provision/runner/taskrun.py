@@ -258,6 +258,7 @@ class TaskRun:
             search_dirs=[task.base_dir, self.play.playbook_dir],
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
+            resolve_values=lambda values: _resolved(templar, values),
             timeout=float(task.async_seconds) if task.async_seconds else None,
             check_pending=self.state.check_pending,
         )
@@ -371,6 +372,14 @@ def _literally_false(conditions: list[Any] | None) -> bool:
         elif is_template(condition) or str(condition).strip().lower() not in ("false", "no"):
             return False
     return True
+
+
+def _resolved(templar: Templar, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a vars file's) rendered against the host's variables and each other, so a value
+    may name another of the same file, as Ansible's lazy templating allows; what cannot render
+    yet is kept as written."""
+    resolved = resolve_variables(layer(templar.variables, values), only=values)
+    return {name: resolved[name] for name in values}
 
 
 def _any_true(templar: Templar, conditions: list[Any]) -> bool:

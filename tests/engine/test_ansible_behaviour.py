@@ -335,3 +335,31 @@ def test_an_include_with_a_templated_file_name_picks_its_file_on_the_host(tmp_pa
     assert "could pick: tasks/real.yml" in missing.msg, missing.msg
     loaded = load_and_validate(str(tmp_path / "site.yaml"), load_inventory(str(tmp_path / "inventory.yaml")))
     assert [warning.message for warning in loaded.warnings if "zypper" in warning.message], loaded.warnings
+
+
+def test_include_vars_values_may_name_each_other_and_merge_into_the_hosts_value(tmp_path):
+    """A vars file whose value names another of the same file (ansible-core's include_vars target,
+    service_vars_fqcn.yml); hash_behaviour: merge merges into what the host already has, while
+    several files of one task replace each other; a failure is reported under `message`, as
+    Ansible's include_vars reports it, and a first_found with errors='ignore' that found nothing
+    leaves `file:` empty, which fails."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - include_vars: vars/service.yml
+            - include_vars: {file: vars/one.yml}
+            - include_vars: {file: vars/two.yml, hash_behaviour: merge}
+            - assert:
+                that:
+                  - service_label == 'web on 8080'
+                  - "config == {'a': 1, 'b': {'x': 1, 'y': 2}, 'c': 3}"
+            - name: nothing found
+              include_vars: {file: "{{ lookup('first_found', ['absent.yml'], errors='ignore') }}"}
+              register: none_found
+              ignore_errors: true
+            - assert: {that: ["'Could not find file' in none_found.message", "'[{{ none }}]' == '[]'"]}
+        """, {"vars/service.yml": "service_name: web\nservice_label: \"{{ service_name }} on {{ port }}\"\nport: 8080\n",
+              "vars/one.yml": "config: {a: 1, b: {x: 1}}\n",
+              "vars/two.yml": "config: {b: {y: 2}, c: 3}\n"})
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]
