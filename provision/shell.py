@@ -4,8 +4,14 @@ User data never goes into a shell string by f-string: build a list and call `joi
 """
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
+
+# Python's os.path.expandvars: `$name` or `${anything}`; only shell-valid names are expanded here
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_USER_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
 
 
 def quote(value: object) -> str:
@@ -23,3 +29,30 @@ def env_prefix(environment: dict[str, object] | None) -> str:
     if not environment:
         return ""
     return join(["env", *(f"{key}={value}" for key, value in environment.items())]) + " "
+
+
+def expanding_word(word: object) -> str:
+    """One word for a POSIX shell in which only what Ansible's command module expands is expanded
+    on the host: a leading `~` or `~user` (os.path.expanduser) and `$NAME` / `${NAME}`
+    (os.path.expandvars: an unset variable stays as written, not empty). Everything else (globs,
+    quotes, `$(...)`, spaces) reaches the program literally."""
+    text = str(word)
+    parts: list[str] = []
+    if text.startswith("~"):
+        head, slash, rest = text.partition("/")
+        if head == "~" or _USER_NAME.fullmatch(head[1:]):
+            parts.append(head + slash)  # unquoted: the shell's tilde expansion (an unknown user stays)
+            text = rest
+    last = 0
+    for match in _VARIABLE.finditer(text):
+        name = match.group(1).strip("{}") if match.group(1).startswith("{") else match.group(1)
+        if not _SHELL_NAME.fullmatch(name) or (match.group(1).startswith("{") and not match.group(1).endswith("}")):
+            continue
+        if match.start() > last:
+            parts.append(quote(text[last:match.start()]))
+        written = "\\${" + name + "\\}" if match.group(1).startswith("{") else "\\$" + name
+        parts.append('"${' + name + "-" + written + '}"')
+        last = match.end()
+    if last < len(text) or not parts:
+        parts.append(quote(text[last:]))
+    return "".join(parts)

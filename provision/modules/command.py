@@ -4,7 +4,9 @@ Always "changed" (provision cannot know what a command did) unless `creates`/`re
 is not needed: that test is the module's read (one `[ -e ]` per path, one round trip). Registered
 as Ansible does: cmd, rc, stdout, stderr, stdout_lines, stderr_lines, start, end, delta, msg.
 The easy thing to get wrong: `command` must not go through a shell — its words are
-quoted one by one, so `*`, `|` and `$HOME` reach the program literally; `shell` is for pipes.
+quoted one by one, so `*`, `|` and `$(...)` reach the program literally; `shell` is for pipes. Only
+what Ansible's command expands is expanded, on the host: `$NAME`, `${NAME}` (an unset one stays
+as written) and a leading `~`, unless `expand_argument_vars: false`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import shlex
 from typing import Any
 
 from provision.modules.base import Arg, Module, ModuleFailed, ModuleSkipped
-from provision.shell import join, quote
+from provision.shell import expanding_word, join, quote
 from provision.transport.base import CommandResult
 
 
@@ -36,17 +38,24 @@ class Command(Module):
         "stdin_add_newline": Arg("bool", default=True),
         "strip_empty_ends": Arg("bool", default=True),
         "timeout": Arg("float", help="seconds before the command is stopped (rc 124)"),
+        "expand_argument_vars": Arg("bool", default=True, help="expand $NAME and a leading ~ in the words, on "
+                                                                "the host (as Ansible's command does)"),
+        "executable": Arg("path", help="ignored, with a warning, as Ansible's command ignores it (shell takes it)"),
     }
 
     def command_text(self) -> str:
-        """Shell text to run: for command, every word quoted."""
+        """Shell text to run: for command, every word quoted, only $NAME and ~ left to expand."""
         if self.args.get("argv"):
-            return join(self.args["argv"])
-        words = self._raw_command()
-        try:
-            return join(shlex.split(words))
-        except ValueError as error:
-            raise ModuleFailed(f"cannot split command {words!r}: {error}") from error
+            words = [str(word) for word in self.args["argv"]]
+        else:
+            raw = self._raw_command()
+            try:
+                words = shlex.split(raw)
+            except ValueError as error:
+                raise ModuleFailed(f"cannot split command {raw!r}: {error}") from error
+        if self.args.get("expand_argument_vars", True):
+            return " ".join(expanding_word(word) for word in words)
+        return join(words)
 
     def _raw_command(self) -> str:
         text = self.args.get("cmd") or self.args.get("_raw_params")
@@ -97,7 +106,11 @@ class Command(Module):
         start = datetime.datetime.now()
         result = self.context.run(text, stdin=stdin, timeout=self.args.get("timeout"))
         end = datetime.datetime.now()
-        return self.registered(result, start, end)
+        data = self.registered(result, start, end)
+        if self.name == "command" and self.args.get("executable"):
+            data["warnings"] = [f"As of Ansible 2.4, the parameter 'executable' is no longer supported with the "
+                                f"'command' module. Not using '{self.args['executable']}'."]
+        return data
 
     def registered(self, result: CommandResult, start: datetime.datetime, end: datetime.datetime) -> dict[str, Any]:
         """What `register` keeps of a run, with Ansible's keys (pure); a non-zero rc fails with it."""
@@ -122,6 +135,7 @@ class Shell(Command):
     required_one_of = (("_raw_params", "cmd"),)
     spec = {**Command.spec, "executable": Arg("path", help="shell to run the text with (default sh)")}
     spec.pop("argv")
+    spec.pop("expand_argument_vars")  # the shell expands; Ansible's shell refuses the option
 
     def command_text(self) -> str:
         text = self._raw_command()
@@ -165,7 +179,8 @@ class Script(Command):
     supports_async = False  # as Ansible's action plugin
     mutually_exclusive = (("_raw_params", "cmd"),)
     required_one_of = (("_raw_params", "cmd"),)
-    spec = {key: value for key, value in Command.spec.items() if key not in ("argv", "stdin", "stdin_add_newline")}
+    spec = {key: value for key, value in Command.spec.items()
+            if key not in ("argv", "stdin", "stdin_add_newline", "expand_argument_vars")}
     spec["executable"] = Arg("path", help="the interpreter to run the script with (default: its shebang)")
 
     def words(self) -> list[str]:

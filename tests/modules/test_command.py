@@ -10,11 +10,15 @@ pytestmark = pytest.mark.sandbox
 
 
 def test_command_words_reach_the_program_literally_and_shell_interprets(remote, module_context):
-    literal = run_module("command", {"_raw_params": "echo $HOME '*' | wc"}, module_context())
+    """As Ansible's command: only $NAME, ${NAME} and a leading ~ are expanded (on the host; an
+    unset variable stays as written), nothing else of a shell's."""
+    literal = run_module("command", {"_raw_params": "echo $HOME '*' | wc ~ ${NOT_SET_HERE} $(id)"}, module_context())
+    kept = run_module("command", {"_raw_params": "echo $HOME ~", "expand_argument_vars": False}, module_context())
     argv = run_module("command", {"argv": ["printf", "%s|", "a b", "c"]}, module_context())
     shell = run_module("shell", {"_raw_params": "echo one two | wc -w; echo err >&2"}, module_context())
     bash = run_module("shell", {"cmd": 'echo "${BASH_VERSION:+bash}"', "executable": "/bin/bash"}, module_context())
-    assert (literal.status, literal.data["stdout_lines"]) == ("changed", ["$HOME * | wc"])
+    assert (literal.status, literal.data["stdout_lines"]) == ("changed", ["/root * | wc /root ${NOT_SET_HERE} $(id)"])
+    assert kept.data["stdout"] == "$HOME ~"
     assert argv.data["stdout"] == "a b|c|"
     assert (shell.data["stdout"], shell.data["stderr"], shell.data["rc"]) == ("2", "err", 0)
     assert bash.data["stdout"] == "bash"

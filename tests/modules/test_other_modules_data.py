@@ -35,7 +35,9 @@ ANSIBLE_KEYS = {"cmd", "rc", "stdout", "stderr", "stdout_lines", "stderr_lines",
 
 
 @pytest.mark.parametrize("args, expected", [
-    ({"_raw_params": "echo $HOME '*' | wc"}, "echo '$HOME' '*' '|' wc"),
+    ({"_raw_params": "echo $HOME '*' | wc"}, "echo \"${HOME-\\$HOME}\" '*' '|' wc"),
+    ({"_raw_params": "echo $HOME", "expand_argument_vars": False}, "echo '$HOME'"),
+    ({"_raw_params": "ls ~/x ${TMP}/y $(id)"}, "ls ~/x \"${TMP-\\${TMP\\}}\"/y '$(id)'"),
     ({"argv": ["printf", "%s|", "a b", "c"]}, "printf '%s|' 'a b' c"),
     ({"cmd": "touch /tmp/x", "chdir": "/srv/my dir"}, "cd '/srv/my dir' && touch /tmp/x"),
 ])
