@@ -28,7 +28,7 @@ TASK_KEYWORDS = frozenset({
     "register", "notify",
     "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
-    "action", "local_action", "async", "poll", "diff",
+    "action", "local_action", "async", "poll", "diff", "timeout",
 })
 HANDLER_KEYWORDS = TASK_KEYWORDS | {"listen"}
 BLOCK_KEYWORDS = frozenset({
@@ -44,7 +44,7 @@ PLAY_KEYWORDS = frozenset({
 # Valid in Ansible, not in provision: said plainly rather than "unknown".
 UNSUPPORTED_KEYWORDS = frozenset({
     "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",  # (task-level; plays take it)
-    "connection", "delegate_facts", "timeout", "port", "order", "vars_prompt",
+    "connection", "delegate_facts", "port", "order", "vars_prompt",
     "force_handlers", "fact_path", "gather_subset", "gather_timeout",
     "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",
 })

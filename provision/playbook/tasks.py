@@ -250,6 +250,13 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
                 context.problem(f"'{key}' must be a number from 0 up, not {data[key]!r}", mark_of(data, key, task.mark))
     task.diff = checked_bool(data, "diff", context, task.mark)
     _set_async(task, data, context)
+    if "timeout" in data:
+        value = data["timeout"]
+        if is_template(value) or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            task.timeout = value
+        else:
+            context.problem(f"'timeout' must be a number of seconds above 0, not {_shown(value)}",
+                            mark_of(data, "timeout", task.mark))
     method = data.get("become_method")
     if method not in (None, "sudo"):
         context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))

@@ -259,9 +259,22 @@ class TaskRun:
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
             resolve_values=lambda values: _resolved(templar, values),
-            timeout=float(task.async_seconds) if task.async_seconds else None,
+            timeout=min((float(limit) for limit in (task.async_seconds, self.time_limit(templar)) if limit),
+                        default=None),
             check_pending=self.state.check_pending,
         )
+
+    def time_limit(self, templar: Templar) -> int | None:
+        """`timeout: N` (rendered, a template may give it): every command of the task is bounded by
+        it, and a task that ran that long fails with Ansible's words."""
+        if self.task.timeout is None:
+            return None
+        value = templar.render(self.task.timeout)
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            raise TemplateError(f"timeout must be a number of seconds, not {value!r}", str(self.task.timeout)) from None
+        return seconds if seconds > 0 else None
 
     def run_module(self, templar: Templar) -> Outcome:
         try:
@@ -274,7 +287,13 @@ class TaskRun:
         args = templar.render(dict(self.task.args))
         context = self.context(templar, self.transport(templar))
         instance = module(args, context)
+        started = time.monotonic()
         result: ModuleResult = instance.run()
+        limit = self.time_limit(templar)
+        if limit and result.status == "failed" and time.monotonic() - started >= limit:
+            message = f"Task failed: Timed out after {limit} second(s)."  # ansible-core 2.19's words
+            result = ModuleResult("failed", msg=message,
+                                  data={**result.data, "msg": message, "timedout": {"period": limit}})
         if context.check and result.status == "changed":
             self.state.check_pending |= instance.check_leaves()
         # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.

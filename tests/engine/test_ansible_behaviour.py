@@ -363,3 +363,24 @@ def test_include_vars_values_may_name_each_other_and_merge_into_the_hosts_value(
               "vars/one.yml": "config: {a: 1, b: {x: 1}}\n",
               "vars/two.yml": "config: {b: {y: 2}, c: 3}\n"})
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]
+
+
+def test_a_task_timeout_fails_the_task_with_ansibles_words(tmp_path):
+    """The task keyword `timeout: N` (a template may give it): a task still running after N
+    seconds fails as ansible-core 2.19 fails it, with `timedout.period`; a faster one is untouched."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: slow
+              command: sleep 5
+              timeout: 1
+              register: slow
+              ignore_errors: true
+            - name: fast enough
+              command: echo ok
+              timeout: "{{ 2 + 1 }}"
+            - assert: {that: ["slow.msg == 'Task failed: Timed out after 1 second(s).'", "slow.timedout.period == 1"]}
+        """)
+    assert results["slow"].status == "failed" and results["slow"].duration < 4
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]
