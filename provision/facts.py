@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import shlex
 from typing import Any
 
@@ -36,6 +37,15 @@ s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
 s user; id -un; id -u; id -g; printf '%s\n' "$HOME"
 for f in product_name product_version product_serial product_uuid sys_vendor board_vendor board_name board_version bios_vendor bios_version bios_date chassis_vendor; do s "dmi:$f"; r "/sys/class/dmi/id/$f" 2>/dev/null; done
+s virt_cgroup; r /proc/1/cgroup
+s virt_environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null
+s virt_paths; for p in /proc/vz /proc/lve /proc/bc /.dockerenv /.dockerinit /proc/xen /rhev /dev/kvm; do [ -e "$p" ] && echo "$p"; done
+s virt_container; r /run/systemd/container
+s virt_xen; r /proc/xen/capabilities
+s virt_dmi; for f in product_name sys_vendor product_family bios_vendor; do printf '%s=' "$f"; r "/sys/devices/virtual/dmi/id/$f" || echo; done
+s virt_status; grep '^VxID:' /proc/self/status 2>/dev/null
+s virt_cpuinfo; grep -E '^(model name|vendor_id|machine)' /proc/cpuinfo 2>/dev/null | sort -u
+s virt_modules; while read -r m _; do case "$m" in kvm|vboxdrv|virtio) echo "$m";; esac; done < /proc/modules 2>/dev/null
 s addresses; ip -4 -o addr show 2>/dev/null
 s default_route; ip -4 route show default 2>/dev/null
 for f in /etc/ansible/facts.d/*.fact; do [ -f "$f" ] || continue; s "local:${f##*/}"; if [ -x "$f" ]; then "$f" 2>/dev/null; else r "$f"; fi; done
@@ -181,10 +191,101 @@ def parse_facts(output: str) -> dict[str, Any]:
         if name.startswith("dmi:"):
             key = name[len("dmi:"):]
             facts[f"ansible_{'system_vendor' if key == 'sys_vendor' else key}"] = text.strip() or "NA"
+    facts.update(virtualization_facts(sections))
     facts.update(network_facts(get("addresses", ""), get("default_route", "")))
     facts["ansible_local"] = {name[len("local:"):].removesuffix(".fact"): local_fact(text, name[len("local:"):])
                               for name, text in sections.items() if name.startswith("local:")}
     return facts
+
+
+KVM_PRODUCTS = ("KVM", "KVM Server", "Bochs", "AHV")
+KVM_SYS_VENDORS = ("QEMU", "Amazon EC2", "DigitalOcean", "Google", "Scaleway", "Nutanix")
+KVM_BIOS_VENDORS = ("Amazon EC2", "DigitalOcean", "Hetzner")
+CONTAINER_TECHS = ("docker", "lxc", "podman", "openvz", "containerd")
+
+
+def virtualization_facts(sections: dict[str, str]) -> dict[str, Any]:
+    """ansible_virtualization_type/_role and _tech_guest/_tech_host, decided as ansible-core's
+    Linux virtual facts decide them (pure): containers first (PID 1's cgroup and environment,
+    /run/systemd/container, /.dockerenv), then Xen, DMI, VServer, the CPU, loaded modules and
+    /dev/kvm; the first signal names the type, later ones only add to the tech lists; "NA" when
+    none. Left out: dmidecode, lscpu on s390 and RHEV's vdsm (what only those hosts show)."""
+    found: dict[str, str] = {}
+    guest, host = set(), set()
+
+    def seen(tech: str, role: str, kind: str | None = None) -> None:
+        (guest if role == "guest" else host).add(tech)
+        if not found:
+            found.update(type=kind or tech, role=role)
+
+    for line in sections.get("virt_cgroup", "").splitlines():
+        if re.search(r"/docker(/|-[0-9a-f]+\.scope)", line):
+            seen("docker", "guest")
+        if "/lxc/" in line or "/machine.slice/machine-lxc" in line:
+            seen("lxc", "guest")
+        if "/system.slice/containerd.service" in line:
+            seen("containerd", "guest")
+    for line in sections.get("virt_environ", "").splitlines():
+        if "container=lxc" in line:
+            seen("lxc", "guest")
+        if "container=podman" in line:
+            seen("podman", "guest")
+        if re.match(r"container=.", line):
+            seen("container", "guest")
+    paths = set(sections.get("virt_paths", "").split())
+    if "/proc/vz" in paths and "/proc/lve" not in paths:
+        role = "host" if "/proc/bc" in paths else "guest"
+        (host if role == "host" else guest).add("openvz")
+        found["type"] = "openvz"  # as ansible-core: openvz names the type even after a container
+        found.setdefault("role", role)
+    container = sections.get("virt_container", "").strip()
+    if container:
+        seen(container, "guest")
+    if paths & {"/.dockerenv", "/.dockerinit"}:
+        seen("docker", "guest")
+    if guest & set(CONTAINER_TECHS) or container:
+        guest.add("container")
+    if "/proc/xen" in paths:
+        if "control_d" in sections.get("virt_xen", ""):
+            seen("xen", "host")
+        else:
+            seen("xen", "guest")
+    dmi = dict(line.partition("=")[::2] for line in sections.get("virt_dmi", "").splitlines() if "=" in line)
+    product, vendor, family, bios = (dmi.get(key, "").strip() for key in
+                                     ("product_name", "sys_vendor", "product_family", "bios_vendor"))
+    for matched, tech in ((product in KVM_PRODUCTS, "kvm"), (vendor == "oVirt", "oVirt"),
+                          (vendor == "Red Hat" and family == "RHV", "RHV"),
+                          (vendor == "Red Hat" and family != "RHV" and product == "RHEV Hypervisor", "RHEV"),
+                          (product.startswith("VMware"), "VMware"),
+                          (product in ("OpenStack Compute", "OpenStack Nova"), "openstack"),
+                          (bios == "Xen", "xen"), (bios == "innotek GmbH", "virtualbox"),
+                          (bios in KVM_BIOS_VENDORS, "kvm"), (vendor in KVM_SYS_VENDORS, "kvm"),
+                          (vendor == "KubeVirt", "KubeVirt"), (vendor == "Microsoft Corporation", "VirtualPC"),
+                          (vendor == "Parallels Software International Inc.", "parallels"),
+                          (vendor == "OpenStack Foundation", "openstack")):
+        if matched:
+            seen(tech, "guest")
+    status = sections.get("virt_status", "")
+    if re.match(r"VxID:\s+\d+", status):
+        seen("linux_vserver", "host" if re.match(r"VxID:\s+0", status) else "guest")
+    for line in sections.get("virt_cpuinfo", "").splitlines():
+        if re.match("model name.*QEMU Virtual CPU", line) or re.match(r"machine.*CHRP IBM pSeries .emulated by qemu.", line):
+            seen("kvm", "guest")
+        elif re.match("vendor_id.*User Mode Linux", line) or re.match("model name.*UML", line):
+            seen("uml", "guest")
+        elif re.match("vendor_id.*PowerVM Lx86", line):
+            seen("powervm_lx86", "guest")
+    modules = set(sections.get("virt_modules", "").split())
+    if "kvm" in modules:
+        seen("kvm", "host")
+    if "vboxdrv" in modules:
+        seen("virtualbox", "host")
+    if "virtio" in modules:
+        seen("kvm", "guest")
+    if "/dev/kvm" in paths:
+        seen("kvm", "host")
+    return {"ansible_virtualization_type": found.get("type", "NA"), "ansible_virtualization_role": found.get("role", "NA"),
+            "ansible_virtualization_tech_guest": sorted(guest), "ansible_virtualization_tech_host": sorted(host)}
 
 
 def network_facts(addresses: str, default_route: str) -> dict[str, Any]:

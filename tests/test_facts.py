@@ -126,3 +126,32 @@ def test_dmi_and_network_facts_with_ansibles_names():
                                              "gateway": "10.0.0.1", "netmask": "255.255.252.0",
                                              "network": "10.0.0.0", "prefix": "22"}
     assert parse_facts("\n@@provision:end@@\n")["ansible_default_ipv4"] == {}
+
+
+def virtual(**sections):
+    return {name: parse_facts(output() + "".join(f"\n@@provision:{key}@@\n{value}" for key, value in sections.items())
+                              + "\n@@provision:end@@\n")[f"ansible_virtualization_{name}"]
+            for name in ("type", "role", "tech_guest", "tech_host")}
+
+
+@pytest.mark.parametrize("sections, expected", [
+    # a docker container on a KVM host (seen from this machine: ansible-core said the same)
+    ({"virt_cgroup": "0::/docker/3f1e9c", "virt_paths": "/.dockerenv\n/dev/kvm"},
+     {"type": "docker", "role": "guest", "tech_guest": ["container", "docker"], "tech_host": ["kvm"]}),
+    # a systemd-nspawn container (a systemd sandbox host: ansible-core said the same)
+    ({"virt_environ": "PATH=/usr/bin\ncontainer=systemd-nspawn", "virt_container": "systemd-nspawn"},
+     {"type": "container", "role": "guest", "tech_guest": ["container", "systemd-nspawn"], "tech_host": []}),
+    # a cloud VM: the DMI names the hypervisor
+    ({"virt_dmi": "product_name=Standard PC (Q35 + ICH9, 2009)\nsys_vendor=QEMU\nproduct_family=\nbios_vendor=SeaBIOS",
+      "virt_modules": "virtio"},
+     {"type": "kvm", "role": "guest", "tech_guest": ["kvm"], "tech_host": []}),
+    ({"virt_dmi": "product_name=VMware Virtual Platform\nsys_vendor=VMware, Inc.\nproduct_family=\nbios_vendor=Phoenix"},
+     {"type": "VMware", "role": "guest", "tech_guest": ["VMware"], "tech_host": []}),
+    # bare metal that can run VMs
+    ({"virt_dmi": "product_name=DGX H100\nsys_vendor=NVIDIA\nproduct_family=DGX\nbios_vendor=AMI", "virt_modules": "kvm"},
+     {"type": "kvm", "role": "host", "tech_guest": [], "tech_host": ["kvm"]}),
+    # nothing says anything (a namespace sandbox host: ansible-core said NA too)
+    ({}, {"type": "NA", "role": "NA", "tech_guest": [], "tech_host": []}),
+])
+def test_virtualization_facts_as_ansible_decides_them(sections, expected):
+    assert virtual(**sections) == expected
