@@ -417,7 +417,10 @@ def _first_found(templar: Templar, terms: list[Any], options: Mapping[str, Any])
     first_found does: a relative name in the role's or playbook's files/, vars/, templates/ and itself."""
     names: list[str] = []
     skip = bool(options.get("skip", False))
-    for term in terms:
+    flat: list[Any] = []
+    for term in terms:  # a list of names (`lookup('first_found', files)`) is its names, in order
+        flat += term if isinstance(term, list) else [term]
+    for term in flat:
         if isinstance(term, Mapping):
             files = term.get("files", [])
             files = [files] if isinstance(files, str) else list(files)

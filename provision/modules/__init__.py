@@ -28,6 +28,7 @@ from provision.modules.gpu_image_check import GpuImageCheck
 from provision.modules.gpu_preflight import GpuPreflight
 from provision.modules.gpu_verify import GpuVerify
 from provision.modules.group import Group
+from provision.modules.hostname import Hostname
 from provision.modules.include_vars import IncludeVars
 from provision.modules.json_merge import JsonMerge
 from provision.modules.kernel_blacklist import KernelBlacklist
@@ -58,7 +59,7 @@ MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
         Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, Fetch, File, Find, GetUrl, Getent,
-        GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
+        GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, Hostname, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, Unarchive, User, WaitFor, WaitForConnection, Yum, YumRepository,
     )

@@ -6,6 +6,7 @@ about one round trip per task. `run_once` tasks are the one meeting point (see P
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 
@@ -217,8 +218,8 @@ class HostRun:
                                                   data={"skipped": True, "not_checkable_yet": True}), started)
                 return []
             raise HostFailed(self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started)) from None
-        for candidate in block.block or []:
-            if candidate.include == candidate_key(name):
+        for candidate in block.block or []:  # by the name as written, or (first_found gives one) the full path
+            if candidate.include == candidate_key(name) or candidate.mark.file == os.path.abspath(name):
                 return [candidate]
         known = ", ".join(candidate.include or "" for candidate in block.block or [])
         raise HostFailed(self.record(block, scope, Outcome(

@@ -10,6 +10,7 @@ later `when:` conditions see real data (Ansible skips them, and its drift checks
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,8 +107,10 @@ class TaskRun:
         return resolve_variables(variables, only=written)
 
     def templar(self, variables: dict[str, Any] | None = None) -> Templar:
-        return Templar(self.variables() if variables is None else variables,
-                       [self.task.base_dir, self.play.playbook_dir])
+        # lookups look in the role's (or playbook's) folder, then the playbook's, then beside the
+        # task's own file (a role's tasks/: where first_found finds what an include_tasks names)
+        folders = [self.task.base_dir, self.play.playbook_dir, os.path.dirname(self.task.mark.file)]
+        return Templar(self.variables() if variables is None else variables, list(dict.fromkeys(folders)))
 
     # ---- the task -------------------------------------------------------------------------------
     def run(self) -> Outcome:
