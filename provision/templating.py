@@ -40,8 +40,8 @@ from provision.yamlsource import UnsafeStr, read_text
 OMIT = "__omit_place_holder__provision__"
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
-SUPPORTED_LOOKUPS = ("dict", "env", "file", "fileglob", "first_found", "indexed_items", "items", "list", "nested",
-                     "sequence", "subelements", "template", "together", "vars")
+SUPPORTED_LOOKUPS = ("dict", "env", "file", "fileglob", "filetree", "first_found", "indexed_items", "items", "list",
+                     "nested", "sequence", "subelements", "template", "together", "vars")
 
 
 class TemplateError(ProvisionError):
@@ -562,6 +562,62 @@ def _subelements(templar: Templar, terms: list[Any], options: Mapping[str, Any])
 
 
 
+def _filetree(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """community.general's filetree: every entry below each folder (a relative one is looked up
+    in the role's or playbook's files/, then the folder itself), parents before children, with
+    root, path (relative), state (file, directory or link), src (a file's full path, a link's
+    target), mode, owner, group, uid, gid, size, mtime, ctime; `exclude` a regular expression on
+    names. A path found below an earlier folder is not listed again."""
+    import grp
+    import pwd
+    import stat as stat_module
+
+    exclude = options.get("exclude")
+    try:
+        pattern = re.compile(str(exclude)) if exclude else None
+    except re.error as error:
+        raise FilterError(f"Invalid exclude regular expression {exclude!r}: {error}") from None
+    entries: list[dict[str, Any]] = []
+    for term in (str(term) for term in terms):
+        folders = [term] if os.path.isabs(term) else [
+            os.path.join(base, sub, term) for base in templar.search_dirs for sub in ("files", "")]
+        root = next((folder for folder in folders if os.path.isdir(folder)), None)
+        if root is None:
+            continue  # as Ansible: a folder that is not there gives nothing
+        for here, dirs, files in os.walk(root, topdown=True):
+            dirs[:] = sorted(name for name in dirs if not (pattern and pattern.match(name)))
+            for name in dirs + sorted(name for name in files if not (pattern and pattern.match(name))):
+                path = os.path.relpath(os.path.join(here, name), root)
+                if any(entry["path"] == path for entry in entries):
+                    continue
+                full = os.path.join(root, path)
+                info = os.lstat(full)
+                entry: dict[str, Any] = {"root": root, "path": path}
+                if stat_module.S_ISLNK(info.st_mode):
+                    entry.update(state="link", src=os.readlink(full))
+                elif stat_module.S_ISDIR(info.st_mode):
+                    entry["state"] = "directory"
+                elif stat_module.S_ISREG(info.st_mode):
+                    entry.update(state="file", src=full)
+                else:
+                    continue
+                try:
+                    owner: Any = pwd.getpwuid(info.st_uid).pw_name
+                except KeyError:
+                    owner = info.st_uid
+                try:
+                    group: Any = grp.getgrgid(info.st_gid).gr_name
+                except KeyError:
+                    group = info.st_gid
+                entry.update(uid=info.st_uid, gid=info.st_gid, owner=owner, group=group,
+                             mode=f"0{stat_module.S_IMODE(info.st_mode):03o}", size=info.st_size,
+                             mtime=info.st_mtime, ctime=info.st_ctime)
+                entries.append(entry)
+                if len(entries) > templar.limits.loop_items:
+                    raise FilterError(f"lookup('filetree'): more than {templar.limits.loop_items:,} entries")
+    return entries
+
+
 def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
     """Each template file (the role's or playbook's templates/) rendered with the task's variables."""
     rendered = []
@@ -582,4 +638,4 @@ def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
 
 CONTROLLER_LOOKUPS = {"fileglob": _fileglob, "first_found": _first_found, "sequence": _sequence,
                       "together": _together, "nested": _nested, "indexed_items": _indexed_items, "dict": _dict,
-                      "template": _template, "subelements": _subelements}
+                      "template": _template, "subelements": _subelements, "filetree": _filetree}

@@ -318,7 +318,7 @@ def _check_loop_control(control: dict, context: LoadContext, mark: Mark) -> None
 
 
 LOOKUP_LOOPS = ("with_fileglob", "with_first_found", "with_sequence", "with_together", "with_nested",
-                "with_indexed_items", "with_subelements")
+                "with_indexed_items", "with_subelements", "with_filetree")
 
 
 def _set_loop(task: Task, data: dict, context: LoadContext) -> None:

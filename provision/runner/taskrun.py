@@ -191,9 +191,12 @@ class TaskRun:
         results, labels = [], []
         for item, more in zip(items, defined):
             item_templar = templar.extended(more)
-            labels.append(item_templar.render(label) if label is not None else item)
-            if not item_templar.is_true(list(self.scope.when) + self.task.when):
-                outcome = Outcome("skipped", data={"skipped": True})
+            labels.append(item_templar.render(label) if label is not None else _NO_LABEL)
+            conditions = list(self.scope.when) + self.task.when
+            if not item_templar.is_true(conditions):
+                false = next((condition for condition in conditions if not item_templar.is_true([condition])), None)
+                outcome = Outcome("skipped", data={"skipped": True, "skip_reason": "Conditional result was False",
+                                                   **({"false_condition": false} if isinstance(false, str) else {})})
             else:
                 outcome = self.run_item(item_templar)
             facts = outcome.data.get("ansible_facts")
@@ -415,13 +418,26 @@ def _loop_control(templar: Templar, control: dict | None) -> dict:
     return templar.render({key: value for key, value in (control or {}).items() if key != "label"})
 
 
+_NO_LABEL = object()  # no loop_control.label: the registered items carry none
+
+
 def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, labels: list[Any]) -> Outcome:
+    """The loop's registered result with ansible-core's keys: each item's own result, its loop
+    variable (`item`, or the loop_var's name) and `ansible_loop_var`; `failed` on the items that
+    ran, `skipped` (with skip_reason, false_condition) on those a `when` skipped; `failed` at the
+    top only when an item failed. `_ansible_item_label`: provision's, only where a label is given."""
     data_results = []
     for item, outcome, label in zip(items, results, labels):
         entry = dict(outcome.data)
-        entry.update({loop_var: item, "item": item, "changed": outcome.status == "changed",
-                      "failed": outcome.status == "failed", "skipped": outcome.status == "skipped",
-                      "_ansible_item_label": label})
+        entry.update({"changed": outcome.status == "changed", loop_var: item, "ansible_loop_var": loop_var})
+        if outcome.status == "skipped":
+            entry["skipped"] = True
+            entry.pop("failed", None)
+        else:
+            entry["failed"] = outcome.status == "failed"
+            entry.pop("skipped", None)
+        if label is not _NO_LABEL:
+            entry["_ansible_item_label"] = label
         data_results.append(entry)
     statuses = [outcome.status for outcome in results]
     if "failed" in statuses:
@@ -435,8 +451,9 @@ def _loop_outcome(results: list[Outcome], items: list[Any], loop_var: str, label
     failed = [outcome.msg for outcome in results if outcome.status == "failed"]
     message = "; ".join(failed) if failed else ("All items completed" if items else "No items in the list")
     diffs = [outcome.diff for outcome in results if outcome.diff]
-    data = {"results": data_results, "changed": status == "changed", "failed": status == "failed",
-            "msg": message, "skipped": status == "skipped"}
+    data = {"results": data_results, "skipped": status == "skipped", "changed": status == "changed", "msg": message}
+    if status == "failed":
+        data["failed"] = True
     return Outcome(status, message if failed else "", "\n".join(diffs) or None, data)
 
 

@@ -262,7 +262,7 @@ def test_vars_names_every_variable_in_scope(tmp_path):
                   - "'vars' not in vars"
                   - (vars | dict2items | selectattr('key', 'equalto', 'later') | list | length) == 1
         """)
-    failed = [entry["item"] for entry in results["required"].output["results"] if entry["failed"]]
+    failed = [entry["item"] for entry in results["required"].output["results"] if entry.get("failed")]
     assert failed == ["autofs_map"], results["required"].output
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
 
@@ -384,3 +384,37 @@ def test_a_task_timeout_fails_the_task_with_ansibles_words(tmp_path):
         """)
     assert results["slow"].status == "failed" and results["slow"].duration < 4
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]
+
+
+def test_with_filetree_lays_a_folder_of_templates_out_as_deepops_docker_rootless_does(tmp_path):
+    """community.general's filetree, as DeepOps' docker-rootless role uses it: directories first
+    (state == 'directory'), then each file templated to the same relative path, with its mode."""
+    dest = tmp_path / "installed"
+    tasks = """
+        - name: folders
+          file: {path: "{{ dest }}/{{ item.path }}", state: directory, mode: '0755'}
+          with_filetree: "{{ role_path }}/templates/tree"
+          when: item.state == 'directory'
+        - name: files
+          template: {src: "{{ item.src }}", dest: "{{ dest }}/{{ item.path }}", mode: "{{ item.mode }}"}
+          with_filetree: "{{ role_path }}/templates/tree"
+          when: item.state == 'file'
+          register: files
+        - assert:
+            that: files.results | rejectattr('skipped', 'defined') | map(attribute='item.path') | sort | list
+                  == ['bin/start.sh', 'etc/conf/app.conf']
+        """
+    write(tmp_path, {"roles/rootless/templates/tree/bin/start.sh": "#!/bin/sh\necho {{ who }}\n",
+                     "roles/rootless/templates/tree/etc/conf/app.conf": "user={{ who }}\n",
+                     "roles/rootless/tasks/main.yaml": tasks})
+    os.chmod(tmp_path / "roles/rootless/templates/tree/bin/start.sh", 0o755)
+    report, results = run(tmp_path, f"""
+        - hosts: all
+          gather_facts: false
+          roles: [rootless]
+          vars: {{dest: "{dest}", who: gpu}}
+        """)
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+    assert (dest / "bin" / "start.sh").read_text() == "#!/bin/sh\necho gpu\n"
+    assert oct((dest / "bin" / "start.sh").stat().st_mode & 0o777) == "0o755"
+    assert (dest / "etc" / "conf" / "app.conf").read_text() == "user=gpu\n"

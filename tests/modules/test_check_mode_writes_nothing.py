@@ -81,6 +81,7 @@ CASES: dict[str, Case] = {
     "find": Case({"paths": ["/etc"], "patterns": ["*.conf"]}, "ok"),
     "getent": Case({"database": "passwd", "key": "root"}, "ok"),
     "group": Case({"name": "walkgroup"}, "changed"),
+    "hostname": Case({"name": "walk-host.example"}, "changed"),
     "include_vars": Case({"file": "walk-vars.yaml"}, "ok"),
     "package": Case({"name": ["cowsay"]}, "failed",
                     "the plain host has no package lists: no installation candidate, as apt itself would say"),
