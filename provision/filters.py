@@ -118,12 +118,19 @@ def regex_findall(value: Any, pattern: str, ignorecase: bool = False, multiline:
     return re.findall(pattern, str(value), flags=_flags(ignorecase, multiline))
 
 
+def _json_default(value: Any) -> Any:
+    """What json cannot write itself: a mapping that is not a dict (`vars`, hostvars) as a dict,
+    anything else as its text."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
+
+
 def to_json(value: Any, **options: Any) -> str:
-    return json.dumps(value, default=str, **options)
+    return json.dumps(value, default=_json_default, **options)
 
 
 def to_nice_json(value: Any, indent: int = 4, sort_keys: bool = True, **options: Any) -> str:
-    return json.dumps(value, indent=indent, sort_keys=sort_keys, separators=(",", ": "), default=str, **options)
+    return json.dumps(value, indent=indent, sort_keys=sort_keys, separators=(",", ": "), default=_json_default,
+                      **options)
 
 
 def from_json(value: str) -> Any:
@@ -133,14 +140,24 @@ def from_json(value: str) -> Any:
         raise FilterError(f"from_json: {error}") from None
 
 
+def _plain(value: Any) -> Any:
+    """Mappings that are not dicts (`vars`, hostvars) as dicts, all the way down, for YAML."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def to_yaml(value: Any, **options: Any) -> str:
     options.setdefault("default_flow_style", None)
     options.setdefault("allow_unicode", True)
-    return yaml_dump(value, **options)
+    return yaml_dump(_plain(value), **options)
 
 
 def to_nice_yaml(value: Any, indent: int = 4, **options: Any) -> str:
-    return yaml_dump(value, indent=indent, default_flow_style=False, allow_unicode=True, sort_keys=True, **options)
+    return yaml_dump(_plain(value), indent=indent, default_flow_style=False, allow_unicode=True, sort_keys=True,
+                     **options)
 
 
 def from_yaml(value: str) -> Any:

@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Iterable
 
 # Python's os.path.expandvars: `$name` or `${anything}`; only shell-valid names are expanded here
-_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USER_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
 

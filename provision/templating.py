@@ -219,6 +219,8 @@ class Templar:
             value = self._run(text, run)
             if isinstance(value, jinja2.Undefined):
                 self._run(text, lambda: str(value))
+            if isinstance(value, VarsView):
+                return dict(value)  # `{{ vars }}` as a value: a plain mapping of that moment, not a live view
             return value
         return self.render_text(text)
 
@@ -275,14 +277,17 @@ class Templar:
             return CONTROLLER_LOOKUPS[kind](self, list(terms), options)
         raise FilterError(f"lookup plugin '{kind}' is not supported ({', '.join(SUPPORTED_LOOKUPS)} are)")
 
-    def lookup(self, kind: str, *terms: Any, wantlist: bool = False, **options: Any) -> Any:
+    def lookup(self, kind: str, *terms: Any, wantlist: bool = False, errors: str = "strict", **options: Any) -> Any:
         """`lookup('env', 'HOME')`: like query, but several values are joined with commas; a
-        failure ignored by errors='ignore' gives None, as Ansible's does."""
-        values = self.query(kind, *terms, **options)
+        failure ignored by errors='ignore' (or 'warn') gives None, as Ansible's does."""
+        try:
+            values = self.query(kind, *terms, **options)
+        except FilterError:
+            if errors not in ("warn", "ignore") or kind not in SUPPORTED_LOOKUPS:
+                raise
+            return [] if wantlist else None
         if wantlist:
             return values
-        if not values and options.get("errors", "strict") != "strict":
-            return None
         if len(values) == 1:
             return values[0]
         return ",".join(str(value) for value in values)

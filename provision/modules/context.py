@@ -43,6 +43,7 @@ class TaskContext:
     resolve_values: Callable[[dict[str, Any]], dict[str, Any]] = dict
     reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
     timeout: float | None = None  # `async: N`: every command without a timeout of its own bounded by N s
+    cap: float | None = None  # `timeout: N` (the task keyword): every command bounded by N s, even one with its own
     check_pending: set[str] = field(default_factory=set)  # the host's, shared by its tasks (Module.check_leaves)
 
     def find_file(self, kind: str, name: str) -> str:
@@ -78,8 +79,10 @@ class TaskContext:
         return command
 
     def run(self, command: str, *, stdin: bytes | str | None = None, timeout: float | None = None) -> CommandResult:
-        return self.transport.run(self.command_text(command), stdin=stdin, become=self.become,
-                                  timeout=timeout if timeout is not None else self.timeout)
+        bound = timeout if timeout is not None else self.timeout
+        if self.cap is not None:  # the task's `timeout:` bounds every command, whatever it asks for
+            bound = self.cap if bound is None else min(bound, self.cap)
+        return self.transport.run(self.command_text(command), stdin=stdin, become=self.become, timeout=bound)
 
     def reconnect(self) -> None:
         if self.reopen is not None:

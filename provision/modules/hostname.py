@@ -56,7 +56,7 @@ class Hostname(Module):
         if self.args["use"] and self.args["use"] not in STRATEGIES:
             raise ModuleFailed(f"hostname: use: {self.args['use']} is not supported by provision (it sets names "
                                f"with {', '.join(STRATEGIES)})")
-        if not HOSTNAME.match(self.args["name"]):
+        if not HOSTNAME.fullmatch(self.args["name"]):
             raise ModuleFailed(f"hostname: {self.args['name']!r} is not a valid host name (letters, digits, "
                                "hyphens, dots between labels)")
         return READ

@@ -94,6 +94,7 @@ class LoadContext:
     modules: ModuleLookup | None
     problems: list[InputError] = field(default_factory=list)
     file_stack: list[str] = field(default_factory=list)  # include/import cycle detection
+    templated_depth: int = 0  # how many templated includes' candidates are being loaded, nested
     role_stack: list[str] = field(default_factory=list)  # role dependency cycle detection
     roles: dict[str, Role] = field(default_factory=dict)  # every role loaded for the current play
     extra_handlers: list[Any] = field(default_factory=list)  # handlers of included/imported roles

@@ -17,7 +17,7 @@ from provision.errors import Mark
 from provision.playbook.context import LoadContext
 from provision.playbook.model import Task
 from provision.templating import is_template
-from provision.yamlsource import mark_of
+from provision.yamlsource import load_file_with_problems, mark_of
 
 ROLE_INCLUDE_KEYS = frozenset({"name", "role", "tasks_from", "vars_from", "defaults_from", "handlers_from",
                                "public", "apply", "allow_duplicates", "rolespec_validate"})
@@ -63,7 +63,7 @@ def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: 
         context.problem(f"'{kind}': tasks file '{name}' not found", mark)
         return []
     if path in context.file_stack:
-        context.problem(f"'{kind}' of '{name}' includes itself ({' -> '.join(context.file_stack)})", mark)
+        context.problem(f"'{kind}' of '{name}' {INCLUDES_ITSELF} ({' -> '.join(context.file_stack)})", mark)
         return []
     context.file_stack.append(path)
     try:
@@ -73,6 +73,8 @@ def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: 
         context.file_stack.pop()
 
 
+INCLUDES_ITSELF = "includes itself"
+MAX_TEMPLATED_DEPTH = 3  # templated includes inside candidates of templated includes: each level multiplies
 _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 
 
@@ -83,44 +85,67 @@ def candidate_key(name: str) -> str:
 
 def _candidate_tasks(task: Task, name: str, context: LoadContext, mark: Mark, kind: str) -> list[Task]:
     """An include_tasks whose file name is a template (`{{ ansible_os_family | lower }}.yml`): every
-    file the name could pick, found where an include is looked up with each template part as a
-    wildcard, loaded and checked now; the host picks one when it reaches the include. The files
-    are conditional tasks for validation: a module provision lacks in one is a warning."""
+    tasks file the name could pick, found where a written-out name is looked up (beside the
+    including file, the role's tasks/ and folder, the playbook's folder; the first folder holding
+    a name wins, as for a static name), each template part a wildcard within one folder level,
+    loaded and checked now; the host picks one when it reaches the include. YAML that is no tasks
+    list (a playbook, an inventory, vars) or does not parse is not a candidate. The files are
+    conditional tasks for validation: a module provision lacks in one is a warning."""
     from provision.playbook.tasks import load_task_list
 
     task.templated_include = True
+    if context.templated_depth >= MAX_TEMPLATED_DEPTH:
+        context.problem(f"'{kind}' file name '{name}' is templated inside {MAX_TEMPLATED_DEPTH} templated includes "
+                        "already; provision loads every file such a name could pick before the run, so it stops "
+                        "here (write the name out, or include fewer levels)", mark)
+        return []
     known = name
     if task.role:  # what is known while loading: where the role and the playbook are
         known = re.sub(r"\{\{\s*role_path\s*\}\}", lambda _: task.base_dir, known)
     known = re.sub(r"\{\{\s*playbook_dir\s*\}\}", lambda _: context.playbook_dir, known)
     pattern = _wildcards(known)
-    folders = [""] if os.path.isabs(pattern) else [
+    folders = [""] if os.path.isabs(known) else [
         os.path.dirname(mark.file), os.path.join(task.base_dir, "tasks"), task.base_dir, context.playbook_dir]
     including = {os.path.abspath(path) for path in (*context.file_stack, mark.file)}
     found: dict[str, str] = {}
-    for folder in folders:  # the first folder holding a match is where the name is resolved
-        for path in sorted(glob.glob(os.path.join(folder, pattern))):
-            if os.path.isfile(path) and path.endswith((".yml", ".yaml")) and \
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(glob.escape(folder), pattern) if folder else pattern)):
+            key = candidate_key(path if not folder else os.path.relpath(path, folder))
+            if key not in found and os.path.isfile(path) and path.endswith((".yml", ".yaml")) and \
                     os.path.abspath(path) not in including:  # not the including file itself
-                found.setdefault(candidate_key(path if not folder else os.path.relpath(path, folder)),
-                                 os.path.abspath(path))
-        if found:
-            break
+                found[key] = os.path.abspath(path)
     blocks: list[Task] = []
-    for key, path in found.items():
-        context.file_stack.append(path)
-        try:
-            data = context.load(path, mark)
-            if isinstance(data, list) and any(isinstance(entry, dict) and "hosts" in entry for entry in data):
-                continue  # a playbook beside the tasks files, not something an include can pick
-            tasks = load_task_list(data, context, Mark(path, 1, 1), task.base_dir, task.role)
-        finally:
-            context.file_stack.pop()
-        blocks.append(Task(mark=Mark(path, 1, 1), block=tasks, include=key, base_dir=task.base_dir, role=task.role))
+    context.templated_depth += 1
+    try:
+        for key, path in found.items():
+            data, problems = load_file_with_problems(path)
+            if problems or not _task_list(data):
+                continue  # not a tasks file: the name cannot mean it
+            context.file_stack.append(path)
+            recorded = len(context.problems)
+            try:
+                tasks = load_task_list(data, context, Mark(path, 1, 1), task.base_dir, task.role)
+            finally:
+                context.file_stack.pop()
+            if any(INCLUDES_ITSELF in problem.message for problem in context.problems[recorded:]):
+                del context.problems[recorded:]  # it leads back to the including file: not what the name picks
+                continue
+            blocks.append(Task(mark=Mark(path, 1, 1), block=tasks, include=key, base_dir=task.base_dir,
+                               role=task.role))
+    finally:
+        context.templated_depth -= 1
     if not blocks:
         context.problem(f"'{kind}' file name '{name}' is templated, and no tasks file matches '{pattern}' where "
                         "includes are looked up (beside this file, the role's tasks/, the playbook's folder)", mark)
     return blocks
+
+
+def _task_list(data: Any) -> bool:
+    """Whether YAML looks like a tasks file: a list of mappings, none of them a play or an import
+    of a playbook."""
+    return isinstance(data, list) and all(
+        isinstance(entry, dict) and not {"hosts", "import_playbook", "ansible.builtin.import_playbook"} & set(entry)
+        for entry in data)
 
 
 def _wildcards(name: str) -> str:

@@ -207,6 +207,9 @@ class HostRun:
         this host (all candidates were loaded and checked before the run)."""
         if not block.templated_include:
             return block.block or []
+        options = self.play.options
+        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+            return []  # not selected by the tags: its name is not even rendered
         started = time.monotonic()
         run = TaskRun(block, scope, self.state, self.play)
         try:

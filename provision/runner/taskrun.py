@@ -265,8 +265,8 @@ class TaskRun:
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
             resolve_values=lambda values: _resolved(templar, values),
-            timeout=min((float(limit) for limit in (task.async_seconds, self.time_limit(templar)) if limit),
-                        default=None),
+            timeout=float(task.async_seconds) if task.async_seconds else None,
+            cap=float(limit) if (limit := self.time_limit(templar)) else None,
             check_pending=self.state.check_pending,
         )
 
@@ -279,8 +279,10 @@ class TaskRun:
         try:
             seconds = int(value)
         except (TypeError, ValueError):
-            raise TemplateError(f"timeout must be a number of seconds, not {value!r}", str(self.task.timeout)) from None
-        return seconds if seconds > 0 else None
+            seconds = 0
+        if seconds <= 0:
+            raise TemplateError(f"timeout must be a number of seconds above 0, not {value!r}", str(self.task.timeout))
+        return seconds
 
     def run_module(self, templar: Templar) -> Outcome:
         try:

@@ -418,3 +418,66 @@ def test_with_filetree_lays_a_folder_of_templates_out_as_deepops_docker_rootless
     assert (dest / "bin" / "start.sh").read_text() == "#!/bin/sh\necho gpu\n"
     assert oct((dest / "bin" / "start.sh").stat().st_mode & 0o777) == "0o755"
     assert (dest / "etc" / "conf" / "app.conf").read_text() == "user=gpu\n"
+
+
+def test_a_templated_include_looks_past_yaml_that_is_no_tasks_file_and_past_cycles(tmp_path):
+    """Beside the playbook: an inventory, another playbook and a file that does not parse are no
+    candidates (and no errors); a role's tasks/main.yml that includes the including file is no
+    candidate either (it leads back); a name found only in a later folder still counts."""
+    write(tmp_path, {"hosts.yml": "all:\n  hosts: {a: {}}\n", "other.yml": "- hosts: all\n  tasks: []\n",
+                     "broken.yml": "- name: [unclosed\n",
+                     "roles/os/tasks/main.yaml": "- include_tasks: setup.yml\n",
+                     "roles/os/tasks/setup.yml": '- include_tasks: "{{ ansible_os_family | lower }}.yml"\n',
+                     "roles/os/tasks/debian.yml": "- set_fact: {picked: role}\n",
+                     "top.yml": "- set_fact: {top: true}\n"})
+    report, results = run(tmp_path, """
+        - hosts: all
+          roles: [os]
+          tasks:
+            - include_tasks: "{{ 'to' ~ 'p' }}.yml"
+            - assert: {that: ["picked == 'role'", "top"]}
+        """)
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+    write(tmp_path, {"site.yaml": """
+        - hosts: all
+          tasks:
+            - name: not selected, so not rendered
+              include_tasks: "{{ no_such_variable }}.yml"
+              tags: [elsewhere]
+        """})
+    inventory = load_inventory(str(tmp_path / "inventory.yaml"))
+    report = run_playbook(load_and_validate(str(tmp_path / "site.yaml"), inventory), inventory,
+                          RunOptions(tags={"never-given"}))
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
+
+
+def test_the_task_timeout_bounds_a_command_that_asks_for_longer_and_errors_ignore_gives_nothing(tmp_path):
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: own timeout 30, task timeout 1
+              command: sleep 5
+              args: {timeout: 30}
+              timeout: 1
+              ignore_errors: true
+            - set_fact:
+                globbed: "[{{ lookup('fileglob', '/no/such/dir/*', errors='ignore') }}]"
+                found_none: "{{ lookup('first_found', ['/no/such/file'], errors='ignore') }}"
+                copied: "{{ vars }}"
+            - assert:
+                that:
+                  - globbed == '[]'
+                  - found_none is none
+                  - copied is mapping and copied.globbed is not defined
+                  - (copied | dict2items | selectattr('key', 'equalto', 'found_none') | list | length) == 0
+            - name: a name with a newline
+              hostname: {name: "gpu01\\n"}
+              check_mode: true
+              ignore_errors: true
+        """)
+    timed = results["own timeout 30, task timeout 1"]
+    assert timed.status == "failed" and timed.duration < 4, (timed.msg, timed.duration)
+    assert results["a name with a newline"].status == "failed" and "not a valid host name" in \
+        results["a name with a newline"].msg
+    assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]

@@ -245,14 +245,6 @@ def test_canonicals_server_flavours_exclude_each_other_and_the_open_one_loads_af
     assert "Remv nvidia-kernel-common-580-server" in other.stdout, "the other flavour replaces this one, never beside it"
 
 
-def test_noble_has_no_515_server_and_the_role_default_fails_there_as_against_canonical(sandbox, fresh_host, standin):
-    host = archive_host(sandbox, fresh_host, standin, "noble-updates")
-    missing = apt(sandbox, host, "install -s nvidia-headless-515-server", check=False)
-    assert missing.returncode == 100 and "Unable to locate package nvidia-headless-515-server" in missing.stderr
-    assert "Inst nvidia-headless-580-server (580.126.20-0ubuntu0.24.04.2" in \
-        apt(sandbox, host, "install -s nvidia-headless-580-server").stdout
-
-
 def test_a_package_that_ships_lspci_leaves_the_stand_in_in_place(sandbox, fresh_host, tmp_path):
     host = fresh_host.name
     """A real server's lspci comes from pciutils, which DeepOps' facts role installs before it

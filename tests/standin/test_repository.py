@@ -174,6 +174,11 @@ def test_ubuntus_archive_is_a_signed_dists_archive_with_canonicals_names(reposit
         assert old["Version"] == new["Version"] == "525.147.05-0ubuntu0.22.04.1"
         assert old["Depends"] == name.format("525-server"), old
     assert "nvidia-headless-525-server-open" not in jammy, "525-server had no open flavour"
+    noble = {entry["Package"]: entry for entry in _packages_index(
+        repository, os.path.join(ARCHIVE_PATH, "dists", "noble-updates", "restricted", f"binary-{dpkg_architecture()}"))}
+    assert "nvidia-headless-515-server" not in noble, "NVIDIA's role default branch has nothing on 24.04"
+    assert noble["nvidia-headless-580-server"]["Version"] == "580.126.20-0ubuntu0.24.04.2"
+    assert noble["nvidia-headless-570-server"]["Depends"] == "nvidia-headless-580-server"
     assert jammy["nvidia-kernel-common-580-server"]["Provides"] == \
         "nvidia-kernel-common, nvidia-kernel-common-580-server-580.126.20"
 
