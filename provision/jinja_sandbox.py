@@ -42,8 +42,10 @@ _FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
 WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 
 
-class ChainedStrictUndefined(jinja2.StrictUndefined):
-    """Fails when used, but `a.b` on an undefined `a` stays undefined, so `default()` can catch it."""
+class SelfChaining:
+    """Every attribute and item of it is itself (`a.b['c']` is `a`), dunder names excepted."""
+
+    __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -52,6 +54,10 @@ class ChainedStrictUndefined(jinja2.StrictUndefined):
 
     def __getitem__(self, key: Any) -> Any:
         return self
+
+
+class ChainedStrictUndefined(SelfChaining, jinja2.StrictUndefined):
+    """Fails when used, but `a.b` on an undefined `a` stays undefined, so `default()` can catch it."""
 
 
 class CodeCache:

@@ -118,7 +118,7 @@ class Templar:
         self.variables = {name: ChainedStrictUndefined(hint=value.message, name=name, exc=VariableCycle)
                           if type(value) is CyclicValue else value for name, value in variables.items()}
         self.variables.setdefault("omit", OMIT)
-        if isinstance(self.variables.get("vars", VarsView({})), VarsView):
+        if "vars" not in self.variables or isinstance(self.variables["vars"], VarsView):
             self.variables["vars"] = VarsView(self.variables)  # Ansible's `vars`: every variable in scope
         self.search_dirs = list(search_dirs or [])
         self.limits = limits
@@ -254,12 +254,17 @@ class Templar:
         a lookup that fails gives nothing instead of failing the template."""
         if errors not in ("strict", "warn", "ignore"):
             raise FilterError(f"lookup errors= must be strict, warn or ignore, not {errors!r}")
+        values = self._guarded(kind, terms, errors, options)
+        return [] if values is None else values
+
+    def _guarded(self, kind: str, terms: tuple[Any, ...], errors: str, options: dict[str, Any]) -> list[Any] | None:
+        """The lookup's values, or None for a failure `errors` ('warn', 'ignore') says to pass over."""
         try:
             return self._query(kind, *terms, **options)
         except FilterError:
-            if errors == "strict" or kind not in SUPPORTED_LOOKUPS:
+            if errors not in ("warn", "ignore") or kind not in SUPPORTED_LOOKUPS:
                 raise
-            return []
+            return None
 
     def _query(self, kind: str, *terms: Any, **options: Any) -> list[Any]:
         if kind == "env":
@@ -280,11 +285,8 @@ class Templar:
     def lookup(self, kind: str, *terms: Any, wantlist: bool = False, errors: str = "strict", **options: Any) -> Any:
         """`lookup('env', 'HOME')`: like query, but several values are joined with commas; a
         failure ignored by errors='ignore' (or 'warn') gives None, as Ansible's does."""
-        try:
-            values = self.query(kind, *terms, **options)
-        except FilterError:
-            if errors not in ("warn", "ignore") or kind not in SUPPORTED_LOOKUPS:
-                raise
+        values = self._guarded(kind, terms, errors, options)
+        if values is None:
             return [] if wantlist else None
         if wantlist:
             return values
@@ -565,8 +567,6 @@ def _subelements(templar: Templar, terms: list[Any], options: Mapping[str, Any])
     return pairs
 
 
-
-
 def _filetree(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[dict[str, Any]]:
     """community.general's filetree: every entry below each folder (a relative one is looked up
     in the role's or playbook's files/, then the folder itself), parents before children, with
@@ -583,6 +583,7 @@ def _filetree(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
     except re.error as error:
         raise FilterError(f"Invalid exclude regular expression {exclude!r}: {error}") from None
     entries: list[dict[str, Any]] = []
+    listed: set[str] = set()
     for term in (str(term) for term in terms):
         folders = [term] if os.path.isabs(term) else [
             os.path.join(base, sub, term) for base in templar.search_dirs for sub in ("files", "")]
@@ -593,7 +594,7 @@ def _filetree(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
             dirs[:] = sorted(name for name in dirs if not (pattern and pattern.match(name)))
             for name in dirs + sorted(name for name in files if not (pattern and pattern.match(name))):
                 path = os.path.relpath(os.path.join(here, name), root)
-                if any(entry["path"] == path for entry in entries):
+                if path in listed:
                     continue
                 full = os.path.join(root, path)
                 info = os.lstat(full)
@@ -618,6 +619,7 @@ def _filetree(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
                              mode=f"0{stat_module.S_IMODE(info.st_mode):03o}", size=info.st_size,
                              mtime=info.st_mtime, ctime=info.st_ctime)
                 entries.append(entry)
+                listed.add(path)
                 if len(entries) > templar.limits.loop_items:
                     raise FilterError(f"lookup('filetree'): more than {templar.limits.loop_items:,} entries")
     return entries

@@ -25,9 +25,7 @@ FREE_FORM_FALLBACK = frozenset({"command", "shell", "raw", "script", "meta", "in
 TASK_KEYWORDS = frozenset({
     "name", "when", "loop", "with_items", "with_list", "with_dict", "with_fileglob", "with_first_found",
     "with_sequence", "with_together", "with_nested", "with_indexed_items", "with_subelements", "with_filetree",
-    "loop_control",
-    "register", "notify",
-    "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
+    "loop_control", "register", "notify", "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
     "action", "local_action", "async", "poll", "diff", "timeout",
 })

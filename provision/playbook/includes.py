@@ -91,7 +91,7 @@ def _candidate_tasks(task: Task, name: str, context: LoadContext, mark: Mark, ki
     loaded and checked now; the host picks one when it reaches the include. YAML that is no tasks
     list (a playbook, an inventory, vars) or does not parse is not a candidate. The files are
     conditional tasks for validation: a module provision lacks in one is a warning."""
-    from provision.playbook.tasks import load_task_list
+    from provision.playbook.tasks import load_task_list, task_file_folders
 
     task.templated_include = True
     if context.templated_depth >= MAX_TEMPLATED_DEPTH:
@@ -104,8 +104,7 @@ def _candidate_tasks(task: Task, name: str, context: LoadContext, mark: Mark, ki
         known = re.sub(r"\{\{\s*role_path\s*\}\}", lambda _: task.base_dir, known)
     known = re.sub(r"\{\{\s*playbook_dir\s*\}\}", lambda _: context.playbook_dir, known)
     pattern = _wildcards(known)
-    folders = [""] if os.path.isabs(known) else [
-        os.path.dirname(mark.file), os.path.join(task.base_dir, "tasks"), task.base_dir, context.playbook_dir]
+    folders = [""] if os.path.isabs(known) else task_file_folders(context, mark.file, task.base_dir)
     including = {os.path.abspath(path) for path in (*context.file_stack, mark.file)}
     found: dict[str, str] = {}
     for folder in folders:

@@ -356,11 +356,17 @@ def _load_block(data: dict, task: Task, context: LoadContext, handler: bool) -> 
     return task
 
 
+def task_file_folders(context: LoadContext, current_file: str, base_dir: str) -> list[str]:
+    """Where a relative include name is looked up, in order: beside the including file, the role's
+    tasks/ and folder, the playbook's folder."""
+    return [os.path.dirname(current_file), os.path.join(base_dir, "tasks"), base_dir, context.playbook_dir]
+
+
 def resolve_task_file(name: str, context: LoadContext, current_file: str, base_dir: str) -> str | None:
     """Where an included tasks file is: beside the including file, the role's tasks/, the playbook."""
     if os.path.isabs(name):
         return name if os.path.isfile(name) else None
-    for folder in (os.path.dirname(current_file), os.path.join(base_dir, "tasks"), base_dir, context.playbook_dir):
+    for folder in task_file_folders(context, current_file, base_dir):
         candidate = os.path.join(folder, name)
         if os.path.isfile(candidate):
             return candidate

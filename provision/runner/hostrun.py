@@ -177,8 +177,7 @@ class HostRun:
         """An include_tasks/include_role with a loop: its tasks once per item, in order, with the
         loop variable (and ansible_loop, index_var) set for them; its `when` decided per item, as
         Ansible decides a looped include's."""
-        options = self.play.options
-        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+        if not self.selected(block, scope):
             return
         started = time.monotonic()
         run = TaskRun(block, scope, self.state, self.play)
@@ -186,9 +185,7 @@ class HostRun:
             _items, _loop_var, defined = run.loop_items(run.templar())
         except (TemplateError, LoopNotList) as error:
             if isinstance(error, TemplateError) and run.not_checkable_yet():
-                self.task_start(self.display_name(block, scope))
-                self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
-                                                  data={"skipped": True, "not_checkable_yet": True}), started)
+                self.not_checked(block, scope, started)
                 return
             message = str(error) if isinstance(error, LoopNotList) else f"{block.mark}: {error}"
             raise HostFailed(self.record(block, scope, Outcome("failed", message), started)) from None
@@ -207,8 +204,7 @@ class HostRun:
         this host (all candidates were loaded and checked before the run)."""
         if not block.templated_include:
             return block.block or []
-        options = self.play.options
-        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+        if not self.selected(block, scope):
             return []  # not selected by the tags: its name is not even rendered
         started = time.monotonic()
         run = TaskRun(block, scope, self.state, self.play)
@@ -216,9 +212,7 @@ class HostRun:
             name = str(run.templar().render(block.include))
         except TemplateError as error:
             if run.not_checkable_yet():
-                self.task_start(self.display_name(block, scope))
-                self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
-                                                  data={"skipped": True, "not_checkable_yet": True}), started)
+                self.not_checked(block, scope, started)
                 return []
             raise HostFailed(self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started)) from None
         for candidate in block.block or []:  # by the name as written, or (first_found gives one) the full path
@@ -232,27 +226,37 @@ class HostRun:
     def include_wanted(self, block: Task, scope: Scope) -> bool:
         """An include_tasks/include_role's `when`, decided once where the include is reached; a
         false one is the include's own "skipped" result, as Ansible reports it."""
-        options = self.play.options
-        if not scope.handler and not selected(set(scope.tags | block.tags), options.tags, options.skip_tags):
+        if not self.selected(block, scope):
             return False
         name = self.display_name(block, scope)
         started = time.monotonic()
+        run = TaskRun(block, scope, self.state, self.play)
         try:
-            wanted = TaskRun(block, scope, self.state, self.play).templar().is_true(list(scope.when) + block.when)
+            wanted = run.templar().is_true(list(scope.when) + block.when)
         except TemplateError as error:
-            if not TaskRun(block, scope, self.state, self.play).not_checkable_yet():
+            if not run.not_checkable_yet():
                 result = self.record(block, scope, Outcome("failed", f"{block.mark}: {error}"), started, name)
                 raise HostFailed(result) from None
-            # whether it would be included cannot be known yet: its tasks are not checked
-            self.task_start(name)
-            self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
-                                              data={"skipped": True, "not_checkable_yet": True}), started, name)
+            self.not_checked(block, scope, started, name)
             return False
         if not wanted:
             self.task_start(name)
             self.record(block, scope, Outcome("skipped", "conditional result was False", data={"skipped": True}),
                         started, name)
         return wanted
+
+    def selected(self, task: Task, scope: Scope) -> bool:
+        """Whether -t/--skip-tags let the task (or block) run here; a notified handler always runs,
+        as in Ansible (its task was selected)."""
+        options = self.play.options
+        return scope.handler or selected(set(scope.tags | task.tags), options.tags, options.skip_tags)
+
+    def not_checked(self, block: Task, scope: Scope, started: float, name: str | None = None) -> None:
+        """An include whose `when`, loop or file name reads a local fact this check did not write:
+        whether (and what) it would include cannot be known yet, so its tasks are not checked."""
+        self.task_start(name or self.display_name(block, scope))
+        self.record(block, scope, Outcome("skipped", f"{NOT_CHECKABLE}; its tasks are not checked",
+                                          data={"skipped": True, "not_checkable_yet": True}), started, name)
 
     def _always(self, block: Task, scope: Scope) -> None:
         self.run_list(block.always, scope)
@@ -270,8 +274,7 @@ class HostRun:
     # ---- one task -----------------------------------------------------------------------------
     def run_task(self, task: Task, scope: Scope) -> None:
         options = self.play.options
-        # a notified handler runs whatever -t/--skip-tags say, as in Ansible (its task was selected)
-        if not scope.handler and not selected(set(scope.tags | task.tags), options.tags, options.skip_tags):
+        if not self.selected(task, scope):
             return
         if self.play.stopping:
             raise Stopped()

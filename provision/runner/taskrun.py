@@ -17,6 +17,7 @@ from typing import Any
 
 from provision.booleans import to_bool
 from provision.errors import ConnectionFailed, ProvisionError
+from provision.jinja_sandbox import SelfChaining
 from provision.modules import get_module
 from provision.modules.base import LOCAL_FACTS, LOCAL_FACTS_DIRECTORY, ModuleResult
 from provision.modules.context import TaskContext
@@ -47,18 +48,10 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class _NotWrittenYet:
+class _NotWrittenYet(SelfChaining):
     """An ansible_local value the check did not write: every key or attribute of it is itself, and
     it is empty, false and 0. Rendering a task with it in place of ansible_local tells "only local
     facts are missing" (not checkable yet) from any other undefined value (an error)."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self
-
-    def __getitem__(self, key: Any) -> Any:
-        return self
 
     def __iter__(self):
         return iter(())
@@ -297,11 +290,11 @@ class TaskRun:
         instance = module(args, context)
         started = time.monotonic()
         result: ModuleResult = instance.run()
-        limit = self.time_limit(templar)
+        limit = context.cap  # the task's `timeout:`, rendered once for the context
         if limit and result.status == "failed" and time.monotonic() - started >= limit:
-            message = f"Task failed: Timed out after {limit} second(s)."  # ansible-core 2.19's words
+            message = f"Task failed: Timed out after {int(limit)} second(s)."  # ansible-core 2.19's words
             result = ModuleResult("failed", msg=message,
-                                  data={**result.data, "msg": message, "timedout": {"period": limit}})
+                                  data={**result.data, "msg": message, "timedout": {"period": int(limit)}})
         if context.check and result.status == "changed":
             self.state.check_pending |= instance.check_leaves()
         # A probe (`changed_when: false`) is taken at its word: it reads, so batched reads stay good.

@@ -17,6 +17,7 @@ from importlib import resources
 from provision.sandbox.standin.gpus import load_description, seed_files
 from provision.sandbox.standin.service import StandinInfo
 
+
 def gpu_stack_vars(standin: StandinInfo) -> dict:
     base = standin.url  # ends with "/"
     return {

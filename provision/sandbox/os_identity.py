@@ -28,7 +28,15 @@ class OsIdentity:
     name: str  # the --os value
     cuda_repo: str  # NVIDIA's CUDA repository folder for it
     files: dict[str, str]  # absolute path -> content; empty for the image's own OS
-    archive_suite: str = ""  # the Ubuntu archive suite the stand-in serves for it ("" for Debian)
+    codename: str = ""  # Ubuntu's release codename; "" for the image's own OS
+
+    @property
+    def archive_suite(self) -> str:
+        """The suite of Ubuntu's archive the stand-in serves for this release (catalog.yaml
+        ubuntu_archive), "" where it serves none."""
+        from provision.sandbox.standin.catalog import canonical
+
+        return canonical.releases().get(self.codename, {}).get("suite", "") if self.codename else ""
 
     def seed_files(self) -> dict[str, bytes]:
         return {path: content.encode() for path, content in self.files.items()}
@@ -65,9 +73,9 @@ ARCHIVE_KEYRING = "/usr/share/keyrings/ubuntu-archive-standin.gpg"
 IDENTITIES: dict[str, OsIdentity] = {
     "debian12": OsIdentity("debian12", "debian12", {}),
     "ubuntu22.04": OsIdentity("ubuntu22.04", "ubuntu2204",
-                              _ubuntu("22.04", "22.04.5", "jammy", "Jammy Jellyfish", "bookworm/sid"), "jammy-updates"),
+                              _ubuntu("22.04", "22.04.5", "jammy", "Jammy Jellyfish", "bookworm/sid"), "jammy"),
     "ubuntu24.04": OsIdentity("ubuntu24.04", "ubuntu2404",
-                              _ubuntu("24.04", "24.04.3", "noble", "Noble Numbat", "trixie/sid"), "noble-updates"),
+                              _ubuntu("24.04", "24.04.3", "noble", "Noble Numbat", "trixie/sid"), "noble"),
 }
 DEFAULT_OS = "debian12"
 

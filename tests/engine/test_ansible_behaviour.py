@@ -12,10 +12,11 @@ from tests.engine.scenario import write
 INVENTORY = "all:\n  hosts:\n    here: {ansible_connection: local}\n"
 
 
-def run(tmp_path, playbook: str, files: dict[str, str] | None = None):
+def run(tmp_path, playbook: str, files: dict[str, str] | None = None, options: RunOptions | None = None):
     write(tmp_path, {"inventory.yaml": INVENTORY, "site.yaml": playbook, **(files or {})})
     inventory = load_inventory(str(tmp_path / "inventory.yaml"))
-    report = run_playbook(load_and_validate(str(tmp_path / "site.yaml"), inventory), inventory, RunOptions())
+    report = run_playbook(load_and_validate(str(tmp_path / "site.yaml"), inventory), inventory,
+                          options or RunOptions())
     return report, {result.task: result for result in report.results}
 
 
@@ -438,16 +439,13 @@ def test_a_templated_include_looks_past_yaml_that_is_no_tasks_file_and_past_cycl
             - assert: {that: ["picked == 'role'", "top"]}
         """)
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
-    write(tmp_path, {"site.yaml": """
+    report, results = run(tmp_path, """
         - hosts: all
           tasks:
             - name: not selected, so not rendered
               include_tasks: "{{ no_such_variable }}.yml"
               tags: [elsewhere]
-        """})
-    inventory = load_inventory(str(tmp_path / "inventory.yaml"))
-    report = run_playbook(load_and_validate(str(tmp_path / "site.yaml"), inventory), inventory,
-                          RunOptions(tags={"never-given"}))
+        """, options=RunOptions(tags={"never-given"}))
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed"]
 
 
