@@ -99,7 +99,8 @@ def test_systemd_host_restarts_sshd_and_reboots_and_leaves_nothing_behind():
         assert _new_boot_id(fleet, "host02", boot_id), "host02 did not come back with a new boot id"
         assert ssh(fleet, "host02", "cat /root/marker").stdout == "kept\n"
         # the host's systemd played the kernel's and udev's part for the stand-in driver
-        loaded = ssh(fleet, "host02", "cat /sys/module/nvidia/version /proc/driver/nvidia/version; ls /sys/module "
+        # sshd answers before the boot's other units are all started (the udev-wanted one among them)
+        loaded = ssh(fleet, "host02", "systemctl is-system-running --wait >/dev/null; cat /sys/module/nvidia/version /proc/driver/nvidia/version; ls /sys/module "
                                       "| grep -c .; systemctl is-active wanted-by-udev; systemctl is-enabled "
                                       "wanted-by-udev").stdout.splitlines()
         assert loaded[0] == "580.95.05" and loaded[1].startswith("NVRM version: NVIDIA UNIX Open Kernel Module for")

@@ -73,7 +73,10 @@ def runs(tmp_path_factory):
                                           "--check", "--diff")
         done["keyring-after-check"] = ssh(fleet, "host01", "dpkg-query -W cuda-keyring", check=False).returncode
         done["apply"] = run("apply", "apply", os.path.join(FIXTURE, "site.yml"))
-        done["host"] = ssh(fleet, "host01", "nvidia-smi --query-gpu=driver_version,persistence_mode "
+        # a reboot returns once sshd answers (Ansible's too); the boot's other units may still be
+        # starting, persistenced among them on a loaded machine: read the end state once boot is done
+        booted = "systemctl is-system-running --wait >/dev/null; "
+        done["host"] = ssh(fleet, "host01", booted + "nvidia-smi --query-gpu=driver_version,persistence_mode "
                                             "--format=csv,noheader | sort -u; /usr/local/cuda/bin/nvcc --version "
                                             "| tail -2 | head -1; cat /etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list; "
                                             "apt-cache policy cuda-drivers-580 | grep -c ' 600 http'; "
@@ -82,7 +85,7 @@ def runs(tmp_path_factory):
                                                  "grep -c '^deb ' /etc/apt/sources.list.d/nvidia-docker.list; "
                                                  "head -2 /usr/local/bin/nvidia-docker | tail -1; "
                                                  "cat /etc/docker/daemon.json").stdout
-        done["archive-host"] = ssh(fleet, "host02", "nvidia-smi --query-gpu=driver_version,persistence_mode "
+        done["archive-host"] = ssh(fleet, "host02", booted + "nvidia-smi --query-gpu=driver_version,persistence_mode "
                                                     "--format=csv,noheader | sort -u; cat /sys/module/nvidia/version; "
                                                     "head -1 /proc/driver/nvidia/version; "
                                                     "dpkg-query -W nvidia-headless-515-server "
