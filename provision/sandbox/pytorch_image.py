@@ -34,12 +34,13 @@ STANDIN_LABEL = {"org.provision.sandbox.standin": "CPU build of torch for the sa
 ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE=1")
 # the verification payload (provision/gpu/payload/gpu_check.py) runs under `python`, as in the real image
 PYTHON_LAYER = LayerRecipe("python", ("python3",), "ln -sf /usr/bin/python3 /usr/local/bin/python")
-# Left out of the layer: what a container never reads (docs, headers, CMake files), and the
-# contents of folders Docker mounts over.
+# Left out of the layer: what a container never reads (docs, headers, CMake files), the C++ test
+# programs this machine's CPU wheel carries (torch/test, torch/bin/test_* and *Test; PyPI's wheels
+# ship neither, and they were an eighth of every pull), and the contents of folders Docker mounts over.
+_TORCH = f"./usr/local/lib/python{PYTHON_VERSION}/dist-packages/torch"
 EXCLUDES = ("./proc/*", "./sys/*", "./dev/*", "./run/*", "./tmp/*", "./usr/share/doc/*", "./usr/share/man/*",
             "./usr/share/locale/*", "./var/cache/debconf/*-old", "./.provision-image-complete",
-            f"./usr/local/lib/python{PYTHON_VERSION}/dist-packages/torch/include",
-            f"./usr/local/lib/python{PYTHON_VERSION}/dist-packages/torch/share")
+            f"{_TORCH}/include", f"{_TORCH}/share", f"{_TORCH}/test", f"{_TORCH}/bin/test_*", f"{_TORCH}/bin/*Test")
 
 
 @dataclass(frozen=True)
