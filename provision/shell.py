@@ -56,3 +56,17 @@ def expanding_word(word: object) -> str:
     if last < len(text) or not parts:
         parts.append(quote(text[last:]))
     return "".join(parts)
+
+
+def glob_word(pattern: object) -> str:
+    """One word for a POSIX shell that expands as Python's glob.glob would match (Ansible's
+    command tests `creates`/`removes` with it): `*`, `?` and `[...]` left to the shell, a leading
+    `~/` expanded (the argument is a path), every other character quoted. With no match the shell
+    leaves the word as written, so test each result for existence."""
+    text = str(pattern)
+    head = ""
+    if text == "~" or text.startswith("~/"):
+        head, text = "~", text[1:]
+    pieces = re.split(r"([*?]|\[[A-Za-z0-9!^_.,:-]+\])", text)  # a class of other characters: literal
+    return head + "".join(piece if index % 2 else (quote(piece) if piece else "")
+                          for index, piece in enumerate(pieces))

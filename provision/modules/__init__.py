@@ -10,6 +10,7 @@ from provision.modules.apt import Apt
 from provision.modules.apt_key import AptKey
 from provision.modules.apt_repository import AptRepository
 from provision.modules.assert_ import Assert
+from provision.modules.async_status import AsyncStatus
 from provision.modules.authorized_key import AuthorizedKey
 from provision.modules.base import Module, ModuleFailed
 from provision.modules.blockinfile import BlockInFile
@@ -58,7 +59,7 @@ from provision.modules.yum_repository import YumRepository
 MODULES: dict[str, type[Module]] = {
     module.name: module
     for module in (
-        Apt, AptKey, AptRepository, Assert, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, Fetch, File, Find, GetUrl, Getent,
+        Apt, AptKey, AptRepository, Assert, AsyncStatus, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, Fetch, File, Find, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, Hostname, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
         Sysctl, Systemd, Template, Tempfile, Unarchive, User, WaitFor, WaitForConnection, Yum, YumRepository,

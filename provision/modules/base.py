@@ -75,6 +75,7 @@ class ModuleContext(Protocol):
     facts: dict[str, Any]  # from provision.facts, gathered once per host
     check: bool
     environment: dict[str, str]
+    background: float | None  # `async: N` with `poll: 0`: command and shell start detached, bounded by N s
     # Check mode: what earlier tasks on this host would have changed but did not, which later reads
     # depend on (APT_SOURCES). The runner fills it from each changed result's `check_leaves()`.
     check_pending: set[str]
@@ -96,7 +97,6 @@ class ModuleContext(Protocol):
 
 
 Rule = tuple[str, ...]
-FREE_FORM_NAME = "the free-form command"  # how a rule names `_raw_params` (command: echo hi)
 
 
 APT_SOURCES = "apt-sources"  # check_leaves(): apt's sources, keys or pins would have changed
@@ -136,6 +136,10 @@ class Module:
     sets_facts: ClassVar[bool] = False
     # Takes `async:` (Ansible's action plugins that move files do not: copy, template, script...).
     supports_async: ClassVar[bool] = True
+    # Ansible checks this one's options against a fixed list in its action plugin (_VALID_ARGS:
+    # wait_for_connection, reboot, fail...), so an unknown one reads "Invalid options for NAME: x",
+    # not a module's "Unsupported parameters for (NAME) module: x"; playbooks assert on the words.
+    action_options: ClassVar[bool] = False
     # Rules across arguments, Ansible's names and meaning; "given" means not None after defaults.
     mutually_exclusive: ClassVar[tuple[Rule, ...]] = ()  # at most one of each group
     required_one_of: ClassVar[tuple[Rule, ...]] = ()  # at least one of each group
@@ -166,6 +170,10 @@ class Module:
                                            or value.startswith(LOCAL_FACTS_DIRECTORY + "/")):
                 return {LOCAL_FACTS}
         return set()
+
+    def skips_check_mode(self) -> bool:
+        """Whether check mode reports this task skipped instead of predicting it (check_mode_skip)."""
+        return self.check_mode_skip
 
     def read_command(self) -> str | None:
         """Shell text reading the state in one round trip; None: nothing to read on the host."""
@@ -198,7 +206,8 @@ class Module:
 
         Raises ModuleFailed listing every problem at once. Pure, so validation can call it early.
         """
-        checked = check_args(cls.name, cls.spec, args, free_form=cls.free_form, open_spec=cls.open_spec)
+        checked = check_args(cls.name, cls.spec, args, free_form=cls.free_form, open_spec=cls.open_spec,
+                             action_options=cls.action_options)
         problems = rule_problems(cls, checked)
         if problems:
             raise ModuleFailed(f"{cls.name}: " + "; ".join(problems))
@@ -211,7 +220,7 @@ class Module:
             plan = self.diff(current)
             if plan is None:
                 return ModuleResult("ok", data=self.result_data(current, None))
-            if self.context.check and self.check_mode_skip:
+            if self.context.check and self.skips_check_mode():
                 return ModuleResult("skipped", msg="skipped in check mode", data=self.result_data(current, plan))
             diff_text = self.describe(current, plan)
             if self.context.check and not self.read_only:
@@ -258,11 +267,15 @@ def _coerce(kind: str, value: Any, elements: str | None) -> Any:
 
 
 def check_args(
-    module: str, spec: dict[str, Arg], args: dict[str, Any], *, free_form: bool = False, open_spec: bool = False
+    module: str, spec: dict[str, Arg], args: dict[str, Any], *, free_form: bool = False, open_spec: bool = False,
+    action_options: bool = False,
 ) -> dict[str, Any]:
-    """Arguments with aliases resolved, types coerced and defaults filled; all problems at once."""
+    """Arguments with aliases resolved, types coerced and defaults filled; all problems at once,
+    in Ansible's words where Ansible has words for them (playbooks and its own tests assert on
+    `result.msg`): unknown arguments, missing required ones, a value outside the choices."""
     names = {alias: name for name, arg in spec.items() for alias in arg.aliases}
     problems: list[str] = []
+    unknown: list[str] = []
     result: dict[str, Any] = {}
     for key, value in args.items():
         name = names.get(key, key)
@@ -270,7 +283,7 @@ def check_args(
             if open_spec or (free_form and key == "_raw_params"):
                 result[key] = value
             else:
-                problems.append(f"unsupported argument {key!r}")
+                unknown.append(str(key))
             continue
         if name in result:
             problems.append(f"argument {name!r} given twice (as {key!r})")
@@ -282,49 +295,56 @@ def check_args(
             problems.append(f"argument {name!r}: {error}")
             continue
         if arg.choices is not None and value is not None and value not in arg.choices:
-            problems.append(f"argument {name!r} must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
+            problems.append(f"value of {name} must be one of: {', '.join(map(str, arg.choices))}, got: {value}")
         result[name] = value
+    missing = []
     for name, arg in spec.items():
         if name not in result or result[name] is None:
             if arg.required:
-                problems.append(f"missing required argument {name!r}")
+                missing.append(name)
             # a copy: a module that changes its list or dict argument must not change the spec
             result[name] = copy.deepcopy(arg.default)
+    if missing:
+        problems.append(f"missing required arguments: {', '.join(sorted(missing))}")
+    words = []
+    if unknown and action_options:
+        words.append(f"Invalid options for {module}: {','.join(unknown)}")
+    elif unknown:
+        words.append(f"Unsupported parameters for ({module}) module: {', '.join(sorted(unknown))}")
     if problems:
-        raise ModuleFailed(f"{module}: " + "; ".join(problems))
+        words.append(f"{module}: " + "; ".join(problems))
+    if words:
+        raise ModuleFailed("; ".join(words))
     return result
 
 
 def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
-    """What breaks the module's cross-argument rules (pure; validation reports it before any host)."""
+    """What breaks the module's cross-argument rules (pure; validation reports it before any host),
+    each in the words of Ansible's module_utils/common/validation.py, which playbooks assert on
+    (`result.msg is contains 'parameters are mutually exclusive'`); the free-form command is
+    `_raw_params` there, as in Ansible's messages."""
     # an empty string is given (`content: ""` makes an empty file); an empty list is not
     given = {name for name, value in args.items() if value is not None and value != []}
     problems = []
-
-    def named(names: Any, separator: str = ", ") -> str:
-        return separator.join(FREE_FORM_NAME if name == "_raw_params" else repr(name) for name in names)
-
     for group in module.mutually_exclusive:
-        both = [name for name in group if name in given]
-        if len(both) > 1:
-            problems.append(f"arguments {named(both, ' and ')} are mutually exclusive")
+        if len([name for name in group if name in given]) > 1:
+            problems.append(f"parameters are mutually exclusive: {'|'.join(group)}")
     for group in module.required_one_of:
         if not given & set(group):
-            problems.append(f"one of the following is required: {named(group)}")  # Ansible's words
+            problems.append(f"one of the following is required: {', '.join(group)}")
     for group in module.required_together:
         present = [name for name in group if name in given]
         if present and len(present) < len(group):
-            missing = [name for name in group if name not in given]
-            problems.append(f"{named(present)} needs {named(missing)} too")
+            problems.append(f"parameters are required together: {', '.join(group)}")
     for name, value, needed in module.required_if:
         if args.get(name) == value:
             missing = [item for item in needed if item not in given]
             if missing:
-                problems.append(f"{name}={value} requires {named(missing)}")
+                problems.append(f"{name} is {value} but all of the following are missing: {', '.join(missing)}")
     for name, needed in module.required_by.items():
         missing = [item for item in needed if item not in given]
         if name in given and missing:
-            problems.append(f"{named([name])} requires {named(missing)}")
+            problems.append(f"missing parameter(s) required by '{name}': {', '.join(missing)}")
     return problems
 
 

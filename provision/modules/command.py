@@ -14,9 +14,21 @@ import datetime
 import shlex
 from typing import Any
 
+from provision.modules.async_status import new_job_id, start_text, started_result
 from provision.modules.base import Arg, Module, ModuleFailed, ModuleSkipped
-from provision.shell import expanding_word, join, quote
+from provision.shell import expanding_word, glob_word, join, quote
 from provision.transport.base import CommandResult
+
+
+# Ansible's command execs the program itself: one that is not there fails with Python's words,
+# rc the errno and no output ("[Errno 2] No such file or directory: b'x'"), never a shell's
+# "not found" (playbooks test `res.stderr == ''`). The check prints this marker instead.
+_NO_PROGRAM = "provision-no-program"
+PROGRAM_CHECK = ('case $1 in */*) [ -e "$1" ] || { echo "%s 2 $1" >&2; exit 127; }; '
+                 '{ [ -x "$1" ] && [ ! -d "$1" ]; } || { echo "%s 13 $1" >&2; exit 127; } ;; '
+                 '*) command -v "$1" >/dev/null 2>&1 || { echo "%s 2 $1" >&2; exit 127; } ;; esac'
+                 % (_NO_PROGRAM, _NO_PROGRAM, _NO_PROGRAM))
+_ERRNO_WORDS = {"2": "No such file or directory", "13": "Permission denied"}
 
 
 class Command(Module):
@@ -54,8 +66,10 @@ class Command(Module):
             except ValueError as error:
                 raise ModuleFailed(f"cannot split command {raw!r}: {error}") from error
         if self.args.get("expand_argument_vars", True):
-            return " ".join(expanding_word(word) for word in words)
-        return join(words)
+            line = " ".join(expanding_word(word) for word in words)
+        else:
+            line = join(words)
+        return f'set -- {line}; {PROGRAM_CHECK}; "$@"'
 
     def _raw_command(self) -> str:
         text = self.args.get("cmd") or self.args.get("_raw_params")
@@ -67,27 +81,38 @@ class Command(Module):
         return self.args.get("argv") or self._raw_command()
 
     def read_command(self) -> str | None:
-        """One test per path, printing why the command is skipped; None when there is nothing to test."""
-        creates, removes = self.args.get("creates"), self.args.get("removes")
-        tests = []
-        if creates:
-            tests.append(f"[ -e {quote(creates)} ] && echo creates")
-        if removes:
-            tests.append(f"[ -e {quote(removes)} ] || echo removes")
+        """As Ansible's command does it, in one round trip: into `chdir` first (a missing one fails
+        the task, check mode too), then `creates`/`removes` as glob patterns, relative ones from
+        there; prints why the command is skipped. None when there is nothing to test."""
+        creates, removes, chdir = self.args.get("creates"), self.args.get("removes"), self.args.get("chdir")
+        tests = [f"cd -P {quote(chdir)} 2>/dev/null || {{ echo chdir; exit 0; }}"] if chdir else []
+        for reason, pattern, found in (("creates", creates, "echo creates"), ("removes", removes, "")):
+            if pattern:
+                tests.append(f"m=; for p in {glob_word(pattern)}; do {{ [ -e \"$p\" ] || [ -L \"$p\" ]; }} "
+                             f"&& m=1 && break; done; [ -n \"$m\" ] {'&&' if found else '||'} echo {reason}")
         return "; ".join(tests) + "; true" if tests else None
 
     def parse(self, result: CommandResult | None) -> dict[str, str] | None:
         """Why the command is skipped, as Ansible registers it (msg and stdout), or None: it runs."""
         reasons = result.stdout.split() if result is not None else []
+        if "chdir" in reasons:
+            raise ModuleFailed("Unable to change directory before execution.",
+                               {"cmd": self.display_command(), "rc": None, "stdout": "", "stderr": ""})
+        did = "Would" if self.context.check else "Did"
         for reason, path, outcome in (("creates", self.args.get("creates"), "exists"),
                                       ("removes", self.args.get("removes"), "does not exist")):
             if reason in reasons:
-                return {"msg": f"Did not run command since '{path}' {outcome}",
+                return {"msg": f"{did} not run command since '{path}' {outcome}",
                         "stdout": f"skipped, since {path} {outcome}"}
         return None
 
     def diff(self, current: dict[str, str] | None) -> Any:
         return None if current else "run"
+
+    def skips_check_mode(self) -> bool:
+        """Ansible's command and script predict a run their `creates`/`removes` would let happen
+        ("changed", not skipped, in check mode); with neither they cannot say, and skip."""
+        return not (self.args.get("creates") or self.args.get("removes"))
 
     def result_data(self, current: dict[str, str] | None, plan: Any) -> dict[str, Any]:
         """Registered when the command did not run: skipped by creates/removes, or check mode."""
@@ -98,9 +123,14 @@ class Command(Module):
 
     def apply(self, plan: Any) -> dict[str, Any]:
         text = self.command_text()
-        if self.args.get("chdir"):
-            text = f"cd {quote(self.args['chdir'])} && {text}"
+        if self.args.get("chdir"):  # -P: Ansible's module enters it by os.chdir, links resolved ($PWD too)
+            text = f"cd -P {quote(self.args['chdir'])} && {text}"
         stdin = self.args.get("stdin")
+        if self.context.background:
+            if stdin is not None:
+                raise ModuleFailed("stdin cannot be given to a command started in the background (async with poll: 0)")
+            job_id = new_job_id()
+            return started_result(job_id, self.context.run(start_text(job_id, self.context.background, text)))
         if stdin is not None and self.args["stdin_add_newline"]:
             stdin += "\n"
         start = datetime.datetime.now()
@@ -122,6 +152,12 @@ class Command(Module):
             "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines(),
             "start": str(start), "end": str(end), "delta": str(end - start), "msg": "",
         }
+        missing = result.stderr.split(" ", 2) if result.rc == 127 and self.name == "command" else []
+        if len(missing) == 3 and missing[0] == _NO_PROGRAM and missing[1] in _ERRNO_WORDS:
+            program = missing[2].removesuffix("\n")
+            data.update(rc=int(missing[1]), stdout="", stderr="", stdout_lines=[], stderr_lines=[],
+                        msg=f"[Errno {missing[1]}] {_ERRNO_WORDS[missing[1]]}: {program.encode()!r}")
+            raise ModuleFailed(data["msg"], data)
         if result.rc != 0:
             data["msg"] = "non-zero return code"
             detail = (stderr or stdout).strip().splitlines()[-3:]
@@ -182,6 +218,14 @@ class Script(Command):
     spec = {key: value for key, value in Command.spec.items()
             if key not in ("argv", "stdin", "stdin_add_newline", "expand_argument_vars")}
     spec["executable"] = Arg("path", help="the interpreter to run the script with (default: its shebang)")
+
+    def read_command(self) -> str | None:
+        """Ansible's script action tests `creates`/`removes` as plain paths, from the login folder
+        (not from `chdir`, which only the script's own command enters)."""
+        creates, removes = self.args.get("creates"), self.args.get("removes")
+        tests = [f"[ -e {quote(creates)} ] && echo creates"] if creates else []
+        tests += [f"[ -e {quote(removes)} ] || echo removes"] if removes else []
+        return "; ".join(tests) + "; true" if tests else None
 
     def words(self) -> list[str]:
         try:

@@ -43,6 +43,7 @@ class TaskContext:
     resolve_values: Callable[[dict[str, Any]], dict[str, Any]] = dict
     reopen: Callable[[], Transport] | None = None  # None: call transport.open() (SSHTransport has it)
     timeout: float | None = None  # `async: N`: every command without a timeout of its own bounded by N s
+    background: float | None = None  # `async: N` with `poll: 0`: a command starts detached, bounded by N s
     cap: float | None = None  # `timeout: N` (the task keyword): every command bounded by N s, even one with its own
     check_pending: set[str] = field(default_factory=set)  # the host's, shared by its tasks (Module.check_leaves)
 

@@ -8,6 +8,7 @@ from provision.modules.base import Arg, Module, ModuleFailed
 
 class Fail(Module):
     name = "fail"
+    action_options = True
     read_only = True
     spec = {"msg": Arg("str", default="Failed as requested from task")}
 

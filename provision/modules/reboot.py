@@ -27,6 +27,7 @@ LOCAL_REFUSAL = "Running reboot with local connection would reboot the control n
 
 class Reboot(Module):
     name = "reboot"
+    action_options = True
     opaque = True
     spec = {
         "reboot_timeout": Arg("int", default=600, help="seconds to wait for the host to come back"),

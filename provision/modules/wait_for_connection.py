@@ -15,6 +15,7 @@ from provision.modules.base import Arg, Module, ModuleFailed, ModuleResult
 
 class WaitForConnection(Module):
     name = "wait_for_connection"
+    action_options = True
     read_only = True
     opaque = True  # the host may have rebooted under it: batched reads made before are stale
     spec = {

@@ -92,15 +92,37 @@ def parse_kv(text: str) -> tuple[dict[str, Any], list[str]]:
     return args, loose
 
 
+def join_continued_lines(text: str) -> str:
+    """The text with each line continuation Ansible's free-form splitting drops taken out: a
+    backslash standing alone as the last word of a line, outside quotes, and the newline after it
+    (`echo a \\` then `b` on the next line is `echo a b`). A quote counts unless a backslash
+    comes just before it. Everything else is kept as written, the last newline included."""
+    lines = text.split("\n")
+    out: list[str] = []
+    quote: str | None = None
+    for number, line in enumerate(lines):
+        for index, char in enumerate(line):
+            if char in "'\"" and (index == 0 or line[index - 1] != "\\"):
+                quote = None if quote == char else quote or char
+        last = number == len(lines) - 1
+        continued = not last and quote is None and (line == "\\" or line.endswith(" \\"))
+        out.append(line[:-1] if continued else line + ("" if last else "\n"))
+    return "".join(out)
+
+
 def parse_free_form(text: str) -> dict[str, Any]:
-    """Text of a command/shell task -> {'_raw_params': text, plus creates/chdir/... words}."""
+    """Text of a command/shell task -> {'_raw_params': text, plus creates/chdir/... words}. The
+    text is kept as Ansible keeps it (registered as `cmd`; playbooks compare it): as written, line
+    continuations dropped, trimmed (but for a last newline) only where key=value words were
+    taken out of it."""
     args: dict[str, Any] = {}
     kept: list[str] = []
     position = 0
+    text = join_continued_lines(text)
     try:
         spans = word_spans(text)
     except ArgsSyntaxError:  # a script with "don't" in a comment: keep it whole, extract nothing
-        return {"_raw_params": text.strip()} if text.strip() else {}
+        return {"_raw_params": text} if text.strip() else {}
     for start, end in spans:
         match = _KEY.match(text[start:end])
         if match and match.group(1) in RAW_PARAM_KEYS:
@@ -108,7 +130,8 @@ def parse_free_form(text: str) -> dict[str, Any]:
             position = end
             args[match.group(1)] = unquote(match.group(2))
     kept.append(text[position:])
-    raw = "".join(kept).strip()
-    if raw:
-        args["_raw_params"] = raw
+    raw = "".join(kept)
+    if raw.strip():
+        # words taken out: the rest re-joined as Ansible joins it, a last newline kept
+        args["_raw_params"] = raw.lstrip().rstrip(" \t") if len(kept) > 1 else raw
     return args

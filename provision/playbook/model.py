@@ -40,6 +40,7 @@ class Task:
     delegate_to: str | None = None
     run_once: bool = False
     async_seconds: int | None = None  # `async: N` (with poll > 0): every command of the task bounded by N s
+    background: bool = False  # `async: N` with `poll: 0`: the command starts detached, bounded by N s
     timeout: int | str | None = None  # `timeout: N` (or a template): the task fails once it has run N s
     diff: bool | None = None  # `diff: false`: no diff shown or reported for this task
     # block / rescue / always: set when this task is a block

@@ -123,6 +123,7 @@ def load_task(data: dict, context: LoadContext, mark: Mark, base_dir: str, role:
         return task if "action" in data or "local_action" in data else _no_action(task, context, mark)
     name, value, action_mark = action
     task.module = canonical_name(name)
+    _check_background(task, data, context)
     if task.module in INCLUDE_ACTIONS:
         from provision.playbook.includes import load_include  # includes use this module too
 
@@ -262,10 +263,15 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
         context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))
 
 
+BACKGROUND_MODULES = ("command", "shell")  # `poll: 0` starts these detached (provision/modules/async_status.py)
+
+
 def _set_async(task: Task, data: dict, context: LoadContext) -> None:
     """`async: N` with `poll` > 0 (Ansible waits, checking every poll seconds): the task runs as
-    usual, each of its commands bounded by N seconds. `poll: 0` (start and do not wait) cannot be:
-    provision waits for every task, and says so."""
+    usual, each of its commands bounded by N seconds. `poll: 0` (start and do not wait): a command
+    or shell task starts its command detached on the host and registers the job for
+    async_status; any other module does its steps from the controller, so it cannot be left
+    running, and says so."""
     if "async" not in data:
         if "poll" in data:
             context.problem("'poll' without 'async' has no meaning", mark_of(data, "poll", task.mark))
@@ -277,10 +283,15 @@ def _set_async(task: Task, data: dict, context: LoadContext) -> None:
     if isinstance(poll, bool) or not isinstance(poll, int) or poll < 0:
         context.problem(f"'poll' must be a number of seconds, not {_shown(poll)}", mark_of(data, "poll", task.mark))
     elif poll == 0:
-        context.problem("async with 'poll: 0' (start the task and do not wait) is not supported: provision waits "
-                        "for every task; drop 'poll: 0', or let the command put itself in the background",
-                        mark_of(data, "poll", task.mark))
+        task.background = True  # for command and shell only: _check_background, once the module is known
     task.async_seconds = value
+
+
+def _check_background(task: Task, data: dict, context: LoadContext) -> None:
+    if task.background and task.module not in BACKGROUND_MODULES:
+        context.problem(f"async with 'poll: 0' (start the task and do not wait) runs command and shell tasks in "
+                        f"the background; '{task.module}' does its steps from the controller and cannot be left "
+                        "running: drop 'poll: 0', or start it from a shell task", mark_of(data, "poll", task.mark))
 
 
 def _register(data: dict, context: LoadContext, mark: Mark) -> str | None:

@@ -173,7 +173,7 @@ def _module_mark(task: Task) -> Mark:
 def _argument_errors(task: Task, module: Any) -> list[InputError]:
     """Each bad argument pointed at its own line; missing ones at the module's."""
     spec = _lenient_spec(module.spec, task.args)
-    options = {"free_form": module.free_form, "open_spec": module.open_spec}
+    options = {"free_form": module.free_form, "open_spec": module.open_spec, "action_options": module.action_options}
     try:
         checked = check_args(module.name, spec, dict(task.args), **options)
         whole_ok = True
@@ -200,8 +200,9 @@ def _argument_errors(task: Task, module: Any) -> list[InputError]:
     aliases = {name: (name, *arg.aliases) for name, arg in spec.items()}
     missing = [name for name, arg in spec.items() if arg.required
                and all(task.args.get(key) is None for key in aliases[name])]
-    for name in missing:
-        errors.append(input_error(f"{module.name}: missing required argument '{name}'", _module_mark(task)))
+    if missing:
+        errors.append(input_error(f"{module.name}: missing required arguments: {', '.join(sorted(missing))}",
+                                  _module_mark(task)))
     if not errors:  # a rule only the whole set breaks (an argument given twice under two names)
         errors.append(input_error(whole_message, _module_mark(task)))
     return errors

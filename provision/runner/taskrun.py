@@ -258,7 +258,8 @@ class TaskRun:
             render_text=templar.render_text,
             evaluate_expression=templar.evaluate,
             resolve_values=lambda values: _resolved(templar, values),
-            timeout=float(task.async_seconds) if task.async_seconds else None,
+            timeout=float(task.async_seconds) if task.async_seconds and not task.background else None,
+            background=float(task.async_seconds) if task.background else None,
             cap=float(limit) if (limit := self.time_limit(templar)) else None,
             check_pending=self.state.check_pending,
         )

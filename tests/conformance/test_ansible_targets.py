@@ -17,12 +17,13 @@ import pytest
 import yaml
 
 from tests.conformance.conftest import ROWS
+from tests.conftest import throwaway_sandbox
 from tests.engine.scenario import PROVISION, dump_inventory, sandbox_inventory, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGETS = os.path.join(ROOT, ".cache", "ansible_core-2.19.14", "test", "integration", "targets")
-HOST = "host04"
+HOST = "host01"
 with open(os.path.join(HERE, "adaptations.yaml")) as handle:
     ADAPTATIONS = yaml.safe_load(handle)
 
@@ -35,7 +36,15 @@ REMOTE_TMP_DIR = """
 
 
 @pytest.fixture(scope="module")
-def runs(sandbox, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, str]]:
+def python_host():
+    """A host with python3, as ansible-test's: the targets run Python on it in some tasks (scripts
+    of their own, `{{ ansible_python.executable }} -c ...`). provision itself needs none there."""
+    with throwaway_sandbox("cnf", hosts=1, kind="python") as fleet:
+        yield fleet
+
+
+@pytest.fixture(scope="module")
+def runs(python_host, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, str]]:
     """Every target's run: (the finished process, the folder holding its report.json)."""
     if not os.path.isdir(TARGETS):
         pytest.fail(f"{TARGETS} is missing: ./bootstrap fetches ansible-core's sdist into .cache/")
@@ -47,7 +56,9 @@ def runs(sandbox, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProce
         write(folder, {"roles/prepare_tests/tasks/main.yml": "[]\n",
                        "roles/setup_remote_tmp_dir/tasks/main.yml": REMOTE_TMP_DIR,
                        "site.yaml": f"- hosts: lab\n  roles: [{target}]\n"})
-        inventory = dump_inventory(folder, sandbox_inventory(sandbox, [HOST]))
+        inventory = sandbox_inventory(python_host, [HOST])
+        inventory["all"]["vars"].update(ADAPTATIONS["inventory_vars"])
+        inventory = dump_inventory(folder, inventory)
         started[target] = (subprocess.Popen([PROVISION, "apply", inventory, str(folder / "site.yaml"), "--report-json",
                                              str(folder / "report.json")], stdout=subprocess.PIPE,
                                             stderr=subprocess.STDOUT, text=True, cwd=folder,

@@ -160,13 +160,16 @@ def test_what_cannot_run_as_asked_is_refused_before_any_host(tmp_path):
           strategy: debug
           tasks:
             - {command: sleep 600, async: 600, poll: 0}
+            - {copy: {content: x, dest: /tmp/x}, async: 600, poll: 0}
             - {command: "true", poll: 5}
         """})
     with pytest.raises(ValidationFailed) as refused:
         load_and_validate(str(tmp_path / "site.yaml"), None)
     messages = " | ".join(error.message for error in refused.value.errors)
     assert "strategy 'debug' is not supported" in messages
-    assert "async with 'poll: 0' (start the task and do not wait) is not supported" in messages
+    assert messages.count("async with 'poll: 0'") == 1, "a command starts in the background, copy cannot"
+    assert ("async with 'poll: 0' (start the task and do not wait) runs command and shell tasks in the background; "
+            "'copy' does its steps from the controller") in messages
     assert "'poll' without 'async' has no meaning" in messages
 
 

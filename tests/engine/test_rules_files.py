@@ -10,22 +10,22 @@ from tests.engine.lintcase import assert_accepted, assert_refused
 
 REFUSED = [
     ("copy:\n        dest: /etc/motd\n        content: hi\n        src: motd\n",
-     "copy: arguments 'content' and 'src' are mutually exclusive"),
-    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of the following is required: 'content', 'src'"),
+     "copy: parameters are mutually exclusive: content|src"),
+    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of the following is required: content, src"),
     ("ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"{{ greeting }}\"\n        src: motd\n"
      "      vars:\n        greeting: hi\n",
-     "copy: arguments 'content' and 'src' are mutually exclusive"),
-    ("lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n", "lineinfile: state=present requires 'line'"),
-    ("lineinfile:\n        path: /etc/hosts\n        state: present\n", "lineinfile: state=present requires 'line'"),
+     "copy: parameters are mutually exclusive: content|src"),
+    ("lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n", "lineinfile: state is present but all of the following are missing: line"),
+    ("lineinfile:\n        path: /etc/hosts\n        state: present\n", "lineinfile: state is present but all of the following are missing: line"),
     ("lineinfile:\n        path: /etc/hosts\n        line: x\n        insertafter: a\n        insertbefore: b\n",
-     "lineinfile: arguments 'insertbefore' and 'insertafter' are mutually exclusive"),
+     "lineinfile: parameters are mutually exclusive: insertbefore|insertafter"),
     ("lineinfile:\n        path: /etc/hosts\n        line: x\n        regexp: a\n        search_string: b\n",
-     "lineinfile: arguments 'regexp' and 'search_string' are mutually exclusive"),
+     "lineinfile: parameters are mutually exclusive: regexp|search_string"),
     ("lineinfile:\n        path: /etc/hosts\n        line: x\n        search_string: b\n        backrefs: true\n",
-     "lineinfile: arguments 'backrefs' and 'search_string' are mutually exclusive"),
+     "lineinfile: parameters are mutually exclusive: backrefs|search_string"),
     ("blockinfile:\n        path: /etc/hosts\n        block: x\n        insertafter: a\n        insertbefore: b\n",
-     "blockinfile: arguments 'insertbefore' and 'insertafter' are mutually exclusive"),
-    ("file:\n        path: /etc/current\n        state: link\n", "file: state=link requires 'src'"),
+     "blockinfile: parameters are mutually exclusive: insertbefore|insertafter"),
+    ("file:\n        path: /etc/current\n        state: link\n", "file: state is link but all of the following are missing: src"),
 ]
 
 

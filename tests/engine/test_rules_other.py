@@ -9,18 +9,18 @@ from tests.engine.lintcase import assert_accepted, assert_refused
 
 REFUSED = [
     ("command: echo hi\n      args:\n        argv: [echo, hi]\n",
-     "command: arguments the free-form command and 'argv' are mutually exclusive"),
-    ("command:\n        cmd: echo hi\n        argv: [echo, hi]\n", "arguments 'cmd' and 'argv' are mutually exclusive"),
-    ("command: echo hi\n      args:\n        cmd: echo ho\n", "arguments the free-form command and 'cmd' are mutually exclusive"),
-    ("command:\n        chdir: /tmp\n", "command: one of the following is required: the free-form command, 'cmd', 'argv'"),
-    ("shell:\n        creates: /tmp/x\n", "shell: one of the following is required: the free-form command, 'cmd'"),
-    ("shell: echo hi\n      args:\n        cmd: echo ho\n", "shell: arguments the free-form command and 'cmd' are mutually exclusive"),
+     "command: parameters are mutually exclusive: _raw_params|cmd|argv"),
+    ("command:\n        cmd: echo hi\n        argv: [echo, hi]\n", "parameters are mutually exclusive: _raw_params|cmd|argv"),
+    ("command: echo hi\n      args:\n        cmd: echo ho\n", "parameters are mutually exclusive: _raw_params|cmd"),
+    ("command:\n        chdir: /tmp\n", "command: one of the following is required: _raw_params, cmd, argv"),
+    ("shell:\n        creates: /tmp/x\n", "shell: one of the following is required: _raw_params, cmd"),
+    ("shell: echo hi\n      args:\n        cmd: echo ho\n", "shell: parameters are mutually exclusive: _raw_params|cmd"),
     ("wait_for:\n        port: 22\n        path: /tmp/ready\n",
-     "wait_for: arguments 'port' and 'path' are mutually exclusive"),
+     "wait_for: parameters are mutually exclusive: port|path"),
     ("ansible.builtin.wait_for:\n        port: \"{{ 20 + 2 }}\"\n        path: /tmp/ready\n",
-     "arguments 'port' and 'path' are mutually exclusive"),
+     "parameters are mutually exclusive: port|path"),
     ("debug:\n        msg: hello\n        var: ansible_hostname\n",
-     "debug: arguments 'msg' and 'var' are mutually exclusive"),
+     "debug: parameters are mutually exclusive: msg|var"),
 ]
 
 

@@ -12,20 +12,20 @@ REPO = "apt_repository:\n        name: cuda\n        repo: deb https://repo.exam
 
 REFUSED = [
     (REPO + "        key_src: vendor.asc\n        key_url: https://repo.example/key.asc\n",
-     "apt_repository: arguments 'key_src' and 'key_url' are mutually exclusive"),
+     "apt_repository: parameters are mutually exclusive: key_src|key_content|key_url"),
     (REPO + "        key_content: \"{{ vendor_key }}\"\n        key_url: https://repo.example/key.asc\n"
      "      vars:\n        vendor_key: x\n",
-     "apt_repository: arguments 'key_content' and 'key_url' are mutually exclusive"),
-    ("dnf:\n        state: latest\n", "dnf: missing required argument 'name'"),
+     "apt_repository: parameters are mutually exclusive: key_src|key_content|key_url"),
+    ("dnf:\n        state: latest\n", "dnf: missing required arguments: name"),
     ("service:\n        name: nvidia-persistenced\n",
-     "service: one of the following is required: 'state', 'enabled', 'daemon_reload'"),
+     "service: one of the following is required: state, enabled, daemon_reload"),
     ("ansible.builtin.service:\n        name: nvidia-persistenced\n        enabled:\n",
-     "service: one of the following is required: 'state', 'enabled', 'daemon_reload'"),
+     "service: one of the following is required: state, enabled, daemon_reload"),
     ("systemd:\n        name: nvidia-fabricmanager\n",
-     "systemd: one of the following is required: 'state', 'enabled', 'masked', 'daemon_reload'"),
-    ("systemd:\n        state: started\n", "systemd: one of the following is required: 'name', 'daemon_reload'"),
-    ("systemd:\n        daemon_reload: true\n        state: started\n", "systemd: 'state' requires 'name'"),
-    ("sysctl:\n        name: vm.swappiness\n", "sysctl: state=present requires 'value'"),
+     "systemd: one of the following is required: state, enabled, masked, daemon_reload"),
+    ("systemd:\n        state: started\n", "systemd: one of the following is required: name, daemon_reload"),
+    ("systemd:\n        daemon_reload: true\n        state: started\n", "systemd: missing parameter(s) required by 'state': name"),
+    ("sysctl:\n        name: vm.swappiness\n", "sysctl: state is present but all of the following are missing: value"),
 ]
 
 

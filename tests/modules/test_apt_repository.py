@@ -166,7 +166,7 @@ def test_check_mode_shows_the_source_diff_and_the_keyring():
     ({"name": "../evil", "repo": "deb http://x/ ./"}, "'../evil' is not a valid file name"),
     ({"name": "vendor", "uris": ["http://x/"]}, "give repo (one line) or uris and suites (deb822)"),
     ({"name": "vendor", "repo": "http://x/ stable"}, "is not a source line"),
-    ({**DEB822, "key_url": "http://x/k.asc"}, "arguments 'key_content' and 'key_url' are mutually exclusive"),
+    ({**DEB822, "key_url": "http://x/k.asc"}, "parameters are mutually exclusive: key_src|key_content|key_url"),
 ])
 def test_bad_arguments_fail_before_the_host_is_asked(args, message):
     result, host = repository(args, held())

@@ -41,6 +41,7 @@ CASES: dict[str, Case] = {
     "apt": Case({"name": ["cowsay"], "state": "present", "update_cache": True}, "changed"),
     "apt_repository": Case({"name": "walk", "repo": "deb [trusted=yes] http://127.0.0.1:9/ stable main"}, "changed"),
     "assert": Case({"that": ["1 + 1 == 2"]}, "ok"),
+    "async_status": Case({"jid": "j1.1"}, "failed", "no such job on the host: Ansible's 'could not find job'"),
     "blockinfile": Case({"path": "/etc/motd", "block": "managed by the walk"}, "changed"),
     "command": Case({"_raw_params": f"touch {WALK}-command"}, "skipped"),
     "copy": Case({"dest": f"{WALK}-copy", "content": "new\n", "mode": "0600"}, "changed"),

@@ -143,9 +143,9 @@ def test_a_missing_source_fails_naming_it_and_sends_nothing_but_the_read():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"dest": DEST}, "one of the following is required: 'content', 'src'"),
-    ({"dest": DEST, "content": "", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
-    ({"dest": DEST, "content": "x", "src": "a"}, "arguments 'content' and 'src' are mutually exclusive"),
+    ({"dest": DEST}, "one of the following is required: content, src"),
+    ({"dest": DEST, "content": "", "src": "a"}, "parameters are mutually exclusive: content|src"),
+    ({"dest": DEST, "content": "x", "src": "a"}, "parameters are mutually exclusive: content|src"),
 ])
 def test_copy_refuses_what_ansible_refuses(args, message):
     context = host(on_host("absent"))

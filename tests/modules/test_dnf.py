@@ -75,7 +75,7 @@ def test_a_pin_with_latest_and_a_missing_name_fail_before_the_host_is_asked():
     assert pinned.status == "failed" and "state=latest cannot be used with a version pin (nvidia-driver=550.*)" in pinned.msg
     context = FakeContext([("s() {", ok(sections()))])
     missing = run_module("dnf", {"state": "present"}, context)
-    assert missing.status == "failed" and "missing required argument 'name'" in missing.msg
+    assert missing.status == "failed" and "missing required arguments: name" in missing.msg
     empty = run_module("dnf", {"name": []}, context)
     assert empty.status == "failed" and "dnf: name is required" in empty.msg
     assert context.commands == []

@@ -73,7 +73,7 @@ def test_file_converged_only_reads(args, on_path):
     ({"state": "directory"}, on_host("file"), "is a file, not a directory"),
     ({"state": "link", "src": "/etc/hostname"}, on_host("file"), "set force: true"),
     ({"state": "link", "src": "/etc/hostname", "force": True}, on_host("directory"), "exists as a directory"),
-    ({"state": "link"}, on_host("absent"), "state=link requires 'src'"),
+    ({"state": "link"}, on_host("absent"), "state is link but all of the following are missing: src"),
     ({"mode": "u+q"}, on_host("file"), "invalid mode"),
     ({}, on_host("denied"), "permission denied on a folder above it"),
 ])

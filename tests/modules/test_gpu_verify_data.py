@@ -145,7 +145,7 @@ def test_check_mode_writes_nothing_at_either_depth(depth):
 def test_an_unknown_depth_or_busy_policy_is_refused():
     result, _ = verify({"depth": "deep", "when_busy": "wait"})
     assert result.status == "failed"
-    assert "'depth' must be one of quick, full" in result.msg and "'when_busy' must be one of skip, run" in result.msg
+    assert "value of depth must be one of: quick, full" in result.msg and "value of when_busy must be one of: skip, run" in result.msg
 
 
 # ---- moved from test_other_modules_data.py: check mode pulls no image ---------------------------------

@@ -69,7 +69,7 @@ def test_state_absent_needs_something_to_match():
 
 
 def test_present_needs_a_line():
-    with pytest.raises(ModuleFailed, match="state=present requires 'line'"):  # the declared rule
+    with pytest.raises(ModuleFailed, match="state is present but all of the following are missing: line"):  # the declared rule
         args(regexp="^a")
     with pytest.raises(ModuleFailed, match="line is required"):  # and the edit itself
         edit_line("a\n", {"path": "/etc/x", "state": "present", "regexp": "^a"})

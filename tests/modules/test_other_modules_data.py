@@ -6,10 +6,11 @@ The sandbox tests beside these (test_command.py, test_wait_for.py, ...) keep wha
 from __future__ import annotations
 
 import datetime
+import subprocess
 
 import pytest
 
-from provision.modules.command import Command
+from provision.modules.command import PROGRAM_CHECK, Command
 from provision.modules.gpu_driver_facts import GpuDriverFacts
 from provision.modules.gpu_preflight import GpuPreflight
 from provision.modules.reboot import Reboot
@@ -39,12 +40,14 @@ ANSIBLE_KEYS = {"cmd", "rc", "stdout", "stderr", "stdout_lines", "stderr_lines",
     ({"_raw_params": "echo $HOME", "expand_argument_vars": False}, "echo '$HOME'"),
     ({"_raw_params": "ls ~/x ${TMP}/y $(id)"}, "ls ~/x \"${TMP-\\${TMP\\}}\"/y '$(id)'"),
     ({"argv": ["printf", "%s|", "a b", "c"]}, "printf '%s|' 'a b' c"),
-    ({"cmd": "touch /tmp/x", "chdir": "/srv/my dir"}, "cd '/srv/my dir' && touch /tmp/x"),
+    ({"cmd": "touch /tmp/x", "chdir": "/srv/my dir"}, "touch /tmp/x"),
 ])
 def test_command_quotes_every_word(args, expected):
     context = FakeContext()
     result = run_module("command", args, context)
-    assert result.status == "changed" and context.commands == [expected]
+    into = "cd -P '/srv/my dir' && " if "chdir" in args else ""
+    assert result.status == "changed" and context.commands[-1:] == [f'{into}set -- {expected}; {PROGRAM_CHECK}; "$@"']
+    assert len(context.commands) == (2 if "chdir" in args else 1), "a chdir is tested by the read first"
 
 
 def test_shell_keeps_the_text_and_uses_the_executable():
@@ -54,15 +57,42 @@ def test_shell_keeps_the_text_and_uses_the_executable():
     assert context.commands == ["{\necho one | wc -w\n}", "/bin/bash -c 'echo $0'"]
 
 
-@pytest.mark.parametrize("args, read", [
-    ({"_raw_params": "true"}, None),
-    ({"_raw_params": "true", "creates": "/a b"}, "[ -e '/a b' ] && echo creates; true"),
-    ({"_raw_params": "true", "removes": "/c"}, "[ -e /c ] || echo removes; true"),
-    ({"_raw_params": "true", "creates": "/a", "removes": "/c"},
-     "[ -e /a ] && echo creates; [ -e /c ] || echo removes; true"),
+def test_command_reads_nothing_without_creates_removes_or_chdir():
+    assert read_command(Command, {"_raw_params": "true"}) is None
+
+
+@pytest.mark.parametrize("args, said", [
+    ({"creates": "{tmp}/a b"}, "creates"),
+    ({"creates": "{tmp}/nothing"}, ""),
+    ({"creates": "{tmp}/d/*.txt"}, "creates"),         # a glob pattern, as Ansible's glob.glob
+    ({"creates": "x?.txt", "chdir": "{tmp}/d"}, "creates"),  # relative: from chdir, as Ansible's
+    ({"creates": "x?.txt"}, ""),                        # from the login folder: not there
+    ({"creates": "{tmp}/dangling"}, "creates"),         # a link to nothing exists for glob too
+    ({"creates": "{tmp}/*.none"}, ""),
+    ({"removes": "{tmp}/d/x[0-9].txt"}, ""),
+    ({"removes": "{tmp}/gone*"}, "removes"),
+    ({"creates": "{tmp}/nothing", "removes": "{tmp}/gone"}, "removes"),
+    ({"chdir": "{tmp}/missing", "creates": "{tmp}/a b"}, "chdir"),  # chdir first: it fails the task
 ])
-def test_command_reads_only_its_creates_and_removes(args, read):
-    assert read_command(Command, args) == read
+def test_command_read_tests_as_ansibles_command_in_a_real_shell(args, said, tmp_path):
+    """The read's text run by sh in a folder with real files: what it prints is what parse() reads."""
+    (tmp_path / "a b").write_text("")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x1.txt").write_text("")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    args = {key: value.format(tmp=tmp_path) for key, value in args.items()}
+    text = read_command(Command, {"_raw_params": "true", **args})
+    printed = subprocess.run(["sh", "-c", text], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=10)
+    assert (printed.returncode, printed.stdout.split(), printed.stderr) == (0, [said] if said else [], "")
+
+
+def test_a_missing_chdir_fails_in_ansibles_words_in_check_mode_too():
+    context = FakeContext([("cd ", ok("chdir\n"))], check=True)
+    result = run_module("command", {"_raw_params": "ls", "chdir": "/nope"}, context)
+    assert (result.status, result.msg, len(context.commands)) == ("failed", "Unable to change directory before "
+                                                                  "execution.", 1)
+    assert result.data["rc"] is None
 
 
 @pytest.mark.parametrize("args, said, msg, stdout", [
@@ -71,7 +101,7 @@ def test_command_reads_only_its_creates_and_removes(args, read):
      "skipped, since /gone does not exist"),
 ])
 def test_creates_and_removes_skip_with_ansibles_result(args, said, msg, stdout):
-    context = FakeContext([("[ -e", ok(said + "\n"))])
+    context = FakeContext([("for p in", ok(said + "\n"))])
     result = run_module("command", {"_raw_params": "touch /done", **args}, context)
     assert result.status == "ok" and len(context.commands) == 1, "the command itself never ran"
     assert (result.data["msg"], result.data["stdout"], result.data["rc"]) == (msg, stdout, 0)
@@ -98,11 +128,15 @@ def test_a_non_zero_exit_fails_and_keeps_the_output():
         (3, "out", "bad", "non-zero return code")
 
 
-def test_check_mode_skips_and_runs_nothing_but_the_read():
+def test_check_mode_predicts_a_run_that_creates_allows_and_skips_one_it_cannot_tell():
+    """As Ansible's command: with creates/removes it reports "changed" (and no skipped key); with
+    neither it skips; the command itself never runs."""
     context = FakeContext(check=True)
     result = run_module("shell", {"_raw_params": "touch /x", "creates": "/x"}, context)
-    assert result.status == "skipped" and context.commands == ["[ -e /x ] && echo creates; true"]
-    assert result.data["msg"] == "Command would have run if not in check mode"
+    assert result.status == "changed" and len(context.commands) == 1 and "echo creates" in context.commands[0]
+    assert (result.data["msg"], result.data["rc"]) == ("Command would have run if not in check mode", 0)
+    blind = run_module("shell", {"_raw_params": "touch /x"}, context)
+    assert blind.status == "skipped" and len(context.commands) == 1
 
 
 def test_stdin_gets_a_newline_unless_told_not_to():
@@ -119,11 +153,11 @@ def test_stdin_gets_a_newline_unless_told_not_to():
 
 
 @pytest.mark.parametrize("module, args, message", [
-    ("command", {}, "one of the following is required: the free-form command, 'cmd', 'argv'"),
+    ("command", {}, "one of the following is required: _raw_params, cmd, argv"),
     ("command", {"_raw_params": "   "}, "command needs a command"),
-    ("command", {"_raw_params": "ls", "argv": ["ls"]}, "the free-form command and 'argv' are mutually exclusive"),
-    ("shell", {"_raw_params": "ls", "cmd": "ls"}, "the free-form command and 'cmd' are mutually exclusive"),
-    ("shell", {"argv": ["ls"]}, "unsupported argument 'argv'"),
+    ("command", {"_raw_params": "ls", "argv": ["ls"]}, "parameters are mutually exclusive: _raw_params|cmd|argv"),
+    ("shell", {"_raw_params": "ls", "cmd": "ls"}, "parameters are mutually exclusive: _raw_params|cmd"),
+    ("shell", {"argv": ["ls"]}, "Unsupported parameters for (shell) module: argv"),
     ("command", {"_raw_params": "echo 'unclosed"}, "cannot split command"),
 ])
 def test_command_refusals(module, args, message):
@@ -204,7 +238,7 @@ def test_a_host_that_cannot_test_a_port_fails_plainly():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"port": 22, "path": "/x"}, "'port' and 'path' are mutually exclusive"),
+    ({"port": 22, "path": "/x"}, "parameters are mutually exclusive: port|path"),
     ({"path": "/x", "search_regex": "a", "state": "absent"}, "search_regex waits for text to appear"),
 ])
 def test_wait_for_refusals(args, message):
@@ -297,7 +331,7 @@ def test_setup_asks_again_once_when_the_reply_is_cut_short_then_fails():
 
 def test_debug_refuses_msg_and_var_together_by_its_rule():
     result = run_module("debug", {"msg": "x", "var": "y"}, FakeContext())
-    assert (result.status, result.msg) == ("failed", "debug: arguments 'msg' and 'var' are mutually exclusive")
+    assert (result.status, result.msg) == ("failed", "debug: parameters are mutually exclusive: msg|var")
 
 
 # ---- the gpu_* reads ------------------------------------------------------------------------------
@@ -321,3 +355,29 @@ def test_gpu_preflight_reads_in_one_command_with_its_arguments_quoted():
     result = run_module("gpu_preflight", {}, context)
     assert result.status == "failed" and result.msg == "could not read the host (rc=1): cut"
 
+
+
+@pytest.mark.parametrize("argv, rc, msg", [
+    (["commandthatdoesnotexist", "--would-be-awkward"], 2,
+     "[Errno 2] No such file or directory: b'commandthatdoesnotexist'"),
+    (["/nonexistent/tool"], 2, "[Errno 2] No such file or directory: b'/nonexistent/tool'"),
+    (["{tmp}/plain.txt"], 13, "[Errno 13] Permission denied: b'{tmp}/plain.txt'"),
+    (["{tmp}"], 13, "[Errno 13] Permission denied: b'{tmp}'"),
+])
+def test_a_program_that_is_not_there_fails_as_ansibles_exec_does(argv, rc, msg, tmp_path):
+    """The text run by a real sh: no shell's "not found" on stderr, rc the errno (ansible-core's
+    command_shell target: `failed_when: res.stdout != '' or res.stderr != ''`)."""
+    (tmp_path / "plain.txt").write_text("not a program\n")
+    argv, msg = [word.format(tmp=tmp_path) for word in argv], msg.format(tmp=tmp_path)
+    text = Command(Command.check_args({"argv": argv}), FakeContext()).command_text()
+    ran = subprocess.run(["sh", "-c", text], capture_output=True, text=True, timeout=10)
+    context = FakeContext([("set --", CommandResult(ran.returncode, ran.stdout, ran.stderr))])
+    result = run_module("command", {"argv": argv}, context)
+    assert (result.status, result.msg) == ("failed", msg)
+    assert (result.data["rc"], result.data["stdout"], result.data["stderr"]) == (rc, "", "")
+
+
+def test_a_program_exiting_127_itself_keeps_its_own_result():
+    text = Command(Command.check_args({"argv": ["sh", "-c", "echo gone >&2; exit 127"]}), FakeContext()).command_text()
+    ran = subprocess.run(["sh", "-c", text], capture_output=True, text=True, timeout=10)
+    assert (ran.returncode, ran.stderr) == (127, "gone\n")

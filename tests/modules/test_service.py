@@ -123,7 +123,7 @@ def test_registered_data_is_the_state_the_service_ended_in():
     (DEBIAN, {"name": "no-such-daemon", "state": "started"}, "missing\n", "no service 'no-such-daemon' on this host (sysvinit)"),
     (SYSTEMD, {"name": "no-such-daemon", "state": "started"}, NOT_FOUND, "no service 'no-such-daemon' on this host (systemd)"),
     (SYSTEMD, {"name": "x; reboot", "state": "started"}, RUNNING, "'x; reboot' is not a valid service name"),
-    (SYSTEMD, {"name": "x"}, RUNNING, "one of the following is required: 'state', 'enabled', 'daemon_reload'"),
+    (SYSTEMD, {"name": "x"}, RUNNING, "one of the following is required: state, enabled, daemon_reload"),
 ])
 def test_failures_are_clear(facts, args, before, message):
     result, commands = service(args, before, facts=facts)

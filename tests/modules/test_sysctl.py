@@ -89,7 +89,7 @@ def test_registered_data():
 @pytest.mark.parametrize("args, output, message", [
     ({"name": "net.ipv4.no_such_key", "value": "1"}, kernel(None), "this kernel has no key net.ipv4.no_such_key"),
     ({"name": "net.ipv4.ip_forward; reboot", "value": "1"}, kernel(), "'net.ipv4.ip_forward; reboot' is not a valid key"),
-    ({"name": "net.ipv4.ip_forward"}, kernel(), "state=present requires 'value'"),
+    ({"name": "net.ipv4.ip_forward"}, kernel(), "state is present but all of the following are missing: value"),
 ])
 def test_failures_are_clear(args, output, message):
     result, host = sysctl(args, output)

@@ -59,9 +59,9 @@ def test_daemon_reload_alone_needs_no_unit(facts, read, expected):
      "masking needs systemd; this host's services are managed by sysvinit"),
     ({"name": "ssh", "masked": True}, {}, "@@provision-init:service\nexists\nrunning\nenabled\n",
      "masking needs systemd"),
-    ({"daemon_reload": True, "state": "started"}, SYSTEMD, "", "'state' requires 'name'"),
-    ({"enabled": True}, SYSTEMD, "", "one of the following is required: 'name', 'daemon_reload'"),
-    ({"name": "x"}, SYSTEMD, RUNNING, "one of the following is required: 'state', 'enabled', 'masked', 'daemon_reload'"),
+    ({"daemon_reload": True, "state": "started"}, SYSTEMD, "", "missing parameter(s) required by 'state': name"),
+    ({"enabled": True}, SYSTEMD, "", "one of the following is required: name, daemon_reload"),
+    ({"name": "x"}, SYSTEMD, RUNNING, "one of the following is required: state, enabled, masked, daemon_reload"),
 ])
 def test_failures_are_clear(args, facts, read, message):
     result, commands = systemd(args, read, facts=facts)

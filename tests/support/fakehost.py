@@ -16,6 +16,7 @@ class FakeContext:
     facts: dict = field(default_factory=dict)
     check: bool = False
     environment: dict = field(default_factory=dict)
+    background: float | None = None  # `async: N` with `poll: 0`
     commands: list[str] = field(default_factory=list)
     check_pending: set = field(default_factory=set)  # what earlier check-mode tasks would have changed
 

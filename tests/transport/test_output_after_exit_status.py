@@ -71,3 +71,25 @@ def test_a_daemon_holding_the_output_open_does_not_hang_the_task():
     started = time.monotonic()
     rc, stdout, _ = _exchange(ScriptedChannel(b"started\n", b"", delay=0, eof=False), b"", 30)
     assert rc == 0 and stdout == b"started\n" and time.monotonic() - started < 5
+
+
+def test_the_local_transport_returns_when_the_shell_exits_though_a_daemon_holds_its_output():
+    """`delegate_to: localhost` with `shell: start.sh &` (ansible-core's command_shell target):
+    the shell's output and rc come back once it exits and its output stops, not when the
+    backgrounded child lets go of the pipes; a child still printing is read to its end."""
+    from provision.transport.local import OUTPUT_GRACE, LocalTransport
+
+    local = LocalTransport()
+    started = time.monotonic()
+    result = local.run("echo before; sleep 30 & echo $! >&2; echo after >&2; exit 4")
+    took = time.monotonic() - started
+    daemon, said = result.stderr.split("\n", 1)
+    os.kill(int(daemon), 9)
+    assert (result.rc, result.stdout, said) == (4, "before\n", "after\n")
+    assert took < OUTPUT_GRACE + 10, f"waited {took:.1f}s for the daemon"
+    flowing = local.run("for i in 1 2 3; do echo $i; sleep 0.2; done & exit 0")
+    assert (flowing.rc, flowing.stdout) == (0, "1\n2\n3\n")
+    large = local.run("cat", stdin=b"x" * 2_000_000)
+    assert (large.rc, len(large.stdout)) == (0, 2_000_000)
+    bounded = local.run("sleep 20; echo late", timeout=1)
+    assert bounded.rc == 124 and "late" not in bounded.stdout
