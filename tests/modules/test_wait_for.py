@@ -56,3 +56,21 @@ def test_ports_open_close_and_greet(sandbox, clean, module_context):
     closed = run_module("wait_for", {"port": 8089, "state": "stopped", "timeout": 20, "sleep": 0.2},
                         module_context(HOST))
     assert closed.status == "ok", closed.msg
+
+
+@pytest.mark.sandbox
+def test_a_port_drains_when_its_last_connection_closes(sandbox, clean, module_context):
+    """state=drained reads the host's /proc/net/tcp as Ansible's module does: a connection to the
+    port (here sshd's, from the host itself) keeps it busy until it closes; one from an excluded
+    address does not count."""
+    ssh(sandbox, HOST, "nohup bash -c 'exec 3<>/dev/tcp/127.0.0.1/22; sleep 5' >/dev/null 2>&1 & "
+                       "for _ in $(seq 100); do grep -q '0100007F:0016 0100007F:[0-9A-F]* 01' /proc/net/tcp && break; "
+                       "sleep 0.1; done")
+    busy = run_module("wait_for", {"port": 22, "state": "drained", "timeout": 1, "sleep": 0.2}, module_context(HOST))
+    assert (busy.status, busy.msg) == ("failed", "Timeout when waiting for 127.0.0.1:22 to drain")
+    excluded = run_module("wait_for", {"port": 22, "state": "drained", "exclude_hosts": ["127.0.0.1"], "timeout": 1},
+                          module_context(HOST))
+    assert excluded.status == "ok", excluded.msg
+    drained = run_module("wait_for", {"port": 22, "state": "drained", "timeout": 20, "sleep": 0.2},
+                         module_context(HOST))
+    assert drained.status == "ok", (drained.msg, drained.data)
