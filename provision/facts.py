@@ -36,6 +36,7 @@ s meminfo; while IFS= read -r l; do case "$l" in MemTotal:*|MemFree:*|SwapTotal:
 s nproc; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
 s user; id -un; id -u; id -g; printf '%s\n' "$HOME"
+s env; env -0 2>/dev/null || env
 for f in product_name product_version product_serial product_uuid sys_vendor board_vendor board_name board_version bios_vendor bios_version bios_date chassis_vendor; do s "dmi:$f"; r "/sys/class/dmi/id/$f" 2>/dev/null; done
 s virt_cgroup; r /proc/1/cgroup
 s virt_environ; [ -r /proc/1/environ ] && tr '\000' '\n' < /proc/1/environ 2>/dev/null | while IFS= read -r l; do case "$l" in container=*) printf '%s\n' "$l";; esac; done
@@ -97,6 +98,13 @@ def split_sections(output: str) -> dict[str, str]:
     if name is not None:
         sections[name] = "\n".join(lines).strip()
     return sections
+
+
+def environment_fact(text: str) -> dict[str, str]:
+    """ansible_env: the environment the host gives provision's commands (`env -0`, so a value may
+    hold newlines; plain `env` lines where -0 is missing)."""
+    entries = text.strip("\n").split("\0") if "\0" in text else text.splitlines()
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -187,6 +195,7 @@ def parse_facts(output: str) -> dict[str, Any]:
     facts["ansible_user_uid"] = int(user[1]) if user[1].isdigit() else None
     facts["ansible_user_gid"] = int(user[2]) if user[2].isdigit() else None
     facts["ansible_user_dir"] = user[3]
+    facts["ansible_env"] = environment_fact(get("env", ""))
     for name, text in sections.items():  # DMI, as Ansible names it; unreadable (serial, not root): NA
         if name.startswith("dmi:"):
             key = name[len("dmi:"):]

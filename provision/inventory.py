@@ -47,6 +47,7 @@ class Connection:
     private_key_file: str | None = None
     become: bool | str = False  # a str is Jinja2, rendered by the runner
     become_user: str | None = None
+    become_method: str | None = None  # ansible_become_method: sudo or su
     become_password: str | None = None
     connection: str = "ssh"  # "ssh" or "local"
 
@@ -103,6 +104,7 @@ CONNECTION_VARIABLES: dict[str, tuple[str, ...]] = {
     "private_key_file": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
     "become": ("ansible_become",),
     "become_user": ("ansible_become_user",),
+    "become_method": ("ansible_become_method",),
     "become_password": ("ansible_become_password", "ansible_become_pass"),
 }
 
@@ -121,6 +123,7 @@ def connection_view(name: str, variables: dict[str, Any]) -> Connection:
         private_key_file=first("private_key_file"),
         become=_boolean(first("become")),
         become_user=first("become_user"),
+        become_method=first("become_method"),
         become_password=first("become_password"),
         connection="local" if kind == "local" else "ssh",
     )

@@ -155,3 +155,12 @@ def virtual(**sections):
 ])
 def test_virtualization_facts_as_ansible_decides_them(sections, expected):
     assert virtual(**sections) == expected
+
+
+def test_ansible_env_is_the_environment_commands_get_multiline_values_whole():
+    """DeepOps' bootstrap names the user from `ansible_env.SUDO_USER | default(ansible_env.USER)`."""
+    text = output(user="admin\n1000\n1000\n/home/admin").replace(
+        "\n@@provision:end@@", "\n@@provision:env@@\nUSER=admin\0HOME=/home/admin\0MOTD=two\nlines\0EMPTY=\0\n@@provision:end@@")
+    assert parse_facts(text)["ansible_env"] == {"USER": "admin", "HOME": "/home/admin", "MOTD": "two\nlines", "EMPTY": ""}
+    plain = output().replace("\n@@provision:end@@", "\n@@provision:env@@\nUSER=root\nPATH=/usr/bin:/bin\n@@provision:end@@")
+    assert parse_facts(plain)["ansible_env"] == {"USER": "root", "PATH": "/usr/bin:/bin"}

@@ -17,7 +17,7 @@ from provision.playbook.context import (
     PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
 from provision.playbook.model import Play, Playbook
 from provision.playbook.roles import load_role, same_role
-from provision.playbook.tasks import check_text, checked_bool, checked_tags, load_task_list
+from provision.playbook.tasks import check_text, checked_become_method, checked_bool, checked_tags, load_task_list
 from provision.templating import Templar, TemplateError, is_template
 from provision.yamlsource import load_file_with_problems, mark_of, value_mark
 
@@ -116,6 +116,7 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
                         "provision runs each host at its own pace)", value_mark(data, "strategy", mark))
     play.become = checked_bool(data, "become", context, mark)
     play.become_user = data.get("become_user")
+    play.become_method = checked_become_method(data, context, mark)
     play.gather_facts = checked_bool(data, "gather_facts", context, mark, default=True)
     play.any_errors_fatal = checked_bool(data, "any_errors_fatal", context, mark, default=False)
     play.tags = checked_tags(data, context, mark)

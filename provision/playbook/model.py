@@ -28,6 +28,7 @@ class Task:
     vars: dict[str, Any] = field(default_factory=dict)
     become: bool | None = None
     become_user: str | None = None
+    become_method: str | None = None  # sudo (the default) or su; a template is rendered per host
     changed_when: list[Any] | None = None
     failed_when: list[Any] | None = None
     ignore_errors: bool = False
@@ -97,6 +98,7 @@ class Play:
     vars_from_files: dict[str, Any] = field(default_factory=dict)
     become: bool | None = None
     become_user: str | None = None
+    become_method: str | None = None  # sudo (the default) or su; a template is rendered per host
     gather_facts: bool = True
     serial: list[int | str] = field(default_factory=list)  # empty: all hosts at once
     max_fail_percentage: float | None = None

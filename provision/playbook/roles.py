@@ -17,7 +17,7 @@ from provision.playbook.model import Role, Task
 from provision.playbook.tasks import as_list, checked_tags, load_task_list
 from provision.yamlsource import mark_of
 
-ROLE_ENTRY_KEYWORDS = frozenset({"role", "name", "when", "tags", "vars", "become", "become_user",
+ROLE_ENTRY_KEYWORDS = frozenset({"role", "name", "when", "tags", "vars", "become", "become_user", "become_method",
                                  "environment", "ignore_errors", "delegate_to", "no_log", "check_mode"})
 
 

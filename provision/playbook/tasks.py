@@ -23,6 +23,7 @@ from provision.playbook.context import (
 from provision.playbook.freeform import ArgsSyntaxError, parse_free_form, parse_kv
 from provision.playbook.model import Task
 from provision.templating import is_template
+from provision.transport.base import BECOME_METHODS
 from provision.yamlsource import MarkedDict, mark_of, value_mark
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -258,9 +259,17 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
         else:
             context.problem(f"'timeout' must be a number of seconds above 0, not {_shown(value)}",
                             mark_of(data, "timeout", task.mark))
+    task.become_method = checked_become_method(data, context, task.mark)
+
+
+def checked_become_method(data: dict, context: LoadContext, mark: Mark) -> str | None:
+    """sudo or su (or a template, rendered per host); Ansible's others (doas, pbrun, runas...)
+    are refused by name."""
     method = data.get("become_method")
-    if method not in (None, "sudo"):
-        context.problem(f"become_method '{method}' is not supported (only sudo)", mark_of(data, "become_method", task.mark))
+    if method is None or (isinstance(method, str) and (method in BECOME_METHODS or is_template(method))):
+        return method
+    context.problem(f"become_method '{method}' is not supported (sudo and su are)", mark_of(data, "become_method", mark))
+    return None
 
 
 BACKGROUND_MODULES = ("command", "shell")  # `poll: 0` starts these detached (provision/modules/async_status.py)

@@ -20,6 +20,7 @@ class Scope:
     role: Role | None = None
     become: Any = None
     become_user: Any = None
+    become_method: Any = None
     environment: tuple[dict[str, Any], ...] = ()
     ignore_errors: bool = False
     no_log: bool = False
@@ -37,6 +38,7 @@ class Scope:
             vars_layers=self.vars_layers + ((block.vars,) if isinstance(block.vars, dict) and block.vars else ()),
             become=block.become if block.become is not None else self.become,
             become_user=block.become_user if block.become_user is not None else self.become_user,
+            become_method=block.become_method if block.become_method is not None else self.become_method,
             environment=self.environment + ((block.environment,) if block.environment else ()),
             ignore_errors=self.ignore_errors or bool(block.ignore_errors),
             no_log=self.no_log or bool(block.no_log),

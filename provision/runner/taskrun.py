@@ -26,7 +26,7 @@ from provision.runner.context import PlayContext
 from provision.runner.hoststate import HostState
 from provision.runner.scope import Scope
 from provision.templating import Templar, TemplateError, is_template, resolve_variables
-from provision.transport.base import Become, Transport
+from provision.transport.base import BECOME_METHODS, Become, Transport
 from provision.runner.prefetch import NoHost, PrefetchTransport, read_of
 from provision.transport.local import LocalTransport
 from provision.variables import layer, task_levels, task_role
@@ -372,7 +372,13 @@ class TaskRun:
                                          connection.become_user) if value is not None), "root")
         password = connection.become_password
         password = templar.render(password) if password is not None else self.play.options.become_password
-        return Become(user=str(templar.render(user)), password=str(password) if password is not None else None)
+        method = next((value for value in (task.become_method, scope.become_method, play.become_method,
+                                           connection.become_method) if value is not None), "sudo")
+        method = str(templar.render(method))
+        if method not in BECOME_METHODS:
+            raise TemplateError(f"become_method '{method}' is not supported (sudo and su are)", method)
+        return Become(user=str(templar.render(user)), password=str(password) if password is not None else None,
+                      method=method)
 
     def check_mode(self, templar: Templar) -> bool:
         forced = self.task.check_mode if self.task.check_mode is not None else self.scope.check_mode

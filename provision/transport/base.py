@@ -22,10 +22,11 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class Become:
-    """Run as another user through sudo. The password is fed on stdin, never on a command line."""
+    """Run as another user through sudo (or su). The password is fed on stdin, never on a command line."""
 
     user: str = "root"
     password: str | None = None
+    method: str = "sudo"  # or "su": the target user's password, for hosts without sudo (DeepOps' bootstrap)
 
 
 class Transport(ABC):
@@ -113,6 +114,8 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
 
     if become is None:
         return WrappedCommand(command)
+    if become.method == "su":
+        return _wrap_su(command, become)
     if become.password is None:
         return WrappedCommand(join(["sudo", "-n", "-H", "-u", become.user, "--", "sh", "-c", command]))
     if "\n" in become.password or "\r" in become.password:
@@ -131,6 +134,44 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
     return WrappedCommand(text, prefix, become.password)
 
 
+def _wrap_su(command: str, become: Become) -> WrappedCommand:
+    """`su USER -c 'sh -c ...'`, as Ansible's su: util-linux su reads the password as one line from
+    stdin when that is not a terminal (its prompt goes to stderr), and leaves the rest to the
+    command. A line is always sent, empty without a password, so the command's own stdin is never
+    taken for one; root needs none, and the command skips to the marker as under sudo."""
+    import secrets
+
+    from provision.shell import join
+
+    password = become.password or ""
+    if "\n" in password or "\r" in password:
+        from provision.errors import BecomeFailed
+
+        raise BecomeFailed("the become password contains a line break, which su cannot read")
+    marker = "provision-" + secrets.token_hex(12)
+    skip_to_marker = f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
+    text = join(["su", become.user, "-c", join(["sh", "-c", skip_to_marker + command])])
+    return WrappedCommand(text, f"{password}\n{marker}\n".encode(), become.password or None)
+
+
+SU_PROMPT = "Password: "
+BECOME_METHODS = ("sudo", "su")  # Ansible's others (doas, pbrun, runas...) are refused by name
+
+
+def _su_refused(result: CommandResult, become: Become, host: str) -> CommandResult:
+    from provision.errors import BecomeFailed
+
+    head = result.stderr.strip()
+    if result.rc == 1 and head.startswith("su: Authentication failure"):
+        if not become.password:
+            raise BecomeFailed(f"{host}: su needs the password of {become.user!r}; give it with --ask-become-pass "
+                               "or ansible_become_password")
+        raise BecomeFailed(f"{host}: su rejected the become password for user {become.user!r} (wrong password?)")
+    if result.rc == 1 and head.startswith("su: user ") and head.endswith("does not exist"):
+        raise BecomeFailed(f"{host}: {head}")
+    return result
+
+
 def as_bytes(stdin: bytes | str | None) -> bytes:
     if stdin is None:
         return b""
@@ -145,9 +186,13 @@ def finish_become(result: CommandResult, wrapped: WrappedCommand, become: Become
     if wrapped.secret:
         stdout = stdout.replace(wrapped.secret, "********")
         stderr = stderr.replace(wrapped.secret, "********")
+    if become is not None and become.method == "su" and stderr.startswith(SU_PROMPT):
+        stderr = stderr[len(SU_PROMPT):]  # su's prompt, written before it read the password line
     result = CommandResult(result.rc, stdout, stderr)
     if become is None or result.rc == 0:
         return result
+    if become.method == "su":
+        return _su_refused(result, become, host)
     head = stderr.strip()
     if result.rc == 127 and "sudo" in head and "not found" in head:
         raise BecomeFailed(f"{host}: become needs sudo, which is not installed")
