@@ -86,6 +86,8 @@ class Dnf(Module):
         "disablerepo": Arg("list", elements="str", default=[]),
         "disable_gpg_check": Arg("bool", default=False),
         "install_weak_deps": Arg("bool", default=True),
+        "allowerasing": Arg("bool", default=False, help="let dnf remove installed packages that conflict"),
+        "nobest": Arg("bool", help="take a lower version when the best one cannot be installed"),
         "autoremove": Arg("bool", default=False, help="absent: also remove what only the removed packages needed"),
     }
 
@@ -168,6 +170,10 @@ class Dnf(Module):
             options.append("--nogpgcheck")
         if not self.args["install_weak_deps"]:
             options.append("--setopt=install_weak_deps=False")
+        if self.args["allowerasing"]:
+            options.append("--allowerasing")
+        if self.args["nobest"] is not None:  # unset: the host's dnf.conf decides, as in Ansible
+            options.append("--nobest" if self.args["nobest"] else "--best")
         commands = []
         if plan.install:  # `install name-version` also moves an installed package to that version
             commands.append(join(["dnf", *options, "install", *plan.install]))

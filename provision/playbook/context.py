@@ -38,8 +38,11 @@ LOOP_CONTROL_KEYS = frozenset({"loop_var", "index_var", "label", "pause", "exten
 PLAY_KEYWORDS = frozenset({
     "hosts", "name", "vars", "vars_files", "become", "become_user", "become_method", "gather_facts",
     "serial", "max_fail_percentage", "any_errors_fatal", "roles", "pre_tasks", "tasks", "post_tasks",
-    "handlers", "tags", "collections", "environment", "strategy", "remote_user",
+    "handlers", "tags", "collections", "environment", "strategy", "remote_user", "connection",
 })
+# A play's `connection:` that means what provision always does (SSH through paramiko)
+SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh", "ansible.builtin.ssh",
+                             "ansible.builtin.paramiko_ssh"})
 # Valid in Ansible, not in provision: said plainly rather than "unknown".
 UNSUPPORTED_KEYWORDS = frozenset({
     "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",  # (task-level; plays take it)

@@ -14,7 +14,7 @@ from typing import Any
 from provision.errors import Mark, ValidationFailed
 from provision.hostpatterns import pattern_problems
 from provision.playbook.context import (
-    PLAY_KEYWORDS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
+    PLAY_KEYWORDS, SSH_CONNECTIONS, UNSUPPORTED_KEYWORDS, LoadContext, ModuleLookup, did_you_mean, module_lookup)
 from provision.playbook.model import Play, Playbook
 from provision.playbook.roles import load_role, same_role
 from provision.playbook.tasks import check_text, checked_become_method, checked_bool, checked_tags, load_task_list
@@ -87,6 +87,11 @@ def _load_play(data: dict, context: LoadContext, mark: Mark) -> Play:
                 context.problem(f"play keyword '{key}' is valid in Ansible but not supported by provision", marks[key])
             else:
                 context.problem(f"unknown play keyword '{key}'{did_you_mean(key, PLAY_KEYWORDS)}", marks[key])
+    connection = data.get("connection")
+    if connection is not None and connection not in SSH_CONNECTIONS:
+        context.problem(f"play keyword 'connection: {connection}' is not supported: a play always reaches its hosts "
+                        "over SSH (ssh, smart and paramiko_ssh mean that); a host that runs here takes "
+                        "`ansible_connection: local` in the inventory", marks["connection"])
     hosts = data.get("hosts")
     if hosts is None or hosts == "":
         context.problem("play has no 'hosts:' (a host pattern such as 'all' or 'web:!db')", mark)

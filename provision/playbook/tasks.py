@@ -157,9 +157,14 @@ def _find_action(data: dict, allowed: frozenset[str], context: LoadContext,
     for special in ("action", "local_action"):
         if special in data:
             text = data[special]
+            if isinstance(text, dict) and isinstance(text.get("module"), str) and text["module"].strip():
+                # the mapping form: `local_action: {module: copy, dest: ..., content: ...}`
+                arguments = {key: value for key, value in text.items() if key != "module"}
+                return text["module"].strip(), arguments, value_mark(data, special, mark)
             words = text.split(None, 1) if isinstance(text, str) else []
             if not words:
-                context.problem(f"'{special}' must be 'module key=value ...'", mark_of(data, special, mark))
+                context.problem(f"'{special}' must be 'module key=value ...' or a mapping with 'module:'",
+                                mark_of(data, special, mark))
                 return None
             if special == "local_action":
                 data = {**data, "delegate_to": "localhost"}

@@ -482,3 +482,44 @@ def test_the_task_timeout_bounds_a_command_that_asks_for_longer_and_errors_ignor
     assert results["a name with a newline"].status == "failed" and "not a valid host name" in \
         results["a name with a newline"].msg
     assert report.exit_code == 0, [(r.task, r.msg) for r in report.results if r.status == "failed" and not r.ignored]
+
+
+def test_local_action_and_action_take_the_mapping_form_and_a_play_says_its_connection(tmp_path):
+    """DeepOps' slurm-validation.yml: `local_action: {module: copy, ...}`; its DGX firmware play:
+    `connection: paramiko_ssh` (what provision always uses)."""
+    out = tmp_path / "out.txt"
+    report, results = run(tmp_path, f"""
+        - hosts: all
+          gather_facts: false
+          connection: paramiko_ssh
+          tasks:
+            - name: written here
+              local_action:
+                module: copy
+                content: "x={{{{ 1 + 1 }}}}\\n"
+                dest: {out}
+            - name: read back
+              action: {{module: command, cmd: cat {out}}}
+              register: back
+            - assert: {{that: ["back.stdout == 'x=2'"]}}
+        """)
+    assert report.failed_hosts == [] and results["written here"].status == "changed", results
+    assert out.read_text() == "x=2\n"
+
+
+def test_a_play_connection_other_than_ssh_is_refused_by_name(tmp_path):
+    import pytest
+
+    from provision.errors import ValidationFailed
+
+    write(tmp_path, {"site.yaml": """
+        - hosts: all
+          connection: local
+          tasks:
+            - local_action: {module: ""}
+        """})
+    with pytest.raises(ValidationFailed) as refused:
+        load_and_validate(str(tmp_path / "site.yaml"), None)
+    messages = " | ".join(error.message for error in refused.value.errors)
+    assert "play keyword 'connection: local' is not supported" in messages
+    assert "'local_action' must be 'module key=value ...' or a mapping with 'module:'" in messages

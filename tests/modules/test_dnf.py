@@ -45,6 +45,10 @@ def test_read_is_one_command_with_refresh_and_repos():
     ({"name": ["kernel-devel", "nvidia-driver"], "state": "absent"}, sections(RPM_OUTPUT),
      ["dnf -y remove kernel-devel"]),
     ({"name": ["kernel-devel"], "install_weak_deps": False, "state": "latest"}, sections(RPM_OUTPUT, ""), []),
+    # DeepOps' nvidia-dgx role (EL8+): `nobest: yes`, `allowerasing: yes`
+    ({"name": ["nvidia-driver"], "allowerasing": True, "nobest": True}, sections(RPM_OUTPUT),
+     ["dnf -y --allowerasing --nobest install nvidia-driver"]),
+    ({"name": ["nvidia-driver"], "nobest": False}, sections(RPM_OUTPUT), ["dnf -y --best install nvidia-driver"]),
 ])
 def test_commands(args, output, expected):
     result, commands = run(args, output)
