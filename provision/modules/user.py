@@ -48,6 +48,17 @@ class UserState:
 class UserPlan:
     argv: list[str]
     changes: list[tuple[str, str, str]]  # (what, before, after) for the diff
+    generate_key: bool = False  # generate_ssh_key and the key file is not there yet
+
+
+@dataclass(frozen=True)
+class SshKey:
+    """The account's key file as the host has it (generate_ssh_key): path, fingerprint, public key."""
+
+    path: str
+    exists: bool = False
+    fingerprint: str = ""
+    public: str = ""
 
 
 class User(Module):
@@ -71,6 +82,11 @@ class User(Module):
         "password_lock": Arg("bool"),
         "remove": Arg("bool", default=False, help="absent: remove the home folder and mail spool too"),
         "force": Arg("bool", default=False, help="absent: remove even while the user is logged in"),
+        "generate_ssh_key": Arg("bool", default=False, help="an SSH key pair for the account, made once (ssh-keygen)"),
+        "ssh_key_type": Arg("str", default="rsa"),
+        "ssh_key_bits": Arg("int", default=0, help="0: ssh-keygen's default for the type"),
+        "ssh_key_file": Arg("path", help="default .ssh/id_TYPE, relative to the account's home"),
+        "ssh_key_comment": Arg("str", help="default 'ansible-generated on HOSTNAME', as Ansible's"),
     }
 
     # ---- read --------------------------------------------------------------------------------
@@ -98,6 +114,9 @@ class User(Module):
             script.append(f"s known; for g in {join(named)}; do getent group \"$g\" | cut -d: -f1,3; done")
         if self.args["password"] is not None or self.args["password_lock"] is not None:
             script.append('s shadow; getent shadow "$n" | cut -d: -f2')
+        if self.args["generate_ssh_key"]:
+            script.append(f"s sshkey; {self._key_path()}; echo \"$k\"; [ -e \"$k\" ] && {{ echo exists; "
+                          'ssh-keygen -l -f "$k" 2>&1 | head -n 1; cat "$k.pub" 2>/dev/null; }')
         script.append("s end")
         return "\n".join(script) + "\n"
 
@@ -119,7 +138,29 @@ class User(Module):
         state = UserState(account, primary, [group for group in sections.get("groups", "").split() if group != primary],
                           shadow if shadow is not None and account is not None else None, known)
         self.namesake = sections.get("namesake") == "yes"
+        key = sections.get("sshkey", "").splitlines() + ["", "", "", ""]
+        path = key[0] if account is not None else self.args["ssh_key_file"] or f".ssh/id_{self.args['ssh_key_type']}"
+        self.key = SshKey(path, key[1] == "exists", key[2] if key[1] else "", key[3] if key[1] else "")
         return state
+
+    def _key_path(self) -> str:
+        """Shell setting $k to the key file: ssh_key_file (default .ssh/id_TYPE) from the home of
+        the account ($n), as Ansible resolves it."""
+        name = self.args["ssh_key_file"] or f".ssh/id_{self.args['ssh_key_type']}"
+        return (f'k={quote(name)}; h=$(getent passwd "$n" | cut -d: -f6); '
+                'case $k in /*) ;; *) k="$h/$k";; esac')
+
+    def _key_command(self) -> str:
+        """Make the key pair as Ansible's user module does: the folder 0700 and both files the
+        account's, no passphrase, the comment 'ansible-generated on HOSTNAME' unless given."""
+        args = self.args
+        comment = quote(args["ssh_key_comment"]) if args["ssh_key_comment"] is not None else \
+            '"ansible-generated on $(hostname)"'
+        bits = f"-b {int(args['ssh_key_bits'])} " if args["ssh_key_bits"] else ""
+        return (f"n={quote(args['name'])}; {self._key_path()}; o=$(id -u \"$n\"):$(id -g \"$n\") || exit 1; "
+                'd=$(dirname "$k"); if [ ! -d "$d" ]; then mkdir -p "$d" && chmod 700 "$d" && chown "$o" "$d" || exit 1; fi; '
+                f"ssh-keygen -q -t {quote(args['ssh_key_type'])} {bits}-C {comment} -N '' -f \"$k\" </dev/null "
+                '&& chown "$o" "$k" "$k.pub"')
 
     # ---- plan --------------------------------------------------------------------------------
     def diff(self, current: UserState) -> UserPlan | None:
@@ -134,9 +175,13 @@ class User(Module):
         if missing:
             raise ModuleFailed(f"user: group{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                f"do{'' if len(missing) > 1 else 'es'} not exist on the host")
-        if current.account is None:
-            return self._create()
-        return self._modify(current)
+        plan = self._create() if current.account is None else self._modify(current)
+        if self.args["generate_ssh_key"] and not self.key.exists:
+            plan = plan or UserPlan([], [])
+            plan.generate_key = True
+            key = self.args["ssh_key_file"] or f".ssh/id_{self.args['ssh_key_type']}"
+            plan.changes.append(("ssh_key_file", "(none)", key if current.account is None else self.key.path))
+        return plan
 
     def _create(self) -> UserPlan:
         args = self.args
@@ -214,7 +259,12 @@ class User(Module):
 
     # ---- apply -------------------------------------------------------------------------------
     def apply(self, plan: UserPlan) -> dict[str, Any]:
-        result = self.context.run(join(plan.argv))
+        result = self.context.run(join(plan.argv)) if plan.argv else CommandResult(0, "", "")
+        if result.rc == 0 and plan.generate_key:
+            made = self.context.run(self._key_command())
+            if made.rc != 0:
+                raise ModuleFailed(f"user: ssh-keygen failed (rc={made.rc}): {(made.stderr or made.stdout).strip()}",
+                                   {"rc": made.rc})
         if result.rc != 0:
             # the password hash never reaches a message
             shown = ["********" if index and plan.argv[index - 1] == "-p" else word
@@ -240,4 +290,7 @@ class User(Module):
                         system=self.args["system"], create_home=self.args["create_home"])
         elif self.args["state"] == "absent":
             data.update(force=self.args["force"], remove=self.args["remove"])
+        if self.args["generate_ssh_key"] and self.args["state"] == "present" and getattr(self, "key", None):
+            data.update(ssh_key_file=self.key.path, ssh_fingerprint=self.key.fingerprint,
+                        ssh_public_key=self.key.public or None)
         return data

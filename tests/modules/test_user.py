@@ -107,3 +107,33 @@ def test_account_lifecycle_over_ssh(sandbox, module_context):
     assert removed.status == "changed", removed.msg
     assert ssh(sandbox, HOST, "getent passwd provtest; test -e /home/provtest", check=False).returncode != 0
     ssh(sandbox, HOST, "groupdel provgrp")
+
+
+@pytest.mark.sandbox
+def test_generate_ssh_key_makes_the_pair_once_owned_by_the_account(sandbox, module_context):
+    """As Ansible's generate_ssh_key (DeepOps' deepops_users role): ~/.ssh 0700, the pair the
+    account's, the default comment 'ansible-generated on HOSTNAME', made once; the fingerprint,
+    path and public key registered; check mode only plans it."""
+    ssh(sandbox, HOST, "userdel -r provkey 2>/dev/null; true")
+    context = module_context(HOST)
+    wanted = {"name": "provkey", "generate_ssh_key": True, "ssh_key_bits": 2048}
+    planned = run_module("user", wanted, module_context(HOST, check=True))
+    assert planned.status == "changed" and "+ssh_key_file: .ssh/id_rsa" in planned.diff, planned.diff
+    made = run_module("user", wanted, context)
+    assert made.status == "changed", made.msg
+    host = ssh(sandbox, HOST, "hostname").stdout.strip()
+    assert made.data["ssh_key_file"] == "/home/provkey/.ssh/id_rsa"
+    assert made.data["ssh_fingerprint"].startswith("2048 SHA256:")
+    assert made.data["ssh_fingerprint"].endswith(f"ansible-generated on {host} (RSA)")
+    public = ssh(sandbox, HOST, "cat /home/provkey/.ssh/id_rsa.pub").stdout.strip()
+    assert made.data["ssh_public_key"] == public and public.startswith("ssh-rsa ")
+    owners = ssh(sandbox, HOST, "stat -c '%U %a' /home/provkey/.ssh /home/provkey/.ssh/id_rsa "
+                                "/home/provkey/.ssh/id_rsa.pub").stdout.split("\n")[:3]
+    assert owners == ["provkey 700", "provkey 600", "provkey 644"]
+    again = run_module("user", wanted, context)
+    assert again.status == "ok" and again.data["ssh_public_key"] == public, "made once, never replaced"
+    other = run_module("user", {"name": "provkey", "generate_ssh_key": True, "ssh_key_type": "ed25519",
+                                "ssh_key_file": ".ssh/deploy", "ssh_key_comment": "deploy key"}, context)
+    assert other.status == "changed" and other.data["ssh_public_key"].startswith("ssh-ed25519 ")
+    assert other.data["ssh_public_key"].endswith(" deploy key")
+    ssh(sandbox, HOST, "userdel -r provkey")
