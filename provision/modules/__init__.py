@@ -50,6 +50,7 @@ from provision.modules.sysctl import Sysctl
 from provision.modules.systemd import Systemd
 from provision.modules.template import Template
 from provision.modules.tempfile import Tempfile
+from provision.modules.timezone import Timezone
 from provision.modules.unarchive import Unarchive
 from provision.modules.user import User
 from provision.modules.wait_for import WaitFor
@@ -62,7 +63,7 @@ MODULES: dict[str, type[Module]] = {
         Apt, AptKey, AptRepository, Assert, AsyncStatus, AuthorizedKey, BlockInFile, Command, Copy, Debug, Dnf, Fail, Fetch, File, Find, GetUrl, Getent,
         GpuDriverFacts, GpuImageCheck, GpuPreflight, GpuVerify, Group, Hostname, IncludeVars, JsonMerge, KernelBlacklist, LineInFile,
         Modprobe, Package, Pause, Ping, Raw, Reboot, Replace, RpmKey, Script, ServiceFacts, SetFact, Service, Setup, Shell, Stat,
-        Sysctl, Systemd, Template, Tempfile, Unarchive, User, WaitFor, WaitForConnection, Yum, YumRepository,
+        Sysctl, Systemd, Template, Tempfile, Timezone, Unarchive, User, WaitFor, WaitForConnection, Yum, YumRepository,
     )
 }
 

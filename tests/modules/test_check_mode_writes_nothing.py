@@ -91,6 +91,7 @@ CASES: dict[str, Case] = {
     "script": Case({"_raw_params": "walk.j2 arg"}, "skipped"),
     "replace": Case({"path": "/etc/hosts", "regexp": "localhost", "replace": "walkhost"}, "changed"),
     "service_facts": Case({}, "ok"),
+    "timezone": Case({"name": "Europe/Berlin"}, "changed"),
     "tempfile": Case({}, "skipped"),
     "wait_for_connection": Case({"timeout": 5}, "ok"),
     "yum": Case({"name": ["nvidia-driver"]}, "changed"),
