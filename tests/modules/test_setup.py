@@ -24,4 +24,6 @@ def test_setup_gathers_the_hosts_facts(sandbox, module_context):
     assert (facts["ansible_os_family"], facts["ansible_distribution_release"]) == ("Debian", "bookworm")
     assert facts["ansible_pkg_mgr"] == "apt"
     assert facts["ansible_user_id"] == "root" and facts["ansible_user_uid"] == 0
+    env = facts["ansible_env"]  # the login's environment, as sshd gives it to every command
+    assert (env["USER"], env["HOME"]) == ("root", "/root") and "PATH" in env and "SSH_CONNECTION" in env, env
     assert facts["ansible_memtotal_mb"] > 0 and facts["ansible_processor_nproc"] > 0
