@@ -145,6 +145,9 @@ class UndefinedCheck:
         self.limits = limits
         self.environment: jinja2.Environment = new_environment(limits)
         self.errors: list[InputError] = []
+        # undefined names in tasks whose failure is ignored: Ansible fails such a task when it runs
+        # and goes on, so these are warnings (errors under --strict), not reasons to refuse the run
+        self.deferred: list[InputError] = []
 
     def template(self, text: Any, mark: Mark, local: set[str] = frozenset(), names: bool = True) -> None:
         """Check a value that may contain templates (recursing into lists and dicts). `names=False`
@@ -278,6 +281,16 @@ def check_play_names(play: Play, check: UndefinedCheck) -> None:
 
 
 def check_task_names(task: Task, check: UndefinedCheck) -> None:
+    before = len(check.errors)
+    _check_task_names(task, check)
+    if task.ignore_errors is True:
+        found = check.errors[before:]
+        undefined = [error for error in found if error.message.startswith("undefined variable")]
+        check.errors[before:] = [error for error in found if error not in undefined]
+        check.deferred += undefined
+
+
+def _check_task_names(task: Task, check: UndefinedCheck) -> None:
     local = loop_names(task)
     if task.loop is not None:
         loop_mark = task.marks.get("loop", task.marks.get("with_items", task.mark))

@@ -91,6 +91,11 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
                 _check_template_file(task, check)
         check_play_names(play, check)
     _check_given_variables(inventory, extra_vars, check)
+    if strict:
+        errors += check.deferred
+    else:
+        playbook.warnings += [input_error(f"{problem.message}; the task fails when it runs and its failure is ignored "
+                                          "(ignore_errors: true)", problem.mark) for problem in check.deferred]
     return errors + check.errors + variable_cycles(playbook, inventory, extra_vars)
 
 

@@ -76,6 +76,12 @@ NOT_CHECKABLE = ("not checkable yet: it reads ansible_local, and an earlier task
                  f"local facts ({LOCAL_FACTS_DIRECTORY}) it would read")
 
 
+def failed(message: str) -> Outcome:
+    """A task that failed before its module ran (a template, a keyword): registered as Ansible
+    registers it, `failed` and `msg`, so `result is failed` holds after ignore_errors."""
+    return Outcome("failed", message, None, {"failed": True, "msg": message})
+
+
 class TaskRun:
     """Runs one task for one host. Raises ConnectionFailed when the host is lost."""
 
@@ -117,11 +123,11 @@ class TaskRun:
         except TemplateError as error:
             if self.not_checkable_yet():
                 return Outcome("changed", NOT_CHECKABLE, NOT_CHECKABLE + "\n", {"not_checkable_yet": True})
-            return Outcome("failed", f"{self.task.mark}: {error}")
+            return failed(f"{self.task.mark}: {error}")
         except ConnectionFailed:
             raise
         except ProvisionError as error:  # e.g. `become: "{{ x }}"` rendering to no boolean
-            return Outcome("failed", f"{self.task.mark}: {error}")
+            return failed(f"{self.task.mark}: {error}")
         except Exception as error:  # noqa: BLE001 - a bug in one module must fail one task, not the run
             return Outcome("failed", f"internal error in module {self.task.module!r}: "
                                      f"{type(error).__name__}: {error} (please report it)")

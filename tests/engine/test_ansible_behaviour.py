@@ -523,3 +523,40 @@ def test_a_play_connection_other_than_ssh_is_refused_by_name(tmp_path):
     messages = " | ".join(error.message for error in refused.value.errors)
     assert "play keyword 'connection: local' is not supported" in messages
     assert "'local_action' must be 'module key=value ...' or a mapping with 'module:'" in messages
+
+
+def test_an_undefined_name_in_a_task_whose_failure_is_ignored_fails_it_when_it_runs(tmp_path):
+    """As Ansible (its template target): the task fails at run time, registered `failed` with
+    the message, and the play goes on; validation warns instead of refusing the run (--strict
+    still refuses)."""
+    import pytest
+
+    from provision.errors import ValidationFailed
+
+    playbook = """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - debug: {msg: "{{ 'x' in y }}"}
+              ignore_errors: yes
+              register: error
+            - assert: {that: ["error is failed", "'y' in error.msg"]}
+            - debug: {msg: "{{ z }}"}
+        """
+    write(tmp_path, {"site.yaml": playbook})
+    with pytest.raises(ValidationFailed) as refused:
+        load_and_validate(str(tmp_path / "site.yaml"), load_inventory_text(tmp_path))
+    messages = [error.message for error in refused.value.errors]
+    assert messages == ["undefined variable 'z'"], "only the task whose failure is not ignored is refused"
+    write(tmp_path, {"site.yaml": playbook.replace('- debug: {msg: "{{ z }}"}', "- ping:")})
+    loaded = load_and_validate(str(tmp_path / "site.yaml"), load_inventory_text(tmp_path))
+    assert any("undefined variable 'y'; the task fails when it runs" in warning.message for warning in loaded.warnings)
+    with pytest.raises(ValidationFailed):
+        load_and_validate(str(tmp_path / "site.yaml"), load_inventory_text(tmp_path), strict=True)
+    report, results = run(tmp_path, playbook.replace('- debug: {msg: "{{ z }}"}', "- ping:"))
+    assert report.failed_hosts == [] and results["assert"].status == "ok", results
+
+
+def load_inventory_text(tmp_path):
+    write(tmp_path, {"inventory.yaml": INVENTORY})
+    return load_inventory(str(tmp_path / "inventory.yaml"))
