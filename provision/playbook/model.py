@@ -86,6 +86,9 @@ class Role:
     tags: set[str] = field(default_factory=set)
     mark: Mark | None = None  # where the role is listed (or the dependency that pulled it in)
     allow_duplicates: bool = False
+    # the entry's task keywords (become, become_user, become_method, environment, ignore_errors,
+    # delegate_to, no_log, check_mode), as a block around the role's tasks; None: the entry has none
+    entry: Task | None = None
 
 
 @dataclass

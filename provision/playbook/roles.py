@@ -14,7 +14,7 @@ from typing import Any
 from provision.errors import Mark
 from provision.playbook.context import LoadContext, did_you_mean
 from provision.playbook.model import Role, Task
-from provision.playbook.tasks import as_list, checked_tags, load_task_list
+from provision.playbook.tasks import as_list, checked_become_method, checked_bool, checked_tags, load_task_list
 from provision.yamlsource import mark_of
 
 ROLE_ENTRY_KEYWORDS = frozenset({"role", "name", "when", "tags", "vars", "become", "become_user", "become_method",
@@ -40,6 +40,31 @@ def main_file(role_path: str, folder: str, stem: str = "main") -> str | None:
     return None
 
 
+ENTRY_TASK_KEYWORDS = ("become", "become_user", "become_method", "environment", "ignore_errors", "delegate_to",
+                       "no_log", "check_mode")
+
+
+def _entry_keywords(entry: dict, context: LoadContext, mark: Mark) -> Task | None:
+    """A role entry's task keywords (`- {role: x, become: true}`), held as a block around the
+    role's tasks, as Ansible applies them to every task of the role."""
+    if not any(key in entry for key in ENTRY_TASK_KEYWORDS):
+        return None
+    block = Task(mark=mark, block=[])
+    block.become = checked_bool(entry, "become", context, mark)
+    block.become_user = entry.get("become_user")
+    block.become_method = checked_become_method(entry, context, mark)
+    environment = entry.get("environment")
+    if isinstance(environment, dict):
+        block.environment = environment
+    elif environment is not None:
+        context.problem("a role entry's 'environment' must be a mapping", mark_of(entry, "environment", mark))
+    block.ignore_errors = bool(checked_bool(entry, "ignore_errors", context, mark, default=False))
+    block.delegate_to = entry.get("delegate_to")
+    block.no_log = bool(checked_bool(entry, "no_log", context, mark, default=False))
+    block.check_mode = checked_bool(entry, "check_mode", context, mark)
+    return block
+
+
 def load_role(entry: Any, context: LoadContext, mark: Mark, tasks_from: str = "main") -> list[Role]:
     """A role entry (name, or mapping with role:/name: + params) -> its dependencies, then itself."""
     if isinstance(entry, str):
@@ -62,7 +87,8 @@ def load_role(entry: Any, context: LoadContext, mark: Mark, tasks_from: str = "m
     if isinstance(entry.get("vars"), dict):
         params.update(entry["vars"])
     role = Role(name=os.path.basename(os.path.normpath(path)), path=path, params=params,
-                when=as_list(entry.get("when")), tags=checked_tags(entry, context, mark), mark=mark)
+                when=as_list(entry.get("when")), tags=checked_tags(entry, context, mark), mark=mark,
+                entry=_entry_keywords(entry, context, mark))
     context.role_stack.append(path)
     try:
         dependencies = _load_meta(role, context)

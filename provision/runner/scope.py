@@ -49,9 +49,10 @@ class Scope:
         )
 
     def enter_role(self, role: Role) -> Scope:
-        """The scope of a listed role's tasks: its entry's when, tags and parameters."""
+        """The scope of a listed role's tasks: its entry's when, tags, parameters and task
+        keywords (become, environment, ignore_errors...: a block around the role)."""
         return replace(
-            self,
+            self.enter(role.entry) if role.entry is not None else self,
             role=role,
             when=self.when + tuple(role.when),
             tags=self.tags | frozenset(role.tags),

@@ -560,3 +560,30 @@ def test_an_undefined_name_in_a_task_whose_failure_is_ignored_fails_it_when_it_r
 def load_inventory_text(tmp_path):
     write(tmp_path, {"inventory.yaml": INVENTORY})
     return load_inventory(str(tmp_path / "inventory.yaml"))
+
+
+def test_a_role_entrys_task_keywords_reach_every_task_of_the_role(tmp_path):
+    """`roles: [{role: x, environment: ..., ignore_errors: true, become_user: ...}]`: Ansible applies
+    them to the role's tasks; they were accepted and dropped."""
+    report, results = run(tmp_path, """
+        - hosts: all
+          gather_facts: false
+          roles:
+            - role: greeter
+              environment: {GREETING: hello from the entry}
+              ignore_errors: true
+          tasks:
+            - assert: {that: ["said.stdout == 'hello from the entry'", "broke is failed"]}
+        """, files={"roles/greeter/tasks/main.yml": """
+            - name: say
+              shell: echo "$GREETING"
+              register: said
+            - name: break
+              command: "false"
+              register: broke
+            - name: after the failure
+              debug: {msg: still running}
+        """})
+    assert report.failed_hosts == [], results
+    assert results["greeter : break"].status == "failed" and results["greeter : after the failure"].status == "ok"
+    assert results["assert"].status == "ok", results["assert"].msg
