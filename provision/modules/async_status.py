@@ -81,7 +81,7 @@ class AsyncStatus(Module):
     def read_command(self) -> str:
         job = f"{JOB_FOLDER}; f=\"$d/{self.job_id()}\"; [ -f \"$f\" ] || {{ echo missing; exit 0; }}; echo \"$f\"; "
         if self.args["mode"] == "cleanup":
-            return job + 'rm -f "$f" "$f.stdout" "$f.stderr" "$f.tmp"'
+            return job  # only where it is: apply erases it
         return job + (f'cat "$f"; printf \'\\n%s\\n\' {_PART}; cat "$f.stdout" 2>/dev/null; '
                       f'printf \'\\n%s\\n\' {_PART}; cat "$f.stderr" 2>/dev/null')
 
@@ -115,7 +115,17 @@ class AsyncStatus(Module):
         return data
 
     def diff(self, current: Any) -> Any:
-        return None
+        return current["erased"] if self.args["mode"] == "cleanup" else None
+
+    def apply(self, plan: str) -> dict[str, Any]:
+        """mode=cleanup: the job's files erased (not in check mode, though this module runs there)."""
+        data = {"ansible_job_id": self.job_id(), "erased": plan}
+        if self.context.check:
+            return data
+        result = self.context.run(f"f={quote(plan)}; rm -f \"$f\" \"$f.stdout\" \"$f.stderr\" \"$f.tmp\"")
+        if result.rc != 0:
+            raise ModuleFailed(f"could not erase job {self.job_id()}: {result.stderr.strip()}")
+        return data
 
     def result_data(self, current: dict[str, Any], plan: Any) -> dict[str, Any]:
         return current

@@ -72,7 +72,7 @@ def test_a_command_started_in_the_background_is_read_until_it_has_finished(sandb
         "finished": True, "rc": 3, "stdout": "out", "stderr": "err"}
     slow = rows["wait for the slow one"]
     assert (slow["status"], slow["msg"], slow["output"]["finished"]) == ("failed", "Timeout exceeded", True)
-    assert rows["erase"]["output"]["erased"] == job["results_file"]
+    assert (rows["erase"]["status"], rows["erase"]["output"]["erased"]) == ("changed", job["results_file"])
     assert rows["gone"]["msg"] == "could not find job"
     left = ssh(sandbox, "host03", f"ls /root/.ansible_async/ | grep -c {job['ansible_job_id']}", check=False)
     assert left.stdout.strip() == "0", "cleanup erased the job file and its output"
