@@ -109,6 +109,11 @@ class VarsView(Mapping):
         return sum(1 for _ in self)
 
 
+# Jinja2's delimiter settings, as the template module names them (each is also a module argument)
+DELIMITERS = ("variable_start_string", "variable_end_string", "block_start_string", "block_end_string",
+              "comment_start_string", "comment_end_string")
+
+
 class Templar:
     """Renders values with one set of variables; `search_dirs` is where lookup('file') looks."""
 
@@ -142,13 +147,18 @@ class Templar:
             return [self.render(item) for item in value if item != OMIT]
         return value
 
-    def render_text(self, text: str, trim_blocks: bool = False, lstrip_blocks: bool = False) -> str:
+    def render_text(self, text: str, trim_blocks: bool = False, lstrip_blocks: bool = False, **delimiters: str) -> str:
         """Render a whole text to text (the template module): never a native value. The template
-        module asks for Jinja2's trim_blocks, as Ansible's does by default."""
+        module asks for Jinja2's trim_blocks, as Ansible's does by default, and may name other
+        delimiters (variable_start_string, block_end_string, comment_start_string...)."""
+        unknown = set(delimiters) - set(DELIMITERS)
+        if unknown:
+            raise TemplateError(f"unknown template options: {', '.join(sorted(unknown))}", text[:200])
+
         def run() -> str:
             environment = self.environment
-            if trim_blocks or lstrip_blocks:  # made after _run's fresh budget, so it shares that budget
-                environment = environment.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks)
+            if trim_blocks or lstrip_blocks or delimiters:  # made after _run's fresh budget: it shares it
+                environment = environment.overlay(trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks, **delimiters)
             result = environment.from_string(text).render(self.variables)
             self.environment.budget.fits(len(result), "the template")
             return result

@@ -69,13 +69,20 @@ class ContentModule(Module):
     def parse(self, result: CommandResult | None) -> FileState:
         return state_from(self.path, result, self.content_limit)
 
+    def elsewhere(self, state: FileState) -> str | None:
+        """The path the module works on instead of what is at its path, or None: a link's target
+        for the editing modules (/etc/resolv.conf: edit the file, keep the link), as Ansible does."""
+        if state.kind == "link" and self.follow_links and state.link_source:
+            return state.link_source
+        return None
+
     def read(self) -> FileState:
         limit = self.content_limit
         state = super().read()
-        if state.kind == "link" and self.follow_links and state.link_source:
-            # edit the file the link points to and keep the link (/etc/resolv.conf), as Ansible does
-            self.args[self.path_arg] = state.link_source
-            state = read_state(self.context, state.link_source, limit)
+        other = self.elsewhere(state)
+        if other is not None:
+            self.args[self.path_arg] = other
+            state = read_state(self.context, other, limit)
         if state.kind not in ("absent", "file"):
             if state.kind == "directory":  # Ansible's words for the editing modules
                 raise ModuleFailed(f"Path {self.path} is a directory !")

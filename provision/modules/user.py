@@ -158,7 +158,8 @@ class User(Module):
             '"ansible-generated on $(hostname)"'
         bits = f"-b {int(args['ssh_key_bits'])} " if args["ssh_key_bits"] else ""
         return (f"n={quote(args['name'])}; {self._key_path()}; o=$(id -u \"$n\"):$(id -g \"$n\") || exit 1; "
-                'd=$(dirname "$k"); if [ ! -d "$d" ]; then mkdir -p "$d" && chmod 700 "$d" && chown "$o" "$d" || exit 1; fi; '
+                'd=$(dirname "$k"); '
+                'if [ ! -d "$d" ]; then mkdir -p "$d" && chmod 700 "$d" && chown "$o" "$d" || exit 1; fi; '
                 f"ssh-keygen -q -t {quote(args['ssh_key_type'])} {bits}-C {comment} -N '' -f \"$k\" </dev/null "
                 '&& chown "$o" "$k" "$k.pub"')
 

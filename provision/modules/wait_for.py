@@ -37,7 +37,9 @@ port_busy() {  # connections to the port in the states asked for, from /proc/net
         if (excluded != "" && index(" " excluded " ", " " there[1] " ")) next
         local = here[1]; mapped = substr(local, 1, 24) == "0000000000000000FFFF0000" ? substr(local, 25) : ""
         if (ips == "" || local ~ /^0+$/ || local == "0000000000000000FFFF000000000000" ||
-            index(" " ips " ", " " local " ") || (mapped != "" && index(" " ips " ", " " mapped " "))) { found = 1; exit }
+            index(" " ips " ", " " local " ") || (mapped != "" && index(" " ips " ", " " mapped " "))) {
+          found = 1; exit
+        }
       }
       END { exit !found }'
 }
@@ -190,4 +192,6 @@ class WaitFor(MayNotChange):
                 f"Timeout when waiting for {where} to be absent."
         if args["search_regex"]:
             return f"Timeout when waiting for search string {args['search_regex']} in {where}"
-        return f"Timeout when waiting for {where}" if args["port"] is not None else f"Timeout when waiting for file {where}"
+        if args["port"] is not None:
+            return f"Timeout when waiting for {where}"
+        return f"Timeout when waiting for file {where}"

@@ -24,7 +24,7 @@ from provision.playbook.model import Play, Playbook, Task
 from provision.playbook.context import did_you_mean
 from provision.playbook.names import (
     UndefinedCheck, check_play_names, defined_names, loop_names, names_knowable, play_tasks, variable_cycles)
-from provision.templating import is_template
+from provision.templating import DELIMITERS, is_template
 from provision.yamlsource import input_error, read_text, value_mark
 
 META_ACTIONS = frozenset({"flush_handlers", "noop", "end_host", "end_play"})
@@ -87,7 +87,9 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
                     playbook.warnings.append(input_error(
                         f"notify: no handler is named or listens to '{name}'{close}; a host where this task "
                         "changes something fails it, as in Ansible (--strict refuses the playbook instead)", where))
-            if task.module == "template" and names_knowable(play):
+            # a template with delimiters of its own is not Jinja2's default syntax: read when it renders
+            own_syntax = any(task.args.get(name) for name in DELIMITERS)
+            if task.module == "template" and names_knowable(play) and not own_syntax:
                 _check_template_file(task, check)
         check_play_names(play, check)
     _check_given_variables(inventory, extra_vars, check)

@@ -6,7 +6,8 @@ import pytest
 from tests.conftest import run_module, ssh
 
 HOST = "host02"
-ZONE = "readlink /etc/localtime; cat /etc/timezone; date +%Z; ls -a /etc | grep -c provision; true"
+ZONE = ("readlink /etc/localtime; cat /etc/timezone; date +%Z; "
+        "ls -a /etc | grep -c -e '^.localtime.provision$' -e '^.timezone.provision$'; true")
 
 
 @pytest.mark.sandbox
