@@ -12,6 +12,7 @@ to `convert_bool`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import itertools
 import ntpath
@@ -182,6 +183,16 @@ def b64decode(value: str, encoding: str = "utf-8") -> str:
     return base64.b64decode(value).decode(encoding)
 
 
+def hash_filter(value: Any, algorithm: str = "sha1") -> str:
+    """Ansible's `hash`: the hex digest of the text (UTF-8) by any hashlib algorithm, sha1 by default."""
+    try:
+        digest = hashlib.new(str(algorithm))
+    except (ValueError, TypeError):
+        raise FilterError(f"hash: unknown algorithm {algorithm!r}") from None
+    digest.update(str(value).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def mandatory(value: Any, msg: str | None = None) -> Any:
     from jinja2 import Undefined
 
@@ -243,8 +254,6 @@ def password_hash(password: Any, hashtype: str = "sha512", salt: str | None = No
 
 def sha512_crypt(password: str, salt: str, rounds: int = 5000) -> str:
     """glibc's SHA-512 crypt ($6$), from Ulrich Drepper's published specification."""
-    import hashlib
-
     secret, salt_bytes = password.encode(), salt[:16].encode()
     rounds = max(1000, min(rounds, 999_999_999))
 
@@ -296,7 +305,7 @@ FILTERS: dict[str, Any] = {
     "basename": os.path.basename, "dirname": os.path.dirname, "win_basename": ntpath.basename,
     "splitext": lambda value: list(os.path.splitext(value)), "expanduser": os.path.expanduser,
     "realpath": os.path.realpath,
-    "b64encode": b64encode, "b64decode": b64decode, "password_hash": password_hash, "quote": lambda value: shlex.quote(str(value)),
+    "b64encode": b64encode, "b64decode": b64decode, "hash": hash_filter, "password_hash": password_hash, "quote": lambda value: shlex.quote(str(value)),
     "mandatory": mandatory, "ternary": ternary, "flatten": flatten,
     "type_debug": lambda value: type(value).__name__,
     "difference": lambda a, b: [item for item in _unique_list(list(a)) if item not in b],

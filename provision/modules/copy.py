@@ -28,6 +28,8 @@ class Copy(ContentModule):
         "backup": Arg("bool", default=False),
         "validate": Arg("str", help="command run on the new file before it replaces dest; %s is its path"),
         "remote_src": Arg("bool", default=False, help="src is a file on the host, copied there"),
+        "follow": Arg("bool", default=False, help="a link at dest: write the file it points to"),
+        "local_follow": Arg("bool", default=True, help="a link as src: copy the file it points to"),
         **ATTRIBUTE_ARGS,
     }
     # Ansible's copy action: "src and content are mutually exclusive", "src (or content) is
@@ -54,7 +56,11 @@ class Copy(ContentModule):
 
                 content = json.dumps(content, indent=2) + "\n"  # as Ansible does for a dict content
             return content.encode()
-        with open(self.context.find_file("files", source), "rb") as stream:
+        path = self.context.find_file("files", source)
+        if not self.args["local_follow"] and os.path.islink(path):
+            raise ModuleFailed(f"copy: {source} is a link; copying a link as a link (local_follow: false) is not "
+                               "supported: copy what it points to (local_follow: true) or make the link with file")
+        with open(path, "rb") as stream:
             return stream.read()
 
     def remote_source(self) -> bytes:
@@ -88,11 +94,11 @@ class Copy(ContentModule):
             return self._remote_mode or None
         return format(os.stat(self.context.find_file("files", self.args["src"])).st_mode & 0o7777, "04o")
 
-    def read(self) -> FileState:
-        try:
-            return super().read()
-        except ModuleFailed as failure:
-            if self.args.get("src") and "is a directory" in failure.msg:  # copy into it
-                self.args["dest"] = posixpath.join(self.path, posixpath.basename(self.args["src"]))
-                return super().read()
-            raise
+    def elsewhere(self, state: FileState) -> str | None:
+        """As Ansible's copy: a folder at dest takes the source's name inside it; with `follow`, a
+        link at dest is written through to the file it points to."""
+        if state.kind == "directory" and self.args.get("src"):
+            return posixpath.join(self.path, posixpath.basename(self.args["src"]))
+        if state.kind == "link" and self.args["follow"] and state.link_source:
+            return state.link_source
+        return None

@@ -56,6 +56,9 @@ FILTERS = [
     ("{{ '/x/y.tar.gz' | basename }} {{ '/x/y' | dirname }}", "y.tar.gz /x"),
     ("{{ 'hi' | b64encode }}", base64.b64encode(b"hi").decode()),
     ("{{ 'aGk=' | b64decode }}", "hi"),
+    # Ansible's hash: sha1 by default, any hashlib name (the copy target compares content by it)
+    ("{{ 'test' | hash }} {{ 'test' | hash('md5') }}", "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 "
+                                                      "098f6bcd4621d373cade4e832627b4f6"),
     ("{{ \"it's\" | quote }}", "'it'\"'\"'s'"),
     ("{{ true | ternary('on', 'off') }}", "on"),
     ("{{ [1, [2, [3]]] | flatten }}", [1, 2, 3]),

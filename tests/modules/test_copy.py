@@ -141,3 +141,22 @@ def test_a_write_killed_halfway_leaves_the_old_file_and_no_temp_file(remote):
     remote.sh("(echo partial; sleep 2) | sh /tmp/write.sh & writer=$!; sleep 0.5; kill -TERM $writer; wait; true")
     assert remote.look(dest).content == b"old\n"
     assert remote.listing() == ["big.conf"]
+
+
+def test_a_folder_dest_takes_the_sources_name_and_follow_writes_through_a_link(remote, module_context, tmp_path):
+    """As Ansible's copy: into a folder at dest; `follow: true` writes the file a link at dest points
+    to and keeps the link (without it the link is refused, never silently replaced); a link as src
+    is copied as what it points to, and `local_follow: false` is refused by name."""
+    (tmp_path / "motd").write_text("hello\n")
+    (tmp_path / "alias").symlink_to(tmp_path / "motd")
+    remote.sh(f"mkdir {remote.path('into')} && echo old > {remote.path('real')} && "
+              f"ln -s {remote.path('real')} {remote.path('link')}")
+    into = run_module("copy", {"src": str(tmp_path / "alias"), "dest": remote.path("into")}, module_context())
+    assert into.status == "changed" and remote.look(remote.path("into/alias")).text == "hello\n"
+    through = run_module("copy", {"src": str(tmp_path / "motd"), "dest": remote.path("link"), "follow": True},
+                         module_context())
+    assert through.status == "changed", through.msg
+    assert remote.sh(f"readlink {remote.path('link')}; cat {remote.path('real')}") == f"{remote.path('real')}\nhello\n"
+    as_link = run_module("copy", {"src": str(tmp_path / "alias"), "dest": remote.path("other"), "local_follow": False},
+                         module_context())
+    assert as_link.status == "failed" and "local_follow: false" in as_link.msg
