@@ -163,7 +163,8 @@ class WaitFor(MayNotChange):
         return None if current else "wait"
 
     def result_data(self, current: bool, plan: Any) -> dict[str, Any]:
-        return {"elapsed": 0, "state": self.args["state"], "port": self.args["port"], "path": self.args["path"]}
+        return {"elapsed": 0, "state": self.args["state"], "port": self.args["port"], "path": self.args["path"],
+                "search_regex": self.args["search_regex"]}
 
     def apply(self, plan: str) -> dict[str, Any]:
         started = time.monotonic()
@@ -172,7 +173,7 @@ class WaitFor(MayNotChange):
         self.fail_on_error(result)
         elapsed = int(time.monotonic() - started)  # whole seconds, as Ansible's timedelta.seconds
         data = {"changed": False, "elapsed": elapsed, "state": self.args["state"],
-                "port": self.args["port"], "path": self.args["path"]}
+                "port": self.args["port"], "path": self.args["path"], "search_regex": self.args["search_regex"]}
         met = result.stdout.split()[-1:] == ["met"]
         if self.args["port"] is None and not self.args["path"]:
             return data  # a plain wait: it always "times out"
