@@ -108,8 +108,6 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
     from a pipe, so nothing past the marker is consumed).
     """
     # Imported here: provision.shell has no dependencies, and base stays importable on its own.
-    import secrets
-
     from provision.shell import join
 
     if become is None:
@@ -118,14 +116,7 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
         return _wrap_su(command, become)
     if become.password is None:
         return WrappedCommand(join(["sudo", "-n", "-H", "-u", become.user, "--", "sh", "-c", command]))
-    if "\n" in become.password or "\r" in become.password:
-        from provision.errors import BecomeFailed
-
-        raise BecomeFailed("the become password contains a line break, which sudo cannot read")
-    marker = "provision-" + secrets.token_hex(12)
-    skip_to_marker = (
-        f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
-    )
+    marker, skip_to_marker = _password_marker(become.password, "sudo")
     text = join(["sudo", "-S", "-p", "", "-H", "-u", become.user, "--", "sh", "-c", skip_to_marker + command])
     # sudo -S reads a new line for each retry after a wrong password (3 by default): blank lines
     # take those retries, so neither the marker nor the command's own stdin (a file being
@@ -134,22 +125,28 @@ def wrap_become(command: str, become: Become | None) -> WrappedCommand:
     return WrappedCommand(text, prefix, become.password)
 
 
+def _password_marker(password: str, program: str) -> tuple[str, str]:
+    """A random marker line to send after the password, and the shell text that makes the
+    command discard its stdin up to it (see wrap_become), for sudo and su alike."""
+    import secrets
+
+    if "\n" in password or "\r" in password:
+        from provision.errors import BecomeFailed
+
+        raise BecomeFailed(f"the become password contains a line break, which {program} cannot read")
+    marker = "provision-" + secrets.token_hex(12)
+    return marker, f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
+
+
 def _wrap_su(command: str, become: Become) -> WrappedCommand:
     """`su USER -c 'sh -c ...'`, as Ansible's su: util-linux su reads the password as one line from
     stdin when that is not a terminal (its prompt goes to stderr), and leaves the rest to the
     command. A line is always sent, empty without a password, so the command's own stdin is never
     taken for one; root needs none, and the command skips to the marker as under sudo."""
-    import secrets
-
     from provision.shell import join
 
     password = become.password or ""
-    if "\n" in password or "\r" in password:
-        from provision.errors import BecomeFailed
-
-        raise BecomeFailed("the become password contains a line break, which su cannot read")
-    marker = "provision-" + secrets.token_hex(12)
-    skip_to_marker = f'while IFS= read -r provision_line; do [ "$provision_line" = {marker} ] && break; done\n'
+    marker, skip_to_marker = _password_marker(password, "su")
     text = join(["su", become.user, "-c", join(["sh", "-c", skip_to_marker + command])])
     return WrappedCommand(text, f"{password}\n{marker}\n".encode(), become.password or None)
 
