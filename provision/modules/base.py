@@ -6,6 +6,7 @@ module never looks at the check flag. The runner never knows a module's internal
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol
 
@@ -80,8 +81,9 @@ class ModuleContext(Protocol):
     # depend on (APT_SOURCES). The runner fills it from each changed result's `check_leaves()`.
     check_pending: set[str]
 
-    def find_file(self, kind: str, name: str) -> str:
-        """Local path of a role/playbook file; kind is 'templates' or 'files'. Raises ModuleFailed."""
+    def find_file(self, kind: str, name: str, folders: bool = False) -> str:
+        """Local path of a role/playbook file; kind is 'templates' or 'files'; `folders`: a folder
+        counts too. Raises ModuleFailed."""
 
     def render(self, text: str, **options: bool) -> str:
         """Render Jinja2 text with the host's variables (template module)."""
@@ -216,6 +218,11 @@ class Module:
     def run(self) -> ModuleResult:
         try:
             self.args = self.check_args(self.args)
+        except ModuleFailed as failure:
+            # validation names the module before each problem; a result says it as Ansible does
+            message = re.sub(rf"(^|; ){re.escape(self.name)}: ", r"\1", failure.msg)
+            return ModuleResult("failed", msg=message, data=failure.data)
+        try:
             current = self.read()
             plan = self.diff(current)
             if plan is None:

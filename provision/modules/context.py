@@ -47,7 +47,9 @@ class TaskContext:
     cap: float | None = None  # `timeout: N` (the task keyword): every command bounded by N s, even one with its own
     check_pending: set[str] = field(default_factory=set)  # the host's, shared by its tasks (Module.check_leaves)
 
-    def find_file(self, kind: str, name: str) -> str:
+    def find_file(self, kind: str, name: str, folders: bool = False) -> str:
+        """The first of the role's and the playbook's KIND/NAME, then NAME there (and NAME itself
+        when absolute); `folders`: a folder counts too (copy's folder src)."""
         import os
 
         candidates = [os.path.join(base, kind, name) for base in self.search_dirs]
@@ -55,7 +57,7 @@ class TaskContext:
         if os.path.isabs(name):
             candidates.insert(0, name)
         for candidate in candidates:
-            if os.path.isfile(candidate):
+            if os.path.isfile(candidate) or (folders and os.path.isdir(candidate)):
                 return candidate
         looked = ", ".join(candidates) or name
         raise ModuleFailed(f"could not find {kind[:-1] if kind.endswith('s') else kind} {name!r} (looked in: {looked})")

@@ -9,8 +9,9 @@ import os
 import posixpath
 from typing import Any
 
-from provision.modules.base import Arg, ModuleFailed
+from provision.modules.base import Arg, ModuleFailed, ModuleResult
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
+from provision.modules.copy_tree import CopyTree
 from provision.modules.remote_file import CONTENT_LIMIT, FileState, read_state, sha1
 
 
@@ -30,6 +31,7 @@ class Copy(ContentModule):
         "remote_src": Arg("bool", default=False, help="src is a file on the host, copied there"),
         "follow": Arg("bool", default=False, help="a link at dest: write the file it points to"),
         "local_follow": Arg("bool", default=True, help="a link as src: copy the file it points to"),
+        "directory_mode": Arg("raw", help="a folder src: the mode of the folders this run makes"),
         **ATTRIBUTE_ARGS,
     }
     # Ansible's copy action: "src and content are mutually exclusive", "src (or content) is
@@ -45,6 +47,22 @@ class Copy(ContentModule):
         if dest.endswith("/") and source:  # into that folder: known before reading, so reads batch
             checked["dest"] = posixpath.join(dest, posixpath.basename(source))
         return checked
+
+    def run(self) -> ModuleResult:
+        """A local folder as src is copied as a tree (copy_tree.py); everything else as one file."""
+        source = self.args.get("src")
+        if source and not self.args.get("remote_src") and self.args.get("content") is None:
+            dest = self.args.get("dest")  # as written: check_args puts a file's name under a dest ending in /
+            try:
+                self.args = self.check_args(self.args)
+                found = self.context.find_file("files", source.rstrip("/") or "/", folders=True)
+                if os.path.isdir(found):
+                    status, diff, data = CopyTree(self.args, self.context, found, str(dest)).run()
+                    return ModuleResult(status, msg="would change" if self.context.check and status == "changed"
+                                        else "", diff=diff or None, data=data)
+            except ModuleFailed as failure:
+                return ModuleResult("failed", msg=failure.msg, data=failure.data)
+        return super().run()
 
     def source_bytes(self) -> bytes:
         content, source = self.args.get("content"), self.args.get("src")  # one of them: the rules

@@ -32,12 +32,12 @@ class FileState:
     owner: str = ""
     group: str = ""
     size: int = 0
-    mtime: int = 0
+    mtime: float = 0  # seconds since the epoch, to the nanosecond as Python's os.stat (Ansible's stat)
     link_target: str = ""
     checksum: str = ""  # sha1 of a regular file
     content: str | None = None  # None: not fetched (too large, not a file)
-    atime: int | None = None
-    ctime: int | None = None
+    atime: float | None = None
+    ctime: float | None = None
     inode: int | None = None
     dev: int | None = None
     nlink: int | None = None
@@ -51,7 +51,7 @@ class FileState:
 
 
 # `%f` is the raw st_mode in hex; the access letters are the reading user's, tested by the shell
-STAT_FORMAT = "%a %u %g %U %G %s %Y %X %Z %i %d %h %f"
+STAT_FORMAT = "%a %u %g %U %G %s %.9Y %.9X %.9Z %i %d %h %f"
 
 
 def host_path(path: str) -> str:
@@ -91,6 +91,11 @@ def _number(fields: list[str], index: int, base: int = 10) -> int | None:
     return int(fields[index], base) if len(fields) > index else None
 
 
+def _seconds(fields: list[str], index: int) -> float | None:
+    """A time stat printed as %.9Y: the float Python's os.stat gives (what Ansible's stat returns)."""
+    return float(fields[index]) if len(fields) > index else None
+
+
 def parse_state(path: str, output: str, content_wanted: bool = True, must_read: bool = True) -> FileState:
     """FileState from read_command's output (pure). `must_read`: an unreadable file is an error
     (modules that need its content or checksum), else it comes back without a checksum (stat)."""
@@ -105,9 +110,9 @@ def parse_state(path: str, output: str, content_wanted: bool = True, must_read: 
         raise ModuleFailed(f"cannot read {path}: unexpected output {output[:120]!r}")
     mode, uid, gid, owner, group, size, mtime = fields[:7]
     state = FileState(
-        path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), int(mtime),
+        path, kind, mode.rjust(4, "0"), int(uid), int(gid), owner, group, int(size), float(mtime),
         link_target, "" if checksum in ("-", "unreadable") else checksum,
-        atime=_number(fields, 7), ctime=_number(fields, 8), inode=_number(fields, 9), dev=_number(fields, 10),
+        atime=_seconds(fields, 7), ctime=_seconds(fields, 8), inode=_number(fields, 9), dev=_number(fields, 10),
         nlink=_number(fields, 11), type_bits=_number(fields, 12, 16) & 0o170000 if len(fields) > 12 else None,
         access=fields[13] if len(fields) > 13 else "",
     )
@@ -159,7 +164,9 @@ def attribute_data(state: FileState) -> dict[str, Any]:
     if not state.exists:
         return {"state": "absent"}
     kind = {"other": "file"}.get(state.kind, state.kind)  # Ansible calls anything else "file" too
-    return {"state": kind, "mode": state.mode, "owner": state.owner, "group": state.group,
+    # '0%03o' as Ansible's add_path_info: "0644", and "01444" with the sticky bit (stat says "1444")
+    mode = "0" + format(int(state.mode, 8), "03o") if state.mode else state.mode
+    return {"state": kind, "mode": mode, "owner": state.owner, "group": state.group,
             "uid": state.uid, "gid": state.gid, "size": state.size}
 
 

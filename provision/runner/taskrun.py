@@ -311,9 +311,11 @@ class TaskRun:
                                   or (not probe and (result.status == "changed" or module.opaque))):
             self.state.cache.clear()  # the host may have moved: batched reads are stale now
         data = dict(result.data)
+        own = data.pop("diff", None)  # a module's own diff (file's before/after), as Ansible's
         if self.task.diff or (self.play.options.diff and self.task.diff is not False):
-            # diff mode: the result carries its diff, as Ansible's does (a list; `prepared` is text)
-            data.setdefault("diff", [{"prepared": result.diff}] if result.diff else [])
+            # diff mode: the result carries its diff, as Ansible's does (the module's own, else a
+            # list; `prepared` is text); without diff mode there is none, as in Ansible
+            data["diff"] = own if own is not None else [{"prepared": result.diff}] if result.diff else []
         facts = data.get("ansible_facts")
         if isinstance(facts, dict) and result.status != "failed":
             if module.sets_facts:  # host facts: top-level and under ansible_facts, without the prefix

@@ -53,9 +53,12 @@ def runs(python_host, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedP
         folder = tmp_path_factory.mktemp(f"conformance-{target}")
         os.makedirs(folder / "roles")
         os.symlink(os.path.join(TARGETS, target), folder / "roles" / target)
+        for helper in ADAPTATIONS["helper_roles"]:  # the sdist's own, unchanged (setup_nobody...)
+            os.symlink(os.path.join(TARGETS, helper), folder / "roles" / helper)
+        play = {"hosts": "lab", "vars": ADAPTATIONS["play_vars"], "roles": [target]}
         write(folder, {"roles/prepare_tests/tasks/main.yml": "[]\n",
                        "roles/setup_remote_tmp_dir/tasks/main.yml": REMOTE_TMP_DIR,
-                       "site.yaml": f"- hosts: lab\n  roles: [{target}]\n"})
+                       "site.yaml": yaml.safe_dump([play])})
         inventory = sandbox_inventory(python_host, [HOST])
         inventory["all"]["vars"].update(ADAPTATIONS["inventory_vars"])
         inventory = dump_inventory(folder, inventory)

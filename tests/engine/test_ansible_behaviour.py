@@ -95,7 +95,7 @@ def test_a_link_to_a_missing_source_needs_force(tmp_path):
               file: {{path: {link}, src: nowhere, state: link, force: true}}
         """)
     assert results["plain"].status == "failed" and results["plain"].msg == (
-        f'src file does not exist, use "force=yes" if you really want to create the link: {missing}')
+        f"src file does not exist, use 'force=yes' if you really want to create the link: {missing}")  # 2.19's
     assert results["forced"].status == "changed" and os.readlink(link) == "nowhere"
 
 

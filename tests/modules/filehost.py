@@ -53,7 +53,7 @@ class FileHost(FakeContext):
         self.stdin.append(stdin)
         return super().run(command, stdin=stdin, timeout=timeout)
 
-    def find_file(self, kind: str, name: str) -> str:
+    def find_file(self, kind: str, name: str, folders: bool = False) -> str:
         if name not in self.local_files:
             raise ModuleFailed(f"could not find {kind[:-1]} {name!r} (looked in: {kind}/{name})")
         return self.local_files[name]

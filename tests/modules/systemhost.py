@@ -36,7 +36,7 @@ class FakeHost(FakeContext):
                 return answer
         return CommandResult(0, "", "")
 
-    def find_file(self, kind: str, name: str) -> str:
+    def find_file(self, kind: str, name: str, folders: bool = False) -> str:
         return name
 
     @property

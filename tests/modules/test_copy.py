@@ -160,3 +160,36 @@ def test_a_folder_dest_takes_the_sources_name_and_follow_writes_through_a_link(r
     as_link = run_module("copy", {"src": str(tmp_path / "alias"), "dest": remote.path("other"), "local_follow": False},
                          module_context())
     assert as_link.status == "failed" and "local_follow: false" in as_link.msg
+
+
+def test_a_folder_src_is_copied_as_a_tree_and_converges(remote, module_context, tmp_path):
+    """As Ansible's copy: `conf` puts the folder itself under dest, `conf/` what is inside it; mode
+    goes to the files, directory_mode to the folders the run makes; an existing file keeps its own
+    mode; a file on the host the source lacks stays; a second run changes nothing; check mode
+    writes nothing; nothing of the temporary folder is left."""
+    (tmp_path / "conf" / "sub").mkdir(parents=True)
+    (tmp_path / "conf" / "a.txt").write_text("a\n")
+    (tmp_path / "conf" / "sub" / "b.bin").write_bytes(bytes(range(256)))
+    (tmp_path / "conf" / "empty").mkdir()
+    top = remote.path("tree")
+    remote.sh(f"mkdir -p {top}/flat && echo old > {top}/flat/a.txt && chmod 0640 {top}/flat/a.txt && "
+              f"echo mine > {top}/flat/extra")
+    folder = {"src": str(tmp_path / "conf"), "dest": top + "/", "directory_mode": "0750"}
+    checked = run_module("copy", folder, module_context(check=True))
+    assert checked.status == "changed" and remote.sh(f"ls {top}") == "flat\n", "check mode wrote nothing"
+    first = run_module("copy", folder, module_context())
+    inside = run_module("copy", {"src": str(tmp_path / "conf") + "/", "dest": f"{top}/flat"}, module_context())
+    assert (first.status, inside.status) == ("changed", "changed"), (first.msg, inside.msg)
+    assert f"copy {top}/conf/sub/b.bin (new)" in first.diff and f"create directory {top}/conf/empty" in first.diff
+    listing = remote.sh(f"cd {top} && find . -printf '%y %m %p\\n' | sort")
+    assert listing.splitlines() == [
+        "d 750 ./conf", "d 750 ./conf/empty", "d 750 ./conf/sub", "d 755 .", "d 755 ./flat", "d 755 ./flat/empty",
+        "d 755 ./flat/sub", "f 640 ./flat/a.txt", "f 644 ./conf/a.txt", "f 644 ./conf/sub/b.bin", "f 644 ./flat/extra",
+        "f 644 ./flat/sub/b.bin"], listing
+    assert remote.look(f"{top}/flat/sub/b.bin").content == bytes(range(256))
+    assert remote.sh(f"cat {top}/flat/a.txt {top}/flat/extra") == "a\nmine\n"
+    again = [run_module("copy", args, module_context()).status
+             for args in (folder, {"src": str(tmp_path / "conf") + "/", "dest": f"{top}/flat"})]
+    assert again == ["ok", "ok"]
+    moded = run_module("copy", {**folder, "mode": "0600"}, module_context())
+    assert moded.status == "changed" and remote.sh(f"stat -c %a {top}/conf/a.txt {top}/conf/sub/b.bin") == "600\n600\n"

@@ -45,7 +45,7 @@ def test_link_created_fixed_and_converged(remote, module_context):
     moved = run_module("file", {**args, "src": remote.path("v3")}, module_context())
 
     assert (first.status, second.status, missing.status, moved.status) == ("changed", "ok", "failed", "changed")
-    assert missing.msg.startswith('src file does not exist, use "force=yes"')
+    assert missing.msg.startswith("src file does not exist, use 'force=yes'")
     assert remote.sh(f"readlink {link}").strip() == remote.path("v3")
 
 
@@ -64,8 +64,10 @@ def test_hard_link_shares_the_inode_and_refuses_what_ansible_refuses(remote, mod
     assert taken.status == "failed" and taken.msg == "Cannot link, file exists at destination"
     forced = run_module("file", {**args, "path": other, "force": True}, module_context())
     assert forced.status == "changed" and remote.sh(f"cat {other}") == "d\n"
+    # a relative src is looked up from the login's folder, where Ansible's module runs: not there
     relative = run_module("file", {**args, "src": "data"}, module_context())
-    assert relative.status == "failed" and relative.msg == "absolute paths are required"
+    assert relative.status == "failed" and relative.msg == "src does not exist"
+    assert relative.data == {"dest": name, "src": "data"}
 
 
 

@@ -32,14 +32,23 @@ PATH = "/srv/data"
      "link /srv/data -> /opt/v2\n"),
     ({"state": "link", "src": "/opt/v3"}, on_host("link", link="/opt/v2"), ["ln -sfn -- /opt/v3 /srv/data"],
      "link /srv/data -> /opt/v3\n"),
-    ({"src": "/opt/v2", "force": True}, on_host("file", "x"), ["ln -sfn -- /opt/v2 /srv/data"],
-     "link /srv/data -> /opt/v2\n"),
+    ({"src": "/opt/v3"}, on_host("link", link="/opt/v2"), ["ln -sfn -- /opt/v3 /srv/data"],
+     "link /srv/data -> /opt/v3\n"),  # no state: the path's own (a link)
+    # follow (Ansible's default): links inside the tree are followed to what they point to
     ({"state": "directory", "owner": "deploy", "recurse": True}, on_host("directory", mode="755", owner="deploy"),
-     ["chown -R deploy -- /srv/data"], "owner: deploy -> deploy\n"),
+     ["chown deploy -- /srv/data && find -L /srv/data -mindepth 1 ! -type l -exec chown deploy -- {} +"],
+     "owner: deploy -> deploy\n"),
+    ({"state": "directory", "owner": "deploy", "recurse": True, "follow": False},
+     on_host("directory", mode="755", owner="deploy"), ["chown -R deploy -- /srv/data"], "owner: deploy -> deploy\n"),
+    # times: a concrete one is made seconds since the epoch by the host's date (its time zone)
+    ({"modification_time": "202202081414.00"}, on_host("file"), ["touch -c -m -d @1644329640 -- /srv/data"],
+     "mtime of /srv/data: 1700000000 -> 1644329640\n"),
+    ({"attributes": "+i"}, on_host("file"), ["chattr +i -- /srv/data"], "attributes: e -> +i\n"),
 ])
 def test_file_plans(args, on_path, commands, summary):
     # with recurse, the tree read (find ... -print -quit) says something below has another owner
-    context = host(on_path, after=on_host("directory"), reads={"-print -quit": "owner\n"})
+    context = host(on_path, after=on_host("directory"), reads={"-print -quit": "owner\n", "+%s": "1644329640\n",
+                                                               "lsattr": "--------------e------- /srv/data\n"})
     result = run("file", {"path": PATH, **args}, context)
     assert result.status == "changed", result.msg
     assert result.diff == summary
@@ -68,12 +77,20 @@ def test_file_converged_only_reads(args, on_path):
 
 
 @pytest.mark.parametrize("args, on_path, message", [
-    ({"state": "file"}, on_host("absent"), "does not exist (use state: touch"),
-    ({"state": "file"}, on_host("directory"), "is a directory, not a file"),
-    ({"state": "directory"}, on_host("file"), "is a file, not a directory"),
-    ({"state": "link", "src": "/etc/hostname"}, on_host("file"), "set force: true"),
-    ({"state": "link", "src": "/etc/hostname", "force": True}, on_host("directory"), "exists as a directory"),
-    ({"state": "link"}, on_host("absent"), "state is link but all of the following are missing: src"),
+    # Ansible's words (ansible-core's file target asserts on some of them)
+    ({"state": "file"}, on_host("absent"), "file (/srv/data) is absent, cannot continue"),
+    ({"state": "file"}, on_host("directory"), "file (/srv/data) is directory, cannot continue"),
+    ({"state": "directory"}, on_host("file"), "/srv/data already exists as a file"),
+    ({"state": "link", "src": "/etc/hostname"}, on_host("file"),
+     "refusing to convert from file to symlink for /srv/data"),
+    ({"state": "link", "src": "/etc/hostname"}, on_host("directory"),
+     "refusing to convert from directory to symlink for /srv/data"),
+    ({"state": "link"}, on_host("absent"), "src is required for creating new symlinks"),
+    ({"src": "/opt/v2", "force": True}, on_host("file", "x"), "src option requires state to be 'link' or 'hard'"),
+    ({"recurse": True, "mode": "0644"}, on_host("file", "x"), "recurse option requires state to be 'directory'"),
+    ({"modification_time": "2022-02-08"}, on_host("file"),
+     "Error while obtaining timestamp for time 2022-02-08 using format %Y%m%d%H%M.%S: time data '2022-02-08' "
+     "does not match format '%Y%m%d%H%M.%S'"),
     ({"mode": "u+q"}, on_host("file"), "invalid mode"),
     ({}, on_host("denied"), "permission denied on a folder above it"),
 ])
@@ -95,7 +112,8 @@ def test_file_recurse_with_a_symbolic_mode_compares_each_entry_and_sends_the_tex
     context = host(on_host("directory", mode="755"), reads={"-printf": listing}, after=on_host("directory"))
     result = run("file", {"path": PATH, "state": "directory", "mode": "u=rwX,g=rX,o=rX", "recurse": True}, context)
     assert result.status == "changed"
-    assert context.commands[-1].startswith("{ chmod -R u=rwX,g=rX,o=rX -- /srv/data\n}")
+    assert context.commands[-1].startswith("{ chmod u=rwX,g=rX,o=rX -- /srv/data && find -L /srv/data -mindepth 1 "
+                                           "! -type l -exec chmod u=rwX,g=rX,o=rX -- {} +\n}")
     converged = host(on_host("directory", mode="755"), reads={"-printf": "d 755\nf 644\n"})
     assert run("file", {"path": PATH, "state": "directory", "mode": "u=rwX,g=rX,o=rX", "recurse": True},
                converged).status == "ok"
@@ -110,7 +128,8 @@ def test_file_registers_ansibles_keys_from_the_state_after():
     link = run("file", {"path": PATH, "src": "/opt/v2", "state": "link"}, host(on_host("link", link="/opt/v2"))).data
     assert (link["dest"], link["src"], link["state"]) == (PATH, "/opt/v2", "link")
     gone = run("file", {"path": PATH, "state": "absent"}, host(on_host("file"), after=on_host("absent"))).data
-    assert gone == {"path": PATH, "exists": False, "state": "absent"}
+    assert gone == {"path": PATH, "exists": False, "state": "absent",
+                    "diff": {"before": {"path": PATH, "state": "file"}, "after": {"path": PATH, "state": "absent"}}}
 
 
 # ---- stat ---------------------------------------------------------------------------------------
