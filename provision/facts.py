@@ -28,6 +28,7 @@ s debian_version; r /etc/debian_version
 s kernel; r /proc/sys/kernel/osrelease; s kernel_version; r /proc/sys/kernel/version
 s system; echo Linux; s machine; uname -m
 s boot_id; r /proc/sys/kernel/random/boot_id
+s fips; r /proc/sys/crypto/fips_enabled
 s systemd_running; [ -d /run/systemd/system ] && echo yes || echo no
 s pid1; r /proc/1/comm
 s init_d; [ -d /etc/init.d ] && echo yes || echo no
@@ -172,6 +173,7 @@ def parse_facts(output: str) -> dict[str, Any]:
     facts["ansible_system"] = get("system", "")
     facts["ansible_architecture"] = facts["ansible_machine"] = get("machine", "")
     facts["ansible_boot_id"] = get("boot_id", "")
+    facts["ansible_fips"] = get("fips", "").strip() == "1"  # the kernel's FIPS mode, as Ansible's fips collector
     systemd_running = get("systemd_running") == "yes"
     facts["ansible_systemd_running"] = systemd_running
     facts["ansible_service_mgr"] = service_manager(systemd_running, get("pid1", ""), get("init_d") == "yes")

@@ -295,6 +295,38 @@ def sha512_crypt(password: str, salt: str, rounds: int = 5000) -> str:
     return prefix + salt[:16] + "$" + "".join(out)
 
 
+def unique_filter(items: Any, case_sensitive: bool | None = None, attribute: str | None = None) -> list[Any]:
+    """Ansible's `unique`: a list (Jinja2's own yields a generator, which never equals a list:
+    `x | unique == [true]` was false), first of each kept in order; `attribute` compares by it;
+    strings compare case-insensitively unless case_sensitive, as Jinja2's."""
+    seen: list[Any] = []
+    kept: list[Any] = []
+    for item in items:
+        key = item.get(attribute) if attribute is not None and isinstance(item, Mapping) else item
+        if isinstance(key, str) and not case_sensitive:
+            key = key.lower()
+        if key not in seen:
+            seen.append(key)
+            kept.append(item)
+    return kept
+
+
+def random_filter(end: Any, start: int | None = None, step: int | None = None, seed: Any = None) -> Any:
+    """Ansible's `random`: a number in range(start or 0, end, step) for an int, else one of the
+    items (Jinja2's own takes only a sequence); `seed` makes it repeatable (idempotent per host)."""
+    import random
+
+    chooser = random.Random(seed) if seed is not None else random.SystemRandom()
+    if isinstance(end, int) and not isinstance(end, bool):
+        return chooser.randrange(start or 0, end, step or 1)
+    if hasattr(end, "__iter__"):
+        items = list(end)
+        if not items:
+            raise InputError("random: the sequence is empty")
+        return chooser.choice(items)
+    raise InputError(f"random: expected a number or a sequence, got {type(end).__name__}")
+
+
 FILTERS: dict[str, Any] = {
     "bool": bool_filter,
     "to_json": to_json, "to_nice_json": to_nice_json, "from_json": from_json,
@@ -305,12 +337,13 @@ FILTERS: dict[str, Any] = {
     "basename": os.path.basename, "dirname": os.path.dirname, "win_basename": ntpath.basename,
     "splitext": lambda value: list(os.path.splitext(value)), "expanduser": os.path.expanduser,
     "realpath": os.path.realpath,
-    "b64encode": b64encode, "b64decode": b64decode, "hash": hash_filter, "password_hash": password_hash, "quote": lambda value: shlex.quote(str(value)),
+    "b64encode": b64encode, "b64decode": b64decode, "hash": hash_filter, "password_hash": password_hash, "random": random_filter, "quote": lambda value: shlex.quote(str(value)),
     "mandatory": mandatory, "ternary": ternary, "flatten": flatten,
     "type_debug": lambda value: type(value).__name__,
     "difference": lambda a, b: [item for item in _unique_list(list(a)) if item not in b],
     "intersect": lambda a, b: [item for item in _unique_list(list(a)) if item in b],
     "union": lambda a, b: _unique_list(list(a) + list(b)),
+    "unique": unique_filter,
     "symmetric_difference": lambda a, b: [item for item in _unique_list(list(a) + list(b))
                                           if (item in a) != (item in b)],
     "zip": lambda *lists: [list(items) for items in zip(*lists)], "zip_longest": zip_longest,

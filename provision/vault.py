@@ -32,6 +32,10 @@ ACTIVE: contextvars.ContextVar[Vault | None] = contextvars.ContextVar("provision
 HIDDEN = "********"
 
 
+# what to do when a vaulted text comes without a password
+NO_PASSWORD = "give its password with --vault-password-file FILE or --ask-vault-pass (or $ANSIBLE_VAULT_PASSWORD_FILE)"
+
+
 class VaultError(InputError):
     """A vaulted file or value that cannot be decrypted: no password, a wrong one, a damaged text."""
 
@@ -48,21 +52,25 @@ class Vault:
     revealed: set[str] = field(default_factory=set)
 
     def decrypt(self, text: str, mark: Mark, remember: bool = True) -> VaultedStr:
+        plain = self.decrypt_bytes(text, mark)
+        try:
+            value = VaultedStr(plain.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise VaultError("the decrypted vault is not UTF-8 text", mark) from None
+        if remember:
+            self.remember(value)
+        return value
+
+    def decrypt_bytes(self, text: str, mark: Mark) -> bytes:
+        """The plaintext's bytes, whatever they are (copy's `decrypt` of a vaulted file)."""
         if not self.passwords:
-            raise VaultError("this is vault-encrypted: give its password with --vault-password-file FILE or "
-                             "--ask-vault-pass (or $ANSIBLE_VAULT_PASSWORD_FILE)", mark)
+            raise VaultError(f"this is vault-encrypted: {NO_PASSWORD}", mark)
         label, body = envelope(text, mark)
         candidates = sorted(self.passwords, key=lambda entry: entry[0] != label)  # its own label first
         for _, password in candidates:
             plain = decrypt_body(body, password, mark)
             if plain is not None:
-                try:
-                    value = VaultedStr(plain.decode("utf-8"))
-                except UnicodeDecodeError:
-                    raise VaultError("the decrypted vault is not UTF-8 text", mark) from None
-                if remember:
-                    self.remember(value)
-                return value
+                return plain
         raise VaultError(f"decryption failed: no vault password given fits it{f' (vault id {label})' if label else ''}",
                          mark)
 

@@ -203,6 +203,12 @@ class Module:
         return {}
 
     @classmethod
+    def action_problems(cls, args: dict[str, Any]) -> list[str]:
+        """Checks an Ansible action plugin makes before its module runs, in its words (copy's);
+        `args` are checked ones. Pure: validation reports them too."""
+        return []
+
+    @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         """Validate and normalise args against `spec` (types, aliases, defaults, choices).
 
@@ -352,7 +358,7 @@ def rule_problems(module: type[Module], args: dict[str, Any]) -> list[str]:
         missing = [item for item in needed if item not in given]
         if name in given and missing:
             problems.append(f"missing parameter(s) required by '{name}': {', '.join(missing)}")
-    return problems
+    return problems + module.action_problems(args)
 
 
 ModuleRegistry = dict[str, type[Module]]

@@ -43,6 +43,7 @@ class ContentPlan:
     attributes: dict[str, str] = field(default_factory=dict)
     after_text: str | None = None  # for the diff
     mode: str | None = None  # octal, resolved against the current mode (symbolic modes)
+    before: FileState | None = None  # the file as it was (Ansible's registered diff)
 
 
 class ContentModule(Module):
@@ -50,6 +51,8 @@ class ContentModule(Module):
     needs_content: ClassVar[bool] = True  # fetch current content (lineinfile needs it; copy only for diff)
     follow_links: ClassVar[bool] = False  # True: a link at path means its target (editing modules)
     reports_md5: ClassVar[bool] = False  # Ansible documents md5sum for copy and template
+    replaces_links: ClassVar[bool] = False  # a link at path (not followed) is replaced by the file
+    reports_src: ClassVar[bool] = False  # copy and template: `src`, the file the content arrived in on the host
     known_content: bytes | None = None  # the bytes the file holds once converged, when known
 
     @property
@@ -83,6 +86,10 @@ class ContentModule(Module):
         if other is not None:
             self.args[self.path_arg] = other
             state = read_state(self.context, other, limit)
+        if state.kind == "link" and self.replaces_links:
+            # copy and template without follow: the new file takes the link's place (the rename
+            # replaces the link itself), as Ansible's atomic move does
+            return FileState(self.path, "absent")
         if state.kind not in ("absent", "file"):
             if state.kind == "directory":  # Ansible's words for the editing modules
                 raise ModuleFailed(f"Path {self.path} is a directory !")
@@ -111,7 +118,7 @@ class ContentModule(Module):
             return None
         after = content.decode("utf-8", "replace") if content is not None else None
         mode = desired_mode(self.args.get("mode"), current.mode, False)
-        return ContentPlan(content, attributes, after, mode)
+        return ContentPlan(content, attributes, after, mode, current)
 
     def apply(self, plan: ContentPlan) -> dict[str, Any]:
         data: dict[str, Any] = {self.path_arg: self.path}
@@ -136,7 +143,9 @@ class ContentModule(Module):
             parents=self.makes_parents(),
         )
         written.pop("dest")
-        return {**data, **written, **self.ansible_data()}
+        if not self.reports_src:
+            written.pop("src", None)
+        return {**data, **written, **self.ansible_data(), **self.registered_diff(plan)}
 
     def makes_parents(self) -> bool:
         """Whether missing folders above the file are made (Ansible's `create` for line and block
@@ -168,4 +177,25 @@ class ContentModule(Module):
         data: dict[str, Any] = {self.path_arg: self.path}
         if current.exists:
             data.update(checksum=current.checksum, **attribute_data(current), **self.md5_data())
-        return data
+        return {**data, **self.registered_diff(plan)}
+
+    def registered_diff(self, plan: ContentPlan | None) -> dict[str, Any]:
+        """copy's and template's `diff` as Ansible registers it (a list of one: before and after
+        texts with their headers; a binary side flagged); the runner keeps it in diff mode only."""
+        if not self.reports_src or plan is None or plan.content is None:
+            return {}
+        entry: dict[str, Any] = {}
+        before = plan.before
+        if before is None or not before.exists:
+            entry["before"] = ""
+        elif before.content is None:
+            entry["dst_binary"] = 1
+        else:
+            entry.update(before_header=self.path, before=before.content)
+        if b"\x00" in plan.content:
+            entry["src_binary"] = 1
+        else:
+            source = self.args.get("src")
+            entry.update(after_header=self.path if self.args.get("content") is not None or not source else source,
+                         after=plan.content.decode("utf-8", "replace"))
+        return {"diff": [entry]}

@@ -11,8 +11,9 @@ from typing import Any
 
 from provision.modules.base import Arg, ModuleFailed, ModuleResult
 from provision.modules.content import ATTRIBUTE_ARGS, ContentModule
-from provision.modules.copy_tree import CopyTree
-from provision.modules.remote_file import CONTENT_LIMIT, FileState, read_state, sha1
+from provision.modules.copy_tree import CopyTree, local_bytes
+from provision.modules.file import File
+from provision.modules.remote_file import CONTENT_LIMIT, FileState, host_path, read_state, sha1
 
 
 class Copy(ContentModule):
@@ -21,8 +22,10 @@ class Copy(ContentModule):
     path_arg = "dest"
     needs_content = False
     reports_md5 = True
+    reports_src = True
+    replaces_links = True  # follow: false (the default), as Ansible's copy
     spec = {
-        "dest": Arg("path", required=True),
+        "dest": Arg("path"),  # required: "dest is required", in the words of Ansible's copy action
         "content": Arg("raw", help="text to write; mutually exclusive with src"),
         "src": Arg("path", help="local file, looked up in files/ of the role or playbook"),
         "force": Arg("bool", default=True, help="false: only create, never replace"),
@@ -32,13 +35,27 @@ class Copy(ContentModule):
         "follow": Arg("bool", default=False, help="a link at dest: write the file it points to"),
         "local_follow": Arg("bool", default=True, help="a link as src: copy the file it points to"),
         "directory_mode": Arg("raw", help="a folder src: the mode of the folders this run makes"),
+        "decrypt": Arg("bool", default=True, help="an ansible-vault src file is decrypted (--vault-password-file)"),
         **ATTRIBUTE_ARGS,
     }
-    # Ansible's copy action: "src and content are mutually exclusive", "src (or content) is
-    # required". `content: ""` (an empty flag file) counts as given.
-    mutually_exclusive = (("content", "src"),)
-    required_one_of = (("content", "src"),)
+    # src, content and dest are checked by check_args, as Ansible's copy action does (not its
+    # module's argument spec). `content: ""` (an empty flag file) counts as given.
     _remote_mode: str | None = None  # remote_src: the source's mode, read with its bytes (mode: preserve)
+    _into_folder: bool = False  # dest was written ending in "/": a folder, made when missing (Ansible's)
+
+    @classmethod
+    def action_problems(cls, args: dict[str, Any]) -> list[str]:
+        """Ansible's copy action's checks, in its order and words (`src: ''` counts as none)."""
+        source, content = args.get("src"), args.get("content")
+        if not source and content is None:
+            return ["src (or content) is required"]
+        if not args.get("dest"):
+            return ["dest is required"]
+        if source and content is not None:
+            return ["src and content are mutually exclusive"]
+        if content is not None and str(args["dest"]).endswith("/"):
+            return ["can not use content with a dir as dest"]
+        return []
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -49,20 +66,41 @@ class Copy(ContentModule):
         return checked
 
     def run(self) -> ModuleResult:
-        """A local folder as src is copied as a tree (copy_tree.py); everything else as one file."""
+        """A folder as src (here, or on the host with remote_src) is copied as a tree
+        (copy_tree.py); everything else as one file."""
         source = self.args.get("src")
-        if source and not self.args.get("remote_src") and self.args.get("content") is None:
-            dest = self.args.get("dest")  # as written: check_args puts a file's name under a dest ending in /
-            try:
-                self.args = self.check_args(self.args)
+        if not source or self.args.get("content") is not None:
+            return super().run()
+        dest = self.args.get("dest")  # as written: check_args puts a file's name under a dest ending in /
+        self._into_folder = str(dest or "").endswith("/")
+        try:
+            checked = self.check_args(self.args)
+        except ModuleFailed:
+            return super().run()  # the argument problem, reported as every module's
+        try:
+            self.args = checked
+            remote = bool(self.args["remote_src"])
+            if remote:
+                folder = self.context.run(f"[ -d {host_path(source)} ]").rc == 0
+                found = source
+            else:
                 found = self.context.find_file("files", source.rstrip("/") or "/", folders=True)
-                if os.path.isdir(found):
-                    status, diff, data = CopyTree(self.args, self.context, found, str(dest)).run()
-                    return ModuleResult(status, msg="would change" if self.context.check and status == "changed"
-                                        else "", diff=diff or None, data=data)
-            except ModuleFailed as failure:
-                return ModuleResult("failed", msg=failure.msg, data=failure.data)
+                folder = os.path.isdir(found)
+            if folder:
+                status, diff, data = CopyTree(self.args, self.context, found, str(dest), remote).run()
+                return ModuleResult(status, msg="would change" if self.context.check and status == "changed"
+                                    else "", diff=diff or None, data=data)
+            if not remote and not self.args["local_follow"] and os.path.islink(found):
+                # a link copied as a link, as Ansible's copy action does it: by the file module
+                link = {"path": self.args["dest"], "src": os.readlink(found), "state": "link", "force": True}
+                return File(link, self.context).run()
+        except ModuleFailed as failure:
+            return ModuleResult("failed", msg=failure.msg, data=failure.data)
         return super().run()
+
+    def makes_parents(self) -> bool:
+        """`dest: new/dir/` makes the folders, as Ansible's copy; a file path in a missing folder fails."""
+        return self._into_folder
 
     def source_bytes(self) -> bytes:
         content, source = self.args.get("content"), self.args.get("src")  # one of them: the rules
@@ -75,11 +113,7 @@ class Copy(ContentModule):
                 content = json.dumps(content, indent=2) + "\n"  # as Ansible does for a dict content
             return content.encode()
         path = self.context.find_file("files", source)
-        if not self.args["local_follow"] and os.path.islink(path):
-            raise ModuleFailed(f"copy: {source} is a link; copying a link as a link (local_follow: false) is not "
-                               "supported: copy what it points to (local_follow: true) or make the link with file")
-        with open(path, "rb") as stream:
-            return stream.read()
+        return local_bytes(path, self.args["decrypt"])
 
     def remote_source(self) -> bytes:
         """remote_src: the source file's bytes, read from the host (within the content limit, as
@@ -117,6 +151,8 @@ class Copy(ContentModule):
         link at dest is written through to the file it points to."""
         if state.kind == "directory" and self.args.get("src"):
             return posixpath.join(self.path, posixpath.basename(self.args["src"]))
+        if state.kind == "directory" and self.args.get("content") is not None:
+            raise ModuleFailed("can not use content with a dir as dest")  # Ansible's words
         if state.kind == "link" and self.args["follow"] and state.link_source:
             return state.link_source
         return None

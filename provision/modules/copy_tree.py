@@ -20,23 +20,56 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.errors import Mark
 from provision.modules.base import ModuleContext, ModuleFailed
 from provision.modules.remote_file import TEMP_PREFIX, attribute_steps, desired_mode, host_path
 from provision.shell import quote
+from provision.vault import HEADER, NO_PASSWORD, VaultError, active
+
+
+def local_bytes(path: str, decrypt: bool) -> bytes:
+    """A local source file's bytes; an ansible-vault file decrypted when `decrypt` (copy's
+    default, as Ansible's), with the run's vault passwords, and its text kept out of sight."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        raise ModuleFailed(f"copy: cannot read {path}: {error.strerror}") from None
+    if not decrypt or not data.startswith(HEADER.encode()):
+        return data
+    vault = active()
+    if vault is None or not vault.passwords:
+        # Ansible's words last: playbooks assert on them
+        raise ModuleFailed(f"{NO_PASSWORD}. A vault password or secret must be specified to decrypt {path}")
+    try:
+        plain = vault.decrypt_bytes(data.decode("ascii", "replace"), Mark(path))
+    except VaultError as error:
+        raise ModuleFailed(f"{error.message}: {path}") from None
+    try:
+        vault.remember(plain.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass  # binary: never shown as text anyway
+    return plain
 
 
 @dataclass
 class LocalEntry:
-    """A file or folder of the source tree, by its path relative to the tree's top."""
+    """A file or folder of the source tree, by its path relative to the tree's top: on this
+    machine (its bytes here), or on the host for remote_src (its checksum only)."""
 
     path: str
     kind: str  # file, directory
     content: bytes = b""
     mode: int = 0o644
+    sha1: str = ""  # remote_src: read on the host
+    link: str = ""  # a link copied as a link (local_follow: false): what it points to
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha1(self.content).hexdigest()
+        """sha1 of a file's bytes; of a link's target and a newline (as `readlink | sha1sum`)."""
+        if self.kind == "link":
+            return hashlib.sha1(self.link.encode() + b"\n").hexdigest()
+        return self.sha1 or hashlib.sha1(self.content).hexdigest()
 
 
 @dataclass
@@ -44,35 +77,41 @@ class TreePlan:
     folders: list[str] = field(default_factory=list)  # to make, parents first
     files: list[tuple[LocalEntry, str | None, dict[str, str]]] = field(default_factory=list)  # entry, mode, owner/group
     fixes: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # path: attribute changes only
+    links: list[LocalEntry] = field(default_factory=list)  # to make or point anew
     summary: list[str] = field(default_factory=list)
 
 
-def local_tree(top: str, follow: bool) -> list[LocalEntry]:
-    """The source folder's folders and files (links followed when `follow`, as local_follow),
-    sorted so a folder comes before what is in it."""
+def local_tree(top: str, follow: bool, decrypt: bool = True) -> list[LocalEntry]:
+    """The source folder's folders, files and links, sorted so a folder comes before what is in
+    it. With `follow` (local_follow, the default) a link is copied as what it points to, except
+    a link to nothing and a link to a folder it is inside of (it would never end): those stay
+    links, as in Ansible's copy; vault files are decrypted when `decrypt`."""
     entries: list[LocalEntry] = []
-    for folder, folders, files in os.walk(top, followlinks=follow):
-        relative = os.path.relpath(folder, top)
-        prefix = "" if relative == "." else relative + "/"
-        for name in sorted(folders):
-            path = os.path.join(folder, name)
-            if os.path.islink(path) and not follow:
-                raise ModuleFailed(f"copy: {prefix}{name} in the source is a link; copying links as links "
-                                   "(local_follow: false) is not supported")
-            entries.append(LocalEntry(prefix + name, "directory"))
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            if os.path.islink(path) and not follow:
-                raise ModuleFailed(f"copy: {prefix}{name} in the source is a link; copying links as links "
-                                   "(local_follow: false) is not supported")
-            try:
-                with open(path, "rb") as stream:
-                    content = stream.read()
-            except OSError as error:
-                raise ModuleFailed(f"copy: cannot read {path}: {error.strerror}") from None
-            entries.append(LocalEntry(prefix + name, "file", content, os.stat(path).st_mode & 0o7777))
-    if any("\n" in entry.path for entry in entries):
-        raise ModuleFailed("copy: a name in the source folder holds a newline; provision cannot copy it")
+
+    def walk(folder: str, prefix: str, inside: frozenset[tuple[int, int]]) -> None:
+        below = []  # a folder's files are read before its subfolders, as os.walk (Ansible's) does
+        for name in sorted(os.listdir(folder)):
+            path, relative = os.path.join(folder, name), prefix + name
+            if "\n" in relative:
+                raise ModuleFailed("copy: a name in the source folder holds a newline; provision cannot copy it")
+            linked = os.path.islink(path)
+            if linked and (not follow or not os.path.exists(path)):
+                entries.append(LocalEntry(relative, "link", link=os.readlink(path)))
+            elif os.path.isdir(path):
+                found = os.stat(path)
+                key = (found.st_dev, found.st_ino)
+                if linked and key in inside:
+                    entries.append(LocalEntry(relative, "link", link=os.readlink(path)))
+                    continue
+                entries.append(LocalEntry(relative, "directory"))
+                below.append((path, relative + "/", inside | {key}))
+            else:
+                entries.append(LocalEntry(relative, "file", local_bytes(path, decrypt), os.stat(path).st_mode & 0o7777))
+        for folder_below in below:
+            walk(*folder_below)
+
+    top_stat = os.stat(top)
+    walk(top, "", frozenset({(top_stat.st_dev, top_stat.st_ino)}))
     return sorted(entries, key=lambda entry: entry.path.split("/"))
 
 
@@ -85,6 +124,7 @@ def read_tree_command(root: str, entries: list[LocalEntry]) -> str:
         '  if [ -L "$p" ]; then k=link; elif [ -d "$p" ]; then k=directory; elif [ -f "$p" ]; then k=file;'
         ' elif [ -e "$p" ]; then k=other; else echo "absent - - - - - - $p"; continue; fi\n'
         '  s=-; [ "$k" = file ] && s=$(sha1sum < "$p" | cut -c1-40)\n'
+        '  [ "$k" = link ] && s=$(readlink -- "$p" | sha1sum | cut -c1-40)\n'
         '  echo "$k $(stat -c \'%a %u %g %U %G\' -- "$p") $s $p"\n'
         "done\n"
     )
@@ -105,17 +145,57 @@ def parse_tree(output: str) -> dict[str, dict[str, Any]] | None:
     return found
 
 
-class CopyTree:
-    """copy's work for a folder source: read, plan, apply (Copy.run hands over to it)."""
+# remote_src: the folder's entries on the host, and whether dest is a folder there already
+REMOTE_TREE = (
+    "cd {src} || exit 3\n"
+    "[ -d {dest} ] && echo @@dest-folder@@\n"
+    "find . -mindepth 1 -type d -printf 'directory %m - %P\\n'\n"
+    "find . -mindepth 1 -type f -exec sh -c 'for f; do printf \"file %s %s %s\\n\" \"$(stat -c %a -- \"$f\")\" "
+    "\"$(sha1sum < \"$f\" | cut -c1-40)\" \"${{f#./}}\"; done' sh {{}} +\n"
+    # links: with local_follow, one to a file is that file; else (or to a folder) its target, in hex
+    "find . -mindepth 1 -type l -exec sh -c 'm=$1; shift; for f; do if [ \"$m\" = follow ] && [ -f \"$f\" ]; then "
+    "printf \"file %s %s %s\\n\" \"$(stat -L -c %a -- \"$f\")\" \"$(sha1sum < \"$f\" | cut -c1-40)\" \"${{f#./}}\"; "
+    "else printf \"link 777 %s %s\\n\" \"$(readlink -- \"$f\" | od -An -tx1 | tr -d \" \\\\n\")\" \"${{f#./}}\"; fi; "
+    "done' sh {follow} {{}} +\n"
+)
 
-    def __init__(self, args: dict[str, Any], context: ModuleContext, source: str, dest: str):
-        self.args, self.context, self.source = args, context, source
+
+def remote_tree(context: ModuleContext, source: str, dest: str, follow: bool) -> tuple[list[LocalEntry], bool]:
+    """(the entries of a folder on the host, dest is a folder there): remote_src's source."""
+    result = context.run(REMOTE_TREE.format(src=host_path(source), dest=host_path(dest),
+                                            follow="follow" if follow else "keep"))
+    if result.rc == 3:
+        raise ModuleFailed(f"Source {source} not found")
+    if not result.ok:
+        raise ModuleFailed(f"cannot read {source}: {result.stderr.strip()}")
+    entries, dest_folder = [], False
+    for line in result.stdout.splitlines():
+        if line == "@@dest-folder@@":
+            dest_folder = True
+            continue
+        kind, mode, checksum, path = (line.split(" ", 3) + ["", "", ""])[:4]
+        if path and kind == "link":
+            entries.append(LocalEntry(path, kind, link=bytes.fromhex(checksum).decode("utf-8", "replace").rstrip("\n")))
+        elif path:
+            entries.append(LocalEntry(path, kind, mode=int(mode, 8), sha1=checksum if kind == "file" else ""))
+    return sorted(entries, key=lambda entry: entry.path.split("/")), dest_folder
+
+
+class CopyTree:
+    """copy's work for a folder source: read, plan, apply (Copy.run hands over to it). `remote`:
+    the folder is on the host (remote_src), its files copied there without passing through here."""
+
+    def __init__(self, args: dict[str, Any], context: ModuleContext, source: str, dest: str, remote: bool = False):
+        self.args, self.context, self.source, self.dest, self.remote = args, context, source, dest, remote
         # `src: conf` copies the folder itself into dest; `src: conf/` only what is inside it
         name = "" if args["src"].endswith("/") else posixpath.basename(args["src"].rstrip("/"))
         self.root = posixpath.join(dest, name) if name else dest.rstrip("/") or "/"
 
     def read(self) -> tuple[list[LocalEntry], dict[str, dict[str, Any]] | None]:
-        entries = local_tree(self.source, self.args["local_follow"])
+        if self.remote:
+            entries, _ = remote_tree(self.context, self.source, self.dest, self.args["local_follow"])
+        else:
+            entries = local_tree(self.source, self.args["local_follow"], self.args["decrypt"])
         result = self.context.run(read_tree_command(self.root, entries))
         if not result.ok:
             raise ModuleFailed(f"cannot read {self.root}: {result.stderr.strip()}")
@@ -136,6 +216,19 @@ class CopyTree:
                     plan.summary.append(f"create directory {target}")
                 elif there["kind"] != "directory":
                     raise ModuleFailed(f"{target} is a {there['kind']} on the host; the source has a folder there")
+                else:
+                    changes = _attribute_changes(there, owner, group, None)
+                    if changes:
+                        plan.fixes.append((entry.path, changes))
+                        plan.summary.append(f"{target}: " + ", ".join(f"{key} -> {value}"
+                                                                      for key, value in changes.items()))
+                continue
+            if entry.kind == "link":
+                if there["kind"] not in ("absent", "link"):
+                    raise ModuleFailed(f"{target} is a {there['kind']} on the host; the source has a link there")
+                if there["kind"] == "absent" or there["checksum"] != entry.checksum:
+                    plan.links.append(entry)
+                    plan.summary.append(f"link {target} -> {entry.link}")
                 continue
             if there["kind"] not in ("absent", "file"):
                 raise ModuleFailed(f"{target} is a {there['kind']} on the host, not a regular file")
@@ -160,17 +253,24 @@ class CopyTree:
         into a temporary folder inside the top, each renamed over its path, attributes fixed."""
         root = host_path(self.root)
         folder_mode = desired_mode(self.args.get("directory_mode"), "", True)
+        # the task's owner and group go on the folders too, as Ansible's copy gives them to each
+        owners = {key: self.args[key] for key in ("owner", "group") if self.args.get(key)}
         lines = ["set -e", f"mkdir -p -- {root}"]
         for folder in plan.folders:
             path = root if not folder else f"{root}/{quote(folder)}"
             lines.append(f"mkdir -p -- {path}")
             if folder_mode:
                 lines.append(f"chmod {folder_mode} -- {path}")
+            lines += attribute_steps(owners, path)
         if plan.files:
-            lines += [f"stage=$(mktemp -d {root}/{TEMP_PREFIX}XXXXXX)", "trap 'rm -rf -- \"$stage\"' EXIT",
-                      'tar -x -C "$stage" --no-same-owner --no-same-permissions -f -']
+            lines += [f"stage=$(mktemp -d {root}/{TEMP_PREFIX}XXXXXX)", "trap 'rm -rf -- \"$stage\"' EXIT"]
+            if not self.remote:
+                lines.append('tar -x -C "$stage" --no-same-owner --no-same-permissions -f -')
             for entry, mode, owners in plan.files:
                 staged = f'"$stage"/{quote(entry.path)}'
+                if self.remote:  # the host's own file, copied into the stage with its mode
+                    lines.append(f'mkdir -p -- "$(dirname -- {staged})" && '
+                                 f"cp -p -- {host_path(self.source)}/{quote(entry.path)} {staged}")
                 if mode:  # else the umask's default for a new file, as Ansible's copy
                     lines.append(f"chmod {mode} -- {staged}")
                 who = {key: value for key, value in owners.items() if value}
@@ -178,6 +278,10 @@ class CopyTree:
                 lines.append(f"mv -f -- {staged} {root}/{quote(entry.path)}")
         for path, changes in plan.fixes:
             lines += attribute_steps(changes, f"{root}/{quote(path)}")
+        for entry in plan.links:  # made beside, then renamed over: never a moment without it
+            link = f"{root}/{quote(entry.path)}"
+            lines.append(f"ln -sfn -- {quote(entry.link)} {link}{TEMP_PREFIX}link && "
+                         f"mv -fT -- {link}{TEMP_PREFIX}link {link}")
         return "\n".join(lines) + "\n"
 
     def archive(self, plan: TreePlan) -> bytes:
@@ -205,12 +309,13 @@ class CopyTree:
         entries, on_host = self.read()
         plan = self.plan(entries, on_host)
         data = {"dest": self.root.rstrip("/") + "/", "src": self.args["src"]}
-        if not (plan.folders or plan.files or plan.fixes):
+        if not (plan.folders or plan.files or plan.fixes or plan.links):
             return "ok", "", data
         diff = "\n".join(plan.summary) + "\n"
         if self.context.check:
             return "changed", diff, data
-        result = self.context.run(self.command(plan), stdin=self.archive(plan) if plan.files else None)
+        archive = self.archive(plan) if plan.files and not self.remote else None
+        result = self.context.run(self.command(plan), stdin=archive)
         if not result.ok:
             raise ModuleFailed(f"copy to {self.root} failed: {result.stderr.strip() or 'rc ' + str(result.rc)}",
                                {"rc": result.rc})
@@ -219,7 +324,7 @@ class CopyTree:
 
 def _attribute_changes(there: dict[str, Any], owner: str | None, group: str | None,
                        mode: str | None) -> dict[str, str]:
-    if there["kind"] != "file":
+    if there["kind"] not in ("file", "directory"):
         return {}
     changes: dict[str, str] = {}
     if owner is not None and owner not in (there["owner"], there["uid"]):

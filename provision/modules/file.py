@@ -92,6 +92,13 @@ class File(Module):
         return result
 
     def read(self) -> dict[str, Any]:
+        path = self.path
+        if path.startswith("~") or "$" in path:
+            # Ansible's module expands `~` and $VARS on the host, as the user it runs as: so
+            # does the host's shell here, once, and the commands below get the plain path
+            found = self.context.run(f"printf '%s\\n' {host_path(path)}")
+            if found.ok and found.stdout.strip():
+                self.args["path"] = found.stdout.rstrip("\n")
         state = super().read()
         if self.args["_diff_peek"] is not None:
             return {"peek": self._appears_binary()}

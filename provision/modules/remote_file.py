@@ -54,14 +54,28 @@ class FileState:
 STAT_FORMAT = "%a %u %g %U %G %s %.9Y %.9X %.9Z %i %d %h %f"
 
 
+_VARIABLE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+
+
 def host_path(path: str) -> str:
-    """A path as shell text for the host: `~` and `~/...` are the login's home there, as Ansible
-    expands them on the host; anything else is quoted as it is."""
+    """A path as shell text for the host: `~` and `~/...` are the login's home there, and `$NAME`
+    or `${NAME}` its environment's, as Ansible's modules expand a path (expanduser, expandvars) on
+    the host; anything else is quoted as it is."""
     if path == "~":
         return '"$HOME"'
     if path.startswith("~/"):
-        return '"$HOME"/' + quote(path[2:]) if path[2:] else '"$HOME"'
-    return quote(path)
+        return '"$HOME"/' + host_path(path[2:]) if path[2:] else '"$HOME"'
+    if "$" not in path:
+        return quote(path)
+    parts, at = [], 0
+    for match in _VARIABLE.finditer(path):
+        if match.start() > at:
+            parts.append(quote(path[at:match.start()]))
+        parts.append(f'"${{{match.group(1) or match.group(2)}}}"')
+        at = match.end()
+    if at < len(path):
+        parts.append(quote(path[at:]))
+    return "".join(parts) or "''"
 
 
 def read_command(path: str, content_limit: int | None = CONTENT_LIMIT) -> str:
@@ -335,6 +349,7 @@ def write_command(
         lines.append(
             'if [ -f "$dest" ]; then b="$dest.$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p -- "$dest" "$b" || exit 1; echo "backup=$b"; fi'
         )
+    lines.append('echo "src=$tmp"')  # where the content arrived on the host (Ansible's copy reports it)
     lines.append('mv -f -- "$tmp" "$dest" || exit 1')
     lines.append("trap - EXIT")  # the temp file is dest now
     return "\n".join(lines) + "\n"
@@ -355,6 +370,8 @@ def write_file(context: ModuleContext, dest: str, content: bytes, **options: Any
     for line in own.splitlines():
         if line.startswith("backup="):
             data["backup_file"] = line.removeprefix("backup=")
+        elif line.startswith("src="):
+            data["src"] = line.removeprefix("src=")
     return data
 
 

@@ -69,15 +69,25 @@ class Systemctl(InitSystem):
     name = "systemd"
 
     def read_command(self, service: str) -> str:
-        return join(["systemctl", "show", "--property=LoadState,ActiveState,UnitFileState", "--", service])
+        # `systemctl show` says nothing where systemd is offline (SYSTEMD_OFFLINE=1, a chroot):
+        # then is-enabled and is-active, as Ansible's systemd module falls back to
+        show = join(["systemctl", "show", "--property=LoadState,ActiveState,UnitFileState", "--", service])
+        name = quote(service)
+        return (f"out=$({show} 2>&1)\n"
+                'case "$out" in *LoadState=*) printf \'%s\\n\' "$out";; *)\n'
+                f"  e=$(systemctl is-enabled -- {name} 2>/dev/null); l=not-found; [ -n \"$e\" ] && l=loaded\n"
+                f"  printf 'LoadState=%s\\nUnitFileState=%s\\nActiveState=%s\\n' \"$l\" \"$e\" "
+                f"\"$(systemctl is-active -- {name} 2>/dev/null)\";; esac\n")
 
     def parse(self, output: str) -> ServiceState:
         values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
         load = values.get("LoadState", "")
         unit_file = values.get("UnitFileState", "")
         masked = load == "masked" or unit_file.startswith("masked")
-        enabled = None if unit_file in ("static", "indirect", "generated", "transient", "") else (
-            unit_file in ("enabled", "enabled-runtime", "alias", "linked", "linked-runtime"))
+        # indirect, enabled-runtime and alias count as not enabled, so `enabled: true` enables them,
+        # as Ansible's systemd module decides ("we've been asked to enable this unit so do so")
+        enabled = None if unit_file in ("static", "generated", "transient", "") else (
+            unit_file in ("enabled", "linked", "linked-runtime"))
         return ServiceState(
             exists=load not in ("not-found", ""),
             running=values.get("ActiveState") in ("active", "reloading", "activating"),
@@ -198,7 +208,9 @@ class Service(MayNotChange):
                 self.not_yet = True
                 return ServiceState(False, False, False, init=state.init)
             # systemd masks a unit before it is installed
-            raise ModuleFailed(f"{self.name}: no service {self.args['name']!r} on this host ({state.init.name})")
+            # Ansible's words first (its module_utils/service.py fail_if_missing), then which init looked
+            raise ModuleFailed(f"Could not find the requested service {self.args['name']}: host "
+                               f"({state.init.name} has no service {self.args['name']!r})")
         return state
 
     def wants_other(self) -> bool:

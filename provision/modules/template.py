@@ -25,6 +25,8 @@ class Template(ContentModule):
     path_arg = "dest"
     needs_content = False
     reports_md5 = True
+    reports_src = True
+    replaces_links = True  # follow: false (the default), as Ansible's template
     spec = {
         "src": Arg("path", required=True, help="local template, looked up in templates/"),
         "dest": Arg("path", required=True),

@@ -27,12 +27,12 @@ TASK_KEYWORDS = frozenset({
     "with_sequence", "with_together", "with_nested", "with_indexed_items", "with_subelements", "with_filetree",
     "loop_control", "register", "notify", "tags", "vars", "become", "become_user", "become_method", "changed_when", "failed_when", "ignore_errors",
     "retries", "until", "delay", "check_mode", "no_log", "environment", "delegate_to", "run_once", "args",
-    "action", "local_action", "async", "poll", "diff", "timeout",
+    "action", "local_action", "async", "poll", "diff", "timeout", "remote_user",
 })
 HANDLER_KEYWORDS = TASK_KEYWORDS | {"listen"}
 BLOCK_KEYWORDS = frozenset({
     "block", "rescue", "always", "name", "when", "tags", "vars", "become", "become_user", "become_method",
-    "ignore_errors", "environment", "delegate_to", "run_once", "check_mode", "no_log", "diff",
+    "ignore_errors", "environment", "delegate_to", "run_once", "check_mode", "no_log", "diff", "remote_user",
 })
 LOOP_CONTROL_KEYS = frozenset({"loop_var", "index_var", "label", "pause", "extended", "extended_allitems"})
 PLAY_KEYWORDS = frozenset({
@@ -45,7 +45,7 @@ SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh", "ansibl
                              "ansible.builtin.paramiko_ssh"})
 # Valid in Ansible, not in provision: said plainly rather than "unknown".
 UNSUPPORTED_KEYWORDS = frozenset({
-    "throttle", "debugger", "ignore_unreachable", "module_defaults", "remote_user",  # (task-level; plays take it)
+    "throttle", "debugger", "ignore_unreachable", "module_defaults",
     "connection", "delegate_facts", "port", "order", "vars_prompt",
     "force_handlers", "fact_path", "gather_subset", "gather_timeout",
     "with_lines", "with_random_choice", "with_inventory_hostnames", "become_flags", "become_exe",

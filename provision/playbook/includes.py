@@ -41,11 +41,16 @@ def load_include(task: Task, value: Any, context: LoadContext, mark: Mark) -> Ta
 
 
 def _file_tasks(task: Task, value: Any, context: LoadContext, mark: Mark, kind: str) -> list[Task]:
+    from provision.playbook.freeform import parse_kv
     from provision.playbook.tasks import load_task_list, resolve_task_file
 
     name = value.get("file") if isinstance(value, dict) else value
     if isinstance(value, dict) and "_raw_params" in value:
         name = value["_raw_params"]
+    if isinstance(name, str) and name.strip().startswith("file="):
+        # `include_tasks: file=x.yml`: Ansible reads key=value words in the free form
+        words, rest = parse_kv(name.strip())
+        name = words.get("file") if not rest else name
     if not isinstance(name, str) or not name.strip():
         context.problem(f"'{kind}' needs a file name", mark)
         return []

@@ -29,6 +29,7 @@ class Task:
     become: bool | None = None
     become_user: str | None = None
     become_method: str | None = None  # sudo (the default) or su; a template is rendered per host
+    remote_user: str | None = None  # log in as this user for the task (the inventory's ansible_user wins)
     changed_when: list[Any] | None = None
     failed_when: list[Any] | None = None
     ignore_errors: bool = False

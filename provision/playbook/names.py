@@ -303,7 +303,7 @@ def _check_task_names(task: Task, check: UndefinedCheck) -> None:
         check.template(task.name, task.marks.get("name", task.mark), local)
     if isinstance(task.vars, dict):
         check.template(task.vars, task.marks.get("vars", task.mark), local)
-    for key in ("delegate_to", "become_user"):
+    for key in ("delegate_to", "become_user", "remote_user"):
         check.template(getattr(task, key), task.marks.get(key, task.mark), local)
     for key, value in task.args.items():
         mark = value_mark(task.args, key, task.marks.get(f"args.{key}", task.mark))

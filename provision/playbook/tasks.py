@@ -28,7 +28,7 @@ from provision.yamlsource import MarkedDict, mark_of, value_mark
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONDITION_KEYWORDS = ("when", "changed_when", "failed_when", "until")
-TEXT_KEYWORDS = ("name", "become_user", "delegate_to", "become_method")
+TEXT_KEYWORDS = ("name", "become_user", "delegate_to", "become_method", "remote_user")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -228,6 +228,7 @@ def _apply_keywords(task: Task, data: dict, context: LoadContext, allowed: froze
     task.register = _register(data, context, task.mark) if get("register") is not None else None
     task.become = checked_bool(data, "become", context, task.mark)
     task.become_user = data.get("become_user")
+    task.remote_user = data.get("remote_user")
     task.ignore_errors = checked_bool(data, "ignore_errors", context, task.mark) or False
     task.check_mode = checked_bool(data, "check_mode", context, task.mark)
     task.no_log = checked_bool(data, "no_log", context, task.mark) or False

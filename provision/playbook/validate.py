@@ -58,6 +58,7 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
     for play in playbook.plays:
         handler_names = play.handler_names()
         conditional = conditional_tasks(play)
+        controller = False  # an earlier task of the play ran on the controller (delegate_to: localhost)
         for task in play_tasks(play):
             if not strict and id(task) in conditional and _unknown_module(task):
                 mark = task.marks.get(task.module) or task.mark
@@ -67,6 +68,17 @@ def validate(playbook: Playbook, inventory: Inventory | None, extra_vars: Mappin
                     "(--strict refuses the playbook instead)", mark))
                 continue
             problems = check_task(task, handler_names)
+            missing = [] if problems or _unknown_module(task) or task.is_block or task.module in (None, "meta") \
+                else _missing_local_file(task, get_module(task.module).name)
+            if missing and controller and not strict:
+                # an earlier task on the controller may make it (ansible-core's copy target does)
+                playbook.warnings += [input_error(f"{problem.message}; an earlier task of the play runs on the "
+                                                  "controller and may make it, so the run goes on and the task "
+                                                  "fails if it is still missing (--strict refuses)", problem.mark)
+                                      for problem in missing]
+            else:
+                problems += missing
+            controller = controller or task.delegate_to is not None
             if problems and task.ignore_errors is True and not strict and not _unknown_module(task):
                 # a task whose failure is ignored fails at run time in Ansible, and the run goes on
                 # (ansible-core's own tests rely on it): warned here, failed by the module there
@@ -160,9 +172,7 @@ def check_task(task: Task, handler_names: set[str]) -> list[InputError]:
         module = get_module(task.module)
     except KeyError:
         return [input_error(f"unknown module '{task.module}'", mark)]
-    errors = _argument_errors(task, module)
-    errors += _missing_local_file(task, module.name)
-    return errors
+    return _argument_errors(task, module)
 
 
 def unknown_handlers(task: Task, handler_names: set[str]) -> list[str]:

@@ -49,16 +49,25 @@ class HostState:
     def inventory_vars(self, options: RunOptions) -> dict[str, Any]:
         return layer(self.host.vars, self.facts, self.registered, options.extra_vars)
 
-    def connect(self, options: RunOptions) -> Transport:
-        """The host's one connection; opened on first use. Raises ConnectionFailed."""
-        if self.transport is not None and self.connected_as != self.remote_user:
-            self.close()  # another play logs in as another user
+    def connect(self, options: RunOptions, remote_user: str | None = None) -> Transport:
+        """The host's one connection; opened on first use. Raises ConnectionFailed.
+
+        `remote_user`: a task's or block's own (else the play's). As in Ansible, the inventory's
+        ansible_user wins over the keyword; otherwise another user means another login, and the
+        batched reads made by the last one are dropped (another user may read otherwise)."""
+        wanted = remote_user or self.remote_user
+        if self.transport is not None and self.connected_as != wanted:
+            if any(self.inventory_vars(options).get(key) for key in CONNECTION_VARIABLES["user"]):
+                wanted = self.connected_as  # the keyword does not apply: the same login serves
+            else:
+                self.close()  # another play, task or block logs in as another user
+                self.cache.clear()
         if self.transport is None:
             variables = self.inventory_vars(options)
-            if self.remote_user and not any(variables.get(key) for key in CONNECTION_VARIABLES["user"]):
-                variables = {**variables, "ansible_user": self.remote_user}
+            if wanted and not any(variables.get(key) for key in CONNECTION_VARIABLES["user"]):
+                variables = {**variables, "ansible_user": wanted}
             self.transport = open_transport(self.name, variables, options)
-            self.connected_as = self.remote_user
+            self.connected_as = wanted
         return self.transport
 
     def gather(self, options: RunOptions) -> None:

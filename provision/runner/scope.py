@@ -21,6 +21,7 @@ class Scope:
     become: Any = None
     become_user: Any = None
     become_method: Any = None
+    remote_user: Any = None
     environment: tuple[dict[str, Any], ...] = ()
     ignore_errors: bool = False
     no_log: bool = False
@@ -39,6 +40,7 @@ class Scope:
             become=block.become if block.become is not None else self.become,
             become_user=block.become_user if block.become_user is not None else self.become_user,
             become_method=block.become_method if block.become_method is not None else self.become_method,
+            remote_user=block.remote_user if block.remote_user is not None else self.remote_user,
             environment=self.environment + ((block.environment,) if block.environment else ()),
             ignore_errors=self.ignore_errors or bool(block.ignore_errors),
             no_log=self.no_log or bool(block.no_log),

@@ -233,6 +233,9 @@ class TaskRun:
     def judge(self, outcome: Outcome, templar: Templar) -> Outcome:
         """Apply changed_when / failed_when, with the result visible under its register name."""
         task = self.task
+        # the module's own verdict is in the result the conditions read (`result is changed`), as
+        # in Ansible's; they may overrule it below
+        outcome.data.update(changed=outcome.status == "changed", failed=outcome.status == "failed")
         view = templar.extended(self.registered_view(outcome) | {"result": outcome.data}) \
             if task.changed_when is not None or task.failed_when is not None else templar
         if task.failed_when is not None:
@@ -335,13 +338,22 @@ class TaskRun:
             if target not in LOCAL_NAMES:
                 raise TemplateError(f"delegate_to: {target!r}: only localhost is supported", str(delegate))
             return LocalTransport("localhost")
-        return PrefetchTransport(self.state.connect(self.play.options), self.state.cache)
+        return PrefetchTransport(self.state.connect(self.play.options, self.remote_user(templar)), self.state.cache)
+
+    def remote_user(self, templar: Templar) -> str | None:
+        """The task's or its block's `remote_user:` (rendered), else None: the play's."""
+        wanted = self.task.remote_user if self.task.remote_user is not None else self.scope.remote_user
+        if wanted is None:
+            return None
+        return str(templar.render(wanted)).strip() or None
 
     def reads(self) -> list[tuple[str, Become | None]]:
         """The read commands this task will run, for the batch (see runner/prefetch.py); [] if unsure."""
         task = self.task
         if task.module in (None, "meta") or task.delegate_to is not None or self.scope.delegate_to is not None:
             return []
+        if task.remote_user is not None or self.scope.remote_user is not None:
+            return []  # read by another login than the batch's: not batched
         try:
             module_class = get_module(task.module)
         except KeyError:

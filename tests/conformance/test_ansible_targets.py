@@ -23,9 +23,14 @@ from tests.engine.scenario import PROVISION, dump_inventory, sandbox_inventory, 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGETS = os.path.join(ROOT, ".cache", "ansible_core-2.19.14", "test", "integration", "targets")
-HOST = "host01"
+
+HOST = "host01"  # in the inventory of every target: the sandbox host it runs on is its address
 with open(os.path.join(HERE, "adaptations.yaml")) as handle:
     ADAPTATIONS = yaml.safe_load(handle)
+# ansible-core's own commands on the controller's PATH (why: adaptations.yaml, controller_path)
+ANSIBLE_BIN = os.path.join(ROOT, ADAPTATIONS["controller_path"])
+# targets that would step on each other run on a host of their own (adaptations.yaml, own_host)
+OWN_HOSTS = {target: f"host{index + 2:02d}" for index, target in enumerate(ADAPTATIONS["own_host"])}
 
 REMOTE_TMP_DIR = """
 - name: remote_tmp_dir (conformance adaptation of setup_remote_tmp_dir)
@@ -39,7 +44,7 @@ REMOTE_TMP_DIR = """
 def python_host():
     """A host with python3, as ansible-test's: the targets run Python on it in some tasks (scripts
     of their own, `{{ ansible_python.executable }} -c ...`). provision itself needs none there."""
-    with throwaway_sandbox("cnf", hosts=1, kind="python") as fleet:
+    with throwaway_sandbox("cnf", hosts=1 + len(OWN_HOSTS), kind="python") as fleet:
         yield fleet
 
 
@@ -60,12 +65,17 @@ def runs(python_host, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedP
                        "roles/setup_remote_tmp_dir/tasks/main.yml": REMOTE_TMP_DIR,
                        "site.yaml": yaml.safe_dump([play])})
         inventory = sandbox_inventory(python_host, [HOST])
+        if target in OWN_HOSTS:  # the same name in the report, another sandbox host's address
+            own = sandbox_inventory(python_host, [OWN_HOSTS[target]])["all"]["children"]["lab"]["hosts"]
+            inventory["all"]["children"]["lab"]["hosts"][HOST] = own[OWN_HOSTS[target]]
         inventory["all"]["vars"].update(ADAPTATIONS["inventory_vars"])
         inventory = dump_inventory(folder, inventory)
         started[target] = (subprocess.Popen([PROVISION, "apply", inventory, str(folder / "site.yaml"), "--report-json",
                                              str(folder / "report.json")], stdout=subprocess.PIPE,
                                             stderr=subprocess.STDOUT, text=True, cwd=folder,
-                                            env={**os.environ, "COLUMNS": "200"}), str(folder))
+                                            env={**os.environ, "COLUMNS": "200",
+                                                 "PATH": ANSIBLE_BIN + os.pathsep + os.environ.get("PATH", "")}),
+                           str(folder))
     done = {}
     for target, (process, folder) in started.items():
         output, _ = process.communicate(timeout=600)

@@ -587,3 +587,26 @@ def test_a_role_entrys_task_keywords_reach_every_task_of_the_role(tmp_path):
     assert report.failed_hosts == [], results
     assert results["greeter : break"].status == "failed" and results["greeter : after the failure"].status == "ok"
     assert results["assert"].status == "ok", results["assert"].msg
+
+
+def test_failed_when_and_changed_when_see_the_modules_own_verdict(tmp_path):
+    """`failed_when: r is not changed` reads what the module said (as Ansible's registered result
+    carries `changed` and `failed` before the conditions): it was always false here once."""
+    report, results = run(tmp_path, f"""
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: changes
+              copy: {{content: "x", dest: "{tmp_path}/flag"}}
+              register: made
+              failed_when: made is not changed
+            - name: does not change
+              copy: {{content: "x", dest: "{tmp_path}/flag"}}
+              register: again
+              failed_when: again is changed
+            - name: judged
+              command: "true"
+              register: ran
+              changed_when: ran is changed and ran is not failed and false
+        """)
+    assert [results[name].status for name in ("changes", "does not change", "judged")] == ["changed", "ok", "ok"]

@@ -10,11 +10,11 @@ from tests.engine.lintcase import assert_accepted, assert_refused
 
 REFUSED = [
     ("copy:\n        dest: /etc/motd\n        content: hi\n        src: motd\n",
-     "copy: parameters are mutually exclusive: content|src"),
-    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: one of the following is required: content, src"),
+     "copy: src and content are mutually exclusive"),
+    ("copy:\n        dest: /etc/motd\n        mode: \"0644\"\n", "copy: src (or content) is required"),
     ("ansible.builtin.copy:\n        dest: /etc/motd\n        content: \"{{ greeting }}\"\n        src: motd\n"
      "      vars:\n        greeting: hi\n",
-     "copy: parameters are mutually exclusive: content|src"),
+     "copy: src and content are mutually exclusive"),
     ("lineinfile:\n        path: /etc/hosts\n        regexp: '^127'\n", "lineinfile: state is present but all of the following are missing: line"),
     ("lineinfile:\n        path: /etc/hosts\n        state: present\n", "lineinfile: state is present but all of the following are missing: line"),
     ("lineinfile:\n        path: /etc/hosts\n        line: x\n        insertafter: a\n        insertbefore: b\n",

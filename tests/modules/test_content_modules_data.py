@@ -38,7 +38,9 @@ def test_copy_creates_a_new_file_with_owner_and_mode_in_one_write():
                            "owner: (none) -> deploy\ngroup: (none) -> admin\nmode: (none) -> 0640\n")
     assert result.data == {"dest": DEST, "checksum": sha1(b"hello\n"), "size": 6, "state": "file", "mode": "0640",
                            "owner": "deploy", "group": "admin", "uid": 1000, "gid": 1001,
-                           "md5sum": hashlib.md5(b"hello\n").hexdigest()}
+                           "md5sum": hashlib.md5(b"hello\n").hexdigest(),
+                           # Ansible's registered diff (the runner keeps it in diff mode only)
+                           "diff": [{"before": "", "after_header": DEST, "after": "hello\n"}]}
 
 
 def test_copy_of_the_same_content_and_attributes_only_reads():
@@ -143,9 +145,13 @@ def test_a_missing_source_fails_naming_it_and_sends_nothing_but_the_read():
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"dest": DEST}, "one of the following is required: content, src"),
-    ({"dest": DEST, "content": "", "src": "a"}, "parameters are mutually exclusive: content|src"),
-    ({"dest": DEST, "content": "x", "src": "a"}, "parameters are mutually exclusive: content|src"),
+    # the words of Ansible's copy action, which checks these before its module runs
+    ({"dest": DEST}, "src (or content) is required"),
+    ({"dest": DEST, "src": ""}, "src (or content) is required"),
+    ({"src": "a"}, "dest is required"),
+    ({"dest": DEST, "content": "", "src": "a"}, "src and content are mutually exclusive"),
+    ({"dest": "/etc/", "content": "x"}, "can not use content with a dir as dest"),
+    ({"dest": DEST, "content": "x", "src": "a"}, "src and content are mutually exclusive"),
 ])
 def test_copy_refuses_what_ansible_refuses(args, message):
     context = host(on_host("absent"))
@@ -167,7 +173,7 @@ def test_a_dict_content_is_written_as_json():
 
 def test_a_directory_at_dest_is_refused_for_content():
     result = run("copy", {"dest": "/etc", "content": "x"}, host(on_host("directory", mode="755")))
-    assert result.status == "failed" and "is a directory" in result.msg
+    assert result.status == "failed" and result.msg == "can not use content with a dir as dest"  # Ansible's
 
 
 # ---- template -----------------------------------------------------------------------------------

@@ -145,8 +145,8 @@ def test_a_write_killed_halfway_leaves_the_old_file_and_no_temp_file(remote):
 
 def test_a_folder_dest_takes_the_sources_name_and_follow_writes_through_a_link(remote, module_context, tmp_path):
     """As Ansible's copy: into a folder at dest; `follow: true` writes the file a link at dest points
-    to and keeps the link (without it the link is refused, never silently replaced); a link as src
-    is copied as what it points to, and `local_follow: false` is refused by name."""
+    to and keeps the link (without it the new file takes the link's place); a link as src is
+    copied as what it points to, or with `local_follow: false` as a link."""
     (tmp_path / "motd").write_text("hello\n")
     (tmp_path / "alias").symlink_to(tmp_path / "motd")
     remote.sh(f"mkdir {remote.path('into')} && echo old > {remote.path('real')} && "
@@ -159,7 +159,10 @@ def test_a_folder_dest_takes_the_sources_name_and_follow_writes_through_a_link(r
     assert remote.sh(f"readlink {remote.path('link')}; cat {remote.path('real')}") == f"{remote.path('real')}\nhello\n"
     as_link = run_module("copy", {"src": str(tmp_path / "alias"), "dest": remote.path("other"), "local_follow": False},
                          module_context())
-    assert as_link.status == "failed" and "local_follow: false" in as_link.msg
+    assert as_link.status == "changed" and remote.sh(f"readlink {remote.path('other')}") == f"{tmp_path / 'motd'}\n"
+    replaced = run_module("copy", {"content": "new\n", "dest": remote.path("link")}, module_context())
+    assert replaced.status == "changed" and remote.sh(f"stat -c %F {remote.path('link')}; cat {remote.path('real')}") \
+        == "regular file\nhello\n", "the link is replaced, what it pointed to is left"
 
 
 def test_a_folder_src_is_copied_as_a_tree_and_converges(remote, module_context, tmp_path):

@@ -51,11 +51,14 @@ def test_init_system_follows_the_facts(manager, facts, kind):
 
 
 def test_read_command_is_the_init_systems_own_or_asks_the_host_first():
-    assert read_command("nvidia-persistenced", SYSTEMD) == \
-        "systemctl show --property=LoadState,ActiveState,UnitFileState -- nvidia-persistenced"
+    systemd = read_command("nvidia-persistenced", SYSTEMD)
+    assert systemd.startswith(
+        "out=$(systemctl show --property=LoadState,ActiveState,UnitFileState -- nvidia-persistenced 2>&1)\n")
+    # offline (SYSTEMD_OFFLINE=1, a chroot) show says nothing: is-enabled and is-active, as Ansible's
+    assert "systemctl is-enabled -- nvidia-persistenced" in systemd and "systemctl is-active" in systemd
     assert read_command("ssh", DEBIAN).startswith("n=ssh\nif [ -x \"/etc/init.d/$n\" ]")
     probe = read_command("ssh", {})
-    assert probe.startswith("if [ -d /run/systemd/system ]; then echo @@provision-init:systemd\nsystemctl show")
+    assert probe.startswith("if [ -d /run/systemd/system ]; then echo @@provision-init:systemd\nout=$(systemctl show")
     assert "else echo @@provision-init:service\nn=ssh\n" in probe
     assert read_command(None, SYSTEMD) is None  # daemon_reload alone reads nothing
 
@@ -120,8 +123,8 @@ def test_registered_data_is_the_state_the_service_ended_in():
 
 
 @pytest.mark.parametrize("facts, args, before, message", [
-    (DEBIAN, {"name": "no-such-daemon", "state": "started"}, "missing\n", "no service 'no-such-daemon' on this host (sysvinit)"),
-    (SYSTEMD, {"name": "no-such-daemon", "state": "started"}, NOT_FOUND, "no service 'no-such-daemon' on this host (systemd)"),
+    (DEBIAN, {"name": "no-such-daemon", "state": "started"}, "missing\n", "Could not find the requested service no-such-daemon: host (sysvinit has no service 'no-such-daemon')"),
+    (SYSTEMD, {"name": "no-such-daemon", "state": "started"}, NOT_FOUND, "Could not find the requested service no-such-daemon: host (systemd has no service 'no-such-daemon')"),
     (SYSTEMD, {"name": "x; reboot", "state": "started"}, RUNNING, "'x; reboot' is not a valid service name"),
     (SYSTEMD, {"name": "x"}, RUNNING, "one of the following is required: state, enabled, daemon_reload"),
 ])
@@ -181,4 +184,4 @@ def test_a_service_a_package_would_bring_is_a_change_in_check_mode_not_a_failure
     # without an earlier package task, or for real, a missing service is what it always was: a failure
     for check, pending in ((True, None), (True, {"apt-sources"}), (False, {"packages"})):
         failed, _ = service(args, NOT_FOUND, facts=SYSTEMD, check=check, module=module, pending=pending)
-        assert failed.status == "failed" and "no service 'nvidia-persistenced'" in failed.msg, (check, pending)
+        assert failed.status == "failed" and "has no service 'nvidia-persistenced'" in failed.msg, (check, pending)
