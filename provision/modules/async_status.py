@@ -115,10 +115,17 @@ class AsyncStatus(Module):
         return data
 
     def diff(self, current: Any) -> Any:
-        return current["erased"] if self.args["mode"] == "cleanup" else None
+        if self.args["mode"] == "cleanup":
+            return current["erased"]
+        # a finished job that changed something: this task says so, as Ansible's passes the job's
+        # `changed` through (a command job always has)
+        return current if current.get("finished") and current.get("changed") else None
 
-    def apply(self, plan: str) -> dict[str, Any]:
-        """mode=cleanup: the job's files erased (not in check mode, though this module runs there)."""
+    def apply(self, plan: Any) -> dict[str, Any]:
+        """mode=cleanup: the job's files erased (not in check mode, though this module runs there);
+        a finished job's result as it is."""
+        if isinstance(plan, dict):
+            return plan
         data = {"ansible_job_id": self.job_id(), "erased": plan}
         if self.context.check:
             return data

@@ -44,6 +44,17 @@ PLAYBOOK = """
       retries: 20
       delay: 0.5
       ignore_errors: true
+    - name: quick
+      command: echo fine
+      async: 20
+      poll: 0
+      register: quick
+    - name: wait for the quick one
+      async_status: {jid: "{{ quick.ansible_job_id }}"}
+      register: quick_done
+      until: quick_done is finished
+      retries: 20
+      delay: 0.5
     - name: erase
       async_status: {jid: "{{ job.ansible_job_id }}", mode: cleanup}
       register: erased
@@ -72,6 +83,9 @@ def test_a_command_started_in_the_background_is_read_until_it_has_finished(sandb
         "finished": True, "rc": 3, "stdout": "out", "stderr": "err"}
     slow = rows["wait for the slow one"]
     assert (slow["status"], slow["msg"], slow["output"]["finished"]) == ("failed", "Timeout exceeded", True)
+    # a finished job passes its `changed` through (a command's always is), as Ansible's async_status
+    quick = rows["wait for the quick one"]
+    assert (quick["status"], quick["output"]["rc"], quick["output"]["stdout"]) == ("changed", 0, "fine"), quick
     assert (rows["erase"]["status"], rows["erase"]["output"]["erased"]) == ("changed", job["results_file"])
     assert rows["gone"]["msg"] == "could not find job"
     left = ssh(sandbox, "host03", f"ls /root/.ansible_async/ | grep -c {job['ansible_job_id']}", check=False)
