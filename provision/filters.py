@@ -22,6 +22,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from jinja2 import pass_context
+
 from provision.booleans import NotABoolean, to_bool
 from provision.errors import InputError
 from provision.yamlsource import dump as yaml_dump
@@ -311,7 +313,9 @@ def unique_filter(items: Any, case_sensitive: bool | None = None, attribute: str
     return kept
 
 
-def random_filter(end: Any, start: int | None = None, step: int | None = None, seed: Any = None) -> Any:
+@pass_context  # never folded into a constant when the template compiles (`{{ 5 | random }}`), as Jinja2's
+def random_filter(context: Any, end: Any, start: int | None = None, step: int | None = None,
+                  seed: Any = None) -> Any:
     """Ansible's `random`: a number in range(start or 0, end, step) for an int, else one of the
     items (Jinja2's own takes only a sequence); `seed` makes it repeatable (idempotent per host)."""
     import random

@@ -41,7 +41,7 @@ OMIT = "__omit_place_holder__provision__"
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*)\}\}\Z", re.DOTALL)  # text around it: a string
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 SUPPORTED_LOOKUPS = ("dict", "env", "file", "fileglob", "filetree", "first_found", "indexed_items", "items", "list",
-                     "nested", "sequence", "subelements", "template", "together", "vars")
+                     "nested", "password", "sequence", "subelements", "template", "together", "vars")
 
 
 class TemplateError(ProvisionError):
@@ -462,6 +462,34 @@ def _first_found(templar: Templar, terms: list[Any], options: Mapping[str, Any])
 _SHORT_SEQUENCE = re.compile(r"^(?:(-?[0-9a-fx]+)-)?(-?[0-9a-fx]+)(?:/(-?[0-9a-fx]+))?(?::(.+))?$", re.I)
 
 
+def _password(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
+    """Ansible's password lookup for `/dev/null`: a new random password each time, kept nowhere
+    (length=20, chars=ascii_letters,digits,".,:-_" by default, as Ansible's). Any other path
+    would store it in a file on the controller, which a lookup of provision never writes."""
+    import secrets
+    import string
+
+    values = []
+    for term in terms:
+        path, *words = str(term).split()
+        settings = {str(key): str(value) for key, value in options.items()}
+        settings.update(word.partition("=")[::2] for word in words)
+        if path != "/dev/null":
+            raise FilterError(f"lookup('password'): {path!r} would keep the password in a file on the controller; "
+                              "provision's lookups write nothing: use '/dev/null' (a new password, kept nowhere), "
+                              "or put the password in a vault file")
+        if settings.get("encrypt"):
+            raise FilterError("lookup('password'): encrypt= is not supported; hash it with the password_hash filter")
+        chars = settings.get("chars")
+        alphabet = ("".join(getattr(string, name, name) for name in chars.split(",") if name) if chars
+                    else string.ascii_letters + string.digits + ".,:-_")
+        length = int(settings.get("length", 20))
+        if length < 1:
+            raise FilterError("lookup('password'): length must be at least 1")
+        values.append("".join(secrets.choice(alphabet) for _ in range(length)))
+    return values
+
+
 def _sequence(templar: Templar, terms: list[Any], options: Mapping[str, Any]) -> list[str]:
     """`start=1 end=5 stride=1 format=%02d` or `count=3`, or the short form `1-5/2:host%02d`:
     strings, as Ansible's sequence lookup gives."""
@@ -653,6 +681,6 @@ def _template(templar: Templar, terms: list[Any], options: Mapping[str, Any]) ->
     return rendered
 
 
-CONTROLLER_LOOKUPS = {"fileglob": _fileglob, "first_found": _first_found, "sequence": _sequence,
+CONTROLLER_LOOKUPS = {"fileglob": _fileglob, "first_found": _first_found, "sequence": _sequence, "password": _password,
                       "together": _together, "nested": _nested, "indexed_items": _indexed_items, "dict": _dict,
                       "template": _template, "subelements": _subelements, "filetree": _filetree}

@@ -47,3 +47,28 @@ def test_password_hash_is_glibcs_sha512_crypt():
                 "{{ pw | password_hash('sha512', 'abc', rounds=10**9) }}"):
         with pytest.raises(TemplateError):
             templar.render(bad)
+
+
+def test_unique_is_a_list_and_random_takes_a_number():
+    """Ansible's own `unique` (Jinja2's yields a generator, which never equals a list) and
+    `random` (an int: a number below it; `seed` repeats it), as ansible-core's copy target uses."""
+    templar = Templar({"flags": [True, True], "names": ["a", "B", "b", "a"]})
+    assert templar.render("{{ flags | unique == [true] }}") is True
+    assert templar.render("{{ names | unique }}") == ["a", "B"]
+    assert templar.render("{{ names | unique(case_sensitive=true) }}") == ["a", "B", "b"]
+    picks = {templar.render("{{ 5 | random }}") for _ in range(60)}
+    assert picks <= {0, 1, 2, 3, 4} and len(picks) > 1
+    assert templar.render("{{ 1000 | random(seed='host01') }}") == templar.render("{{ 1000 | random(seed='host01') }}")
+    assert templar.render("{{ 10 | random(start=5, step=5) }}") == 5
+
+
+def test_the_password_lookup_gives_a_new_one_for_dev_null_and_writes_nothing():
+    """lookup('password', '/dev/null'): 20 characters of letters, digits and .,:-_ (Ansible's
+    defaults), new each time; any other path would store it on the controller: refused by name."""
+    templar = Templar({})
+    first, second = (templar.render("{{ lookup('password', '/dev/null') }}") for _ in range(2))
+    assert len(first) == 20 and first != second
+    assert set(first) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:-_")
+    assert set(templar.render("{{ lookup('password', '/dev/null length=12 chars=digits') }}")) <= set("0123456789")
+    with pytest.raises(Exception, match="would keep the password in a file on the controller"):
+        templar.render("{{ lookup('password', 'credentials/admin') }}")
