@@ -13,6 +13,7 @@ from provision.shell import quote
 from provision.transport.base import CommandResult
 
 EXTRA_MARK = "\n@@provision-stat@@\n"
+SUM_MARK = "\n@@provision-stat-sum@@\n"  # checksum_algorithm other than sha1: its sum after this
 # lsattr's letters -> Ansible's attribute names
 ATTRIBUTE_NAMES = {"A": "noatime", "a": "append", "c": "compressed", "C": "nocow", "d": "nodump", "D": "dirsync",
                    "e": "extents", "E": "encrypted", "h": "blocksize", "i": "immutable", "I": "indexed",
@@ -69,7 +70,8 @@ class Stat(Module):
     spec = {
         "path": Arg("path", required=True, aliases=("dest", "name")),
         "get_checksum": Arg("bool", default=True),
-        "checksum_algorithm": Arg("str", default="sha1", choices=("sha1",)),
+        "checksum_algorithm": Arg("str", default="sha1", aliases=("checksum", "checksum_algo"),
+                                  choices=("md5", "sha1", "sha224", "sha256", "sha384", "sha512")),
         "get_mime": Arg("bool", default=True, aliases=("mime", "mime_type", "mime-type")),
         "get_attributes": Arg("bool", default=True, aliases=("attr", "attributes")),
         "follow": Arg("bool", default=False),
@@ -89,6 +91,10 @@ class Stat(Module):
             extra.append("echo; echo")
         if self.args["get_attributes"]:
             extra.append('lsattr -vd -- "$p" 2>/dev/null || echo')
+        algorithm = self.args["checksum_algorithm"]
+        if self.args["get_checksum"] and algorithm != "sha1":  # sha1 comes with the shared read
+            extra.append(f"printf '{SUM_MARK.strip()}\\n'; "
+                         f'if [ -f "$p" ] && [ -r "$p" ]; then {algorithm}sum < "$p" | cut -d" " -f1; fi')
         return "(\n" + read_command(self.args["path"], content_limit=None) + ")\n" + "\n".join(extra) + "\n"
 
     def parse(self, result: CommandResult | None) -> FileState:
@@ -116,7 +122,14 @@ class Stat(Module):
     def result_data(self, current: FileState, plan: Any) -> dict[str, Any]:
         data = stat_data(current, self.args["get_checksum"])
         if current.exists and self.extra is not None:
-            data.update(extra_data(self.extra, self.args["get_mime"], self.args["get_attributes"]))
+            extra, _, checksum = self.extra.partition(SUM_MARK)
+            data.update(extra_data(extra, self.args["get_mime"], self.args["get_attributes"]))
+            if self.args["checksum_algorithm"] != "sha1" and "checksum" in data:
+                checksum = checksum.strip()
+                if checksum:
+                    data["checksum"] = checksum  # in the algorithm asked for, as Ansible's
+                else:
+                    data.pop("checksum")
         return {"stat": data}
 
 

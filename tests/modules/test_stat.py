@@ -1,4 +1,6 @@
 """stat over real SSH: what it registers, in check mode too, and what it says about unreadable paths."""
+import hashlib
+
 import pytest
 
 from provision.transport.base import Become
@@ -45,3 +47,17 @@ def test_a_path_behind_a_folder_it_may_not_enter_is_not_reported_absent(remote, 
                          module_context(user="deploy", become=Become(user="root", password="sandbox")))
     assert denied.status == "failed" and "permission denied" in denied.msg
     assert allowed.data["stat"]["exists"] is True
+
+
+def test_checksum_algorithm_gives_the_sum_asked_for(remote, module_context):
+    """checksum_algorithm (and its aliases) as Ansible's: the sum in that algorithm, from the host's
+    own *sum tools; sha1 stays the default."""
+    path = remote.put("sums", "abc\n")
+    sums = {algorithm: run_module("stat", {"path": path, "checksum_algorithm": algorithm},
+                                  module_context()).data["stat"]["checksum"]
+            for algorithm in ("md5", "sha1", "sha256", "sha512")}
+    assert sums == {name: hashlib.new(name, b"abc\n").hexdigest() for name in sums}
+    aliased = run_module("stat", {"path": path, "checksum": "sha224"}, module_context()).data["stat"]
+    assert aliased["checksum"] == hashlib.sha224(b"abc\n").hexdigest()
+    folder = run_module("stat", {"path": remote.path(""), "checksum_algorithm": "sha256"}, module_context())
+    assert "checksum" not in folder.data["stat"]
